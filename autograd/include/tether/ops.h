@@ -1,0 +1,178 @@
+// Differentiable ops, named as in libtorch. Each is defined once, in
+// autograd/src/ops/<family>.cpp: argument checks, one kernel call, and its
+// backward written with these same ops (so gradients of gradients work).
+//
+// Conventions: element-wise binary ops broadcast as NumPy does and require
+// both operands to have the same dtype and device (a mismatch is an error, not
+// a silent conversion); scalars take the tensor's dtype. Dimension arguments
+// may be negative. Reductions take a list of dims (empty = all) and keepdim.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "tether/tensor.h"
+
+namespace tether {
+
+// ---- factories (factories.cpp) ----------------------------------------------
+Tensor empty(const Shape& shape, TensorOptions options = {});
+Tensor zeros(const Shape& shape, TensorOptions options = {});
+Tensor ones(const Shape& shape, TensorOptions options = {});
+Tensor full(const Shape& shape, double value, TensorOptions options = {});
+Tensor zeros_like(const Tensor& like);
+Tensor ones_like(const Tensor& like);
+Tensor full_like(const Tensor& like, double value);
+/// 0, 1, ..., end - 1 (i64 unless options say otherwise).
+Tensor arange(double end, TensorOptions options = DType::i64);
+/// start, start + step, ... while < end (or > end for negative step).
+Tensor arange(double start, double end, double step, TensorOptions options = DType::i64);
+/// `steps` evenly spaced values from start to end inclusive.
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options = {});
+/// n x m identity (m defaults to n).
+Tensor eye(std::int64_t n, std::optional<std::int64_t> m = std::nullopt, TensorOptions options = {});
+/// Uniform on [0, 1), from the global generator (see manual_seed).
+Tensor rand(const Shape& shape, TensorOptions options = {});
+/// Standard normal, from the global generator.
+Tensor randn(const Shape& shape, TensorOptions options = {});
+/// A tensor holding `values` (row-major) with `shape`; throws ShapeError if
+/// the counts differ.
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options = {});
+/// A 0-d tensor.
+Tensor scalar_tensor(double value, TensorOptions options = {});
+
+// ---- element-wise (elementwise.cpp) -----------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+
+/// scale * x + shift in one kernel (the scalar arithmetic above uses it).
+Tensor affine(const Tensor& x, double scale, double shift);
+Tensor neg(const Tensor& x);
+Tensor reciprocal(const Tensor& x);
+Tensor pow(const Tensor& x, double exponent);
+Tensor pow(const Tensor& x, const Tensor& exponent);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+/// -1, 0 or 1; its gradient is zero.
+Tensor sign(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor erf(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+/// Exact GELU, x * Phi(x).
+Tensor gelu(const Tensor& x);
+/// log(1 + exp(x)), without overflow for large |x|.
+Tensor softplus(const Tensor& x);
+/// Limits x to [min, max]; a missing bound is not applied.
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+/// Element-wise condition ? a : b (condition: nonzero is true).
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+
+/// Comparisons return masks of 1 and 0 in the operands' dtype, with no gradient.
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, const Tensor& b);
+Tensor operator<=(const Tensor& a, const Tensor& b);
+Tensor operator>(const Tensor& a, const Tensor& b);
+Tensor operator>=(const Tensor& a, const Tensor& b);
+Tensor operator<(const Tensor& a, double b);
+Tensor operator<=(const Tensor& a, double b);
+Tensor operator>(const Tensor& a, double b);
+Tensor operator>=(const Tensor& a, double b);
+
+// ---- reductions (reduction.cpp) ---------------------------------------------
+Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+/// Variance with Bessel's correction by default (correction = 1).
+Tensor var(const Tensor& x, const Dims& dims = {}, std::int64_t correction = 1,
+           bool keepdim = false);
+/// Largest element; the gradient is shared equally among ties.
+Tensor amax(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor amin(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
+/// Euclidean (L2) norm over dims.
+Tensor norm(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+/// Index of the largest element along dim (i64, no gradient).
+Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor softmax(const Tensor& x, std::int64_t dim);
+Tensor log_softmax(const Tensor& x, std::int64_t dim);
+/// x / max(||x||_2, eps) along dim, as torch.nn.functional.normalize.
+Tensor normalize(const Tensor& x, std::int64_t dim = 1, double eps = 1e-12);
+/// Sums `grad` down to `shape` over broadcast dimensions (the backward of broadcasting).
+Tensor sum_to_shape(const Tensor& grad, const Shape& shape);
+
+// ---- linear algebra (linalg.cpp) --------------------------------------------
+/// As torch.matmul: 1-d x 1-d is a dot product, 2-d x 2-d a matrix product,
+/// 1-d operands are promoted to matrices and the result squeezed, and batch
+/// dimensions broadcast.
+Tensor matmul(const Tensor& a, const Tensor& b);
+/// [n, k] x [k, m] -> [n, m].
+Tensor mm(const Tensor& a, const Tensor& b);
+/// [n, k] x [k] -> [n].
+Tensor mv(const Tensor& matrix, const Tensor& vec);
+/// [n] . [n] -> scalar.
+Tensor dot(const Tensor& a, const Tensor& b);
+/// [n] x [m] -> [n, m].
+Tensor outer(const Tensor& a, const Tensor& b);
+
+// ---- shape and indexing (shape.cpp) -----------------------------------------
+/// A view when the strides allow it, a copy otherwise. One extent may be -1.
+Tensor reshape(const Tensor& x, const Shape& shape);
+/// Like reshape, but throws ShapeError when a view is impossible.
+Tensor view(const Tensor& x, const Shape& shape);
+Tensor flatten(const Tensor& x, std::int64_t start_dim = 0, std::int64_t end_dim = -1);
+Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
+Tensor permute(const Tensor& x, const Dims& dims);
+Tensor squeeze(const Tensor& x);
+Tensor squeeze(const Tensor& x, std::int64_t dim);
+Tensor unsqueeze(const Tensor& x, std::int64_t dim);
+/// A broadcast view; -1 keeps an extent.
+Tensor expand(const Tensor& x, const Shape& shape);
+/// Elements [start, start + length) along dim, as a view.
+Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t length);
+/// Elements start, start + step, ... < end along dim, as a view (Python's x[start:end:step]).
+Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t end,
+             std::int64_t step = 1);
+/// The sub-tensor at `index` along dim, without that dim, as a view.
+Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index);
+Tensor contiguous(const Tensor& x);
+Tensor clone(const Tensor& x);
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+/// Rows (slices along dim) picked by a 1-d i64 index.
+Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
+/// out[i][j] = x[index[i][j]][j] for dim 0 (and so on), index i64 of out's shape.
+Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
+/// Converts dtype; differentiable between floating dtypes.
+Tensor to(const Tensor& x, DType dtype);
+
+}  // namespace tether

@@ -1,0 +1,194 @@
+// The backward pass: one topological walk over the graph, iterative (no
+// recursion, so a 100,000-op chain is fine), with dependency counting.
+#include <algorithm>
+#include <atomic>
+#include <unordered_map>
+
+#include "tether/autograd.h"
+#include "tether/error.h"
+#include "tether/node.h"
+#include "tether/ops.h"
+
+namespace tether::autograd {
+
+class Engine {
+ public:
+  /// Targets whose incoming gradient autograd::grad() returns instead of
+  /// accumulating; empty for backward().
+  using Captures = std::unordered_map<Node*, Tensor>;
+
+  Engine(bool retain_graph, bool create_graph)
+      : retain_graph_(retain_graph), create_graph_(create_graph) {}
+
+  void run(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<Tensor>& root_grads,
+           Captures* captures) {
+    discover(roots, captures);
+    struct Reset {  // leave no engine state behind, even when a backward throws
+      std::vector<Node*>& nodes;
+      ~Reset() {
+        for (Node* n : nodes) {
+          n->pending_ = 0;
+          n->grad_buffer_ = Tensor();
+        }
+      }
+    } reset{order_};
+    for (std::size_t i = 0; i < roots.size(); ++i) accumulate(*roots[i], root_grads[i]);
+    std::vector<Node*> ready;
+    for (const auto& root : roots) {
+      Node* n = root.get();
+      if (n->pending_ == 0 && std::find(ready.begin(), ready.end(), n) == ready.end())
+        ready.push_back(n);
+    }
+    GradModeGuard grad_mode(create_graph_);
+    while (!ready.empty()) {
+      Node* node = ready.back();
+      ready.pop_back();
+      Tensor grad = std::move(node->grad_buffer_);
+      node->grad_buffer_ = Tensor();
+      if (captures) {
+        if (auto it = captures->find(node); it != captures->end()) it->second = grad;
+        if (accumulated_leaf(*node)) continue;  // grad() never writes .grad()
+      }
+      if (!node->needed_) continue;
+      if (node->released_)
+        fail<AutogradError>(node->name(), ": trying to backward through the graph a second time ",
+                            "(it was freed by an earlier backward); pass retain_graph=true to the ",
+                            "first backward");
+      GradList input_grads = node->apply(grad);
+      if (!retain_graph_ && !accumulated_leaf(*node)) node->release();
+      const auto& next = node->next_nodes_;
+      for (std::size_t i = 0; i < next.size(); ++i) {
+        Node* child = next[i].get();
+        if (!child) continue;
+        if (i < input_grads.size() && input_grads[i].defined()) accumulate(*child, input_grads[i]);
+        if (--child->pending_ == 0 && child->grad_buffer_.defined()) ready.push_back(child);
+      }
+    }
+  }
+
+ private:
+  static void accumulate(Node& node, const Tensor& grad) {
+    node.grad_buffer_ = node.grad_buffer_.defined() ? node.grad_buffer_ + grad : grad;
+  }
+
+  // Depth-first walk from the roots: counts each node's incoming edges and
+  // marks the nodes whose gradient reaches a target (all of them for backward()).
+  void discover(const std::vector<std::shared_ptr<Node>>& roots, const Captures* captures) {
+    static std::atomic<std::uint64_t> stamp_counter = 0;
+    const std::uint64_t stamp = ++stamp_counter;
+    struct Frame {
+      Node* node;
+      std::size_t next_child;
+    };
+    std::vector<Frame> stack;
+    auto visit = [&](Node* n) {
+      n->visit_stamp_ = stamp;
+      n->pending_ = 0;
+      n->needed_ = captures == nullptr || captures->count(n) > 0;
+      order_.push_back(n);
+      stack.push_back({n, 0});
+    };
+    for (const auto& root : roots)
+      if (root->visit_stamp_ != stamp) visit(root.get());
+    while (!stack.empty()) {
+      Frame& frame = stack.back();
+      const auto& next = frame.node->next_nodes_;
+      if (frame.next_child == next.size()) {
+        Node* done = frame.node;
+        stack.pop_back();
+        if (!stack.empty() && done->needed_) stack.back().node->needed_ = true;
+        continue;
+      }
+      Node* child = next[frame.next_child++].get();
+      if (!child) continue;
+      if (child->visit_stamp_ != stamp) {
+        visit(child);  // invalidates `frame`; the parent learns needed_ when child finishes
+        ++child->pending_;
+        continue;
+      }
+      ++child->pending_;
+      if (child->needed_) frame.node->needed_ = true;
+    }
+  }
+
+  bool retain_graph_;
+  bool create_graph_;
+  std::vector<Node*> order_;
+};
+
+namespace {
+
+struct Roots {
+  std::vector<std::shared_ptr<Node>> nodes;
+  std::vector<Tensor> grads;
+};
+
+Roots collect_roots(const char* op, const std::vector<Tensor>& outputs,
+                    const std::vector<Tensor>& grad_outputs) {
+  if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
+    fail<ValueError>(op, ": got ", outputs.size(), " outputs but ", grad_outputs.size(),
+                     " gradients");
+  Roots roots;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& out = outputs[i];
+    if (!out.defined() || !out.requires_grad())
+      fail<AutogradError>(op, ": output ", i, " does not require grad and has no grad_fn");
+    Tensor grad = grad_outputs.empty() ? Tensor() : grad_outputs[i];
+    if (!grad.defined()) {
+      if (out.numel() != 1)
+        fail<AutogradError>(op, ": a gradient must be given for output ", i, " of shape ",
+                            out.shape(), " (implicit ones only for single-element outputs)");
+      grad = ones_like(out);
+    } else if (!(grad.shape() == out.shape()) || grad.dtype() != out.dtype()) {
+      fail<ShapeError>(op, ": gradient of shape ", grad.shape(), " and dtype ", grad.dtype(),
+                       " for output ", i, " of shape ", out.shape(), " and dtype ", out.dtype());
+    }
+    roots.nodes.push_back(out.is_leaf() ? grad_accumulator(out) : out.grad_fn());
+    roots.grads.push_back(grad);
+  }
+  return roots;
+}
+
+}  // namespace
+
+void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
+              bool retain_graph, bool create_graph) {
+  Roots roots = collect_roots("backward", outputs, grad_outputs);
+  Engine(retain_graph || create_graph, create_graph).run(roots.nodes, roots.grads, nullptr);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph,
+                         bool create_graph, bool allow_unused) {
+  Roots roots = collect_roots("grad", outputs, grad_outputs);
+  Engine::Captures captures;
+  std::vector<std::shared_ptr<Node>> targets;  // keeps new grad accumulators alive
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& input = inputs[i];
+    if (!input.defined() || !input.requires_grad())
+      fail<AutogradError>("grad: input ", i, " does not require grad");
+    targets.push_back(input.is_leaf() ? grad_accumulator(input) : input.grad_fn());
+    captures.emplace(targets.back().get(), Tensor());
+  }
+  Engine(retain_graph.value_or(create_graph), create_graph)
+      .run(roots.nodes, roots.grads, &captures);
+  std::vector<Tensor> result;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    Tensor g = captures[targets[i].get()];
+    if (!g.defined() && !allow_unused)
+      fail<AutogradError>("grad: input ", i, " was not used to compute the outputs ",
+                          "(pass allow_unused=true to get an undefined gradient)");
+    result.push_back(create_graph ? g : g.defined() ? g.detach() : g);
+  }
+  return result;
+}
+
+}  // namespace tether::autograd
+
+namespace tether {
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
+  autograd::backward({*this}, {gradient}, retain_graph, create_graph);
+}
+
+}  // namespace tether

@@ -1,0 +1,130 @@
+#include "tether/node.h"
+
+#include "tether/error.h"
+#include "tether/ops.h"
+#include "tether/release.h"
+
+namespace tether::autograd {
+
+SavedTensor::SavedTensor(const Tensor& tensor, bool is_output)
+    : is_output_(is_output), was_defined_(tensor.defined()) {
+  if (!tensor.defined()) return;
+  version_ = tensor.version();
+  if (!is_output) {
+    data_ = tensor;
+    return;
+  }
+  // Keep the output's data but not its grad_fn (which is the saving node).
+  data_ = Tensor::view_of(tensor, tensor.shape(), tensor.strides(), tensor.storage_offset());
+  data_.impl()->requires_grad = tensor.requires_grad();
+}
+
+Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner, std::string_view op) const {
+  if (!was_defined_) return {};
+  if (!data_.defined())
+    fail<AutogradError>(op, ": trying to backward through the graph a second time (its saved ",
+                        "tensors were freed); pass retain_graph=true to the first backward");
+  if (data_.version() != version_)
+    fail<AutogradError>(op, ": a tensor needed for its gradient was modified by an in-place ",
+                        "operation (version ", version_, " when saved, ", data_.version(),
+                        " now)");
+  if (!is_output_ || !data_.requires_grad()) return data_;
+  Tensor output = Tensor::view_of(data_, data_.shape(), data_.strides(), data_.storage_offset());
+  output.impl()->requires_grad = true;
+  output.impl()->grad_fn = owner;
+  return output;
+}
+
+Node::~Node() {
+  // Dropping a node may drop the whole graph behind it: release it iteratively.
+  // (Saved tensors release their own grad_fn iteratively in ~TensorImpl.)
+  for (auto& next : next_nodes_) detail::release_iteratively(std::move(next));
+}
+
+Tensor Node::saved(std::size_t i) {
+  if (released_)
+    fail<AutogradError>(name(), ": trying to backward through the graph a second time (its saved ",
+                        "tensors were freed); pass retain_graph=true to the first backward");
+  return saved_[i].unpack(shared_from_this(), name());
+}
+
+void Node::release() {
+  released_ = true;
+  saved_.clear();
+}
+
+bool needs_recording(std::span<const Tensor> inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const auto& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+Tensor record_node(std::shared_ptr<Node> node, std::span<const Tensor> inputs, Tensor output,
+                   std::span<const Tensor> saved) {
+  node->next_nodes_.reserve(inputs.size());
+  for (const auto& input : inputs) {
+    if (!input.defined() || !input.requires_grad())
+      node->next_nodes_.emplace_back();
+    else if (input.is_leaf())
+      node->next_nodes_.push_back(grad_accumulator(input));
+    else
+      node->next_nodes_.push_back(input.grad_fn());
+  }
+  node->saved_.reserve(saved.size());
+  for (const auto& t : saved) node->saved_.emplace_back(t, t.is_same(output));
+  output.impl()->requires_grad = true;
+  output.impl()->grad_fn = std::move(node);
+  return output;
+}
+
+namespace {
+
+/// Accumulates incoming gradients into a leaf's grad().
+class AccumulateGrad final : public Node {
+ public:
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
+  std::string_view name() const override { return "AccumulateGrad"; }
+  const TensorImpl* leaf() const { return leaf_.get(); }
+
+  GradList apply(const Tensor& grad) override {
+    if (!(grad.shape() == leaf_->shape) || grad.dtype() != leaf_->dtype)
+      fail<AutogradError>("backward: gradient of shape ", grad.shape(), " and dtype ", grad.dtype(),
+                          " for a leaf of shape ", leaf_->shape, " and dtype ", leaf_->dtype);
+    Tensor current(leaf_->grad);
+    if (is_grad_enabled()) {  // create_graph: keep the gradient's own graph
+      leaf_->grad = (current.defined() ? current + grad : grad).impl_ptr();
+    } else if (current.defined()) {
+      current.add_(grad);
+    } else {
+      leaf_->grad = (owns_its_storage(grad) ? grad.detach() : grad.clone()).impl_ptr();
+    }
+    return {};
+  }
+
+ private:
+  // A gradient nobody else references can become grad() without a copy.
+  static bool owns_its_storage(const Tensor& t) {
+    return t.use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous() &&
+           t.storage_offset() == 0 && !t.requires_grad();
+  }
+
+  std::shared_ptr<TensorImpl> leaf_;
+};
+
+}  // namespace
+
+std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
+  TensorImpl* impl = leaf.impl();
+  if (auto existing = impl->grad_accumulator.lock()) return existing;
+  auto node = std::make_shared<AccumulateGrad>(leaf.impl_ptr());
+  impl->grad_accumulator = node;
+  return node;
+}
+
+const TensorImpl* accumulated_leaf(const Node& node) {
+  const auto* acc = dynamic_cast<const AccumulateGrad*>(&node);
+  return acc ? acc->leaf() : nullptr;
+}
+
+}  // namespace tether::autograd

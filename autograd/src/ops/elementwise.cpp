@@ -1,0 +1,275 @@
+// Element-wise ops. Binary ops broadcast; their backward sums each gradient
+// back to its input's shape (sum_to_shape).
+#include <cmath>
+#include <numbers>
+
+#include "op_util.h"
+
+namespace tether {
+
+using namespace ops;
+
+namespace {
+
+/// Records a binary op whose gradients are `da(g)` and `db(g)` before summing
+/// back to the inputs' shapes.
+template <class Backward>
+Tensor record_binary(const char* name, const Tensor& a, const Tensor& b, Tensor out,
+                     std::initializer_list<Tensor> saved, Backward backward) {
+  return record(name, {a, b}, std::move(out), saved,
+                [sa = a.shape(), sb = b.shape(), backward](Node& n, const Tensor& g) -> GradList {
+                  auto [ga, gb] = backward(n, g);
+                  return {ga.defined() ? sum_to_shape(ga, sa) : ga,
+                          gb.defined() ? sum_to_shape(gb, sb) : gb};
+                });
+}
+
+/// A 0-d tensor of x's dtype and device, broadcast against x by binary ops.
+Tensor scalar_like(const Tensor& x, double value) {
+  return full({}, value, TensorOptions(x.dtype()).with_device(x.device()));
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  return record_binary("add", a, b, binary_kernel("add", BinaryOp::add, a, b), {},
+                       [](Node&, const Tensor& g) { return std::pair{g, g}; });
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return record_binary("sub", a, b, binary_kernel("sub", BinaryOp::sub, a, b), {},
+                       [](Node&, const Tensor& g) { return std::pair{g, -g}; });
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return record_binary("mul", a, b, binary_kernel("mul", BinaryOp::mul, a, b), {a, b},
+                       [](Node& n, const Tensor& g) {
+                         return std::pair{n.needs_grad(0) ? g * n.saved(1) : Tensor(),
+                                          n.needs_grad(1) ? g * n.saved(0) : Tensor()};
+                       });
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  return record_binary("div", a, b, binary_kernel("div", BinaryOp::div, a, b), {a, b},
+                       [](Node& n, const Tensor& g) {
+                         const Tensor b = n.saved(1);
+                         return std::pair{n.needs_grad(0) ? g / b : Tensor(),
+                                          n.needs_grad(1) ? -g * n.saved(0) / (b * b) : Tensor()};
+                       });
+}
+
+Tensor pow(const Tensor& x, const Tensor& exponent) {
+  check_floating("pow", x);
+  Tensor out = binary_kernel("pow", BinaryOp::pow, x, exponent);
+  return record_binary("pow", x, exponent, out, {x, exponent, out}, [](Node& n, const Tensor& g) {
+    const Tensor x = n.saved(0), y = n.saved(1);
+    return std::pair{n.needs_grad(0) ? g * y * pow(x, y - 1.0) : Tensor(),
+                     n.needs_grad(1) ? g * n.saved(2) * log(x) : Tensor()};
+  });
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return record_binary("maximum", a, b, binary_kernel("maximum", BinaryOp::maximum, a, b), {a, b},
+                       [](Node& n, const Tensor& g) {
+                         // Ties share the gradient equally, as in PyTorch.
+                         const Tensor a = n.saved(0), b = n.saved(1);
+                         const Tensor to_a = gt(a, b) + eq(a, b) * 0.5;
+                         return std::pair{g * to_a, g * (1.0 - to_a)};
+                       });
+}
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return record_binary("minimum", a, b, binary_kernel("minimum", BinaryOp::minimum, a, b), {a, b},
+                       [](Node& n, const Tensor& g) {
+                         const Tensor a = n.saved(0), b = n.saved(1);
+                         const Tensor to_a = lt(a, b) + eq(a, b) * 0.5;
+                         return std::pair{g * to_a, g * (1.0 - to_a)};
+                       });
+}
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  check_same_dtype("where", a, b);
+  check_same_device("where", a, b);
+  check_same_device("where", condition, a);
+  const Shape shape =
+      broadcast_shapes("where", broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  backend_of(a).where(broadcast_view(condition, shape), broadcast_view(a, shape),
+                      broadcast_view(b, shape), out);
+  return record_binary("where", a, b, out, {condition}, [](Node& n, const Tensor& g) {
+    const Tensor c = n.saved(0), zero = zeros_like(g);
+    return std::pair{where(c, g, zero), where(c, zero, g)};
+  });
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double b) { return affine(a, 1.0, b); }
+Tensor operator-(const Tensor& a, double b) { return affine(a, 1.0, -b); }
+Tensor operator*(const Tensor& a, double b) { return affine(a, b, 0.0); }
+Tensor operator/(const Tensor& a, double b) { return affine(a, 1.0 / b, 0.0); }
+Tensor operator+(double a, const Tensor& b) { return affine(b, 1.0, a); }
+Tensor operator-(double a, const Tensor& b) { return affine(b, -1.0, a); }
+Tensor operator*(double a, const Tensor& b) { return affine(b, a, 0.0); }
+Tensor operator/(double a, const Tensor& b) { return reciprocal(b) * a; }
+Tensor operator-(const Tensor& a) { return neg(a); }
+
+// ---- comparisons: masks without gradient ------------------------------------
+
+Tensor eq(const Tensor& a, const Tensor& b) { return binary_kernel("eq", BinaryOp::eq, a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return binary_kernel("ne", BinaryOp::ne, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return binary_kernel("lt", BinaryOp::lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return binary_kernel("le", BinaryOp::le, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return binary_kernel("gt", BinaryOp::gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return binary_kernel("ge", BinaryOp::ge, a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(a, b)); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(a, b)); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(a, b)); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(a, b)); }
+
+// ---- unary ops --------------------------------------------------------------
+
+Tensor affine(const Tensor& x, double scale, double shift) {
+  check_defined("affine", x);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_of(x).unary(UnaryOp::affine, x, out, {scale, shift});
+  return record("affine", {x}, out, {},
+                [scale](Node&, const Tensor& g) -> GradList { return {g * scale}; });
+}
+
+Tensor neg(const Tensor& x) {
+  check_defined("neg", x);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_of(x).unary(UnaryOp::neg, x, out, {});
+  return record("neg", {x}, out, {}, [](Node&, const Tensor& g) -> GradList { return {-g}; });
+}
+
+Tensor reciprocal(const Tensor& x) {
+  Tensor out = unary_kernel("reciprocal", UnaryOp::reciprocal, x);
+  return record("reciprocal", {x}, out, {out}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor y = n.saved(0);
+    return {-g * y * y};
+  });
+}
+
+Tensor pow(const Tensor& x, double exponent) {
+  Tensor out = unary_kernel("pow", UnaryOp::pow, x, {exponent});
+  return record("pow", {x}, out, {x}, [exponent](Node& n, const Tensor& g) -> GradList {
+    if (exponent == 0.0) return {zeros_like(g)};
+    return {g * pow(n.saved(0), exponent - 1.0) * exponent};
+  });
+}
+
+Tensor exp(const Tensor& x) {
+  Tensor out = unary_kernel("exp", UnaryOp::exp, x);
+  return record("exp", {x}, out, {out},
+                [](Node& n, const Tensor& g) -> GradList { return {g * n.saved(0)}; });
+}
+
+Tensor log(const Tensor& x) {
+  Tensor out = unary_kernel("log", UnaryOp::log, x);
+  return record("log", {x}, out, {x},
+                [](Node& n, const Tensor& g) -> GradList { return {g / n.saved(0)}; });
+}
+
+Tensor log1p(const Tensor& x) {
+  Tensor out = unary_kernel("log1p", UnaryOp::log1p, x);
+  return record("log1p", {x}, out, {x},
+                [](Node& n, const Tensor& g) -> GradList { return {g / (n.saved(0) + 1.0)}; });
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor out = unary_kernel("sqrt", UnaryOp::sqrt, x);
+  return record("sqrt", {x}, out, {out},
+                [](Node& n, const Tensor& g) -> GradList { return {g / (n.saved(0) * 2.0)}; });
+}
+
+Tensor rsqrt(const Tensor& x) {
+  Tensor out = unary_kernel("rsqrt", UnaryOp::rsqrt, x);
+  return record("rsqrt", {x}, out, {out}, [](Node& n, const Tensor& g) -> GradList {
+    return {g * pow(n.saved(0), 3.0) * -0.5};
+  });
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor out = unary_kernel("abs", UnaryOp::abs, x);
+  return record("abs", {x}, out, {x},
+                [](Node& n, const Tensor& g) -> GradList { return {g * sign(n.saved(0))}; });
+}
+
+Tensor sign(const Tensor& x) { return unary_kernel("sign", UnaryOp::sign, x); }
+
+Tensor sin(const Tensor& x) {
+  Tensor out = unary_kernel("sin", UnaryOp::sin, x);
+  return record("sin", {x}, out, {x},
+                [](Node& n, const Tensor& g) -> GradList { return {g * cos(n.saved(0))}; });
+}
+
+Tensor cos(const Tensor& x) {
+  Tensor out = unary_kernel("cos", UnaryOp::cos, x);
+  return record("cos", {x}, out, {x},
+                [](Node& n, const Tensor& g) -> GradList { return {-g * sin(n.saved(0))}; });
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor out = unary_kernel("tanh", UnaryOp::tanh, x);
+  return record("tanh", {x}, out, {out}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor y = n.saved(0);
+    return {g * (1.0 - y * y)};
+  });
+}
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor out = unary_kernel("sigmoid", UnaryOp::sigmoid, x);
+  return record("sigmoid", {x}, out, {out}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor y = n.saved(0);
+    return {g * y * (1.0 - y)};
+  });
+}
+
+Tensor erf(const Tensor& x) {
+  Tensor out = unary_kernel("erf", UnaryOp::erf, x);
+  return record("erf", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor x = n.saved(0);
+    return {g * exp(-(x * x)) * (2.0 / std::sqrt(std::numbers::pi))};
+  });
+}
+
+Tensor softplus(const Tensor& x) {
+  Tensor out = unary_kernel("softplus", UnaryOp::softplus, x);
+  return record("softplus", {x}, out, {x},
+                [](Node& n, const Tensor& g) -> GradList { return {g * sigmoid(n.saved(0))}; });
+}
+
+Tensor relu(const Tensor& x) {
+  Tensor out = unary_kernel("relu", UnaryOp::relu, x);
+  return record("relu", {x}, out, {x},
+                [](Node& n, const Tensor& g) -> GradList { return {g * (n.saved(0) > 0.0)}; });
+}
+
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  Tensor out = unary_kernel("leaky_relu", UnaryOp::leaky_relu, x, {negative_slope});
+  return record("leaky_relu", {x}, out, {x}, [negative_slope](Node& n, const Tensor& g) -> GradList {
+    return {g * affine(n.saved(0) > 0.0, 1.0 - negative_slope, negative_slope)};
+  });
+}
+
+Tensor gelu(const Tensor& x) { return x * (erf(x * (1.0 / std::numbers::sqrt2)) + 1.0) * 0.5; }
+
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
+  const double lo = min.value_or(-INFINITY), hi = max.value_or(INFINITY);
+  if (lo > hi) fail<ValueError>("clamp: min ", lo, " is greater than max ", hi);
+  Tensor out = unary_kernel("clamp", UnaryOp::clamp, x, {lo, hi});
+  return record("clamp", {x}, out, {x}, [lo, hi](Node& n, const Tensor& g) -> GradList {
+    const Tensor x = n.saved(0);
+    return {g * (x >= lo) * (x <= hi)};
+  });
+}
+
+}  // namespace tether

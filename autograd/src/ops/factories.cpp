@@ -1,0 +1,96 @@
+// Factories, named as in libtorch. Values are produced on the CPU and copied
+// when another device is asked for.
+#include <cmath>
+#include <random>
+
+#include "op_util.h"
+#include "tether/generator.h"
+
+namespace tether {
+
+using namespace ops;
+
+namespace {
+
+Tensor finish(Tensor t, const TensorOptions& options) {
+  if (options.requires_grad) t.requires_grad_();
+  return t;
+}
+
+/// A tensor filled element by element from `value(i)`, computed in f64 on the
+/// CPU and then converted to the requested dtype and device.
+template <class ValueAt>
+Tensor generate(const Shape& shape, const TensorOptions& options, ValueAt value) {
+  Tensor host = Tensor::empty(shape, DType::f64, Device::cpu());
+  double* data = host.data_ptr<double>();
+  for (std::int64_t i = 0; i < host.numel(); ++i) data[i] = value(i);
+  return finish(host.to(options.dtype).to(options.device), options);
+}
+
+}  // namespace
+
+Tensor empty(const Shape& shape, TensorOptions options) {
+  return finish(Tensor::empty(shape, options.dtype, options.device), options);
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  Tensor out = Tensor::empty(shape, options.dtype, options.device);
+  backend_of(out).fill(out, value);
+  return finish(out, options);
+}
+
+Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+
+Tensor full_like(const Tensor& like, double value) {
+  return full(like.shape(), value, TensorOptions(like.dtype()).with_device(like.device()));
+}
+Tensor zeros_like(const Tensor& like) { return full_like(like, 0.0); }
+Tensor ones_like(const Tensor& like) { return full_like(like, 1.0); }
+
+Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
+
+Tensor arange(double end, TensorOptions options) { return arange(0.0, end, 1.0, options); }
+
+Tensor arange(double start, double end, double step, TensorOptions options) {
+  if (step == 0.0 || (end - start) * step < 0.0)
+    fail<ValueError>("arange: step ", step, " does not lead from ", start, " to ", end);
+  const auto count = static_cast<std::int64_t>(std::ceil((end - start) / step));
+  return generate({count}, options, [&](std::int64_t i) { return start + step * i; });
+}
+
+Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options) {
+  if (steps < 0) fail<ValueError>("linspace: steps must be non-negative, got ", steps);
+  const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
+  return generate({steps}, options, [&](std::int64_t i) {
+    return i == steps - 1 ? end : start + step * static_cast<double>(i);
+  });
+}
+
+Tensor eye(std::int64_t n, std::optional<std::int64_t> m, TensorOptions options) {
+  const std::int64_t cols = m.value_or(n);
+  if (n < 0 || cols < 0) fail<ValueError>("eye: sizes must be non-negative, got ", n, " x ", cols);
+  return generate({n, cols}, options,
+                  [cols](std::int64_t i) { return i / cols == i % cols ? 1.0 : 0.0; });
+}
+
+Tensor rand(const Shape& shape, TensorOptions options) {
+  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  auto& generator = detail::global_generator();
+  return generate(shape, options, [&](std::int64_t) { return uniform(generator); });
+}
+
+Tensor randn(const Shape& shape, TensorOptions options) {
+  std::normal_distribution<double> normal(0.0, 1.0);
+  auto& generator = detail::global_generator();
+  return generate(shape, options, [&](std::int64_t) { return normal(generator); });
+}
+
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options) {
+  if (static_cast<std::int64_t>(values.size()) != shape.numel())
+    fail<ShapeError>("tensor: ", values.size(), " values do not fill shape ", shape, " (",
+                     shape.numel(), " elements)");
+  return generate(shape, options, [&](std::int64_t i) { return values[i]; });
+}
+
+}  // namespace tether

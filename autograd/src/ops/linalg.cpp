@@ -1,0 +1,96 @@
+// Matrix products. Everything reduces to one primitive, a batched product with
+// broadcast batch dims, whose backward is two more such products.
+#include "op_util.h"
+
+namespace tether {
+
+using namespace ops;
+
+namespace {
+
+/// A rank-3 [batch, rows, cols] view (or copy) of x broadcast to `batch` + its
+/// last two dims, for the backend's matmul kernel.
+Tensor as_batched(const Tensor& x, const Shape& batch) {
+  Shape full = batch;
+  full.push_back(x.size(-2));
+  full.push_back(x.size(-1));
+  const Tensor expanded = broadcast_view(x, full);
+  const Shape shape = {batch.numel(), x.size(-2), x.size(-1)};
+  if (auto strides = view_strides(expanded, shape))
+    return Tensor::view_of(expanded, shape, *strides, expanded.storage_offset());
+  const Tensor dense = contiguous_data(expanded);
+  return Tensor::view_of(dense, shape, contiguous_strides(shape), 0);
+}
+
+Tensor matrix_transpose(const Tensor& x) { return transpose(x, -1, -2); }
+
+/// a [..., n, k] @ b [..., k, m] with broadcast batch dims (both rank >= 2).
+Tensor batched_matmul(const Tensor& a, const Tensor& b) {
+  if (a.size(-1) != b.size(-2))
+    fail<ShapeError>("matmul: inner dimensions differ: ", a.shape(), " @ ", b.shape());
+  Shape batch_a = a.shape(), batch_b = b.shape();
+  batch_a.pop_back(), batch_a.pop_back(), batch_b.pop_back(), batch_b.pop_back();
+  const Shape batch = broadcast_shapes("matmul", batch_a, batch_b);
+  Shape shape = batch;
+  shape.push_back(a.size(-2));
+  shape.push_back(b.size(-1));
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  backend_of(a).matmul(as_batched(a, batch), as_batched(b, batch),
+                       Tensor::view_of(out, {batch.numel(), a.size(-2), b.size(-1)},
+                                       contiguous_strides({batch.numel(), a.size(-2), b.size(-1)}),
+                                       0));
+  return record("matmul", {a, b}, out, {a, b},
+                [sa = a.shape(), sb = b.shape()](Node& n, const Tensor& g) -> GradList {
+                  return {n.needs_grad(0) ? sum_to_shape(matmul(g, matrix_transpose(n.saved(1))), sa)
+                                          : Tensor(),
+                          n.needs_grad(1) ? sum_to_shape(matmul(matrix_transpose(n.saved(0)), g), sb)
+                                          : Tensor()};
+                });
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_floating("matmul", a);
+  check_floating("matmul", b);
+  check_same_dtype("matmul", a, b);
+  check_same_device("matmul", a, b);
+  if (a.dim() == 0 || b.dim() == 0)
+    fail<ShapeError>("matmul: both operands need at least one dimension, got ", a.shape(), " and ",
+                     b.shape());
+  // 1-d operands become a row (left) or column (right) matrix, removed again after.
+  const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;
+  const Tensor b2 = b.dim() == 1 ? unsqueeze(b, 1) : b;
+  Tensor out = batched_matmul(a2, b2);
+  if (b.dim() == 1) out = squeeze(out, -1);
+  if (a.dim() == 1) out = squeeze(out, a.dim() == 1 && b.dim() == 1 ? -1 : -2);
+  return out;
+}
+
+Tensor mm(const Tensor& a, const Tensor& b) {
+  if (a.dim() != 2 || b.dim() != 2)
+    fail<ShapeError>("mm: expected two matrices, got ", a.shape(), " and ", b.shape());
+  return matmul(a, b);
+}
+
+Tensor mv(const Tensor& matrix, const Tensor& vec) {
+  if (matrix.dim() != 2 || vec.dim() != 1)
+    fail<ShapeError>("mv: expected a matrix and a vector, got ", matrix.shape(), " and ",
+                     vec.shape());
+  return matmul(matrix, vec);
+}
+
+Tensor dot(const Tensor& a, const Tensor& b) {
+  if (a.dim() != 1 || b.dim() != 1 || a.size(0) != b.size(0))
+    fail<ShapeError>("dot: expected two vectors of equal length, got ", a.shape(), " and ",
+                     b.shape());
+  return matmul(a, b);
+}
+
+Tensor outer(const Tensor& a, const Tensor& b) {
+  if (a.dim() != 1 || b.dim() != 1)
+    fail<ShapeError>("outer: expected two vectors, got ", a.shape(), " and ", b.shape());
+  return unsqueeze(a, 1) * unsqueeze(b, 0);
+}
+
+}  // namespace tether

@@ -1,0 +1,125 @@
+#include "op_util.h"
+
+#include "tether/grad_mode.h"
+
+namespace tether::ops {
+
+void check_defined(const char* op, const Tensor& x) {
+  if (!x.defined()) fail<ValueError>(op, ": expected a defined tensor, got an undefined one");
+}
+
+void check_floating(const char* op, const Tensor& x) {
+  check_defined(op, x);
+  if (!x.is_floating_point())
+    fail<DTypeError>(op, ": expected a floating-point tensor (f32 or f64), got ", x.dtype());
+}
+
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype())
+    fail<DTypeError>(op, ": expected operands of the same dtype, got ", a.dtype(), " and ",
+                     b.dtype(), " (convert one with .to(dtype))");
+}
+
+void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  if (a.device() != b.device())
+    fail<DeviceError>(op, ": expected operands on the same device, got ", a.device(), " and ",
+                      b.device(), " (move one with .to(device))");
+}
+
+backend::Backend& backend_of(const Tensor& x) { return backend::backend_for(x.device()); }
+
+Tensor broadcast_view(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  const int offset = shape.size() - x.dim();
+  Strides strides = Shape::filled(shape.size(), 0);
+  for (int i = 0; i < x.dim(); ++i)
+    strides[offset + i] = x.shape()[i] == shape[offset + i] ? x.strides()[i] : 0;
+  return Tensor::view_of(x, shape, strides, x.storage_offset());
+}
+
+std::optional<Strides> view_strides(const Tensor& x, const Shape& shape) {
+  if (x.dim() == 0 || x.numel() == 0) return contiguous_strides(shape);
+  // Split x's dims, from the right, into chunks whose elements are evenly
+  // spaced; each chunk must be covered exactly by a run of the new dims.
+  Strides result = Shape::filled(shape.size(), 1);
+  int new_dim = shape.size() - 1;
+  std::int64_t chunk_stride = x.strides()[x.dim() - 1], chunk_numel = 1, covered = 1;
+  for (int d = x.dim() - 1; d >= 0; --d) {
+    chunk_numel *= x.shape()[d];
+    const bool chunk_ends =
+        d == 0 || (x.shape()[d - 1] != 1 && x.strides()[d - 1] != chunk_numel * chunk_stride);
+    if (!chunk_ends) continue;
+    while (new_dim >= 0 && (covered < chunk_numel || shape[new_dim] == 1)) {
+      result[new_dim] = covered * chunk_stride;
+      covered *= shape[new_dim--];
+    }
+    if (covered != chunk_numel) return std::nullopt;
+    if (d > 0) {
+      chunk_stride = x.strides()[d - 1];
+      chunk_numel = covered = 1;
+    }
+  }
+  if (new_dim != -1) return std::nullopt;
+  return result;
+}
+
+Tensor contiguous_data(const Tensor& x) {
+  if (x.is_contiguous()) return x;
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_of(x).copy(x, out);
+  return out;
+}
+
+Tensor unary_kernel(const char* name, UnaryOp op, const Tensor& x, backend::UnaryParams params) {
+  check_floating(name, x);
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  backend_of(x).unary(op, x, out, params);
+  return out;
+}
+
+Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  check_defined(name, a);
+  check_defined(name, b);
+  check_same_dtype(name, a, b);
+  check_same_device(name, a, b);
+  const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(name, a.shape(), b.shape());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  backend_of(a).binary(op, broadcast_view(a, shape), broadcast_view(b, shape), out);
+  return out;
+}
+
+std::uint32_t reduce_mask(const char* op, const Tensor& x, const Dims& dims) {
+  if (dims.empty()) return x.dim() == 0 ? 0u : (1u << x.dim()) - 1;
+  std::uint32_t mask = 0;
+  for (auto d : dims) {
+    const int dim = wrap_dim(op, d, x.dim());
+    if (x.dim() == 0) continue;
+    if (mask & (1u << dim)) fail<ValueError>(op, ": dimension ", d, " appears twice in ", dims);
+    mask |= 1u << dim;
+  }
+  return mask;
+}
+
+Shape reduced_shape(const Shape& shape, std::uint32_t mask, bool keepdim) {
+  Shape out;
+  for (int i = 0; i < shape.size(); ++i) {
+    if (!(mask & (1u << i)))
+      out.push_back(shape[i]);
+    else if (keepdim)
+      out.push_back(1);
+  }
+  return out;
+}
+
+void check_inplace(const char* op, const Tensor& self, const Tensor& other) {
+  check_defined(op, self);
+  if (!is_grad_enabled()) return;
+  if (self.requires_grad())
+    fail<AutogradError>(op, ": in-place write to a tensor that requires grad while grad mode is ",
+                        "on (wrap optimizer updates in tether::NoGradGuard)");
+  if (other.defined() && other.requires_grad())
+    fail<AutogradError>(op, ": in-place write from a tensor that requires grad into one that ",
+                        "does not would lose the gradient; use the out-of-place op");
+}
+
+}  // namespace tether::ops

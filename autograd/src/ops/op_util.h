@@ -1,0 +1,52 @@
+// Helpers shared by the op families: argument checks that produce tether's
+// error messages, and the kernel calls every op starts from.
+#pragma once
+
+#include <initializer_list>
+
+#include "tether/backend/backend.h"
+#include "tether/error.h"
+#include "tether/node.h"
+#include "tether/ops.h"
+
+namespace tether::ops {
+
+using autograd::GradList;
+using autograd::Node;
+using autograd::record;
+using backend::BinaryOp;
+using backend::UnaryOp;
+
+/// Throws ValueError naming `op` unless the tensor is defined.
+void check_defined(const char* op, const Tensor& x);
+/// Throws DTypeError naming `op` unless x is f32 or f64.
+void check_floating(const char* op, const Tensor& x);
+/// Throws DTypeError / DeviceError naming `op` and both operands.
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
+void check_same_device(const char* op, const Tensor& a, const Tensor& b);
+/// The backend of the inputs' common device.
+backend::Backend& backend_of(const Tensor& x);
+
+/// A raw (unrecorded) view of x broadcast to `shape` (stride 0 on broadcast dims).
+Tensor broadcast_view(const Tensor& x, const Shape& shape);
+/// Strides for viewing x with `shape` without copying, if possible.
+std::optional<Strides> view_strides(const Tensor& x, const Shape& shape);
+/// Same data as x with a contiguous layout (x itself if already contiguous); unrecorded.
+Tensor contiguous_data(const Tensor& x);
+
+/// out = op(x) for a floating x; unrecorded.
+Tensor unary_kernel(const char* name, UnaryOp op, const Tensor& x,
+                    backend::UnaryParams params = {});
+/// out = op(a, b) with broadcasting; same dtype and device required; unrecorded.
+Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tensor& b);
+
+/// The dims of a reduction as a bit mask over x's dims (empty = all dims).
+std::uint32_t reduce_mask(const char* op, const Tensor& x, const Dims& dims);
+/// x's shape with reduced dims set to 1 (keepdim) or removed.
+Shape reduced_shape(const Shape& shape, std::uint32_t mask, bool keepdim);
+
+/// Throws AutogradError if an in-place write to `self` (from `other`) would
+/// corrupt the graph: while grad mode is on, neither may require grad.
+void check_inplace(const char* op, const Tensor& self, const Tensor& other = {});
+
+}  // namespace tether::ops

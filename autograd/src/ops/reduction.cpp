@@ -1,0 +1,180 @@
+// Reductions, and the normalising ops built on them (softmax, log_softmax,
+// normalize). A reduction's gradient is broadcast back over the reduced dims.
+#include <cmath>
+
+#include "op_util.h"
+
+namespace tether {
+
+using namespace ops;
+
+namespace {
+
+/// Runs a reduction kernel; the result keeps the reduced dims (extent 1).
+Tensor reduce_kernel(const char* name, backend::ReduceOp op, const Tensor& x, std::uint32_t mask) {
+  check_defined(name, x);
+  Tensor out = Tensor::empty(reduced_shape(x.shape(), mask, true), x.dtype(), x.device());
+  backend_of(x).reduce(op, x, mask, out);
+  return out;
+}
+
+/// Drops the kept reduced dims unless keepdim (a raw view of a fresh tensor).
+Tensor finish_reduction(const Tensor& kept, const Shape& input_shape, std::uint32_t mask,
+                        bool keepdim) {
+  if (keepdim) return kept;
+  const Shape shape = reduced_shape(input_shape, mask, false);
+  return Tensor::view_of(kept, shape, contiguous_strides(shape), kept.storage_offset());
+}
+
+/// The reduced dims of a mask as a list.
+Dims mask_dims(std::uint32_t mask, int rank) {
+  Dims dims;
+  for (int d = 0; d < rank; ++d)
+    if (mask & (1u << d)) dims.push_back(d);
+  return dims;
+}
+
+/// A reduction's output (or its gradient) broadcast back to the input's shape.
+Tensor expand_reduced(const Tensor& reduced, const Shape& input_shape, std::uint32_t mask) {
+  return expand(reshape(reduced, reduced_shape(input_shape, mask, true)), input_shape);
+}
+
+/// amax / amin. The gradient is shared equally among the extreme elements.
+Tensor extremum(const char* name, backend::ReduceOp op, const Tensor& x, const Dims& dims,
+                bool keepdim) {
+  const std::uint32_t mask = reduce_mask(name, x, dims);
+  Tensor out =
+      finish_reduction(reduce_kernel(name, op, x, mask), x.shape(), mask, keepdim);
+  return record(name, {x}, out, {x, out},
+                [mask, shape = x.shape()](Node& n, const Tensor& g) -> GradList {
+                  const Tensor hit = eq(n.saved(0), expand_reduced(n.saved(1), shape, mask));
+                  const Tensor count = sum(hit, mask_dims(mask, shape.size()), true);
+                  return {hit * expand_reduced(g, shape, mask) / count};
+                });
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, const Dims& dims, bool keepdim) {
+  const std::uint32_t mask = reduce_mask("sum", x, dims);
+  Tensor out = finish_reduction(reduce_kernel("sum", backend::ReduceOp::sum, x, mask), x.shape(),
+                                mask, keepdim);
+  return record("sum", {x}, out, {}, [mask, shape = x.shape()](Node&, const Tensor& g) -> GradList {
+    return {expand_reduced(g, shape, mask)};
+  });
+}
+
+Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
+  check_floating("mean", x);
+  const Shape kept = reduced_shape(x.shape(), reduce_mask("mean", x, dims), true);
+  const double count = static_cast<double>(x.numel()) / static_cast<double>(kept.numel());
+  return sum(x, dims, keepdim) * (1.0 / count);
+}
+
+Tensor var(const Tensor& x, const Dims& dims, std::int64_t correction, bool keepdim) {
+  check_floating("var", x);
+  const Shape kept = reduced_shape(x.shape(), reduce_mask("var", x, dims), true);
+  const double count = static_cast<double>(x.numel()) / static_cast<double>(kept.numel());
+  const Tensor centered = x - mean(x, dims, true);
+  return sum(centered * centered, dims, keepdim) * (1.0 / std::max(count - correction, 0.0));
+}
+
+Tensor amax(const Tensor& x, const Dims& dims, bool keepdim) {
+  return extremum("amax", backend::ReduceOp::max, x, dims, keepdim);
+}
+
+Tensor amin(const Tensor& x, const Dims& dims, bool keepdim) {
+  return extremum("amin", backend::ReduceOp::min, x, dims, keepdim);
+}
+
+Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim) {
+  check_floating("logsumexp", x);
+  // Shift by the (constant) maximum so exp cannot overflow; an all -inf slice
+  // is shifted by 0 instead so that it yields -inf rather than NaN.
+  Tensor shift = amax(x, dims, true).detach();
+  shift = where(abs(shift) < INFINITY, shift, zeros_like(shift));
+  Tensor out = log(sum(exp(x - shift), dims, true)) + shift;
+  return keepdim ? out : reshape(out, reduced_shape(x.shape(), reduce_mask("logsumexp", x, dims),
+                                                    false));
+}
+
+Tensor norm(const Tensor& x, const Dims& dims, bool keepdim) {
+  check_floating("norm", x);
+  const std::uint32_t mask = reduce_mask("norm", x, dims);
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = sqrt(sum(x * x, dims, keepdim));
+  }
+  // d||x||/dx = x / ||x||, taken as 0 where ||x|| = 0 (a subgradient).
+  return record("norm", {x}, out, {x, out},
+                [mask, shape = x.shape()](Node& n, const Tensor& g) -> GradList {
+                  const Tensor norm = expand_reduced(n.saved(1), shape, mask);
+                  const Tensor scale = expand_reduced(g, shape, mask) / norm;
+                  return {n.saved(0) * where(norm > 0.0, scale, zeros_like(scale))};
+                });
+}
+
+Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
+  check_defined("argmax", x);
+  const int d = wrap_dim("argmax", dim, x.dim());
+  const std::uint32_t mask = x.dim() == 0 ? 0u : 1u << d;
+  Tensor out = Tensor::empty(reduced_shape(x.shape(), mask, true), DType::i64, x.device());
+  backend_of(x).argmax(x, d, out);
+  return finish_reduction(out, x.shape(), mask, keepdim);
+}
+
+Tensor softmax(const Tensor& x, std::int64_t dim) {
+  check_floating("softmax", x);
+  const std::int64_t d = wrap_dim("softmax", dim, x.dim());
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    const Tensor e = exp(x - amax(x, {d}, true));
+    out = e / sum(e, {d}, true);
+  }
+  return record("softmax", {x}, out, {out}, [d](Node& n, const Tensor& g) -> GradList {
+    const Tensor y = n.saved(0);
+    return {y * (g - sum(g * y, {d}, true))};
+  });
+}
+
+Tensor log_softmax(const Tensor& x, std::int64_t dim) {
+  check_floating("log_softmax", x);
+  const std::int64_t d = wrap_dim("log_softmax", dim, x.dim());
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    const Tensor shifted = x - amax(x, {d}, true);
+    out = shifted - log(sum(exp(shifted), {d}, true));
+  }
+  return record("log_softmax", {x}, out, {out}, [d](Node& n, const Tensor& g) -> GradList {
+    return {g - exp(n.saved(0)) * sum(g, {d}, true)};
+  });
+}
+
+Tensor normalize(const Tensor& x, std::int64_t dim, double eps) {
+  check_floating("normalize", x);
+  return x / clamp(norm(x, {dim}, true), eps, std::nullopt);
+}
+
+Tensor sum_to_shape(const Tensor& grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  const int leading = grad.dim() - shape.size();
+  if (leading < 0)
+    fail<ShapeError>("sum_to_shape: cannot sum a tensor of shape ", grad.shape(), " to ", shape);
+  Dims dims;
+  for (int d = 0; d < grad.dim(); ++d) {
+    if (d < leading) {
+      dims.push_back(d);
+    } else if (shape[d - leading] == 1 && grad.shape()[d] != 1) {
+      dims.push_back(d);
+    } else if (shape[d - leading] != grad.shape()[d]) {
+      fail<ShapeError>("sum_to_shape: cannot sum a tensor of shape ", grad.shape(), " to ",
+                       shape);
+    }
+  }
+  return reshape(sum(grad, dims, true), shape);
+}
+
+}  // namespace tether

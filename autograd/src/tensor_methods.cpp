@@ -1,0 +1,220 @@
+// The computing methods of Tensor, forwarding to the free functions in ops.h,
+// plus reading values out (item, to_vector) and printing.
+#include <cmath>
+#include <cstring>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+#include "ops/op_util.h"
+
+namespace tether {
+
+using namespace ops;
+
+Tensor Tensor::detach() const {
+  check_defined("detach", *this);
+  return Tensor::view_of(*this, shape(), strides(), storage_offset());
+}
+
+Tensor Tensor::to(DType dtype) const { return tether::to(*this, dtype); }
+
+Tensor Tensor::to(Device device) const {
+  check_defined("to", *this);
+  if (device == this->device()) return *this;
+  Tensor out = Tensor::empty(shape(), dtype(), device);  // throws for unavailable devices
+  backend_of(device.is_cpu() ? *this : out).copy(*this, out);
+  return out;
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  check_defined("to_vector", *this);
+  const Tensor host = contiguous_data(to(Device::cpu()).to(dtype_of<T>()));
+  const T* data = host.data_ptr<T>();
+  return std::vector<T>(data, data + host.numel());
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<std::int64_t> Tensor::to_vector<std::int64_t>() const;
+
+template <class T>
+T Tensor::item() const {
+  check_defined("item", *this);
+  if (numel() != 1)
+    fail<ValueError>("item: expected a tensor with one element, got shape ", shape());
+  return to_vector<T>().front();
+}
+template float Tensor::item<float>() const;
+template double Tensor::item<double>() const;
+template std::int64_t Tensor::item<std::int64_t>() const;
+
+Tensor Tensor::clone() const { return tether::clone(*this); }
+Tensor Tensor::contiguous() const { return tether::contiguous(*this); }
+Tensor Tensor::reshape(const Shape& shape) const { return tether::reshape(*this, shape); }
+Tensor Tensor::view(const Shape& shape) const { return tether::view(*this, shape); }
+Tensor Tensor::flatten(std::int64_t start, std::int64_t end) const {
+  return tether::flatten(*this, start, end);
+}
+Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const {
+  return tether::transpose(*this, d0, d1);
+}
+Tensor Tensor::t() const {
+  if (dim() > 2) fail<ShapeError>("t: expected a tensor of rank <= 2, got shape ", shape());
+  return tether::transpose(*this, 0, -1);
+}
+Tensor Tensor::permute(const Dims& dims) const { return tether::permute(*this, dims); }
+Tensor Tensor::squeeze() const { return tether::squeeze(*this); }
+Tensor Tensor::squeeze(std::int64_t d) const { return tether::squeeze(*this, d); }
+Tensor Tensor::unsqueeze(std::int64_t d) const { return tether::unsqueeze(*this, d); }
+Tensor Tensor::expand(const Shape& shape) const { return tether::expand(*this, shape); }
+Tensor Tensor::expand_as(const Tensor& other) const { return tether::expand(*this, other.shape()); }
+Tensor Tensor::narrow(std::int64_t d, std::int64_t start, std::int64_t length) const {
+  return tether::narrow(*this, d, start, length);
+}
+Tensor Tensor::select(std::int64_t d, std::int64_t index) const {
+  return tether::select(*this, d, index);
+}
+Tensor Tensor::index_select(std::int64_t d, const Tensor& index) const {
+  return tether::index_select(*this, d, index);
+}
+Tensor Tensor::gather(std::int64_t d, const Tensor& index) const {
+  return tether::gather(*this, d, index);
+}
+
+Tensor Tensor::neg() const { return tether::neg(*this); }
+Tensor Tensor::pow(double exponent) const { return tether::pow(*this, exponent); }
+Tensor Tensor::pow(const Tensor& exponent) const { return tether::pow(*this, exponent); }
+Tensor Tensor::exp() const { return tether::exp(*this); }
+Tensor Tensor::log() const { return tether::log(*this); }
+Tensor Tensor::log1p() const { return tether::log1p(*this); }
+Tensor Tensor::sqrt() const { return tether::sqrt(*this); }
+Tensor Tensor::rsqrt() const { return tether::rsqrt(*this); }
+Tensor Tensor::abs() const { return tether::abs(*this); }
+Tensor Tensor::sin() const { return tether::sin(*this); }
+Tensor Tensor::cos() const { return tether::cos(*this); }
+Tensor Tensor::tanh() const { return tether::tanh(*this); }
+Tensor Tensor::sigmoid() const { return tether::sigmoid(*this); }
+Tensor Tensor::relu() const { return tether::relu(*this); }
+Tensor Tensor::clamp(std::optional<double> min, std::optional<double> max) const {
+  return tether::clamp(*this, min, max);
+}
+
+Tensor Tensor::sum(const Dims& dims, bool keepdim) const { return tether::sum(*this, dims, keepdim); }
+Tensor Tensor::mean(const Dims& dims, bool keepdim) const {
+  return tether::mean(*this, dims, keepdim);
+}
+Tensor Tensor::var(const Dims& dims, std::int64_t correction, bool keepdim) const {
+  return tether::var(*this, dims, correction, keepdim);
+}
+Tensor Tensor::amax(const Dims& dims, bool keepdim) const {
+  return tether::amax(*this, dims, keepdim);
+}
+Tensor Tensor::amin(const Dims& dims, bool keepdim) const {
+  return tether::amin(*this, dims, keepdim);
+}
+Tensor Tensor::logsumexp(const Dims& dims, bool keepdim) const {
+  return tether::logsumexp(*this, dims, keepdim);
+}
+Tensor Tensor::norm(const Dims& dims, bool keepdim) const {
+  return tether::norm(*this, dims, keepdim);
+}
+Tensor Tensor::argmax(std::int64_t d, bool keepdim) const {
+  return tether::argmax(*this, d, keepdim);
+}
+Tensor Tensor::softmax(std::int64_t d) const { return tether::softmax(*this, d); }
+Tensor Tensor::log_softmax(std::int64_t d) const { return tether::log_softmax(*this, d); }
+
+Tensor Tensor::matmul(const Tensor& other) const { return tether::matmul(*this, other); }
+Tensor Tensor::mm(const Tensor& other) const { return tether::mm(*this, other); }
+Tensor Tensor::mv(const Tensor& vec) const { return tether::mv(*this, vec); }
+Tensor Tensor::dot(const Tensor& other) const { return tether::dot(*this, other); }
+
+// ---- printing ---------------------------------------------------------------
+
+namespace {
+
+/// Formats every element the same way, as PyTorch does: integers plainly,
+/// floats with 4 decimals, or in scientific notation when magnitudes are
+/// very large or small.
+class ElementFormat {
+ public:
+  explicit ElementFormat(const std::vector<double>& values, bool integral) : integral_(integral) {
+    double largest = 0.0, smallest = INFINITY;
+    for (double v : values) {
+      if (!std::isfinite(v)) continue;
+      largest = std::max(largest, std::abs(v));
+      if (v != 0.0) smallest = std::min(smallest, std::abs(v));
+    }
+    scientific_ = !integral && (largest >= 1e8 || (smallest < 1e-4 && smallest != INFINITY));
+    for (double v : values) width_ = std::max(width_, format(v).size());
+  }
+
+  std::string operator()(double v) const {
+    std::string s = format(v);
+    return std::string(width_ - s.size(), ' ') + s;
+  }
+
+ private:
+  std::string format(double v) const {
+    std::ostringstream os;
+    if (integral_)
+      os << static_cast<std::int64_t>(v);
+    else if (std::isnan(v))
+      os << "nan";
+    else if (std::isinf(v))
+      os << (v < 0 ? "-inf" : "inf");
+    else if (scientific_)
+      os << std::scientific << std::setprecision(4) << v;
+    else
+      os << std::fixed << std::setprecision(4) << v;
+    return os.str();
+  }
+
+  bool integral_;
+  bool scientific_ = false;
+  std::size_t width_ = 0;
+};
+
+void print_nested(std::ostream& os, const std::vector<double>& values, const Shape& shape, int dim,
+                  std::int64_t offset, const ElementFormat& format, int indent) {
+  if (dim == shape.size()) {
+    os << format(values[offset]);
+    return;
+  }
+  std::int64_t inner = 1;
+  for (int d = dim + 1; d < shape.size(); ++d) inner *= shape[d];
+  os << '[';
+  for (std::int64_t i = 0; i < shape[dim]; ++i) {
+    if (i > 0) {
+      os << ',';
+      if (dim + 1 == shape.size())
+        os << ' ';
+      else
+        os << std::string(static_cast<std::size_t>(shape.size() - dim - 1), '\n')
+           << std::string(static_cast<std::size_t>(indent + dim + 1), ' ');
+    }
+    print_nested(os, values, shape, dim + 1, offset + i * inner, format, indent);
+  }
+  os << ']';
+}
+
+}  // namespace
+
+std::ostream& operator<<(std::ostream& os, const Tensor& t) {
+  if (!t.defined()) return os << "tensor(undefined)";
+  const std::vector<double> values = t.detach().to_vector<double>();
+  const ElementFormat format(values, t.dtype() == DType::i64);
+  os << "tensor(";
+  print_nested(os, values, t.shape(), 0, 0, format, 7);
+  if (t.numel() == 0) os << "[]";
+  if (t.dtype() != DType::f32) os << ", dtype=" << t.dtype();
+  if (!t.device().is_cpu()) os << ", device=" << t.device();
+  if (t.grad_fn())
+    os << ", grad_fn=<" << t.grad_fn()->name() << ">";
+  else if (t.requires_grad())
+    os << ", requires_grad=True";
+  return os << ')';
+}
+
+}  // namespace tether

@@ -1,0 +1,222 @@
+// Element-wise kernels: fill, copy, unary, binary and where. Each op is one
+// lambda over Eigen array expressions; map_elementwise (strided.h) applies it
+// to contiguous, broadcast and strided rows alike.
+#include <unsupported/Eigen/SpecialFunctions>  // erf
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "cpu_backend.h"
+#include "strided.h"
+
+namespace tether::backend::cpu {
+namespace {
+
+/// The strides of `src` seen through `shape`, broadcast NumPy-style: stride 0
+/// on the dimensions src lacks or has extent 1 on.
+Strides broadcast_strides(const Tensor& src, const Shape& shape) {
+  if (src.shape() == shape) return src.strides();
+  Strides strides = Shape::filled(shape.size(), 0);
+  for (int i = src.dim() - 1, d = shape.size() - 1; i >= 0; --i, --d) {
+    const std::int64_t extent = src.shape()[i];
+    if (d >= 0 && extent == shape[d])
+      strides[d] = src.strides()[i];
+    else if (extent != 1)
+      fail<ShapeError>("copy: source of shape ", src.shape(), " cannot be broadcast to ", shape);
+  }
+  return strides;
+}
+
+/// An op parameter as T. For integers, infinite or out-of-range values (an
+/// unbounded clamp) saturate instead of overflowing the conversion.
+template <class T>
+T saturate_cast(double value) {
+  if constexpr (std::is_integral_v<T>) {
+    if (!(value > static_cast<double>(std::numeric_limits<T>::lowest())))
+      return std::numeric_limits<T>::lowest();
+    if (value >= static_cast<double>(std::numeric_limits<T>::max()))
+      return std::numeric_limits<T>::max();
+  }
+  return static_cast<T>(value);
+}
+
+/// Integer division truncating toward zero; a zero divisor throws instead of
+/// trapping, and INT64_MIN / -1 wraps.
+struct CheckedIntegerDivide {
+  std::int64_t operator()(std::int64_t a, std::int64_t b) const {
+    if (b == 0) fail<ValueError>("div: integer division by zero");
+    if (b == -1) return static_cast<std::int64_t>(0 - static_cast<std::uint64_t>(a));
+    return a / b;
+  }
+};
+
+/// Integer power by squaring, wrapping on overflow; negative exponents throw
+/// (their results are not integers).
+struct CheckedIntegerPow {
+  std::int64_t operator()(std::int64_t base, std::int64_t exponent) const {
+    if (exponent < 0) fail<ValueError>("pow: integers to negative integer powers are not allowed");
+    std::uint64_t result = 1, factor = static_cast<std::uint64_t>(base);
+    for (auto e = static_cast<std::uint64_t>(exponent); e != 0; e >>= 1, factor *= factor)
+      if (e & 1) result *= factor;
+    return static_cast<std::int64_t>(result);
+  }
+};
+
+template <class T>
+void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in,
+                 const Operand<T>& out, UnaryParams params) {
+  const auto run = [&](const auto& f) { map_elementwise(f, shape, out, in); };
+  const T alpha = saturate_cast<T>(params.alpha), beta = saturate_cast<T>(params.beta);
+  switch (op) {
+    case UnaryOp::neg:
+      return run([](const auto& x) { return -x; });
+    case UnaryOp::abs:
+      return run([](const auto& x) { return x.abs(); });
+    case UnaryOp::sign:
+      return run([](const auto& x) { return x.sign(); });
+    case UnaryOp::relu:
+      return run([](const auto& x) { return x.max(T(0)); });
+    case UnaryOp::affine:
+      return run([=](const auto& x) { return x * alpha + beta; });
+    case UnaryOp::clamp:
+      return run([=](const auto& x) {
+        return x.binaryExpr(Column<T>::Constant(x.size(), alpha), NanPropagatingMax<T>())
+            .binaryExpr(Column<T>::Constant(x.size(), beta), NanPropagatingMin<T>());
+      });
+    default:
+      break;
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    switch (op) {
+      case UnaryOp::exp:
+        return run([](const auto& x) { return x.exp(); });
+      case UnaryOp::log:
+        return run([](const auto& x) { return x.log(); });
+      case UnaryOp::log1p:
+        return run([](const auto& x) { return x.log1p(); });
+      case UnaryOp::sqrt:
+        return run([](const auto& x) { return x.sqrt(); });
+      case UnaryOp::rsqrt:
+        return run([](const auto& x) { return x.rsqrt(); });
+      case UnaryOp::sin:
+        return run([](const auto& x) { return x.sin(); });
+      case UnaryOp::cos:
+        return run([](const auto& x) { return x.cos(); });
+      case UnaryOp::tanh:
+        return run([](const auto& x) { return x.tanh(); });
+      case UnaryOp::sigmoid:
+        return run([](const auto& x) { return x.logistic(); });
+      case UnaryOp::erf:
+        return run([](const auto& x) { return x.erf(); });
+      case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
+        return run([](const auto& x) { return x.max(T(0)) + (-x.abs()).exp().log1p(); });
+      case UnaryOp::reciprocal:
+        return run([](const auto& x) { return x.inverse(); });
+      case UnaryOp::pow:
+        // Squares (losses, norms) are exact and cheap; Eigen's pow is neither.
+        if (alpha == T(2)) return run([](const auto& x) { return x.square(); });
+        return run([=](const auto& x) { return x.pow(alpha); });
+      case UnaryOp::leaky_relu:
+        return run([=](const auto& x) { return (x > T(0)).select(x, x * alpha); });
+      default:
+        break;
+    }
+  }
+  fail<DTypeError>("unary: op #", static_cast<int>(op), " needs a floating dtype, got ", dtype_of<T>());
+}
+
+template <class T>
+void binary_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
+                  const Operand<const T>& b, const Operand<T>& out) {
+  const auto run = [&](const auto& f) { map_elementwise(f, shape, out, a, b); };
+  // Comparisons yield bool expressions; the output holds them as 1 or 0.
+  const auto compare = [&](const auto& predicate) {
+    run([&](const auto& x, const auto& y) { return predicate(x, y).template cast<T>(); });
+  };
+  switch (op) {
+    case BinaryOp::add:
+      return run([](const auto& x, const auto& y) { return x + y; });
+    case BinaryOp::sub:
+      return run([](const auto& x, const auto& y) { return x - y; });
+    case BinaryOp::mul:
+      return run([](const auto& x, const auto& y) { return x * y; });
+    case BinaryOp::div:
+      if constexpr (std::is_integral_v<T>)
+        return run([](const auto& x, const auto& y) { return x.binaryExpr(y, CheckedIntegerDivide()); });
+      else
+        return run([](const auto& x, const auto& y) { return x / y; });
+    case BinaryOp::pow:
+      if constexpr (std::is_integral_v<T>)
+        return run([](const auto& x, const auto& y) { return x.binaryExpr(y, CheckedIntegerPow()); });
+      else
+        return run([](const auto& x, const auto& y) { return x.pow(y); });
+    case BinaryOp::maximum:
+      return run([](const auto& x, const auto& y) { return x.binaryExpr(y, NanPropagatingMax<T>()); });
+    case BinaryOp::minimum:
+      return run([](const auto& x, const auto& y) { return x.binaryExpr(y, NanPropagatingMin<T>()); });
+    case BinaryOp::eq:
+      return compare([](const auto& x, const auto& y) { return x == y; });
+    case BinaryOp::ne:
+      return compare([](const auto& x, const auto& y) { return x != y; });
+    case BinaryOp::lt:
+      return compare([](const auto& x, const auto& y) { return x < y; });
+    case BinaryOp::le:
+      return compare([](const auto& x, const auto& y) { return x <= y; });
+    case BinaryOp::gt:
+      return compare([](const auto& x, const auto& y) { return x > y; });
+    case BinaryOp::ge:
+      return compare([](const auto& x, const auto& y) { return x >= y; });
+  }
+}
+
+}  // namespace
+
+void CpuBackend::fill(const Tensor& out, double value) {
+  visit_dtype(out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    fill_elements(out.shape(), operand<T>(out), static_cast<T>(value));
+  });
+}
+
+void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
+  const Strides source_strides = broadcast_strides(src, dst.shape());
+  visit_dtype(src.dtype(), [&](auto source_type) {
+    using S = typename decltype(source_type)::type;
+    const Operand<const S> source{src.data_ptr<S>(), source_strides};
+    visit_dtype(dst.dtype(), [&](auto dest_type) {
+      using D = typename decltype(dest_type)::type;
+      map_elementwise([](const auto& x) { return x.template cast<D>(); }, dst.shape(),
+                      operand<D>(dst), source);
+    });
+  });
+}
+
+void CpuBackend::unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) {
+  visit_dtype(out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    unary_typed<T>(op, out.shape(), operand<const T>(in), operand<T>(out), params);
+  });
+}
+
+void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  visit_dtype(out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    binary_typed<T>(op, out.shape(), operand<const T>(a), operand<const T>(b), operand<T>(out));
+  });
+}
+
+void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  visit_dtype(cond.dtype(), [&](auto cond_type) {
+    using C = typename decltype(cond_type)::type;
+    visit_dtype(out.dtype(), [&](auto type) {
+      using T = typename decltype(type)::type;
+      map_elementwise(
+          [](const auto& c, const auto& x, const auto& y) { return (c != C(0)).select(x, y); },
+          out.shape(), operand<T>(out), operand<const C>(cond), operand<const T>(a),
+          operand<const T>(b));
+    });
+  });
+}
+
+}  // namespace tether::backend::cpu

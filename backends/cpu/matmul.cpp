@@ -1,0 +1,157 @@
+// Batched matrix product. Each operand's matrices are handed to the GEMM in
+// place when they are row- or column-major (a transposed view is just the other
+// order), and copied to a contiguous buffer only when neither. The product runs
+// on OpenBLAS or on Eigen's own GEMM, chosen by TETHER_MATMUL_* (see
+// use_openblas).
+#include <cblas.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdint>
+
+#include "cpu_backend.h"
+
+namespace tether::backend::cpu {
+namespace {
+
+/// One matrix as BLAS sees it.
+template <class T>
+struct MatrixView {
+  const T* data;
+  bool column_major;     ///< elements of a column are adjacent
+  std::int64_t leading;  ///< elements between rows (row-major) or columns
+};
+
+/// The matrices of one operand: batch i starts batch_stride * i elements in.
+template <class T>
+struct BatchedMatrices {
+  MatrixView<T> first;
+  std::int64_t batch_stride;  ///< 0 when every batch shares one matrix
+
+  MatrixView<T> operator[](std::int64_t i) const {
+    return {first.data + i * batch_stride, first.column_major, first.leading};
+  }
+};
+
+/// Whether rows x cols matrices with these strides are row-major (or, with
+/// `column_major`, column-major), and their leading dimension. The stride of an
+/// extent-1 dimension never matters, so such a dimension passes either test.
+bool dense_layout(std::int64_t rows, std::int64_t cols, std::int64_t row_stride,
+                  std::int64_t col_stride, bool column_major, std::int64_t& leading) {
+  if (column_major) {
+    std::swap(rows, cols);
+    std::swap(row_stride, col_stride);
+  }
+  const std::int64_t min_leading = std::max<std::int64_t>(cols, 1);
+  if ((col_stride != 1 && cols != 1) || (row_stride < min_leading && rows != 1)) return false;
+  leading = rows == 1 ? min_leading : row_stride;
+  return true;
+}
+
+/// The matrices of rank-3 `t` for the GEMM, packed into a contiguous buffer
+/// (kept alive by `packed`) when they are neither row- nor column-major.
+template <class T>
+BatchedMatrices<T> batched_matrices(const Tensor& t, Tensor& packed) {
+  const std::int64_t rows = t.shape()[1], cols = t.shape()[2];
+  const std::int64_t batch_stride = t.shape()[0] == 1 ? 0 : t.strides()[0];
+  std::int64_t leading = 0;
+  for (const bool column_major : {false, true})
+    if (dense_layout(rows, cols, t.strides()[1], t.strides()[2], column_major, leading))
+      return {{t.data_ptr<T>(), column_major, leading}, batch_stride};
+  // A broadcast batch is packed once and stays broadcast.
+  const std::int64_t batches = batch_stride == 0 ? 1 : t.shape()[0];
+  const Tensor source = Tensor::view_of(t, {batches, rows, cols}, t.strides(), t.storage_offset());
+  packed = Tensor::empty(source.shape(), t.dtype());
+  cpu_backend().copy(source, packed);
+  return {{packed.data_ptr<T>(), false, cols}, batch_stride == 0 ? 0 : rows * cols};
+}
+
+/// Whether a product of this size goes to OpenBLAS rather than Eigen.
+bool use_openblas([[maybe_unused]] std::int64_t m, [[maybe_unused]] std::int64_t n,
+                  [[maybe_unused]] std::int64_t k) {
+#if defined(TETHER_MATMUL_OPENBLAS)
+  return true;
+#elif defined(TETHER_MATMUL_EIGEN)
+  return false;
+#else
+  return m * n * k >= std::int64_t{1} << 21;
+#endif
+}
+
+void blas_gemm(MatrixView<float> a, MatrixView<float> b, std::int64_t m, std::int64_t n,
+               std::int64_t k, float* c) {
+  cblas_sgemm(CblasRowMajor, a.column_major ? CblasTrans : CblasNoTrans,
+              b.column_major ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a.data, a.leading, b.data,
+              b.leading, 0.0f, c, n);
+}
+void blas_gemm(MatrixView<double> a, MatrixView<double> b, std::int64_t m, std::int64_t n,
+               std::int64_t k, double* c) {
+  cblas_dgemm(CblasRowMajor, a.column_major ? CblasTrans : CblasNoTrans,
+              b.column_major ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a.data, a.leading, b.data,
+              b.leading, 0.0, c, n);
+}
+
+/// Calls f(map) with the rows x cols `matrix` as an Eigen Map in its storage
+/// order.
+template <class T, class F>
+void with_eigen_matrix(MatrixView<T> matrix, std::int64_t rows, std::int64_t cols, F&& f) {
+  using Eigen::Dynamic;
+  using ColMajor = Eigen::Matrix<T, Dynamic, Dynamic, Eigen::ColMajor>;
+  using RowMajor = Eigen::Matrix<T, Dynamic, Dynamic, Eigen::RowMajor>;
+  const Eigen::OuterStride<> stride(matrix.leading);
+  if (matrix.column_major)
+    f(Eigen::Map<const ColMajor, 0, Eigen::OuterStride<>>(matrix.data, rows, cols, stride));
+  else
+    f(Eigen::Map<const RowMajor, 0, Eigen::OuterStride<>>(matrix.data, rows, cols, stride));
+}
+
+template <class T>
+void eigen_gemm(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n, std::int64_t k,
+                T* c) {
+  Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> out(c, m, n);
+  with_eigen_matrix(a, m, k, [&](const auto& lhs) {
+    with_eigen_matrix(b, k, n, [&](const auto& rhs) { out.noalias() = lhs * rhs; });
+  });
+}
+
+template <class T>
+void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& out) {
+  T* const c = out.data_ptr<T>();
+  const std::int64_t k = a_tensor.shape()[2];
+  if (k == 0) {
+    std::fill_n(c, out.numel(), T(0));
+    return;
+  }
+  Tensor packed_a, packed_b;
+  const BatchedMatrices<T> a = batched_matrices<T>(a_tensor, packed_a);
+  const BatchedMatrices<T> b = batched_matrices<T>(b_tensor, packed_b);
+  std::int64_t batches = out.shape()[0], m = out.shape()[1];
+  const std::int64_t n = out.shape()[2];
+  // x @ W with one shared W and row-major x: the batches stack into one taller
+  // product, which a GEMM runs faster than many short ones.
+  if (batches > 1 && b.batch_stride == 0 && !a.first.column_major &&
+      a.batch_stride == m * a.first.leading) {
+    m *= batches;
+    batches = 1;
+  }
+  const bool openblas = use_openblas(m, n, k);
+  for (std::int64_t i = 0; i < batches; ++i) {
+    if (openblas)
+      blas_gemm(a[i], b[i], m, n, k, c + i * m * n);
+    else
+      eigen_gemm(a[i], b[i], m, n, k, c + i * m * n);
+  }
+}
+
+}  // namespace
+
+void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (!out.is_contiguous()) fail<ValueError>("matmul: the output must be contiguous");
+  if (out.numel() == 0) return;
+  visit_floating("matmul", out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    matmul_typed<T>(a, b, out);
+  });
+}
+
+}  // namespace tether::backend::cpu

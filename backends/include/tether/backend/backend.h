@@ -1,0 +1,107 @@
+// The kernel interface: what a device must implement for every op to run on it.
+//
+// Kernels know tensors only as shape + strides + dtype + storage; they never see
+// graphs. Ops (autograd/) check arguments, allocate outputs and call exactly one
+// Backend per op, chosen by the inputs' device. Unless a method says otherwise,
+// outputs are freshly allocated, contiguous and of the right shape and dtype,
+// inputs may have arbitrary strides (including 0 for broadcast dimensions), and
+// all tensors share one device.
+#pragma once
+
+#include <cstdint>
+
+#include "tether/tensor.h"
+
+namespace tether::backend {
+
+enum class UnaryOp : std::uint8_t {
+  neg,
+  exp,
+  log,
+  log1p,
+  sqrt,
+  rsqrt,
+  abs,
+  sign,
+  sin,
+  cos,
+  tanh,
+  sigmoid,
+  relu,
+  erf,
+  softplus,  // log(1 + exp(x)), computed without overflow
+  reciprocal,
+  affine,    // alpha * x + beta
+  pow,       // x ^ alpha
+  clamp,     // min(max(x, alpha), beta); alpha/beta may be -inf/+inf
+  leaky_relu,  // x > 0 ? x : alpha * x
+};
+
+/// Parameters for the parameterised unary ops (see UnaryOp).
+struct UnaryParams {
+  double alpha = 0.0;
+  double beta = 0.0;
+};
+
+enum class BinaryOp : std::uint8_t {
+  add,
+  sub,
+  mul,
+  div,
+  pow,
+  maximum,
+  minimum,
+  // Comparisons write 1 or 0 in the output's dtype.
+  eq,
+  ne,
+  lt,
+  le,
+  gt,
+  ge,
+};
+
+enum class ReduceOp : std::uint8_t { sum, max, min };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  /// out[i] = value for every element of `out` (any strides).
+  virtual void fill(const Tensor& out, double value) = 0;
+  /// dst = src, element-wise with dtype conversion. `src` is broadcast to
+  /// dst's shape through its strides; `dst` may be any non-overlapping view.
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  /// out = op(in). `in` has out's shape.
+  virtual void unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) = 0;
+  /// out = op(a, b). `a` and `b` are already expanded to out's shape (stride 0
+  /// where broadcast) and have out's dtype.
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  /// out = cond != 0 ? a : b, all expanded to out's shape; cond may have any dtype.
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  /// Reduces `in` over the dimensions whose bit is set in `reduce_mask` (bit d
+  /// for dimension d); `out` has in's rank with extent 1 on reduced dims.
+  virtual void reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask,
+                      const Tensor& out) = 0;
+  /// out (i64) = index of the largest element along `dim`; out has in's rank
+  /// with extent 1 at `dim`.
+  virtual void argmax(const Tensor& in, int dim, const Tensor& out) = 0;
+  /// Batched matrix product out[b] = a[b] @ b[b] for rank-3 a [B, M, K],
+  /// b [B, K, N], out [B, M, N]. a and b may be transposed or batch-broadcast
+  /// (batch stride 0) views; floating dtypes only.
+  virtual void matmul(const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  /// out = in.index_select(dim, index) for a contiguous i64 `index` (rank 1).
+  virtual void index_select(const Tensor& in, int dim, const Tensor& index, const Tensor& out) = 0;
+  /// out.index_add_(dim, index, src): out[..., index[i], ...] += src[..., i, ...].
+  /// `out` is contiguous and already initialised.
+  virtual void index_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) = 0;
+  /// out = in.gather(dim, index); index (i64) has out's shape.
+  virtual void gather(const Tensor& in, int dim, const Tensor& index, const Tensor& out) = 0;
+  /// out.scatter_add_(dim, index, src); `out` is contiguous and initialised.
+  virtual void scatter_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) = 0;
+};
+
+/// The backend for `device`; throws DeviceError when it was not built or the
+/// device is not usable.
+Backend& backend_for(Device device);
+
+}  // namespace tether::backend

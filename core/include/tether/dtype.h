@@ -1,0 +1,53 @@
+// Element types and devices: the two tags every tensor carries.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+namespace tether {
+
+/// Element type of a tensor. f32 is the default; f64 is for gradient checks and
+/// precision-sensitive work; i64 holds labels and indices.
+enum class DType : std::uint8_t { f32, f64, i64 };
+
+/// Bytes per element.
+constexpr std::size_t element_size(DType dtype) { return dtype == DType::f32 ? 4 : 8; }
+
+constexpr bool is_floating(DType dtype) { return dtype != DType::i64; }
+
+/// "f32", "f64" or "i64".
+std::string_view name(DType dtype);
+std::ostream& operator<<(std::ostream& os, DType dtype);
+
+/// The DType of a C++ element type: dtype_of<float>() == DType::f32.
+template <class T>
+constexpr DType dtype_of();
+template <>
+constexpr DType dtype_of<float>() { return DType::f32; }
+template <>
+constexpr DType dtype_of<double>() { return DType::f64; }
+template <>
+constexpr DType dtype_of<std::int64_t>() { return DType::i64; }
+
+enum class DeviceType : std::uint8_t { cpu, cuda };
+
+/// Where a tensor's storage lives: the CPU, or CUDA device `index`.
+struct Device {
+  DeviceType type = DeviceType::cpu;
+  int index = 0;
+
+  static constexpr Device cpu() { return {DeviceType::cpu, 0}; }
+  static constexpr Device cuda(int index = 0) { return {DeviceType::cuda, index}; }
+  constexpr bool is_cpu() const { return type == DeviceType::cpu; }
+  constexpr bool is_cuda() const { return type == DeviceType::cuda; }
+  constexpr bool operator==(const Device&) const = default;
+  /// "cpu" or "cuda:N".
+  std::string str() const;
+};
+
+std::ostream& operator<<(std::ostream& os, Device device);
+
+}  // namespace tether

@@ -1,0 +1,35 @@
+// Storage: one buffer on one device, shared by a tensor and its views, with the
+// version counter that autograd and computed parameters watch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tether/dtype.h"
+
+namespace tether {
+
+class Storage {
+ public:
+  /// Allocates `nbytes` (uninitialised) from the device's allocator.
+  Storage(std::size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+  /// Bumped by every in-place write through any view of this storage.
+  std::uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t nbytes_ = 0;
+  Device device_;
+  std::uint64_t version_ = 0;
+};
+
+}  // namespace tether

@@ -1,0 +1,208 @@
+// Tensor: a cheap, shared handle to shape, strides, dtype and storage, plus the
+// autograd state the engine in autograd/ manages.
+//
+//   Tensor x = tether::randn({3, 4}).requires_grad_();
+//   Tensor y = x.matmul(x.t()).sum();
+//   y.backward();
+//   std::cout << x.grad();
+//
+// Copying a Tensor aliases it (as with torch::Tensor); clone() copies data.
+// Views (reshape, transpose, permute, narrow, expand, ...) share storage.
+// The methods that compute (every op, backward(), printing) are defined in the
+// autograd layer; tether/ops.h documents them as free functions.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "tether/dtype.h"
+#include "tether/shape.h"
+#include "tether/storage.h"
+
+namespace tether {
+
+namespace autograd {
+class Node;
+}
+
+/// What a factory makes: dtype, device and whether the result requires grad.
+/// Converts implicitly from a DType or a Device: zeros({2}, DType::f64).
+struct TensorOptions {
+  DType dtype = DType::f32;
+  Device device = Device::cpu();
+  bool requires_grad = false;
+
+  TensorOptions() = default;
+  TensorOptions(DType dtype) : dtype(dtype) {}
+  TensorOptions(Device device) : device(device) {}
+  TensorOptions with_dtype(DType d) const { auto o = *this; o.dtype = d; return o; }
+  TensorOptions with_device(Device d) const { auto o = *this; o.device = d; return o; }
+  TensorOptions with_requires_grad(bool r = true) const { auto o = *this; o.requires_grad = r; return o; }
+};
+
+/// The state behind a Tensor handle. Core code owns shape/strides/storage; the
+/// autograd fields are opaque here and managed by autograd/.
+struct TensorImpl {
+  Shape shape;
+  Strides strides;
+  std::int64_t offset = 0;  ///< in elements, into storage
+  DType dtype = DType::f32;
+  std::shared_ptr<Storage> storage;
+
+  bool requires_grad = false;
+  std::uint32_t output_nr = 0;                 ///< which output of grad_fn this is
+  std::shared_ptr<autograd::Node> grad_fn;     ///< null for leaves
+  std::weak_ptr<autograd::Node> grad_accumulator;
+  std::shared_ptr<TensorImpl> grad;
+
+  TensorImpl() = default;
+  TensorImpl(const TensorImpl&) = delete;
+  TensorImpl& operator=(const TensorImpl&) = delete;
+  /// Releases grad_fn without recursing down a long graph (see release.h).
+  ~TensorImpl();
+};
+
+class Tensor {
+ public:
+  /// An undefined tensor (as returned by grad() before any backward).
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  /// A new, uninitialised, contiguous tensor.
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  /// A view of `base`'s storage with its own shape, strides and offset.
+  static Tensor view_of(const Tensor& base, const Shape& shape, const Strides& strides,
+                        std::int64_t offset);
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const { return impl_->shape; }
+  const Shape& sizes() const { return impl_->shape; }
+  const Strides& strides() const { return impl_->strides; }
+  int dim() const { return impl_->shape.size(); }
+  /// Extent of dimension `d` (negative counts from the end).
+  std::int64_t size(std::int64_t d) const;
+  std::int64_t stride(std::int64_t d) const;
+  std::int64_t numel() const { return impl_->shape.numel(); }
+  DType dtype() const { return impl_->dtype; }
+  Device device() const { return impl_->storage->device(); }
+  std::int64_t storage_offset() const { return impl_->offset; }
+  bool is_contiguous() const;
+  bool is_floating_point() const { return is_floating(dtype()); }
+
+  /// Pointer to the first element. Throws DTypeError if T does not match.
+  template <class T>
+  T* data_ptr() const;
+  void* raw_data() const;
+
+  const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
+  /// The storage's version counter (see Storage::version).
+  std::uint64_t version() const { return impl_->storage->version(); }
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  /// Whether both handles refer to the same tensor (not merely equal values).
+  bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  long use_count() const { return impl_.use_count(); }
+
+  // ---- autograd state -------------------------------------------------------
+  bool requires_grad() const { return impl_->requires_grad; }
+  /// Marks a leaf as trainable. Throws for non-floating dtypes and non-leaves.
+  Tensor& requires_grad_(bool requires_grad = true);
+  /// Accumulated gradient of a leaf; undefined until a backward reaches it.
+  Tensor grad() const;
+  /// Replaces the accumulated gradient (an undefined tensor clears it).
+  void set_grad(const Tensor& grad) const;
+  bool is_leaf() const { return impl_->grad_fn == nullptr; }
+  const std::shared_ptr<autograd::Node>& grad_fn() const { return impl_->grad_fn; }
+
+  // ---- defined in autograd/ (documented in tether/ops.h) --------------------
+  /// Backpropagates from this tensor. Without `gradient` the tensor must have
+  /// one element. retain_graph keeps saved tensors for another backward;
+  /// create_graph records the backward itself for higher-order gradients.
+  void backward(const Tensor& gradient = {}, bool retain_graph = false,
+                bool create_graph = false) const;
+  /// Same data, no history, requires_grad false.
+  Tensor detach() const;
+
+  /// The single element, converted to T. Throws ValueError unless numel() == 1.
+  template <class T>
+  T item() const;
+  /// All elements in row-major order, converted to T.
+  template <class T>
+  std::vector<T> to_vector() const;
+
+  Tensor to(DType dtype) const;
+  Tensor to(Device device) const;
+  Tensor clone() const;
+  Tensor contiguous() const;
+
+  Tensor reshape(const Shape& shape) const;
+  Tensor view(const Shape& shape) const;
+  Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
+  Tensor transpose(std::int64_t dim0, std::int64_t dim1) const;
+  Tensor t() const;
+  Tensor permute(const Dims& dims) const;
+  Tensor squeeze() const;
+  Tensor squeeze(std::int64_t dim) const;
+  Tensor unsqueeze(std::int64_t dim) const;
+  Tensor expand(const Shape& shape) const;
+  Tensor expand_as(const Tensor& other) const;
+  Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
+  Tensor select(std::int64_t dim, std::int64_t index) const;
+  Tensor index_select(std::int64_t dim, const Tensor& index) const;
+  Tensor gather(std::int64_t dim, const Tensor& index) const;
+
+  Tensor neg() const;
+  Tensor pow(double exponent) const;
+  Tensor pow(const Tensor& exponent) const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor log1p() const;
+  Tensor sqrt() const;
+  Tensor rsqrt() const;
+  Tensor abs() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
+  Tensor clamp(std::optional<double> min, std::optional<double> max) const;
+
+  Tensor sum(const Dims& dims = {}, bool keepdim = false) const;
+  Tensor mean(const Dims& dims = {}, bool keepdim = false) const;
+  Tensor var(const Dims& dims = {}, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor amax(const Dims& dims = {}, bool keepdim = false) const;
+  Tensor amin(const Dims& dims = {}, bool keepdim = false) const;
+  Tensor logsumexp(const Dims& dims, bool keepdim = false) const;
+  Tensor norm(const Dims& dims = {}, bool keepdim = false) const;
+  Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor softmax(std::int64_t dim) const;
+  Tensor log_softmax(std::int64_t dim) const;
+
+  Tensor matmul(const Tensor& other) const;
+  Tensor mm(const Tensor& other) const;
+  Tensor mv(const Tensor& vec) const;
+  Tensor dot(const Tensor& other) const;
+
+  /// In-place writes bump the storage version. They throw AutogradError while
+  /// grad mode is on and this tensor (or the operand) requires grad.
+  Tensor& add_(const Tensor& other, double alpha = 1.0);
+  Tensor& add_(double value);
+  Tensor& sub_(const Tensor& other, double alpha = 1.0);
+  Tensor& mul_(const Tensor& other);
+  Tensor& mul_(double value);
+  Tensor& div_(double value);
+  Tensor& copy_(const Tensor& src);
+  Tensor& fill_(double value);
+  Tensor& zero_();
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+/// Prints like PyTorch: tensor([[1.0000, 2.0000], ...], dtype=f64, requires_grad=True).
+std::ostream& operator<<(std::ostream& os, const Tensor& tensor);
+
+}  // namespace tether

@@ -1,0 +1,84 @@
+#include "tether/tensor.h"
+
+#include "tether/error.h"
+#include "tether/release.h"
+
+namespace tether {
+
+TensorImpl::~TensorImpl() {
+  if (grad_fn) detail::release_iteratively(std::move(grad_fn));
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (auto d : shape)
+    if (d < 0) fail<ShapeError>("empty: negative extent in shape ", shape);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = dtype;
+  impl->storage =
+      std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * element_size(dtype), device);
+  return Tensor(std::move(impl));
+}
+
+Tensor Tensor::view_of(const Tensor& base, const Shape& shape, const Strides& strides,
+                       std::int64_t offset) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = base.dtype();
+  impl->storage = base.storage();
+  return Tensor(std::move(impl));
+}
+
+std::int64_t Tensor::size(std::int64_t d) const { return shape()[wrap_dim("size", d, dim())]; }
+
+std::int64_t Tensor::stride(std::int64_t d) const {
+  return strides()[wrap_dim("stride", d, dim())];
+}
+
+bool Tensor::is_contiguous() const {
+  std::int64_t expected = 1;
+  for (int i = dim() - 1; i >= 0; --i) {
+    if (shape()[i] == 1) continue;
+    if (strides()[i] != expected) return false;
+    expected *= shape()[i];
+  }
+  return true;
+}
+
+void* Tensor::raw_data() const {
+  return static_cast<char*>(impl_->storage->data()) +
+         impl_->offset * static_cast<std::int64_t>(element_size(dtype()));
+}
+
+template <class T>
+T* Tensor::data_ptr() const {
+  if (dtype() != dtype_of<T>())
+    fail<DTypeError>("data_ptr: tensor has dtype ", dtype(), ", requested ", dtype_of<T>());
+  return static_cast<T*>(raw_data());
+}
+template float* Tensor::data_ptr<float>() const;
+template double* Tensor::data_ptr<double>() const;
+template std::int64_t* Tensor::data_ptr<std::int64_t>() const;
+
+Tensor& Tensor::requires_grad_(bool requires_grad) {
+  if (requires_grad && !is_floating_point())
+    fail<DTypeError>("requires_grad_: only floating-point tensors can require grad, got ", dtype());
+  if (!is_leaf())
+    fail<AutogradError>("requires_grad_: only leaf tensors can change requires_grad; use detach()");
+  impl_->requires_grad = requires_grad;
+  return *this;
+}
+
+Tensor Tensor::grad() const { return Tensor(impl_->grad); }
+
+void Tensor::set_grad(const Tensor& grad) const {
+  if (grad.defined() && !(grad.shape() == shape()))
+    fail<ShapeError>("set_grad: gradient of shape ", grad.shape(), " for a tensor of shape ",
+                     shape());
+  impl_->grad = grad.impl_ptr();
+}
+
+}  // namespace tether
