@@ -19,7 +19,9 @@ using namespace tether::backend;
 
 namespace {
 
-Backend& cpu() { return backend_for(tether::Device::cpu()); }
+Backend& cpu() {
+  return backend_for(tether::Device::cpu());
+}
 
 template <class T>
 Tensor tensor(const Shape& shape, const std::vector<T>& values) {
@@ -346,7 +348,8 @@ TEST_CASE("sum reduces trailing, leading, middle and all dimensions") {
   CHECK(values<double>(reduced(ReduceOp::sum, x, 0b100)) == Doubles{6, 22, 38, 54, 70, 86});
   CHECK(values<double>(reduced(ReduceOp::sum, x, 0b001)) ==
         Doubles{12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34});
-  CHECK(values<double>(reduced(ReduceOp::sum, x, 0b010)) == Doubles{12, 15, 18, 21, 48, 51, 54, 57});
+  CHECK(values<double>(reduced(ReduceOp::sum, x, 0b010)) ==
+        Doubles{12, 15, 18, 21, 48, 51, 54, 57});
   CHECK(values<double>(reduced(ReduceOp::sum, x, 0b011)) == Doubles{60, 66, 72, 78});
   CHECK(values<double>(reduced(ReduceOp::sum, x, 0b101)) == Doubles{60, 92, 124});
   CHECK(values<double>(reduced(ReduceOp::sum, x, 0b111)) == Doubles{276});
@@ -425,7 +428,8 @@ Tensor matrices(std::int64_t batches, std::int64_t rows, std::int64_t cols, bool
                 std::int64_t seed) {
   const Shape shape = transpose ? Shape{batches, cols, rows} : Shape{batches, rows, cols};
   std::vector<double> v(static_cast<std::size_t>(shape.numel()));
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>((i * 7 + seed * 13) % 11) - 5;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<double>((i * 7 + seed * 13) % 11) - 5;
   Tensor t = tensor<double>(shape, v);
   return transpose ? transposed(t, 1, 2) : t;
 }
@@ -510,8 +514,9 @@ TEST_CASE("index_add accumulates repeated indices and leaves out untouched on er
   Tensor index = tensor<std::int64_t>({3}, {0, 2, 0});
   cpu().index_add(out, 0, index, iota<double>({3, 2}));
   CHECK(values<double>(out) == Doubles{5, 7, 1, 1, 3, 4});
-  CHECK_THROWS_AS(cpu().index_add(out, 0, tensor<std::int64_t>({3}, {0, 1, 3}), iota<double>({3, 2})),
-                  tether::IndexError);
+  CHECK_THROWS_AS(
+      cpu().index_add(out, 0, tensor<std::int64_t>({3}, {0, 1, 3}), iota<double>({3, 2})),
+      tether::IndexError);
   CHECK(values<double>(out) == Doubles{5, 7, 1, 1, 3, 4});
 }
 

@@ -71,9 +71,11 @@ Tensor record_node(std::shared_ptr<Node> node, std::span<const Tensor> inputs, T
     else
       node->next_nodes_.push_back(input.grad_fn());
   }
+  // Mark the output first: a saved output remembers requires_grad, and unpack
+  // re-attaches its grad_fn only if set (else double backward sees a constant).
+  output.impl()->requires_grad = true;
   node->saved_.reserve(saved.size());
   for (const auto& t : saved) node->saved_.emplace_back(t, t.is_same(output));
-  output.impl()->requires_grad = true;
   output.impl()->grad_fn = std::move(node);
   return output;
 }

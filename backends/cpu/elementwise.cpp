@@ -63,9 +63,16 @@ struct CheckedIntegerPow {
   }
 };
 
+/// std::pow, which is exact where the result is representable (6^3 == 216);
+/// Eigen's vectorised pow can be an ulp off there.
 template <class T>
-void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in,
-                 const Operand<T>& out, UnaryParams params) {
+struct ScalarPow {
+  T operator()(T base, T exponent) const { return std::pow(base, exponent); }
+};
+
+template <class T>
+void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, const Operand<T>& out,
+                 UnaryParams params) {
   const auto run = [&](const auto& f) { map_elementwise(f, shape, out, in); };
   const T alpha = saturate_cast<T>(params.alpha), beta = saturate_cast<T>(params.beta);
   switch (op) {
@@ -114,16 +121,19 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in,
       case UnaryOp::reciprocal:
         return run([](const auto& x) { return x.inverse(); });
       case UnaryOp::pow:
-        // Squares (losses, norms) are exact and cheap; Eigen's pow is neither.
+        // Squares (losses, norms) take the cheap exact path.
         if (alpha == T(2)) return run([](const auto& x) { return x.square(); });
-        return run([=](const auto& x) { return x.pow(alpha); });
+        return run([=](const auto& x) {
+          return x.binaryExpr(Column<T>::Constant(x.size(), alpha), ScalarPow<T>());
+        });
       case UnaryOp::leaky_relu:
         return run([=](const auto& x) { return (x > T(0)).select(x, x * alpha); });
       default:
         break;
     }
   }
-  fail<DTypeError>("unary: op #", static_cast<int>(op), " needs a floating dtype, got ", dtype_of<T>());
+  fail<DTypeError>("unary: op #", static_cast<int>(op), " needs a floating dtype, got ",
+                   dtype_of<T>());
 }
 
 template <class T>
@@ -143,18 +153,22 @@ void binary_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
       return run([](const auto& x, const auto& y) { return x * y; });
     case BinaryOp::div:
       if constexpr (std::is_integral_v<T>)
-        return run([](const auto& x, const auto& y) { return x.binaryExpr(y, CheckedIntegerDivide()); });
+        return run(
+            [](const auto& x, const auto& y) { return x.binaryExpr(y, CheckedIntegerDivide()); });
       else
         return run([](const auto& x, const auto& y) { return x / y; });
     case BinaryOp::pow:
       if constexpr (std::is_integral_v<T>)
-        return run([](const auto& x, const auto& y) { return x.binaryExpr(y, CheckedIntegerPow()); });
+        return run(
+            [](const auto& x, const auto& y) { return x.binaryExpr(y, CheckedIntegerPow()); });
       else
-        return run([](const auto& x, const auto& y) { return x.pow(y); });
+        return run([](const auto& x, const auto& y) { return x.binaryExpr(y, ScalarPow<T>()); });
     case BinaryOp::maximum:
-      return run([](const auto& x, const auto& y) { return x.binaryExpr(y, NanPropagatingMax<T>()); });
+      return run(
+          [](const auto& x, const auto& y) { return x.binaryExpr(y, NanPropagatingMax<T>()); });
     case BinaryOp::minimum:
-      return run([](const auto& x, const auto& y) { return x.binaryExpr(y, NanPropagatingMin<T>()); });
+      return run(
+          [](const auto& x, const auto& y) { return x.binaryExpr(y, NanPropagatingMin<T>()); });
     case BinaryOp::eq:
       return compare([](const auto& x, const auto& y) { return x == y; });
     case BinaryOp::ne:

@@ -98,7 +98,8 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask
 void CpuBackend::argmax(const Tensor& in, int dim, const Tensor& out) {
   if (out.numel() == 0) return;
   const std::int64_t extent = in.shape()[dim], step = in.strides()[dim];
-  if (extent == 0) fail<IndexError>("argmax: dimension ", dim, " of shape ", in.shape(), " is empty");
+  if (extent == 0)
+    fail<IndexError>("argmax: dimension ", dim, " of shape ", in.shape(), " is empty");
   visit_dtype(in.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     const T* const data = in.data_ptr<T>();

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <array>
 #include <concepts>
 #include <cstddef>
@@ -62,8 +63,9 @@ class StridedRows {
   using Offsets = std::array<std::int64_t, N>;
 
   template <class... S>
-    requires(sizeof...(S) == N && (std::same_as<S, Strides> && ...))
-  explicit StridedRows(const Shape& shape, const S&... strides) {
+  requires(sizeof...(S) == N &&
+           (std::same_as<S, Strides> && ...)) explicit StridedRows(const Shape& shape,
+                                                                   const S&... strides) {
     const std::array<const Strides*, N> operand_strides = {&strides...};
     // Walk from the innermost dimension outwards, dropping extent-1 dimensions
     // and merging a dimension into the previous one when every operand steps
@@ -97,7 +99,8 @@ class StridedRows {
   void for_each(Row&& row) const {
     if (empty_) return;
     Offsets offsets{};
-    std::int64_t counter[Shape::kMaxDims] = {};
+    std::int64_t counter[Shape::kMaxDims];
+    std::fill_n(counter, rank_, 0);
     for (;;) {
       row(offsets, stride_[0], extent_[0]);
       int d = 1;
@@ -114,10 +117,12 @@ class StridedRows {
   }
 
  private:
-  int rank_ = 0;  // merged dimensions, innermost first
+  // Merged dimensions, innermost first; entries from rank_ on are unused (and
+  // left uninitialised: zeroing them costs more than a 4-element add).
+  int rank_ = 0;
   bool empty_ = false;
-  std::int64_t extent_[Shape::kMaxDims] = {};
-  Offsets stride_[Shape::kMaxDims] = {};
+  std::int64_t extent_[Shape::kMaxDims];
+  Offsets stride_[Shape::kMaxDims];
 };
 
 template <class... S>
@@ -139,7 +144,8 @@ void with_dense_exprs(Eigen::Index, K&& k) {
 template <class K, class T, class... Rest>
 void with_dense_exprs(Eigen::Index n, K&& k, RowInput<T> first, RowInput<Rest>... rest) {
   const auto next = [&](const auto& expr) {
-    with_dense_exprs(n, [&](const auto&... exprs) { k(expr, exprs...); }, rest...);
+    with_dense_exprs(
+        n, [&](const auto&... exprs) { k(expr, exprs...); }, rest...);
   };
   if (first.stride == 0)
     next(Column<T>::Constant(n, *first.data));
@@ -154,7 +160,8 @@ template <class F, class T, class... Ins>
 void evaluate_row(const F& f, T* out, std::int64_t out_stride, std::int64_t n,
                   RowInput<Ins>... ins) {
   if (out_stride == 1 && ((ins.stride <= 1) && ...)) {
-    with_dense_exprs(n, [&](const auto&... x) { ColumnMap<T>(out, n) = f(x...); }, ins...);
+    with_dense_exprs(
+        n, [&](const auto&... x) { ColumnMap<T>(out, n) = f(x...); }, ins...);
   } else {
     StridedColumnMap<T>(out, n, Eigen::InnerStride<>(out_stride)) =
         f(StridedColumnMap<const Ins>(ins.data, n, Eigen::InnerStride<>(ins.stride))...);
@@ -170,7 +177,8 @@ void map_rows(const F& f, const StridedRows<1 + sizeof...(Ins)>& rows, T* out, c
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       evaluate_row(f, out + offsets[0], strides[0], n,
                    RowInput<Ins>{ins + offsets[I + 1], strides[I + 1]}...);
-    }(std::index_sequence_for<Ins...>{});
+    }
+    (std::index_sequence_for<Ins...>{});
   });
 }
 

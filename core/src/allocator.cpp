@@ -92,10 +92,13 @@ class CpuCachingAllocator final : public Allocator {
   static void* system_allocate(std::size_t bytes) {
     // Large blocks are huge-page aligned and advised, which makes their first
     // touch ~50x cheaper on these VMs.
-    const bool huge = bytes >= kHugePage;
-    void* ptr = std::aligned_alloc(huge ? kHugePage : kAlignment, bytes);
+    const std::size_t alignment = bytes >= kHugePage ? kHugePage : kAlignment;
+    // aligned_alloc requires a multiple of the alignment (size classes such as
+    // 80 bytes are not), so round up; ASan rejects the call otherwise.
+    const std::size_t padded = (bytes + alignment - 1) / alignment * alignment;
+    void* ptr = std::aligned_alloc(alignment, padded);
     if (!ptr) fail<Error>("allocate: out of memory requesting ", bytes, " bytes");
-    if (huge) madvise(ptr, bytes, MADV_HUGEPAGE);
+    if (alignment == kHugePage) madvise(ptr, padded, MADV_HUGEPAGE);
     return ptr;
   }
 

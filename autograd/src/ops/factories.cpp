@@ -63,7 +63,7 @@ Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opti
   if (steps < 0) fail<ValueError>("linspace: steps must be non-negative, got ", steps);
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   return generate({steps}, options, [&](std::int64_t i) {
-    return i == steps - 1 ? end : start + step * static_cast<double>(i);
+    return i > 0 && i == steps - 1 ? end : start + step * static_cast<double>(i);
   });
 }
 

@@ -24,10 +24,8 @@ Tensor as_batched(const Tensor& x, const Shape& batch) {
 
 Tensor matrix_transpose(const Tensor& x) { return transpose(x, -1, -2); }
 
-/// a [..., n, k] @ b [..., k, m] with broadcast batch dims (both rank >= 2).
+/// a [..., n, k] @ b [..., k, m] with broadcast batch dims (both rank >= 2, k checked).
 Tensor batched_matmul(const Tensor& a, const Tensor& b) {
-  if (a.size(-1) != b.size(-2))
-    fail<ShapeError>("matmul: inner dimensions differ: ", a.shape(), " @ ", b.shape());
   Shape batch_a = a.shape(), batch_b = b.shape();
   batch_a.pop_back(), batch_a.pop_back(), batch_b.pop_back(), batch_b.pop_back();
   const Shape batch = broadcast_shapes("matmul", batch_a, batch_b);
@@ -58,6 +56,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (a.dim() == 0 || b.dim() == 0)
     fail<ShapeError>("matmul: both operands need at least one dimension, got ", a.shape(), " and ",
                      b.shape());
+  // Checked before promoting 1-d operands, so the message shows the user's shapes.
+  if (a.size(-1) != b.size(b.dim() == 1 ? 0 : -2))
+    fail<ShapeError>("matmul: inner dimensions differ: ", a.shape(), " @ ", b.shape());
   // 1-d operands become a row (left) or column (right) matrix, removed again after.
   const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;
   const Tensor b2 = b.dim() == 1 ? unsqueeze(b, 1) : b;
