@@ -45,10 +45,8 @@ class Engine {
       ready.pop_back();
       Tensor grad = std::move(node->grad_buffer_);
       node->grad_buffer_ = Tensor();
-      if (captures) {
+      if (captures)
         if (auto it = captures->find(node); it != captures->end()) it->second = grad;
-        if (accumulated_leaf(*node)) continue;  // grad() never writes .grad()
-      }
       if (!node->needed_) continue;
       if (node->released_)
         fail<AutogradError>(node->name(), ": trying to backward through the graph a second time ",
@@ -72,7 +70,9 @@ class Engine {
   }
 
   // Depth-first walk from the roots: counts each node's incoming edges and
-  // marks the nodes whose gradient reaches a target (all of them for backward()).
+  // marks the nodes that must run: for backward() all of them, for grad()
+  // those with a path to a captured input (a captured node itself only runs
+  // if another captured input lies beyond it).
   void discover(const std::vector<std::shared_ptr<Node>>& roots, const Captures* captures) {
     static std::atomic<std::uint64_t> stamp_counter = 0;
     const std::uint64_t stamp = ++stamp_counter;
@@ -84,7 +84,7 @@ class Engine {
     auto visit = [&](Node* n) {
       n->visit_stamp_ = stamp;
       n->pending_ = 0;
-      n->needed_ = captures == nullptr || captures->count(n) > 0;
+      n->needed_ = captures == nullptr;
       order_.push_back(n);
       stack.push_back({n, 0});
     };
@@ -96,7 +96,7 @@ class Engine {
       if (frame.next_child == next.size()) {
         Node* done = frame.node;
         stack.pop_back();
-        if (!stack.empty() && done->needed_) stack.back().node->needed_ = true;
+        if (!stack.empty() && leads_to_target(done, captures)) stack.back().node->needed_ = true;
         continue;
       }
       Node* child = next[frame.next_child++].get();
@@ -107,8 +107,12 @@ class Engine {
         continue;
       }
       ++child->pending_;
-      if (child->needed_) frame.node->needed_ = true;
+      if (leads_to_target(child, captures)) frame.node->needed_ = true;
     }
+  }
+
+  static bool leads_to_target(Node* node, const Captures* captures) {
+    return node->needed_ || (captures && captures->count(node) > 0);
   }
 
   bool retain_graph_;

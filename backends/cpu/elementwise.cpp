@@ -197,7 +197,7 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   const Strides source_strides = broadcast_strides(src, dst.shape());
   visit_dtype(src.dtype(), [&](auto source_type) {
     using S = typename decltype(source_type)::type;
-    const Operand<const S> source{src.data_ptr<S>(), source_strides};
+    const Operand<const S> source{src.data_ptr<S>(), &source_strides};
     visit_dtype(dst.dtype(), [&](auto dest_type) {
       using D = typename decltype(dest_type)::type;
       map_elementwise([](const auto& x) { return x.template cast<D>(); }, dst.shape(),

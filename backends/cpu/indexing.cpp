@@ -51,10 +51,11 @@ class IndexList {
 template <class Indexed, class Other, class F>
 void for_each_indexed(const Tensor& index, int dim, Operand<Indexed> indexed, Operand<Other> other,
                       const F& f) {
-  const std::int64_t step = indexed.strides[dim];
-  indexed.strides[dim] = 0;
+  Strides indexed_strides = *indexed.strides;
+  const std::int64_t step = indexed_strides[dim];
+  indexed_strides[dim] = 0;
   const std::int64_t* const indices = index.data_ptr<std::int64_t>();
-  StridedRows rows(index.shape(), index.strides(), indexed.strides, other.strides);
+  StridedRows rows(index.shape(), index.strides(), indexed_strides, *other.strides);
   rows.for_each([&](const auto& offsets, const auto& strides, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t target = indices[offsets[0] + i * strides[0]];

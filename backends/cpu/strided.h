@@ -11,7 +11,6 @@
 #pragma once
 
 #include <Eigen/Core>
-#include <algorithm>
 #include <array>
 #include <concepts>
 #include <cstddef>
@@ -42,18 +41,18 @@ using NanPropagatingMax = Eigen::internal::scalar_max_op<T, T, Eigen::PropagateN
 template <class T>
 using NanPropagatingMin = Eigen::internal::scalar_min_op<T, T, Eigen::PropagateNaN>;
 
-/// A tensor's elements as a typed pointer to its first element plus strides.
-/// Index kernels build operands for slices by adjusting both.
+/// A tensor's elements as a typed pointer to its first element plus strides
+/// (borrowed: the strides must outlive the operand).
 template <class T>
 struct Operand {
   T* data;
-  Strides strides;
+  const Strides* strides;
 };
 
 /// The operand of `tensor` (T may be const); throws DTypeError on a mismatch.
 template <class T>
 Operand<T> operand(const Tensor& tensor) {
-  return {tensor.data_ptr<std::remove_const_t<T>>(), tensor.strides()};
+  return {tensor.data_ptr<std::remove_const_t<T>>(), &tensor.strides()};
 }
 
 /// The elements of N equally shaped operands, visited row by row.
@@ -99,20 +98,18 @@ class StridedRows {
   void for_each(Row&& row) const {
     if (empty_) return;
     Offsets offsets{};
-    std::int64_t counter[Shape::kMaxDims];
-    std::fill_n(counter, rank_, 0);
+    if (rank_ == 1) return row(offsets, stride_[0], extent_[0]);  // contiguous operands
+    std::int64_t counter[Shape::kMaxDims] = {};
     for (;;) {
       row(offsets, stride_[0], extent_[0]);
+      // Odometer: rewind the outer dimensions that wrap, step the next one.
       int d = 1;
-      for (; d < rank_; ++d) {
-        if (++counter[d] < extent_[d]) {
-          for (std::size_t k = 0; k < N; ++k) offsets[k] += stride_[d][k];
-          break;
-        }
+      for (; d < rank_ && ++counter[d] == extent_[d]; ++d) {
         counter[d] = 0;
         for (std::size_t k = 0; k < N; ++k) offsets[k] -= stride_[d][k] * (extent_[d] - 1);
       }
       if (d == rank_) return;
+      for (std::size_t k = 0; k < N; ++k) offsets[k] += stride_[d][k];
     }
   }
 
@@ -187,13 +184,14 @@ void map_rows(const F& f, const StridedRows<1 + sizeof...(Ins)>& rows, T* out, c
 template <class F, class T, class... Ins>
 void map_elementwise(const F& f, const Shape& shape, const Operand<T>& out,
                      const Operand<const Ins>&... ins) {
-  map_rows(f, StridedRows(shape, out.strides, ins.strides...), out.data, ins.data...);
+  map_rows(f, StridedRows(shape, *out.strides, *ins.strides...), out.data, ins.data...);
 }
 
 /// Sets every element of `out` (any strides) to `value`.
 template <class T>
 void fill_elements(const Shape& shape, const Operand<T>& out, T value) {
-  const Operand<const T> broadcast{&value, Shape::filled(shape.size(), 0)};
+  const Strides zeros = Shape::filled(shape.size(), 0);
+  const Operand<const T> broadcast{&value, &zeros};
   map_elementwise([](const auto& x) { return x; }, shape, out, broadcast);
 }
 

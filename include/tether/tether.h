@@ -7,16 +7,26 @@
 //   loss.backward();          // w.grad() now holds d loss / d w
 //
 // Headers: tensor.h (the Tensor handle), ops.h (every differentiable op),
-// autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h.
+// autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h;
+// parameter.h, constraint.h, constraints.h, projection.h (constrained
+// parameters); nn/ (modules, layers, losses); optim/ (optimizers).
 #pragma once
 
 #include "tether/allocator.h"
 #include "tether/autograd.h"
+#include "tether/constraint.h"
+#include "tether/constraints.h"
 #include "tether/dtype.h"
 #include "tether/error.h"
 #include "tether/generator.h"
 #include "tether/grad_mode.h"
 #include "tether/gradcheck.h"
+#include "tether/nn/functional.h"
+#include "tether/nn/linear.h"
+#include "tether/nn/module.h"
 #include "tether/ops.h"
+#include "tether/optim/optimizer.h"
+#include "tether/parameter.h"
+#include "tether/projection.h"
 #include "tether/shape.h"
 #include "tether/tensor.h"

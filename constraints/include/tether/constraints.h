@@ -1,0 +1,70 @@
+// The strategy library. Each maker returns a Constraint to use with
+// constrain() or chain():
+//
+//   layer->weight = tether::constrain(layer->weight, tether::constraints::positive());
+//   layer->weight = tether::spectral_norm(layer->weight);   // the common case, in one call
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "tether/constraint.h"
+
+namespace tether {
+
+namespace constraints {
+
+enum class PositiveMap { softplus, exp };
+
+/// lower_bound + softplus(raw) (or exp(raw)): values above lower_bound.
+std::shared_ptr<Constraint> positive(PositiveMap map = PositiveMap::softplus,
+                                     double lower_bound = 0.0);
+/// lo + (hi - lo) * sigmoid(raw): values in (lo, hi).
+std::shared_ptr<Constraint> bounded(double lo, double hi);
+/// softmax(raw, dim): non-negative slices along dim that sum to one.
+std::shared_ptr<Constraint> simplex(std::int64_t dim = -1);
+/// raw / ||raw|| along dim.
+std::shared_ptr<Constraint> unit_norm(std::int64_t dim = -1);
+/// Weight normalisation (Salimans and Kingma, 2016): inputs "g" and "v", value
+/// g * v / ||v|| with norms over all dims but `dim`.
+std::shared_ptr<Constraint> weight_norm(std::int64_t dim = 0);
+/// (raw + raw^T) / 2 over the last two dims.
+std::shared_ptr<Constraint> symmetric();
+/// (raw - raw^T) / 2 over the last two dims.
+std::shared_ptr<Constraint> skew_symmetric();
+/// The lower triangle of raw (zeros above the diagonal).
+std::shared_ptr<Constraint> lower_triangular();
+/// A lower-triangular matrix with a positive (softplus) diagonal: a Cholesky factor.
+std::shared_ptr<Constraint> cholesky_factor();
+/// L L^T + eps I with L = cholesky_factor(raw): symmetric positive definite.
+std::shared_ptr<Constraint> positive_definite(double eps = 1e-6);
+
+/// Spectral normalisation (Miyato et al., 2018) of a weight shaped like `weight`:
+/// the weight viewed as a matrix with `dim` first, divided by its largest
+/// singular value estimated by power iteration. Buffers u and v start from
+/// normalised random vectors refined by 15 iterations; each recompute in
+/// training mode runs `power_iteration_steps` more (under no-grad); eval mode
+/// reuses u and v.
+std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim = 0,
+                                          int power_iteration_steps = 1, double eps = 1e-12);
+
+}  // namespace constraints
+
+/// `parameter` spectrally normalised (see constraints::spectral_norm).
+std::shared_ptr<ComputedParameter> spectral_norm(const std::shared_ptr<Parameter>& parameter,
+                                                 std::int64_t dim = 0,
+                                                 int power_iteration_steps = 1, double eps = 1e-12);
+
+/// The largest singular value of a matrix, from an SVD (outside the graph).
+double largest_singular_value(const Tensor& matrix);
+
+/// Power-iteration estimate of a spectrally normalised parameter's largest
+/// singular value (u^T W v) beside the exact value from an SVD of its raw weight.
+struct SpectralNormCheck {
+  double estimate;
+  double exact;
+};
+/// Throws ValueError unless `parameter` is computed by spectral_norm.
+SpectralNormCheck check_spectral_norm(ComputedParameter& parameter);
+
+}  // namespace tether

@@ -1,0 +1,77 @@
+#include "tether/projection.h"
+
+#include "tether/grad_mode.h"
+#include "tether/ops.h"
+
+namespace tether {
+
+ProjectedParameter::ProjectedParameter(std::string name, Tensor tensor, Projection project)
+    : name_(std::move(name)), tensor_(std::move(tensor)), project_(std::move(project)) {
+  if (tensor_.is_floating_point() && !tensor_.requires_grad()) tensor_.requires_grad_();
+  projected_version_ = tensor_.version() + 1;  // forces the first projection
+  project_if_changed();
+}
+
+void ProjectedParameter::project_if_changed() {
+  if (tensor_.version() == projected_version_) return;
+  NoGradGuard no_grad;
+  project_(tensor_);
+  projected_version_ = tensor_.version();
+}
+
+Tensor ProjectedParameter::value() {
+  project_if_changed();
+  return tensor_;
+}
+
+NamedTensors ProjectedParameter::trainables() {
+  project_if_changed();
+  return {{"", tensor_}};
+}
+
+namespace {
+
+/// The L2 norm of each slice along `dim`, keeping dims for broadcasting.
+Tensor slice_norms(const Tensor& t, std::int64_t dim) {
+  const int d = wrap_dim("project", dim, t.dim());
+  Dims others;
+  for (int i = 0; i < t.dim(); ++i)
+    if (i != d) others.push_back(i);
+  return others.empty() ? abs(t) : norm(t, others, true);
+}
+
+}  // namespace
+
+std::shared_ptr<Parameter> project(const std::shared_ptr<Parameter>& parameter, std::string name,
+                                   ProjectedParameter::Projection projection) {
+  const auto* plain = dynamic_cast<const RawParameter*>(parameter.get());
+  Tensor tensor = plain ? plain->tensor() : parameter->value().detach().clone();
+  return std::make_shared<ProjectedParameter>(std::move(name), std::move(tensor),
+                                              std::move(projection));
+}
+
+std::shared_ptr<Parameter> project_non_negative(const std::shared_ptr<Parameter>& parameter) {
+  return project(parameter, "non_negative", [](Tensor& t) { t.copy_(relu(t)); });
+}
+
+std::shared_ptr<Parameter> project_clamp(const std::shared_ptr<Parameter>& parameter, double min,
+                                         double max) {
+  return project(parameter, "clamp", [min, max](Tensor& t) { t.copy_(clamp(t, min, max)); });
+}
+
+std::shared_ptr<Parameter> project_max_norm(const std::shared_ptr<Parameter>& parameter,
+                                            double max_norm, std::int64_t dim) {
+  return project(parameter, "max_norm", [max_norm, dim](Tensor& t) {
+    const Tensor norms = slice_norms(t, dim);
+    t.mul_(max_norm / clamp(norms, max_norm, std::nullopt));
+  });
+}
+
+std::shared_ptr<Parameter> project_unit_norm(const std::shared_ptr<Parameter>& parameter,
+                                             std::int64_t dim) {
+  return project(parameter, "unit_norm", [dim](Tensor& t) {
+    t.mul_(reciprocal(clamp(slice_norms(t, dim), 1e-12, std::nullopt)));
+  });
+}
+
+}  // namespace tether

@@ -1,0 +1,113 @@
+// Spectral normalisation: W / sigma(W), sigma estimated by power iteration.
+#include <Eigen/Dense>
+
+#include "tether/constraints.h"
+#include "tether/error.h"
+#include "tether/grad_mode.h"
+#include "tether/ops.h"
+
+namespace tether {
+
+namespace constraints {
+
+namespace {
+
+class SpectralNorm final : public Constraint {
+ public:
+  SpectralNorm(const Tensor& weight, std::int64_t dim, int steps, double eps)
+      : dim_(weight.dim() == 0 ? 0 : wrap_dim("spectral_norm", dim, weight.dim())),
+        steps_(steps),
+        eps_(eps) {
+    if (weight.dim() < 1)
+      fail<ShapeError>("spectral_norm: expected a weight with at least one dimension, got ",
+                       weight.shape());
+    if (steps < 0)
+      fail<ValueError>("spectral_norm: power_iteration_steps must be >= 0, got ", steps);
+    NoGradGuard no_grad;
+    const Tensor matrix = as_matrix(weight.detach());
+    const TensorOptions options = TensorOptions(weight.dtype()).with_device(weight.device());
+    u_ = normalize(randn({matrix.size(0)}, options), 0, eps_);
+    v_ = normalize(randn({matrix.size(1)}, options), 0, eps_);
+    power_iteration(matrix, 15);
+  }
+
+  std::string name() const override { return "spectral_norm"; }
+
+  Tensor forward(const std::vector<Tensor>& raw) override {
+    const Tensor& weight = raw[0];
+    const Tensor matrix = as_matrix(weight);
+    if (is_training()) {
+      NoGradGuard no_grad;
+      power_iteration(matrix.detach(), steps_);
+    }
+    // Clones: this value's graph must not see later in-place updates of u, v.
+    const Tensor u = u_.clone(), v = v_.clone();
+    return weight / dot(u, mv(matrix, v));
+  }
+
+  bool has_right_inverse() const override { return true; }
+  /// A value is taken as the raw weight; value() is then it divided by its sigma.
+  std::vector<Tensor> right_inverse(const Tensor& value) const override { return {value}; }
+  NamedTensors buffers() override { return {{"u", u_}, {"v", v_}}; }
+
+  /// The weight as a matrix with dim_ first.
+  Tensor as_matrix(const Tensor& weight) const {
+    Tensor moved = dim_ == 0 ? weight : transpose(weight, 0, dim_);
+    return reshape(moved, {moved.size(0), -1});
+  }
+
+  double estimate(const Tensor& weight) const {
+    NoGradGuard no_grad;
+    return dot(u_, mv(as_matrix(weight.detach()), v_)).item<double>();
+  }
+
+ private:
+  void power_iteration(const Tensor& matrix, int steps) {
+    for (int i = 0; i < steps; ++i) {
+      v_.copy_(normalize(mv(matrix.t(), u_), 0, eps_));
+      u_.copy_(normalize(mv(matrix, v_), 0, eps_));
+    }
+  }
+
+  int dim_;
+  int steps_;
+  double eps_;
+  Tensor u_, v_;
+};
+
+}  // namespace
+
+std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim,
+                                          int power_iteration_steps, double eps) {
+  return std::make_shared<SpectralNorm>(weight, dim, power_iteration_steps, eps);
+}
+
+}  // namespace constraints
+
+std::shared_ptr<ComputedParameter> spectral_norm(const std::shared_ptr<Parameter>& parameter,
+                                                 std::int64_t dim, int power_iteration_steps,
+                                                 double eps) {
+  NoGradGuard no_grad;
+  return constrain(parameter,
+                   constraints::spectral_norm(parameter->value(), dim, power_iteration_steps, eps));
+}
+
+double largest_singular_value(const Tensor& matrix) {
+  if (matrix.dim() != 2)
+    fail<ShapeError>("largest_singular_value: expected a matrix, got ", matrix.shape());
+  const std::vector<double> values = matrix.detach().to_vector<double>();
+  const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>
+      map(values.data(), matrix.size(0), matrix.size(1));
+  return Eigen::JacobiSVD<Eigen::MatrixXd>(map).singularValues()(0);
+}
+
+SpectralNormCheck check_spectral_norm(ComputedParameter& parameter) {
+  auto* sn = dynamic_cast<constraints::SpectralNorm*>(&parameter.constraint());
+  if (!sn)
+    fail<ValueError>("check_spectral_norm: the parameter is computed by ",
+                     parameter.constraint().name(), ", not spectral_norm");
+  const Tensor weight = parameter.raw_inputs()[0];
+  return {sn->estimate(weight), largest_singular_value(sn->as_matrix(weight.detach()))};
+}
+
+}  // namespace tether

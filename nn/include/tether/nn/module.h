@@ -1,0 +1,77 @@
+// Module: a named tree of parameter slots, buffers and child modules.
+//
+//   struct Net : tether::nn::Module {
+//     std::shared_ptr<tether::nn::Linear> fc1, fc2;
+//     Net() {
+//       fc1 = register_module("fc1", std::make_shared<tether::nn::Linear>(4, 16));
+//       fc2 = register_module("fc2", std::make_shared<tether::nn::Linear>(16, 1));
+//     }
+//     tether::Tensor forward(const tether::Tensor& x) { return fc2->forward(relu(fc1->forward(x))); }
+//   };
+//
+// A slot is a `std::shared_ptr<Parameter>` member registered by reference, so
+// replacing it (fc1->weight = spectral_norm(fc1->weight)) is seen everywhere.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tether/parameter.h"
+
+namespace tether::nn {
+
+/// Tensors by dotted name, as state_dict() returns them.
+using StateDict = std::map<std::string, Tensor>;
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  /// Trainable leaf tensors of this module and its children, reached through
+  /// computed parameters to their raw inputs ("fc1.weight.raw").
+  NamedTensors named_parameters();
+  std::vector<Tensor> parameters();
+  /// Parameter slots by dotted name ("fc1.weight").
+  std::vector<std::pair<std::string, std::shared_ptr<Parameter>>> named_slots();
+
+  /// Every trainable tensor and buffer, by dotted name: a raw slot as
+  /// "weight", a computed one as "weight.raw", "weight.u", ... The tensors
+  /// are detached aliases of the module's own.
+  StateDict state_dict();
+  /// Copies `state` into the module. Every key and shape is checked before
+  /// anything is written, so on error (ValueError or ShapeError naming the
+  /// key) the module is unchanged. With strict, unexpected keys are errors too.
+  void load_state_dict(const StateDict& state, bool strict = true);
+
+  /// Training or evaluation mode for this module, its children and their
+  /// parameters (and so their constraints).
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  /// Clears the gradients of all parameters.
+  void zero_grad();
+
+ protected:
+  /// Makes `slot` a parameter slot named `name`, holding a raw parameter with `initial`.
+  void register_parameter(std::string name, std::shared_ptr<Parameter>& slot, Tensor initial);
+  /// Makes `slot` a buffer (state saved with the model, not trained).
+  void register_buffer(std::string name, Tensor& slot);
+  template <class M>
+  std::shared_ptr<M> register_module(std::string name, std::shared_ptr<M> child) {
+    children_.emplace_back(std::move(name), child);
+    return child;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::shared_ptr<Parameter>*>> slots_;
+  std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace tether::nn

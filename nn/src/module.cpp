@@ -1,0 +1,99 @@
+#include "tether/nn/module.h"
+
+#include <set>
+
+#include "tether/error.h"
+#include "tether/grad_mode.h"
+
+namespace tether::nn {
+
+namespace {
+
+std::string join(const std::string& prefix, const std::string& name) {
+  if (name.empty()) return prefix;
+  return prefix.empty() ? name : prefix + "." + name;
+}
+
+}  // namespace
+
+void Module::register_parameter(std::string name, std::shared_ptr<Parameter>& slot,
+                                Tensor initial) {
+  slot = make_parameter(std::move(initial));
+  slots_.emplace_back(std::move(name), &slot);
+}
+
+void Module::register_buffer(std::string name, Tensor& slot) {
+  buffers_.emplace_back(std::move(name), &slot);
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<Parameter>>> Module::named_slots() {
+  std::vector<std::pair<std::string, std::shared_ptr<Parameter>>> all;
+  for (auto& [name, slot] : slots_)
+    if (*slot) all.emplace_back(name, *slot);
+  for (auto& [child_name, child] : children_)
+    for (auto& [name, parameter] : child->named_slots())
+      all.emplace_back(join(child_name, name), parameter);
+  return all;
+}
+
+NamedTensors Module::named_parameters() {
+  NamedTensors all;
+  for (auto& [slot_name, parameter] : named_slots())
+    for (auto& [name, tensor] : parameter->trainables())
+      all.emplace_back(join(slot_name, name), tensor);
+  return all;
+}
+
+std::vector<Tensor> Module::parameters() {
+  std::vector<Tensor> all;
+  for (auto& [name, tensor] : named_parameters()) all.push_back(tensor);
+  return all;
+}
+
+StateDict Module::state_dict() {
+  StateDict state;
+  for (auto& [name, tensor] : named_parameters()) state[name] = tensor.detach();
+  for (auto& [slot_name, parameter] : named_slots())
+    for (auto& [name, buffer] : parameter->buffers())
+      state[join(slot_name, name)] = buffer.detach();
+  for (auto& [name, buffer] : buffers_) state[name] = buffer->detach();
+  for (auto& [child_name, child] : children_)
+    for (auto& [name, tensor] : child->state_dict()) state[join(child_name, name)] = tensor;
+  return state;
+}
+
+void Module::load_state_dict(const StateDict& state, bool strict) {
+  const StateDict own = state_dict();
+  for (const auto& [key, target] : own) {
+    const auto it = state.find(key);
+    if (it == state.end()) fail<ValueError>("load_state_dict: missing key \"", key, "\"");
+    if (!(it->second.shape() == target.shape()))
+      fail<ShapeError>("load_state_dict: key \"", key, "\" has shape ", it->second.shape(),
+                       ", the module expects ", target.shape());
+    if (it->second.dtype() != target.dtype() && !(it->second.is_floating_point() &&
+                                                  target.is_floating_point()))
+      fail<ValueError>("load_state_dict: key \"", key, "\" has dtype ", it->second.dtype(),
+                       ", the module expects ", target.dtype());
+  }
+  if (strict)
+    for (const auto& [key, tensor] : state)
+      if (!own.count(key)) fail<ValueError>("load_state_dict: unexpected key \"", key, "\"");
+  NoGradGuard no_grad;
+  for (const auto& [key, target] : own) {
+    Tensor destination = target;
+    destination.copy_(state.at(key));  // bumps versions, so computed parameters recompute
+  }
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, slot] : slots_)
+    if (*slot) (*slot)->train(on);
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::zero_grad() {
+  for (auto& tensor : parameters()) tensor.set_grad(Tensor());
+}
+
+}  // namespace tether::nn
