@@ -1,10 +1,9 @@
-// Element-wise kernels: fill, copy, unary, binary and where. Each op is one
-// lambda over Eigen array expressions; map_elementwise (strided.h) applies it
-// to contiguous, broadcast and strided rows alike.
-#include <unsupported/Eigen/SpecialFunctions>  // erf
-
+// Element-wise kernels: fill, copy, binary and where (unary ops are in
+// unary.cpp). Each op is one lambda over Eigen array expressions;
+// map_elementwise (strided.h) applies it to contiguous, broadcast and strided
+// rows alike.
 #include <cmath>
-#include <limits>
+#include <cstdint>
 #include <type_traits>
 
 #include "cpu_backend.h"
@@ -26,19 +25,6 @@ Strides broadcast_strides(const Tensor& src, const Shape& shape) {
       fail<ShapeError>("copy: source of shape ", src.shape(), " cannot be broadcast to ", shape);
   }
   return strides;
-}
-
-/// An op parameter as T. For integers, infinite or out-of-range values (an
-/// unbounded clamp) saturate instead of overflowing the conversion.
-template <class T>
-T saturate_cast(double value) {
-  if constexpr (std::is_integral_v<T>) {
-    if (!(value > static_cast<double>(std::numeric_limits<T>::lowest())))
-      return std::numeric_limits<T>::lowest();
-    if (value >= static_cast<double>(std::numeric_limits<T>::max()))
-      return std::numeric_limits<T>::max();
-  }
-  return static_cast<T>(value);
 }
 
 /// Integer division truncating toward zero; a zero divisor throws instead of
@@ -69,72 +55,6 @@ template <class T>
 struct ScalarPow {
   T operator()(T base, T exponent) const { return std::pow(base, exponent); }
 };
-
-template <class T>
-void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, const Operand<T>& out,
-                 UnaryParams params) {
-  const auto run = [&](const auto& f) { map_elementwise(f, shape, out, in); };
-  const T alpha = saturate_cast<T>(params.alpha), beta = saturate_cast<T>(params.beta);
-  switch (op) {
-    case UnaryOp::neg:
-      return run([](const auto& x) { return -x; });
-    case UnaryOp::abs:
-      return run([](const auto& x) { return x.abs(); });
-    case UnaryOp::sign:
-      return run([](const auto& x) { return x.sign(); });
-    case UnaryOp::relu:
-      return run([](const auto& x) { return x.max(T(0)); });
-    case UnaryOp::affine:
-      return run([=](const auto& x) { return x * alpha + beta; });
-    case UnaryOp::clamp:
-      return run([=](const auto& x) {
-        return x.binaryExpr(Column<T>::Constant(x.size(), alpha), NanPropagatingMax<T>())
-            .binaryExpr(Column<T>::Constant(x.size(), beta), NanPropagatingMin<T>());
-      });
-    default:
-      break;
-  }
-  if constexpr (std::is_floating_point_v<T>) {
-    switch (op) {
-      case UnaryOp::exp:
-        return run([](const auto& x) { return x.exp(); });
-      case UnaryOp::log:
-        return run([](const auto& x) { return x.log(); });
-      case UnaryOp::log1p:
-        return run([](const auto& x) { return x.log1p(); });
-      case UnaryOp::sqrt:
-        return run([](const auto& x) { return x.sqrt(); });
-      case UnaryOp::rsqrt:
-        return run([](const auto& x) { return x.rsqrt(); });
-      case UnaryOp::sin:
-        return run([](const auto& x) { return x.sin(); });
-      case UnaryOp::cos:
-        return run([](const auto& x) { return x.cos(); });
-      case UnaryOp::tanh:
-        return run([](const auto& x) { return x.tanh(); });
-      case UnaryOp::sigmoid:
-        return run([](const auto& x) { return x.logistic(); });
-      case UnaryOp::erf:
-        return run([](const auto& x) { return x.erf(); });
-      case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
-        return run([](const auto& x) { return x.max(T(0)) + (-x.abs()).exp().log1p(); });
-      case UnaryOp::reciprocal:
-        return run([](const auto& x) { return x.inverse(); });
-      case UnaryOp::pow:
-        // Squares (losses, norms) take the cheap exact path.
-        if (alpha == T(2)) return run([](const auto& x) { return x.square(); });
-        return run([=](const auto& x) {
-          return x.binaryExpr(Column<T>::Constant(x.size(), alpha), ScalarPow<T>());
-        });
-      case UnaryOp::leaky_relu:
-        return run([=](const auto& x) { return (x > T(0)).select(x, x * alpha); });
-      default:
-        break;
-    }
-  }
-  fail<DTypeError>("unary: op #", static_cast<int>(op), " needs a floating dtype, got ",
-                   dtype_of<T>());
-}
 
 template <class T>
 void binary_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
@@ -189,7 +109,7 @@ void binary_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
 void CpuBackend::fill(const Tensor& out, double value) {
   visit_dtype(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
-    fill_elements(out.shape(), operand<T>(out), static_cast<T>(value));
+    fill_elements(out.shape(), operand<T>(out), saturate_cast<T>(value));
   });
 }
 
@@ -203,13 +123,6 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
       map_elementwise([](const auto& x) { return x.template cast<D>(); }, dst.shape(),
                       operand<D>(dst), source);
     });
-  });
-}
-
-void CpuBackend::unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) {
-  visit_dtype(out.dtype(), [&](auto type) {
-    using T = typename decltype(type)::type;
-    unary_typed<T>(op, out.shape(), operand<const T>(in), operand<T>(out), params);
   });
 }
 

@@ -4,9 +4,9 @@
 // accumulating steps of reduce and the index ops) runs through one loop:
 // StridedRows merges the dimensions that are contiguous for all operands into
 // as few as possible, walks the outer ones with an odometer, and hands the
-// innermost one to the kernel as a row. evaluate_row() then picks an Eigen
-// expression per operand, so that rows of contiguous or broadcast (stride 0)
-// data run vectorised, transcendental functions included. Nothing here
+// innermost one to the kernel as a row. evaluate_row() then maps the row into
+// Eigen arrays, so that rows of contiguous data (and, for binary ops, of one
+// broadcast scalar) run vectorised, transcendental functions included. Nothing here
 // allocates: a 4-element `a + b` costs a few dozen nanoseconds.
 #pragma once
 
@@ -132,37 +132,41 @@ struct RowInput {
   std::int64_t stride;
 };
 
-/// Calls k(exprs...) with every input as the Eigen expression that vectorises:
-/// a Constant for a broadcast value, a Map for a contiguous row.
-template <class K>
-void with_dense_exprs(Eigen::Index, K&& k) {
-  k();
-}
-template <class K, class T, class... Rest>
-void with_dense_exprs(Eigen::Index n, K&& k, RowInput<T> first, RowInput<Rest>... rest) {
-  const auto next = [&](const auto& expr) {
-    with_dense_exprs(
-        n, [&](const auto&... exprs) { k(expr, exprs...); }, rest...);
-  };
-  if (first.stride == 0)
-    next(Column<T>::Constant(n, *first.data));
+/// out = f(a, b) on a row where one input is broadcast (stride 0) and the
+/// other contiguous, with the broadcast one as an Eigen Constant so that the
+/// row vectorises. Returns false for any other pair of strides.
+template <class F, class Out, class A, class B>
+bool evaluate_broadcast_row(const F& f, Out&& out, RowInput<A> a, RowInput<B> b) {
+  const Eigen::Index n = out.size();
+  if (a.stride == 0 && b.stride == 1)
+    out = f(Column<A>::Constant(n, *a.data), ColumnMap<const B>(b.data, n));
+  else if (a.stride == 1 && b.stride == 0)
+    out = f(ColumnMap<const A>(a.data, n), Column<B>::Constant(n, *b.data));
   else
-    next(ColumnMap<const T>(first.data, n));
+    return false;
+  return true;
 }
 
-/// out[i * out_stride] = f(inputs...[i]) for i < n, where f maps Eigen array
-/// expressions to an expression of T. A contiguous output with contiguous or
-/// broadcast inputs is the vectorised fast path.
+/// out[i * out_stride] = f(inputs[i]...) for i < n, where f maps Eigen array
+/// expressions to an expression of T. Rows with a contiguous output and
+/// contiguous inputs run vectorised; so do rows of two-input ops (binary ops,
+/// accumulations) with one input broadcast, like a bias row or a scalar. Other
+/// rows become strided maps, which Eigen evaluates element by element. (More
+/// vectorised combinations would multiply the instantiations of every op.)
 template <class F, class T, class... Ins>
 void evaluate_row(const F& f, T* out, std::int64_t out_stride, std::int64_t n,
                   RowInput<Ins>... ins) {
-  if (out_stride == 1 && ((ins.stride <= 1) && ...)) {
-    with_dense_exprs(
-        n, [&](const auto&... x) { ColumnMap<T>(out, n) = f(x...); }, ins...);
-  } else {
-    StridedColumnMap<T>(out, n, Eigen::InnerStride<>(out_stride)) =
-        f(StridedColumnMap<const Ins>(ins.data, n, Eigen::InnerStride<>(ins.stride))...);
+  if (out_stride == 1) {
+    if (((ins.stride == 1) && ...)) {
+      ColumnMap<T>(out, n) = f(ColumnMap<const Ins>(ins.data, n)...);
+      return;
+    }
+    if constexpr (sizeof...(Ins) == 2) {
+      if (evaluate_broadcast_row(f, ColumnMap<T>(out, n), ins...)) return;
+    }
   }
+  StridedColumnMap<T>(out, n, Eigen::InnerStride<>(out_stride)) =
+      f(StridedColumnMap<const Ins>(ins.data, n, Eigen::InnerStride<>(ins.stride))...);
 }
 
 /// out = f(ins...) over the rows of `rows`, whose operands are out and then
@@ -190,9 +194,14 @@ void map_elementwise(const F& f, const Shape& shape, const Operand<T>& out,
 /// Sets every element of `out` (any strides) to `value`.
 template <class T>
 void fill_elements(const Shape& shape, const Operand<T>& out, T value) {
-  const Strides zeros = Shape::filled(shape.size(), 0);
-  const Operand<const T> broadcast{&value, &zeros};
-  map_elementwise([](const auto& x) { return x; }, shape, out, broadcast);
+  StridedRows rows(shape, *out.strides);
+  rows.for_each([&](const auto& offsets, const auto& strides, std::int64_t n) {
+    T* const row = out.data + offsets[0];
+    if (strides[0] == 1)
+      ColumnMap<T>(row, n).setConstant(value);
+    else
+      StridedColumnMap<T>(row, n, Eigen::InnerStride<>(strides[0])).setConstant(value);
+  });
 }
 
 }  // namespace tether::backend::cpu

@@ -176,7 +176,8 @@ std::shared_ptr<ComputedParameter> constrain(const std::shared_ptr<Parameter>& p
 }
 
 std::shared_ptr<Parameter> freeze(const std::shared_ptr<Parameter>& parameter) {
-  NoGradGuard no_grad;
+  // No NoGradGuard: a cache computed in grad mode would be recomputed under it,
+  // and in training mode that runs one more power iteration of spectral norm.
   return make_parameter(parameter->value().detach().clone());
 }
 

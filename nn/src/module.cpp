@@ -37,10 +37,13 @@ std::vector<std::pair<std::string, std::shared_ptr<Parameter>>> Module::named_sl
 }
 
 NamedTensors Module::named_parameters() {
+  // A tensor tied between slots is listed once, under its first name, so that
+  // an optimizer steps it once.
   NamedTensors all;
+  std::set<const TensorImpl*> seen;
   for (auto& [slot_name, parameter] : named_slots())
     for (auto& [name, tensor] : parameter->trainables())
-      all.emplace_back(join(slot_name, name), tensor);
+      if (seen.insert(tensor.impl()).second) all.emplace_back(join(slot_name, name), tensor);
   return all;
 }
 
@@ -52,10 +55,12 @@ std::vector<Tensor> Module::parameters() {
 
 StateDict Module::state_dict() {
   StateDict state;
-  for (auto& [name, tensor] : named_parameters()) state[name] = tensor.detach();
-  for (auto& [slot_name, parameter] : named_slots())
+  for (auto& [slot_name, parameter] : named_slots()) {  // tied slots keep both names
+    for (auto& [name, tensor] : parameter->trainables())
+      state[join(slot_name, name)] = tensor.detach();
     for (auto& [name, buffer] : parameter->buffers())
       state[join(slot_name, name)] = buffer.detach();
+  }
   for (auto& [name, buffer] : buffers_) state[name] = buffer->detach();
   for (auto& [child_name, child] : children_)
     for (auto& [name, tensor] : child->state_dict()) state[join(child_name, name)] = tensor;

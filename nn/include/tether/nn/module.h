@@ -33,7 +33,8 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   /// Trainable leaf tensors of this module and its children, reached through
-  /// computed parameters to their raw inputs ("fc1.weight.raw").
+  /// computed parameters to their raw inputs ("fc1.weight.raw"). A tensor tied
+  /// between slots appears once, under its first name.
   NamedTensors named_parameters();
   std::vector<Tensor> parameters();
   /// Parameter slots by dotted name ("fc1.weight").

@@ -1,0 +1,90 @@
+// Unary kernels: one Eigen array expression per op, vectorised on contiguous
+// rows (see strided.h). Ops that only make sense for floating types are not
+// instantiated for i64.
+#include <unsupported/Eigen/SpecialFunctions>  // erf
+
+#include <cmath>
+#include <type_traits>
+
+#include "cpu_backend.h"
+#include "strided.h"
+
+namespace tether::backend::cpu {
+namespace {
+
+template <class T>
+void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, const Operand<T>& out,
+                 UnaryParams params) {
+  const auto run = [&](const auto& f) { map_elementwise(f, shape, out, in); };
+  const T alpha = saturate_cast<T>(params.alpha), beta = saturate_cast<T>(params.beta);
+  switch (op) {
+    case UnaryOp::neg:
+      return run([](const auto& x) { return -x; });
+    case UnaryOp::abs:
+      return run([](const auto& x) { return x.abs(); });
+    case UnaryOp::sign:
+      return run([](const auto& x) { return x.sign(); });
+    case UnaryOp::relu:
+      return run([](const auto& x) { return x.max(T(0)); });
+    case UnaryOp::affine:
+      return run([=](const auto& x) { return x * alpha + beta; });
+    case UnaryOp::clamp:
+      return run([=](const auto& x) {
+        return x.binaryExpr(Column<T>::Constant(x.size(), alpha), NanPropagatingMax<T>())
+            .binaryExpr(Column<T>::Constant(x.size(), beta), NanPropagatingMin<T>());
+      });
+    default:
+      break;
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    switch (op) {
+      case UnaryOp::exp:
+        return run([](const auto& x) { return x.exp(); });
+      case UnaryOp::log:
+        return run([](const auto& x) { return x.log(); });
+      case UnaryOp::log1p:
+        return run([](const auto& x) { return x.log1p(); });
+      case UnaryOp::sqrt:
+        return run([](const auto& x) { return x.sqrt(); });
+      case UnaryOp::rsqrt:
+        return run([](const auto& x) { return x.rsqrt(); });
+      case UnaryOp::sin:
+        return run([](const auto& x) { return x.sin(); });
+      case UnaryOp::cos:
+        return run([](const auto& x) { return x.cos(); });
+      case UnaryOp::tanh:
+        return run([](const auto& x) { return x.tanh(); });
+      case UnaryOp::sigmoid:
+        return run([](const auto& x) { return x.logistic(); });
+      case UnaryOp::erf:
+        return run([](const auto& x) { return x.erf(); });
+      case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
+        return run([](const auto& x) { return x.max(T(0)) + (-x.abs()).exp().log1p(); });
+      case UnaryOp::reciprocal:
+        return run([](const auto& x) { return x.inverse(); });
+      case UnaryOp::pow:
+        // Squares (losses, norms) take the cheap exact path.
+        if (alpha == T(2)) return run([](const auto& x) { return x.square(); });
+        // std::pow rather than Eigen's pow, which can be an ulp off exact results.
+        return run(
+            [=](const auto& x) { return x.unaryExpr([=](T v) { return std::pow(v, alpha); }); });
+      case UnaryOp::leaky_relu:
+        return run([=](const auto& x) { return (x > T(0)).select(x, x * alpha); });
+      default:
+        break;
+    }
+  }
+  fail<DTypeError>("unary: op #", static_cast<int>(op), " needs a floating dtype, got ",
+                   dtype_of<T>());
+}
+
+}  // namespace
+
+void CpuBackend::unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) {
+  visit_dtype(out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    unary_typed<T>(op, out.shape(), operand<const T>(in), operand<T>(out), params);
+  });
+}
+
+}  // namespace tether::backend::cpu
