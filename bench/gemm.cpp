@@ -120,8 +120,10 @@ int main(int argc, char** argv) {
                  ", OPENBLAS_CORETYPE " + env_or_unset("OPENBLAS_CORETYPE") +
                  ", OPENBLAS_L2_SIZE " + env_or_unset("OPENBLAS_L2_SIZE") + ")");
   bench::comment(std::string("gemm: Eigen SIMD ") + Eigen::SimdInstructionSetsInUse() +
-                 ", single-threaded (built without OpenMP); tether TETHER_MATMUL=" +
-                 TETHER_BENCH_MATMUL + " (auto: Eigen below n^3 = 2^21, OpenBLAS from there)");
+                 ", single-threaded (built without OpenMP); tether built with TETHER_MATMUL=" +
+                 TETHER_BENCH_MATMUL +
+                 " (auto picks Eigen or OpenBLAS by size: use_openblas in "
+                 "backends/cpu/matmul.cpp)");
   bench::comment(
       "gemm: figures are GFLOP/s at the median time per call; ratio = tether / the "
       "faster of openblas and eigen at that n");

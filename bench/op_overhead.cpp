@@ -16,10 +16,12 @@
 //
 // The same cases as the peer program op_overhead.cpp in shared/peers, so the
 // ratios to libtorch compare like with like. The libtorch figures come from
-// the peers' reference run (RESULTS.md), on another machine of this type and
-// in another session, unless --libtorch names a file of RESULT lines that the
-// peer program printed in this session (scripts/bench does that when
-// LIBTORCH_OP_OVERHEAD points to the built peer program).
+// the peers' reference run (RESULTS.md): another session, and not necessarily
+// the same CPU (that run's was an AMD family 1Ah, Zen 5; scripts/bench prints
+// this one's). With --libtorch they come instead from a file of the RESULT
+// lines that the peer program printed in this session (scripts/bench does that
+// when LIBTORCH_OP_OVERHEAD points to the built peer program). Prefer that on
+// a machine shared with other work; the peers advise comparing minima then.
 #include <tether/tether.h>
 
 #include <cmath>
@@ -218,8 +220,10 @@ int main(int argc, char** argv) {
     const Reference reference =
         same_session ? read_peer_results(libtorch_results) : reference_run();
     const std::string source =
-        same_session ? "libtorch measured in this session, " + libtorch_results
-                     : "libtorch 1.13.1 from the peers' reference run in RESULTS.md, NOT this run";
+        same_session
+            ? "libtorch measured in this session, " + libtorch_results
+            : "libtorch 1.13.1 in the peers' reference run (RESULTS.md), NOT measured in this "
+              "run: another session, possibly another CPU";
     bench::comment(
         "tether op overhead, 1 thread; figures are medians over samples; ratio = "
         "tether / libtorch (" +

@@ -2,8 +2,8 @@
 // spectrally normalised learns, by plain SGD, a target matrix whose largest
 // singular value is 1. Since the constrained weight can represent the target
 // exactly, weight - target^T goes to zero.
-#include <CLI/CLI.hpp>
 #include <tether/tether.h>
+#include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <iostream>

@@ -1,7 +1,7 @@
 // The caching rules of ComputedParameter, each asserted by counting how often
 // the constraint's forward runs.
-#include <catch2/catch.hpp>
 #include <tether/tether.h>
+#include <catch2/catch.hpp>
 
 using namespace tether;
 
@@ -56,8 +56,7 @@ TEST_CASE("computed parameter computes once until its raw input changes", "[cach
   CHECK(c.constraint->calls == 2);
 }
 
-TEST_CASE("computed parameter recomputes after its graph was consumed by backward",
-          "[caching]") {
+TEST_CASE("computed parameter recomputes after its graph was consumed by backward", "[caching]") {
   Counted c;
   c.parameter->value().sum().backward();
   c.parameter->value();
@@ -100,8 +99,7 @@ TEST_CASE("eval mode under no-grad computes once for a thousand forwards", "[cac
   CHECK(c.constraint->calls == 1);
 }
 
-TEST_CASE("a weight used at 100 time steps is computed once, with the same gradient",
-          "[caching]") {
+TEST_CASE("a weight used at 100 time steps is computed once, with the same gradient", "[caching]") {
   Counted cached({3, 3}), every_use({3, 3});
   every_use.parameter->set_recompute_every_use(true);
   {
@@ -112,12 +110,12 @@ TEST_CASE("a weight used at 100 time steps is computed once, with the same gradi
   unroll(*every_use.parameter).backward();
   CHECK(cached.constraint->calls == 1);
   CHECK(every_use.constraint->calls == 100);
-  const auto a = cached.raw().grad().to_vector<double>(), b = every_use.raw().grad().to_vector<double>();
+  const auto a = cached.raw().grad().to_vector<double>(),
+             b = every_use.raw().grad().to_vector<double>();
   for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i] == Approx(b[i]).epsilon(1e-12));
 }
 
-TEST_CASE("two forwards before one backward work in training mode (the GAN pattern)",
-          "[caching]") {
+TEST_CASE("two forwards before one backward work in training mode (the GAN pattern)", "[caching]") {
   Counted c;
   const Tensor real = c.parameter->value().sum(), fake = (c.parameter->value() * 3.0).sum();
   (real - fake).backward();

@@ -80,7 +80,8 @@ bool gradcheck(const GradcheckFunction& f, const std::vector<Tensor>& inputs,
   if (output.dtype() != DType::f64)
     fail<DTypeError>("gradcheck: the function must return f64, got ", output.dtype());
   std::vector<std::vector<std::vector<double>>> analytic;  // [output k][input][element]
-  for (std::int64_t k = 0; k < output.numel(); ++k) analytic.push_back(analytic_row(output, wrt, k));
+  for (std::int64_t k = 0; k < output.numel(); ++k)
+    analytic.push_back(analytic_row(output, wrt, k));
 
   for (std::size_t w = 0; w < wrt.size(); ++w) {
     for (std::int64_t j = 0; j < wrt[w].numel(); ++j) {
@@ -88,9 +89,8 @@ bool gradcheck(const GradcheckFunction& f, const std::vector<Tensor>& inputs,
       for (std::int64_t k = 0; k < output.numel(); ++k) {
         const double a = analytic[k][w][j], n = numeric[k];
         if (std::abs(a - n) <= options.atol + options.rtol * std::abs(n)) continue;
-        fail<Error>("gradcheck: d output[", k, "] / d input ", wrt_index[w], "[", j,
-                    "]: analytic ", a, ", numeric ", n, " (atol ", options.atol, ", rtol ",
-                    options.rtol, ")");
+        fail<Error>("gradcheck: d output[", k, "] / d input ", wrt_index[w], "[", j, "]: analytic ",
+                    a, ", numeric ", n, " (atol ", options.atol, ", rtol ", options.rtol, ")");
       }
     }
   }
@@ -109,7 +109,8 @@ bool gradgradcheck(const GradcheckFunction& f, const std::vector<Tensor>& inputs
     std::vector<Tensor> grads = autograd::grad({output}, wrt, {cotangent}, true, true, true);
     std::vector<Tensor> flat;
     for (std::size_t i = 0; i < grads.size(); ++i)
-      flat.push_back(grads[i].defined() ? reshape(grads[i], {-1}) : zeros({wrt[i].numel()}, DType::f64));
+      flat.push_back(grads[i].defined() ? reshape(grads[i], {-1})
+                                        : zeros({wrt[i].numel()}, DType::f64));
     return cat(flat, 0);
   };
   return gradcheck(vjp, inputs, options);

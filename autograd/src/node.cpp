@@ -26,8 +26,7 @@ Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner, std::string_view 
                         "tensors were freed); pass retain_graph=true to the first backward");
   if (data_.version() != version_)
     fail<AutogradError>(op, ": a tensor needed for its gradient was modified by an in-place ",
-                        "operation (version ", version_, " when saved, ", data_.version(),
-                        " now)");
+                        "operation (version ", version_, " when saved, ", data_.version(), " now)");
   if (!is_output_ || !data_.requires_grad()) return data_;
   Tensor output = Tensor::view_of(data_, data_.shape(), data_.strides(), data_.storage_offset());
   output.impl()->requires_grad = true;

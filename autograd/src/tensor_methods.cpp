@@ -17,7 +17,9 @@ Tensor Tensor::detach() const {
   return Tensor::view_of(*this, shape(), strides(), storage_offset());
 }
 
-Tensor Tensor::to(DType dtype) const { return tether::to(*this, dtype); }
+Tensor Tensor::to(DType dtype) const {
+  return tether::to(*this, dtype);
+}
 
 Tensor Tensor::to(Device device) const {
   check_defined("to", *this);
@@ -49,10 +51,18 @@ template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
 template std::int64_t Tensor::item<std::int64_t>() const;
 
-Tensor Tensor::clone() const { return tether::clone(*this); }
-Tensor Tensor::contiguous() const { return tether::contiguous(*this); }
-Tensor Tensor::reshape(const Shape& shape) const { return tether::reshape(*this, shape); }
-Tensor Tensor::view(const Shape& shape) const { return tether::view(*this, shape); }
+Tensor Tensor::clone() const {
+  return tether::clone(*this);
+}
+Tensor Tensor::contiguous() const {
+  return tether::contiguous(*this);
+}
+Tensor Tensor::reshape(const Shape& shape) const {
+  return tether::reshape(*this, shape);
+}
+Tensor Tensor::view(const Shape& shape) const {
+  return tether::view(*this, shape);
+}
 Tensor Tensor::flatten(std::int64_t start, std::int64_t end) const {
   return tether::flatten(*this, start, end);
 }
@@ -63,12 +73,24 @@ Tensor Tensor::t() const {
   if (dim() > 2) fail<ShapeError>("t: expected a tensor of rank <= 2, got shape ", shape());
   return tether::transpose(*this, 0, -1);
 }
-Tensor Tensor::permute(const Dims& dims) const { return tether::permute(*this, dims); }
-Tensor Tensor::squeeze() const { return tether::squeeze(*this); }
-Tensor Tensor::squeeze(std::int64_t d) const { return tether::squeeze(*this, d); }
-Tensor Tensor::unsqueeze(std::int64_t d) const { return tether::unsqueeze(*this, d); }
-Tensor Tensor::expand(const Shape& shape) const { return tether::expand(*this, shape); }
-Tensor Tensor::expand_as(const Tensor& other) const { return tether::expand(*this, other.shape()); }
+Tensor Tensor::permute(const Dims& dims) const {
+  return tether::permute(*this, dims);
+}
+Tensor Tensor::squeeze() const {
+  return tether::squeeze(*this);
+}
+Tensor Tensor::squeeze(std::int64_t d) const {
+  return tether::squeeze(*this, d);
+}
+Tensor Tensor::unsqueeze(std::int64_t d) const {
+  return tether::unsqueeze(*this, d);
+}
+Tensor Tensor::expand(const Shape& shape) const {
+  return tether::expand(*this, shape);
+}
+Tensor Tensor::expand_as(const Tensor& other) const {
+  return tether::expand(*this, other.shape());
+}
 Tensor Tensor::narrow(std::int64_t d, std::int64_t start, std::int64_t length) const {
   return tether::narrow(*this, d, start, length);
 }
@@ -82,25 +104,55 @@ Tensor Tensor::gather(std::int64_t d, const Tensor& index) const {
   return tether::gather(*this, d, index);
 }
 
-Tensor Tensor::neg() const { return tether::neg(*this); }
-Tensor Tensor::pow(double exponent) const { return tether::pow(*this, exponent); }
-Tensor Tensor::pow(const Tensor& exponent) const { return tether::pow(*this, exponent); }
-Tensor Tensor::exp() const { return tether::exp(*this); }
-Tensor Tensor::log() const { return tether::log(*this); }
-Tensor Tensor::log1p() const { return tether::log1p(*this); }
-Tensor Tensor::sqrt() const { return tether::sqrt(*this); }
-Tensor Tensor::rsqrt() const { return tether::rsqrt(*this); }
-Tensor Tensor::abs() const { return tether::abs(*this); }
-Tensor Tensor::sin() const { return tether::sin(*this); }
-Tensor Tensor::cos() const { return tether::cos(*this); }
-Tensor Tensor::tanh() const { return tether::tanh(*this); }
-Tensor Tensor::sigmoid() const { return tether::sigmoid(*this); }
-Tensor Tensor::relu() const { return tether::relu(*this); }
+Tensor Tensor::neg() const {
+  return tether::neg(*this);
+}
+Tensor Tensor::pow(double exponent) const {
+  return tether::pow(*this, exponent);
+}
+Tensor Tensor::pow(const Tensor& exponent) const {
+  return tether::pow(*this, exponent);
+}
+Tensor Tensor::exp() const {
+  return tether::exp(*this);
+}
+Tensor Tensor::log() const {
+  return tether::log(*this);
+}
+Tensor Tensor::log1p() const {
+  return tether::log1p(*this);
+}
+Tensor Tensor::sqrt() const {
+  return tether::sqrt(*this);
+}
+Tensor Tensor::rsqrt() const {
+  return tether::rsqrt(*this);
+}
+Tensor Tensor::abs() const {
+  return tether::abs(*this);
+}
+Tensor Tensor::sin() const {
+  return tether::sin(*this);
+}
+Tensor Tensor::cos() const {
+  return tether::cos(*this);
+}
+Tensor Tensor::tanh() const {
+  return tether::tanh(*this);
+}
+Tensor Tensor::sigmoid() const {
+  return tether::sigmoid(*this);
+}
+Tensor Tensor::relu() const {
+  return tether::relu(*this);
+}
 Tensor Tensor::clamp(std::optional<double> min, std::optional<double> max) const {
   return tether::clamp(*this, min, max);
 }
 
-Tensor Tensor::sum(const Dims& dims, bool keepdim) const { return tether::sum(*this, dims, keepdim); }
+Tensor Tensor::sum(const Dims& dims, bool keepdim) const {
+  return tether::sum(*this, dims, keepdim);
+}
 Tensor Tensor::mean(const Dims& dims, bool keepdim) const {
   return tether::mean(*this, dims, keepdim);
 }
@@ -122,13 +174,25 @@ Tensor Tensor::norm(const Dims& dims, bool keepdim) const {
 Tensor Tensor::argmax(std::int64_t d, bool keepdim) const {
   return tether::argmax(*this, d, keepdim);
 }
-Tensor Tensor::softmax(std::int64_t d) const { return tether::softmax(*this, d); }
-Tensor Tensor::log_softmax(std::int64_t d) const { return tether::log_softmax(*this, d); }
+Tensor Tensor::softmax(std::int64_t d) const {
+  return tether::softmax(*this, d);
+}
+Tensor Tensor::log_softmax(std::int64_t d) const {
+  return tether::log_softmax(*this, d);
+}
 
-Tensor Tensor::matmul(const Tensor& other) const { return tether::matmul(*this, other); }
-Tensor Tensor::mm(const Tensor& other) const { return tether::mm(*this, other); }
-Tensor Tensor::mv(const Tensor& vec) const { return tether::mv(*this, vec); }
-Tensor Tensor::dot(const Tensor& other) const { return tether::dot(*this, other); }
+Tensor Tensor::matmul(const Tensor& other) const {
+  return tether::matmul(*this, other);
+}
+Tensor Tensor::mm(const Tensor& other) const {
+  return tether::mm(*this, other);
+}
+Tensor Tensor::mv(const Tensor& vec) const {
+  return tether::mv(*this, vec);
+}
+Tensor Tensor::dot(const Tensor& other) const {
+  return tether::dot(*this, other);
+}
 
 // ---- printing ---------------------------------------------------------------
 

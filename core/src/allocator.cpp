@@ -75,7 +75,8 @@ class CpuCachingAllocator final : public Allocator {
 
   void reset_stats() override {
     std::lock_guard lock(mutex_);
-    stats_ = AllocatorStats{.bytes_in_use = stats_.bytes_in_use, .bytes_cached = stats_.bytes_cached};
+    stats_ =
+        AllocatorStats{.bytes_in_use = stats_.bytes_in_use, .bytes_cached = stats_.bytes_cached};
   }
 
   void empty_cache() override {
@@ -117,7 +118,8 @@ std::array<Allocator*, 2>& registry() {
 
 Allocator& allocator(Device device) {
   Allocator* a = registry()[static_cast<int>(device.type)];
-  if (!a) fail<DeviceError>("allocate: device ", device, " is not available in this build of tether");
+  if (!a)
+    fail<DeviceError>("allocate: device ", device, " is not available in this build of tether");
   return *a;
 }
 

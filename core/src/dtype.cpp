@@ -4,19 +4,26 @@ namespace tether {
 
 std::string_view name(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "f32";
-    case DType::f64: return "f64";
-    case DType::i64: return "i64";
+    case DType::f32:
+      return "f32";
+    case DType::f64:
+      return "f64";
+    case DType::i64:
+      return "i64";
   }
   return "?";
 }
 
-std::ostream& operator<<(std::ostream& os, DType dtype) { return os << name(dtype); }
+std::ostream& operator<<(std::ostream& os, DType dtype) {
+  return os << name(dtype);
+}
 
 std::string Device::str() const {
   return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index);
 }
 
-std::ostream& operator<<(std::ostream& os, Device device) { return os << device.str(); }
+std::ostream& operator<<(std::ostream& os, Device device) {
+  return os << device.str();
+}
 
 }  // namespace tether

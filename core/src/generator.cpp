@@ -9,6 +9,8 @@ std::mt19937_64& global_generator() {
 }
 }  // namespace detail
 
-void manual_seed(std::uint64_t seed) { detail::global_generator().seed(seed); }
+void manual_seed(std::uint64_t seed) {
+  detail::global_generator().seed(seed);
+}
 
 }  // namespace tether

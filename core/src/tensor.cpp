@@ -16,8 +16,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
-  impl->storage =
-      std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * element_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(
+      static_cast<std::size_t>(shape.numel()) * element_size(dtype), device);
   return Tensor(std::move(impl));
 }
 
@@ -32,7 +32,9 @@ Tensor Tensor::view_of(const Tensor& base, const Shape& shape, const Strides& st
   return Tensor(std::move(impl));
 }
 
-std::int64_t Tensor::size(std::int64_t d) const { return shape()[wrap_dim("size", d, dim())]; }
+std::int64_t Tensor::size(std::int64_t d) const {
+  return shape()[wrap_dim("size", d, dim())];
+}
 
 std::int64_t Tensor::stride(std::int64_t d) const {
   return strides()[wrap_dim("stride", d, dim())];
@@ -72,7 +74,9 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   return *this;
 }
 
-Tensor Tensor::grad() const { return Tensor(impl_->grad); }
+Tensor Tensor::grad() const {
+  return Tensor(impl_->grad);
+}
 
 void Tensor::set_grad(const Tensor& grad) const {
   if (grad.defined() && !(grad.shape() == shape()))

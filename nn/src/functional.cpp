@@ -12,9 +12,12 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
   const Tensor diff = input - target;
   const Tensor squared = diff * diff;
   switch (reduction) {
-    case Reduction::none: return squared;
-    case Reduction::sum: return sum(squared);
-    case Reduction::mean: break;
+    case Reduction::none:
+      return squared;
+    case Reduction::sum:
+      return sum(squared);
+    case Reduction::mean:
+      break;
   }
   return mean(squared);
 }

@@ -75,8 +75,8 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     if (!(it->second.shape() == target.shape()))
       fail<ShapeError>("load_state_dict: key \"", key, "\" has shape ", it->second.shape(),
                        ", the module expects ", target.shape());
-    if (it->second.dtype() != target.dtype() && !(it->second.is_floating_point() &&
-                                                  target.is_floating_point()))
+    if (it->second.dtype() != target.dtype() &&
+        !(it->second.is_floating_point() && target.is_floating_point()))
       fail<ValueError>("load_state_dict: key \"", key, "\" has dtype ", it->second.dtype(),
                        ", the module expects ", target.dtype());
   }

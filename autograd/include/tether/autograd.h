@@ -23,8 +23,8 @@ void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& gra
 /// retain_graph defaults to create_graph.
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {},
-                         std::optional<bool> retain_graph = std::nullopt,
-                         bool create_graph = false, bool allow_unused = false);
+                         std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+                         bool allow_unused = false);
 
 /// The graph behind `root` in Graphviz dot format: one box per recorded op,
 /// leaves highlighted with their shapes, edges pointing from inputs to the ops

@@ -31,7 +31,8 @@ Tensor arange(double start, double end, double step, TensorOptions options = DTy
 /// `steps` evenly spaced values from start to end inclusive.
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options = {});
 /// n x m identity (m defaults to n).
-Tensor eye(std::int64_t n, std::optional<std::int64_t> m = std::nullopt, TensorOptions options = {});
+Tensor eye(std::int64_t n, std::optional<std::int64_t> m = std::nullopt,
+           TensorOptions options = {});
 /// Uniform on [0, 1), from the global generator (see manual_seed).
 Tensor rand(const Shape& shape, TensorOptions options = {});
 /// Standard normal, from the global generator.

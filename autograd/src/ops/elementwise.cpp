@@ -16,12 +16,12 @@ namespace {
 template <class Backward>
 Tensor record_binary(const char* name, const Tensor& a, const Tensor& b, Tensor out,
                      std::initializer_list<Tensor> saved, Backward backward) {
-  return record(name, {a, b}, std::move(out), saved,
-                [sa = a.shape(), sb = b.shape(), backward](Node& n, const Tensor& g) -> GradList {
-                  auto [ga, gb] = backward(n, g);
-                  return {ga.defined() ? sum_to_shape(ga, sa) : ga,
-                          gb.defined() ? sum_to_shape(gb, sb) : gb};
-                });
+  return record(
+      name, {a, b}, std::move(out), saved,
+      [sa = a.shape(), sb = b.shape(), backward](Node& n, const Tensor& g) -> GradList {
+        auto [ga, gb] = backward(n, g);
+        return {ga.defined() ? sum_to_shape(ga, sa) : ga, gb.defined() ? sum_to_shape(gb, sb) : gb};
+      });
 }
 
 /// A 0-d tensor of x's dtype and device, broadcast against x by binary ops.
@@ -33,12 +33,16 @@ Tensor scalar_like(const Tensor& x, double value) {
 
 Tensor add(const Tensor& a, const Tensor& b) {
   return record_binary("add", a, b, binary_kernel("add", BinaryOp::add, a, b), {},
-                       [](Node&, const Tensor& g) { return std::pair{g, g}; });
+                       [](Node&, const Tensor& g) {
+                         return std::pair{g, g};
+                       });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   return record_binary("sub", a, b, binary_kernel("sub", BinaryOp::sub, a, b), {},
-                       [](Node&, const Tensor& g) { return std::pair{g, -g}; });
+                       [](Node&, const Tensor& g) {
+                         return std::pair{g, -g};
+                       });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
@@ -102,36 +106,90 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   });
 }
 
-Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
-Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
-Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
-Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
-Tensor operator+(const Tensor& a, double b) { return affine(a, 1.0, b); }
-Tensor operator-(const Tensor& a, double b) { return affine(a, 1.0, -b); }
-Tensor operator*(const Tensor& a, double b) { return affine(a, b, 0.0); }
-Tensor operator/(const Tensor& a, double b) { return affine(a, 1.0 / b, 0.0); }
-Tensor operator+(double a, const Tensor& b) { return affine(b, 1.0, a); }
-Tensor operator-(double a, const Tensor& b) { return affine(b, -1.0, a); }
-Tensor operator*(double a, const Tensor& b) { return affine(b, a, 0.0); }
-Tensor operator/(double a, const Tensor& b) { return reciprocal(b) * a; }
-Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator+(const Tensor& a, const Tensor& b) {
+  return add(a, b);
+}
+Tensor operator-(const Tensor& a, const Tensor& b) {
+  return sub(a, b);
+}
+Tensor operator*(const Tensor& a, const Tensor& b) {
+  return mul(a, b);
+}
+Tensor operator/(const Tensor& a, const Tensor& b) {
+  return div(a, b);
+}
+Tensor operator+(const Tensor& a, double b) {
+  return affine(a, 1.0, b);
+}
+Tensor operator-(const Tensor& a, double b) {
+  return affine(a, 1.0, -b);
+}
+Tensor operator*(const Tensor& a, double b) {
+  return affine(a, b, 0.0);
+}
+Tensor operator/(const Tensor& a, double b) {
+  return affine(a, 1.0 / b, 0.0);
+}
+Tensor operator+(double a, const Tensor& b) {
+  return affine(b, 1.0, a);
+}
+Tensor operator-(double a, const Tensor& b) {
+  return affine(b, -1.0, a);
+}
+Tensor operator*(double a, const Tensor& b) {
+  return affine(b, a, 0.0);
+}
+Tensor operator/(double a, const Tensor& b) {
+  return reciprocal(b) * a;
+}
+Tensor operator-(const Tensor& a) {
+  return neg(a);
+}
 
 // ---- comparisons: masks without gradient ------------------------------------
 
-Tensor eq(const Tensor& a, const Tensor& b) { return binary_kernel("eq", BinaryOp::eq, a, b); }
-Tensor ne(const Tensor& a, const Tensor& b) { return binary_kernel("ne", BinaryOp::ne, a, b); }
-Tensor lt(const Tensor& a, const Tensor& b) { return binary_kernel("lt", BinaryOp::lt, a, b); }
-Tensor le(const Tensor& a, const Tensor& b) { return binary_kernel("le", BinaryOp::le, a, b); }
-Tensor gt(const Tensor& a, const Tensor& b) { return binary_kernel("gt", BinaryOp::gt, a, b); }
-Tensor ge(const Tensor& a, const Tensor& b) { return binary_kernel("ge", BinaryOp::ge, a, b); }
-Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
-Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
-Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
-Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
-Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(a, b)); }
-Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(a, b)); }
-Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(a, b)); }
-Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(a, b)); }
+Tensor eq(const Tensor& a, const Tensor& b) {
+  return binary_kernel("eq", BinaryOp::eq, a, b);
+}
+Tensor ne(const Tensor& a, const Tensor& b) {
+  return binary_kernel("ne", BinaryOp::ne, a, b);
+}
+Tensor lt(const Tensor& a, const Tensor& b) {
+  return binary_kernel("lt", BinaryOp::lt, a, b);
+}
+Tensor le(const Tensor& a, const Tensor& b) {
+  return binary_kernel("le", BinaryOp::le, a, b);
+}
+Tensor gt(const Tensor& a, const Tensor& b) {
+  return binary_kernel("gt", BinaryOp::gt, a, b);
+}
+Tensor ge(const Tensor& a, const Tensor& b) {
+  return binary_kernel("ge", BinaryOp::ge, a, b);
+}
+Tensor operator<(const Tensor& a, const Tensor& b) {
+  return lt(a, b);
+}
+Tensor operator<=(const Tensor& a, const Tensor& b) {
+  return le(a, b);
+}
+Tensor operator>(const Tensor& a, const Tensor& b) {
+  return gt(a, b);
+}
+Tensor operator>=(const Tensor& a, const Tensor& b) {
+  return ge(a, b);
+}
+Tensor operator<(const Tensor& a, double b) {
+  return lt(a, scalar_like(a, b));
+}
+Tensor operator<=(const Tensor& a, double b) {
+  return le(a, scalar_like(a, b));
+}
+Tensor operator>(const Tensor& a, double b) {
+  return gt(a, scalar_like(a, b));
+}
+Tensor operator>=(const Tensor& a, double b) {
+  return ge(a, scalar_like(a, b));
+}
 
 // ---- unary ops --------------------------------------------------------------
 
@@ -203,7 +261,9 @@ Tensor abs(const Tensor& x) {
                 [](Node& n, const Tensor& g) -> GradList { return {g * sign(n.saved(0))}; });
 }
 
-Tensor sign(const Tensor& x) { return unary_kernel("sign", UnaryOp::sign, x); }
+Tensor sign(const Tensor& x) {
+  return unary_kernel("sign", UnaryOp::sign, x);
+}
 
 Tensor sin(const Tensor& x) {
   Tensor out = unary_kernel("sin", UnaryOp::sin, x);
@@ -255,12 +315,15 @@ Tensor relu(const Tensor& x) {
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
   Tensor out = unary_kernel("leaky_relu", UnaryOp::leaky_relu, x, {negative_slope});
-  return record("leaky_relu", {x}, out, {x}, [negative_slope](Node& n, const Tensor& g) -> GradList {
-    return {g * affine(n.saved(0) > 0.0, 1.0 - negative_slope, negative_slope)};
-  });
+  return record("leaky_relu", {x}, out, {x},
+                [negative_slope](Node& n, const Tensor& g) -> GradList {
+                  return {g * affine(n.saved(0) > 0.0, 1.0 - negative_slope, negative_slope)};
+                });
 }
 
-Tensor gelu(const Tensor& x) { return x * (erf(x * (1.0 / std::numbers::sqrt2)) + 1.0) * 0.5; }
+Tensor gelu(const Tensor& x) {
+  return x * (erf(x * (1.0 / std::numbers::sqrt2)) + 1.0) * 0.5;
+}
 
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
   const double lo = min.value_or(-INFINITY), hi = max.value_or(INFINITY);

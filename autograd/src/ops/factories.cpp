@@ -39,18 +39,30 @@ Tensor full(const Shape& shape, double value, TensorOptions options) {
   return finish(out, options);
 }
 
-Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
-Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor zeros(const Shape& shape, TensorOptions options) {
+  return full(shape, 0.0, options);
+}
+Tensor ones(const Shape& shape, TensorOptions options) {
+  return full(shape, 1.0, options);
+}
 
 Tensor full_like(const Tensor& like, double value) {
   return full(like.shape(), value, TensorOptions(like.dtype()).with_device(like.device()));
 }
-Tensor zeros_like(const Tensor& like) { return full_like(like, 0.0); }
-Tensor ones_like(const Tensor& like) { return full_like(like, 1.0); }
+Tensor zeros_like(const Tensor& like) {
+  return full_like(like, 0.0);
+}
+Tensor ones_like(const Tensor& like) {
+  return full_like(like, 1.0);
+}
 
-Tensor scalar_tensor(double value, TensorOptions options) { return full({}, value, options); }
+Tensor scalar_tensor(double value, TensorOptions options) {
+  return full({}, value, options);
+}
 
-Tensor arange(double end, TensorOptions options) { return arange(0.0, end, 1.0, options); }
+Tensor arange(double end, TensorOptions options) {
+  return arange(0.0, end, 1.0, options);
+}
 
 Tensor arange(double start, double end, double step, TensorOptions options) {
   if (step == 0.0 || (end - start) * step < 0.0)

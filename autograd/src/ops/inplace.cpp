@@ -67,10 +67,18 @@ Tensor& Tensor::sub_(const Tensor& other, double alpha) {
   return scaled_inplace("sub_", BinaryOp::sub, *this, other, alpha);
 }
 
-Tensor& Tensor::mul_(const Tensor& other) { return binary_inplace("mul_", BinaryOp::mul, *this, other); }
-Tensor& Tensor::add_(double value) { return affine_inplace("add_", *this, 1.0, value); }
-Tensor& Tensor::mul_(double value) { return affine_inplace("mul_", *this, value, 0.0); }
-Tensor& Tensor::div_(double value) { return affine_inplace("div_", *this, 1.0 / value, 0.0); }
+Tensor& Tensor::mul_(const Tensor& other) {
+  return binary_inplace("mul_", BinaryOp::mul, *this, other);
+}
+Tensor& Tensor::add_(double value) {
+  return affine_inplace("add_", *this, 1.0, value);
+}
+Tensor& Tensor::mul_(double value) {
+  return affine_inplace("mul_", *this, value, 0.0);
+}
+Tensor& Tensor::div_(double value) {
+  return affine_inplace("div_", *this, 1.0 / value, 0.0);
+}
 
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace("copy_", *this, src);
@@ -91,6 +99,8 @@ Tensor& Tensor::fill_(double value) {
   return *this;
 }
 
-Tensor& Tensor::zero_() { return fill_(0.0); }
+Tensor& Tensor::zero_() {
+  return fill_(0.0);
+}
 
 }  // namespace tether

@@ -22,7 +22,9 @@ Tensor as_batched(const Tensor& x, const Shape& batch) {
   return Tensor::view_of(dense, shape, contiguous_strides(shape), 0);
 }
 
-Tensor matrix_transpose(const Tensor& x) { return transpose(x, -1, -2); }
+Tensor matrix_transpose(const Tensor& x) {
+  return transpose(x, -1, -2);
+}
 
 /// a [..., n, k] @ b [..., k, m] with broadcast batch dims (both rank >= 2, k checked).
 Tensor batched_matmul(const Tensor& a, const Tensor& b) {
@@ -33,17 +35,17 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b) {
   shape.push_back(a.size(-2));
   shape.push_back(b.size(-1));
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  backend_of(a).matmul(as_batched(a, batch), as_batched(b, batch),
-                       Tensor::view_of(out, {batch.numel(), a.size(-2), b.size(-1)},
-                                       contiguous_strides({batch.numel(), a.size(-2), b.size(-1)}),
-                                       0));
-  return record("matmul", {a, b}, out, {a, b},
-                [sa = a.shape(), sb = b.shape()](Node& n, const Tensor& g) -> GradList {
-                  return {n.needs_grad(0) ? sum_to_shape(matmul(g, matrix_transpose(n.saved(1))), sa)
-                                          : Tensor(),
-                          n.needs_grad(1) ? sum_to_shape(matmul(matrix_transpose(n.saved(0)), g), sb)
-                                          : Tensor()};
-                });
+  backend_of(a).matmul(
+      as_batched(a, batch), as_batched(b, batch),
+      Tensor::view_of(out, {batch.numel(), a.size(-2), b.size(-1)},
+                      contiguous_strides({batch.numel(), a.size(-2), b.size(-1)}), 0));
+  return record(
+      "matmul", {a, b}, out, {a, b},
+      [sa = a.shape(), sb = b.shape()](Node& n, const Tensor& g) -> GradList {
+        return {
+            n.needs_grad(0) ? sum_to_shape(matmul(g, matrix_transpose(n.saved(1))), sa) : Tensor(),
+            n.needs_grad(1) ? sum_to_shape(matmul(matrix_transpose(n.saved(0)), g), sb) : Tensor()};
+      });
 }
 
 }  // namespace

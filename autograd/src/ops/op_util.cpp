@@ -26,7 +26,9 @@ void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
                       b.device(), " (move one with .to(device))");
 }
 
-backend::Backend& backend_of(const Tensor& x) { return backend::backend_for(x.device()); }
+backend::Backend& backend_of(const Tensor& x) {
+  return backend::backend_for(x.device());
+}
 
 Tensor broadcast_view(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
@@ -82,7 +84,8 @@ Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tenso
   check_defined(name, b);
   check_same_dtype(name, a, b);
   check_same_device(name, a, b);
-  const Shape shape = a.shape() == b.shape() ? a.shape() : broadcast_shapes(name, a.shape(), b.shape());
+  const Shape shape =
+      a.shape() == b.shape() ? a.shape() : broadcast_shapes(name, a.shape(), b.shape());
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   backend_of(a).binary(op, broadcast_view(a, shape), broadcast_view(b, shape), out);
   return out;

@@ -43,8 +43,7 @@ Tensor expand_reduced(const Tensor& reduced, const Shape& input_shape, std::uint
 Tensor extremum(const char* name, backend::ReduceOp op, const Tensor& x, const Dims& dims,
                 bool keepdim) {
   const std::uint32_t mask = reduce_mask(name, x, dims);
-  Tensor out =
-      finish_reduction(reduce_kernel(name, op, x, mask), x.shape(), mask, keepdim);
+  Tensor out = finish_reduction(reduce_kernel(name, op, x, mask), x.shape(), mask, keepdim);
   return record(name, {x}, out, {x, out},
                 [mask, shape = x.shape()](Node& n, const Tensor& g) -> GradList {
                   const Tensor hit = eq(n.saved(0), expand_reduced(n.saved(1), shape, mask));
@@ -94,8 +93,8 @@ Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim) {
   Tensor shift = amax(x, dims, true).detach();
   shift = where(abs(shift) < INFINITY, shift, zeros_like(shift));
   Tensor out = log(sum(exp(x - shift), dims, true)) + shift;
-  return keepdim ? out : reshape(out, reduced_shape(x.shape(), reduce_mask("logsumexp", x, dims),
-                                                    false));
+  return keepdim ? out
+                 : reshape(out, reduced_shape(x.shape(), reduce_mask("logsumexp", x, dims), false));
 }
 
 Tensor norm(const Tensor& x, const Dims& dims, bool keepdim) {
@@ -170,8 +169,7 @@ Tensor sum_to_shape(const Tensor& grad, const Shape& shape) {
     } else if (shape[d - leading] == 1 && grad.shape()[d] != 1) {
       dims.push_back(d);
     } else if (shape[d - leading] != grad.shape()[d]) {
-      fail<ShapeError>("sum_to_shape: cannot sum a tensor of shape ", grad.shape(), " to ",
-                       shape);
+      fail<ShapeError>("sum_to_shape: cannot sum a tensor of shape ", grad.shape(), " to ", shape);
     }
   }
   return reshape(sum(grad, dims, true), shape);

@@ -44,29 +44,29 @@ Tensor slice_backward(const Tensor& g, const Shape& shape, int dim, std::int64_t
   Strides strides = out.strides();
   strides[dim] *= step;
   backend_of(g).copy(g, Tensor::view_of(out, g.shape(), strides, start * out.strides()[dim]));
-  return record("slice_backward", {g}, out, {},
-                [dim, start, end = start + step * g.size(dim), step](Node&, const Tensor& gg)
-                    -> GradList { return {slice(gg, dim, start, end, step)}; });
+  return record(
+      "slice_backward", {g}, out, {},
+      [dim, start, end = start + step * g.size(dim), step](Node&, const Tensor& gg) -> GradList {
+        return {slice(gg, dim, start, end, step)};
+      });
 }
 
 /// The gradient of index_select: rows of `g` added into zeros of `shape`.
 Tensor index_select_backward(const Tensor& g, const Shape& shape, int dim, const Tensor& index) {
   Tensor out = zeros(shape, TensorOptions(g.dtype()).with_device(g.device()));
   backend_of(g).index_add(out, dim, index, contiguous_data(g));
-  return record("index_select_backward", {g}, out, {index},
-                [dim](Node& n, const Tensor& gg) -> GradList {
-                  return {index_select(gg, dim, n.saved(0))};
-                });
+  return record(
+      "index_select_backward", {g}, out, {index},
+      [dim](Node& n, const Tensor& gg) -> GradList { return {index_select(gg, dim, n.saved(0))}; });
 }
 
 /// The gradient of gather: `g` scatter-added into zeros of `shape`.
 Tensor gather_backward(const Tensor& g, const Shape& shape, int dim, const Tensor& index) {
   Tensor out = zeros(shape, TensorOptions(g.dtype()).with_device(g.device()));
   backend_of(g).scatter_add(out, dim, index, g);
-  return record("gather_backward", {g}, out, {index},
-                [dim](Node& n, const Tensor& gg) -> GradList {
-                  return {gather(gg, dim, n.saved(0))};
-                });
+  return record("gather_backward", {g}, out, {index}, [dim](Node& n, const Tensor& gg) -> GradList {
+    return {gather(gg, dim, n.saved(0))};
+  });
 }
 
 void check_index(const char* op, const Tensor& index) {
@@ -102,7 +102,8 @@ Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
   if (x.dim() == 0) return reshape(x, {1});
   const int start = wrap_dim("flatten", start_dim, x.dim());
   const int end = wrap_dim("flatten", end_dim, x.dim());
-  if (start > end) fail<IndexError>("flatten: start_dim ", start_dim, " is after end_dim ", end_dim);
+  if (start > end)
+    fail<IndexError>("flatten: start_dim ", start_dim, " is after end_dim ", end_dim);
   Shape shape;
   for (int d = 0; d < x.dim(); ++d) {
     if (d <= start || d > end)
@@ -122,9 +123,8 @@ Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
   std::swap(shape[d0], shape[d1]);
   std::swap(strides[d0], strides[d1]);
   Tensor out = make_view("transpose", x, shape, strides, x.storage_offset());
-  return record("transpose", {x}, out, {}, [d0, d1](Node&, const Tensor& g) -> GradList {
-    return {transpose(g, d0, d1)};
-  });
+  return record("transpose", {x}, out, {},
+                [d0, d1](Node&, const Tensor& g) -> GradList { return {transpose(g, d0, d1)}; });
 }
 
 Tensor permute(const Tensor& x, const Dims& dims) {
@@ -142,9 +142,8 @@ Tensor permute(const Tensor& x, const Dims& dims) {
     strides.push_back(x.strides()[d]);
   }
   Tensor out = make_view("permute", x, shape, strides, x.storage_offset());
-  return record("permute", {x}, out, {}, [inverse](Node&, const Tensor& g) -> GradList {
-    return {permute(g, inverse)};
-  });
+  return record("permute", {x}, out, {},
+                [inverse](Node&, const Tensor& g) -> GradList { return {permute(g, inverse)}; });
 }
 
 Tensor squeeze(const Tensor& x) {
@@ -198,7 +197,9 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
   const int d = wrap_dim("slice", dim, x.dim());
   if (step <= 0) fail<ValueError>("slice: step must be positive, got ", step);
   const std::int64_t size = x.shape()[d];
-  auto clip = [size](std::int64_t i) { return std::clamp(i < 0 ? i + size : i, std::int64_t{0}, size); };
+  auto clip = [size](std::int64_t i) {
+    return std::clamp(i < 0 ? i + size : i, std::int64_t{0}, size);
+  };
   const std::int64_t first = clip(start), last = std::max(clip(end), first);
   Shape shape = x.shape();
   Strides strides = x.strides();

@@ -14,9 +14,13 @@ namespace tether {
 enum class DType : std::uint8_t { f32, f64, i64 };
 
 /// Bytes per element.
-constexpr std::size_t element_size(DType dtype) { return dtype == DType::f32 ? 4 : 8; }
+constexpr std::size_t element_size(DType dtype) {
+  return dtype == DType::f32 ? 4 : 8;
+}
 
-constexpr bool is_floating(DType dtype) { return dtype != DType::i64; }
+constexpr bool is_floating(DType dtype) {
+  return dtype != DType::i64;
+}
 
 /// "f32", "f64" or "i64".
 std::string_view name(DType dtype);
@@ -26,11 +30,17 @@ std::ostream& operator<<(std::ostream& os, DType dtype);
 template <class T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
 template <>
-constexpr DType dtype_of<std::int64_t>() { return DType::i64; }
+constexpr DType dtype_of<std::int64_t>() {
+  return DType::i64;
+}
 
 enum class DeviceType : std::uint8_t { cpu, cuda };
 

@@ -38,9 +38,21 @@ struct TensorOptions {
   TensorOptions() = default;
   TensorOptions(DType dtype) : dtype(dtype) {}
   TensorOptions(Device device) : device(device) {}
-  TensorOptions with_dtype(DType d) const { auto o = *this; o.dtype = d; return o; }
-  TensorOptions with_device(Device d) const { auto o = *this; o.device = d; return o; }
-  TensorOptions with_requires_grad(bool r = true) const { auto o = *this; o.requires_grad = r; return o; }
+  TensorOptions with_dtype(DType d) const {
+    auto o = *this;
+    o.dtype = d;
+    return o;
+  }
+  TensorOptions with_device(Device d) const {
+    auto o = *this;
+    o.device = d;
+    return o;
+  }
+  TensorOptions with_requires_grad(bool r = true) const {
+    auto o = *this;
+    o.requires_grad = r;
+    return o;
+  }
 };
 
 /// The state behind a Tensor handle. Core code owns shape/strides/storage; the
@@ -53,8 +65,8 @@ struct TensorImpl {
   std::shared_ptr<Storage> storage;
 
   bool requires_grad = false;
-  std::uint32_t output_nr = 0;                 ///< which output of grad_fn this is
-  std::shared_ptr<autograd::Node> grad_fn;     ///< null for leaves
+  std::uint32_t output_nr = 0;              ///< which output of grad_fn this is
+  std::shared_ptr<autograd::Node> grad_fn;  ///< null for leaves
   std::weak_ptr<autograd::Node> grad_accumulator;
   std::shared_ptr<TensorImpl> grad;
 

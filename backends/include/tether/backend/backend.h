@@ -31,9 +31,9 @@ enum class UnaryOp : std::uint8_t {
   erf,
   softplus,  // log(1 + exp(x)), computed without overflow
   reciprocal,
-  affine,    // alpha * x + beta
-  pow,       // x ^ alpha
-  clamp,     // min(max(x, alpha), beta); alpha/beta may be -inf/+inf
+  affine,      // alpha * x + beta
+  pow,         // x ^ alpha
+  clamp,       // min(max(x, alpha), beta); alpha/beta may be -inf/+inf
   leaky_relu,  // x > 0 ? x : alpha * x
 };
 

@@ -6,7 +6,8 @@
 //       fc1 = register_module("fc1", std::make_shared<tether::nn::Linear>(4, 16));
 //       fc2 = register_module("fc2", std::make_shared<tether::nn::Linear>(16, 1));
 //     }
-//     tether::Tensor forward(const tether::Tensor& x) { return fc2->forward(relu(fc1->forward(x))); }
+//     tether::Tensor forward(const tether::Tensor& x) { return fc2->forward(relu(fc1->forward(x)));
+//     }
 //   };
 //
 // A slot is a `std::shared_ptr<Parameter>` member registered by reference, so
