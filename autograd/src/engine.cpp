@@ -65,8 +65,14 @@ class Engine {
   }
 
  private:
-  static void accumulate(Node& node, const Tensor& grad) {
-    node.grad_buffer_ = node.grad_buffer_.defined() ? node.grad_buffer_ + grad : grad;
+  void accumulate(Node& node, const Tensor& grad) const {
+    Tensor& buffer = node.grad_buffer_;
+    if (!buffer.defined())
+      buffer = grad;
+    else if (!create_graph_ && uniquely_owned(buffer) && buffer.shape() == grad.shape())
+      buffer.add_(grad);  // nothing else sees this sum, and nothing records it
+    else
+      buffer = buffer + grad;
   }
 
   // Depth-first walk from the roots: counts each node's incoming edges and

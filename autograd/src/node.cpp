@@ -98,22 +98,22 @@ class AccumulateGrad final : public Node {
     } else if (current.defined()) {
       current.add_(grad);
     } else {
-      leaf_->grad = (owns_its_storage(grad) ? grad.detach() : grad.clone()).impl_ptr();
+      leaf_->grad =
+          (uniquely_owned(grad) && !grad.requires_grad() ? grad.detach() : grad.clone()).impl_ptr();
     }
     return {};
   }
 
  private:
-  // A gradient nobody else references can become grad() without a copy.
-  static bool owns_its_storage(const Tensor& t) {
-    return t.use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous() &&
-           t.storage_offset() == 0 && !t.requires_grad();
-  }
-
   std::shared_ptr<TensorImpl> leaf_;
 };
 
 }  // namespace
+
+bool uniquely_owned(const Tensor& t) {
+  return t.use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous() &&
+         t.storage_offset() == 0;
+}
 
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   TensorImpl* impl = leaf.impl();

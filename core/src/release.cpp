@@ -10,6 +10,10 @@ thread_local std::vector<std::shared_ptr<void>>* pending = nullptr;
 
 void release_iteratively(std::shared_ptr<void>&& owner) {
   if (!owner) return;
+  if (owner.use_count() > 1) {  // not the last owner: nothing is destroyed here
+    owner.reset();
+    return;
+  }
   if (pending) {  // a release further up the stack will drain this one
     pending->push_back(std::move(owner));
     return;

@@ -141,6 +141,10 @@ Tensor record(std::string_view name, std::initializer_list<Tensor> inputs, Tenso
                 std::forward<Backward>(backward));
 }
 
+/// Whether no other tensor, view or node refers to t's data, so that it may be
+/// updated in place or handed on without a copy.
+bool uniquely_owned(const Tensor& t);
+
 /// The node that accumulates into a leaf's grad(); one per leaf, shared by all
 /// uses of the leaf.
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);

@@ -133,6 +133,9 @@ class Tensor {
   /// Backpropagates from this tensor. Without `gradient` the tensor must have
   /// one element. retain_graph keeps saved tensors for another backward;
   /// create_graph records the backward itself for higher-order gradients.
+  /// With create_graph a leaf's grad() holds a graph that refers back to the
+  /// leaf (as in PyTorch): clear it with set_grad(Tensor()) when done, or use
+  /// autograd::grad, which returns gradients without storing them.
   void backward(const Tensor& gradient = {}, bool retain_graph = false,
                 bool create_graph = false) const;
   /// Same data, no history, requires_grad false.
