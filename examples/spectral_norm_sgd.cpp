@@ -2,11 +2,11 @@
 // spectrally normalised learns, by plain SGD, a target matrix whose largest
 // singular value is 1. Since the constrained weight can represent the target
 // exactly, weight - target^T goes to zero.
-#include <tether/tether.h>
 #include <CLI/CLI.hpp>
-
 #include <chrono>
 #include <iostream>
+
+#include "spectral_norm_toy.h"
 
 int main(int argc, char** argv) {
   using namespace tether;
@@ -20,32 +20,19 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   manual_seed(static_cast<std::uint64_t>(seed));
-  nn::Linear linear(3, 4);
-  linear.weight = spectral_norm(linear.weight);
-  const Tensor target = [] {
-    const Tensor t = randn({3, 4});
-    return t / largest_singular_value(t);
-  }();
-  optim::SGD sgd(linear.parameters(), {.lr = lr});
-
+  examples::SpectralNormToy toy(lr, batch);
   const auto start = std::chrono::steady_clock::now();
   for (int step = 0; step < steps; ++step) {
-    const Tensor input = randn({batch, 3});
-    const Tensor loss = nn::mse_loss(linear(input), input.matmul(target));
-    sgd.zero_grad();
-    loss.backward();
-    sgd.step();
+    const Tensor loss = toy.step();
     if (step % 100 == 0) std::cout << "step " << step << "  loss " << loss.item<double>() << '\n';
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
-  linear.eval();
-  NoGradGuard no_grad;
-  const Tensor difference = linear.weight->value() - target.t();
-  std::cout << "weight - target^T:\n" << difference << '\n';
-  std::cout << "bias:\n" << linear.bias->value() << '\n';
-  std::cout << "max |weight - target^T| = " << abs(difference).amax().item<double>() << '\n';
+  const Tensor error = toy.weight_error();
+  std::cout << "weight - target^T:\n" << error << '\n';
+  std::cout << "bias:\n" << toy.linear().bias->value().detach() << '\n';
+  std::cout << "max |weight - target^T| = " << abs(error).amax().item<double>() << '\n';
   std::cout << steps << " steps in " << seconds * 1e3 << " ms (" << seconds * 1e6 / steps
             << " us/step)\n";
   return 0;

@@ -1,0 +1,35 @@
+// Time of the spectral-norm toy's 1,000-step SGD loop (examples/spectral_norm_sgd),
+// the figure ../shared/peers/RESULTS.md gives for libtorch (53.1 ms, spectral
+// norm by hand) and PyTorch (129 ms, parametrizations.spectral_norm).
+#include "bench.h"
+#include "spectral_norm_toy.h"
+
+int main(int argc, char** argv) {
+  using namespace tether;
+  CLI::App app{"spectral-norm toy: 1,000 SGD steps of a spectrally normalised Linear(3, 4)"};
+  bench::Options options;
+  options.samples = 7;
+  options.sample_ms = 1;
+  options.min_seconds = 0.2;
+  options.add_flags(app);
+  int steps = 1000;
+  app.add_option("--steps", steps, "SGD steps per loop")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  double final_error = 0;
+  const bench::Body loop = bench::repeat([&] {
+    manual_seed(0);
+    examples::SpectralNormToy toy(0.1, 20);
+    for (int step = 0; step < steps; ++step) toy.step();
+    final_error = abs(toy.weight_error()).amax().item<double>();
+  });
+  const bench::Measurement m = bench::measure({loop}, options).front();
+  bench::figure("seed_sn_sgd.loop", m.median * 1e3, "ms");
+  bench::figure("seed_sn_sgd.step", m.median * 1e6 / steps, "us");
+  bench::figure("seed_sn_sgd.minflt", m.faults_per_call, "faults/loop");
+  bench::figure("seed_sn_sgd.final_max_abs_error", final_error, "abs");
+  bench::describe("seed_sn_sgd.loop", m, 1e3, "ms", "loop");
+  bench::comment("libtorch 1.13 reference (RESULTS.md, not this run): 53.1 ms; target <= 10.6 ms");
+  bench::figure("seed_sn_sgd.loop.vs_libtorch", m.median * 1e3 / 53.1, "ratio");
+  return 0;
+}
