@@ -94,11 +94,10 @@ ComputedParameter::ComputedParameter(std::shared_ptr<Constraint> constraint,
     if (!raw.requires_grad()) raw.requires_grad_();
 }
 
-std::vector<std::uint64_t> ComputedParameter::current_versions() {
-  std::vector<std::uint64_t> versions;
-  for (const auto& raw : raw_inputs_) versions.push_back(raw.version());
-  for (const auto& [name, buffer] : constraint_->buffers()) versions.push_back(buffer.version());
-  return versions;
+template <class Visit>
+void ComputedParameter::for_each_version(Visit visit) {
+  for (const auto& raw : raw_inputs_) visit(raw.version());
+  for (const auto& [name, buffer] : constraint_->buffers()) visit(buffer.version());
 }
 
 bool ComputedParameter::value_was_written() const {
@@ -125,10 +124,16 @@ Tensor ComputedParameter::value() {
                        "its raw inputs; assign through ComputedParameter::assign instead");
     assign(cached_.detach().clone());
   }
-  if (cache_is_valid() && versions_ == current_versions()) return cached_;
+  if (cache_is_valid()) {
+    std::size_t i = 0;
+    bool unchanged = true;
+    for_each_version([&](std::uint64_t v) { unchanged = unchanged && versions_[i++] == v; });
+    if (unchanged) return cached_;
+  }
   cached_ = constraint_->forward(raw_inputs_);
   ++recompute_count_;
-  versions_ = current_versions();  // after forward: a power iteration moves buffers
+  versions_.clear();  // recorded after forward: a power iteration moves buffers
+  for_each_version([this](std::uint64_t v) { versions_.push_back(v); });
   value_version_ = cached_.version();
   grad_mode_ = is_grad_enabled();
   training_mode_ = is_training();

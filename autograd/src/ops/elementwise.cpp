@@ -72,23 +72,28 @@ Tensor pow(const Tensor& x, const Tensor& exponent) {
   });
 }
 
-Tensor maximum(const Tensor& a, const Tensor& b) {
-  return record_binary("maximum", a, b, binary_kernel("maximum", BinaryOp::maximum, a, b), {a, b},
-                       [](Node& n, const Tensor& g) {
-                         // Ties share the gradient equally, as in PyTorch.
+namespace {
+
+/// maximum / minimum: the gradient goes to the operand `wins` picks; ties share
+/// it equally, as in PyTorch.
+Tensor pick(const char* name, BinaryOp op, Tensor (*wins)(const Tensor&, const Tensor&),
+            const Tensor& a, const Tensor& b) {
+  return record_binary(name, a, b, binary_kernel(name, op, a, b), {a, b},
+                       [wins](Node& n, const Tensor& g) {
                          const Tensor a = n.saved(0), b = n.saved(1);
-                         const Tensor to_a = gt(a, b) + eq(a, b) * 0.5;
+                         const Tensor to_a = wins(a, b) + eq(a, b) * 0.5;
                          return std::pair{g * to_a, g * (1.0 - to_a)};
                        });
 }
 
+}  // namespace
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return pick("maximum", BinaryOp::maximum, gt, a, b);
+}
+
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return record_binary("minimum", a, b, binary_kernel("minimum", BinaryOp::minimum, a, b), {a, b},
-                       [](Node& n, const Tensor& g) {
-                         const Tensor a = n.saved(0), b = n.saved(1);
-                         const Tensor to_a = lt(a, b) + eq(a, b) * 0.5;
-                         return std::pair{g * to_a, g * (1.0 - to_a)};
-                       });
+  return pick("minimum", BinaryOp::minimum, lt, a, b);
 }
 
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {

@@ -93,7 +93,9 @@ class ComputedParameter final : public Parameter {
  private:
   bool cache_is_valid() const;
   bool value_was_written() const;
-  std::vector<std::uint64_t> current_versions();
+  /// Visits the version counter of every raw input and buffer, in a fixed order.
+  template <class Visit>
+  void for_each_version(Visit visit);
 
   std::shared_ptr<Constraint> constraint_;
   std::vector<Tensor> raw_inputs_;
