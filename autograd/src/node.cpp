@@ -118,7 +118,7 @@ bool uniquely_owned(const Tensor& t) {
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   TensorImpl* impl = leaf.impl();
   if (auto existing = impl->grad_accumulator.lock()) return existing;
-  auto node = std::make_shared<AccumulateGrad>(leaf.impl_ptr());
+  auto node = detail::make_pooled<AccumulateGrad>(leaf.impl_ptr());
   impl->grad_accumulator = node;
   return node;
 }

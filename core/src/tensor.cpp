@@ -1,6 +1,7 @@
 #include "tether/tensor.h"
 
 #include "tether/error.h"
+#include "tether/pool.h"
 #include "tether/release.h"
 
 namespace tether {
@@ -12,18 +13,18 @@ TensorImpl::~TensorImpl() {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (auto d : shape)
     if (d < 0) fail<ShapeError>("empty: negative extent in shape ", shape);
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = detail::make_pooled<TensorImpl>();
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;
-  impl->storage = std::make_shared<Storage>(
+  impl->storage = detail::make_pooled<Storage>(
       static_cast<std::size_t>(shape.numel()) * element_size(dtype), device);
   return Tensor(std::move(impl));
 }
 
 Tensor Tensor::view_of(const Tensor& base, const Shape& shape, const Strides& strides,
                        std::int64_t offset) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = detail::make_pooled<TensorImpl>();
   impl->shape = shape;
   impl->strides = strides;
   impl->offset = offset;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "tether/grad_mode.h"
+#include "tether/pool.h"
 #include "tether/tensor.h"
 
 namespace tether::autograd {
@@ -128,7 +129,7 @@ template <class Backward>
 Tensor record(std::string_view name, std::span<const Tensor> inputs, Tensor output,
               std::span<const Tensor> saved, Backward&& backward) {
   if (!needs_recording(inputs)) return output;
-  auto node = std::make_shared<FunctionNode<std::decay_t<Backward>>>(
+  auto node = detail::make_pooled<FunctionNode<std::decay_t<Backward>>>(
       name, std::forward<Backward>(backward));
   return record_node(std::move(node), inputs, std::move(output), saved);
 }

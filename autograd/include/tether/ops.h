@@ -146,7 +146,8 @@ Tensor dot(const Tensor& a, const Tensor& b);
 Tensor outer(const Tensor& a, const Tensor& b);
 
 // ---- shape and indexing (shape.cpp) -----------------------------------------
-/// A view when the strides allow it, a copy otherwise. One extent may be -1.
+/// x itself when the shape is unchanged, else a view when the strides allow
+/// it, a copy otherwise. One extent may be -1.
 Tensor reshape(const Tensor& x, const Shape& shape);
 /// Like reshape, but throws ShapeError when a view is impossible.
 Tensor view(const Tensor& x, const Shape& shape);

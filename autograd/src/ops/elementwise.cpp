@@ -40,8 +40,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   return record_binary("sub", a, b, binary_kernel("sub", BinaryOp::sub, a, b), {},
-                       [](Node&, const Tensor& g) {
-                         return std::pair{g, -g};
+                       [](Node& n, const Tensor& g) {
+                         return std::pair{g, n.needs_grad(1) ? -g : Tensor()};
                        });
 }
 
@@ -54,12 +54,13 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  return record_binary("div", a, b, binary_kernel("div", BinaryOp::div, a, b), {a, b},
-                       [](Node& n, const Tensor& g) {
-                         const Tensor b = n.saved(1);
-                         return std::pair{n.needs_grad(0) ? g / b : Tensor(),
-                                          n.needs_grad(1) ? -g * n.saved(0) / (b * b) : Tensor()};
-                       });
+  Tensor out = binary_kernel("div", BinaryOp::div, a, b);
+  // d(a/b)/db = -a/b^2 = -(1/b) (a/b): with g/b at hand, one more product.
+  return record_binary("div", a, b, out, {b, out}, [](Node& n, const Tensor& g) {
+    const Tensor g_over_b = g / n.saved(0);
+    return std::pair{n.needs_grad(0) ? g_over_b : Tensor(),
+                     n.needs_grad(1) ? -(g_over_b * n.saved(1)) : Tensor()};
+  });
 }
 
 Tensor pow(const Tensor& x, const Tensor& exponent) {

@@ -48,6 +48,44 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b) {
       });
 }
 
+/// x (rank 1 or 2) as the backend's rank-3 [1, rows, cols] view; a vector is a
+/// row (`vector_is_row`) or a column.
+Tensor as_single_matrix(const Tensor& x, bool vector_is_row) {
+  if (x.dim() == 2)
+    return Tensor::view_of(x, {1, x.shape()[0], x.shape()[1]}, {0, x.strides()[0], x.strides()[1]},
+                           x.storage_offset());
+  const std::int64_t n = x.shape()[0], stride = x.strides()[0];
+  return vector_is_row ? Tensor::view_of(x, {1, 1, n}, {0, 0, stride}, x.storage_offset())
+                       : Tensor::view_of(x, {1, n, 1}, {0, stride, 0}, x.storage_offset());
+}
+
+/// a @ b for operands of rank 1 or 2, the common case, in one kernel call and
+/// one node: a vector is a row on the left and a column on the right, and that
+/// extent-1 dim is left out of the result. The general path would record an
+/// unsqueeze, a squeeze and batch views around the same product.
+Tensor matrix_product(const Tensor& a, const Tensor& b) {
+  const std::int64_t rows = a.dim() == 2 ? a.shape()[0] : 1;
+  const std::int64_t cols = b.dim() == 2 ? b.shape()[1] : 1;
+  Shape shape;
+  if (a.dim() == 2) shape.push_back(rows);
+  if (b.dim() == 2) shape.push_back(cols);
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  backend_of(a).matmul(as_single_matrix(a, true), as_single_matrix(b, false),
+                       Tensor::view_of(out, {1, rows, cols}, {0, cols, 1}, 0));
+  // With g = dL/d(out): dL/da = g b^T and dL/db = a^T g, where a product with
+  // a vector side becomes an outer product (matrix @ vector) or a scaling
+  // (vector . vector).
+  return record("matmul", {a, b}, out, {a, b}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor &a = n.saved(0), &b = n.saved(1);
+    Tensor grad_a, grad_b;
+    if (n.needs_grad(0))
+      grad_a = b.dim() == 2 ? matmul(g, matrix_transpose(b)) : a.dim() == 2 ? outer(g, b) : g * b;
+    if (n.needs_grad(1))
+      grad_b = a.dim() == 2 ? matmul(matrix_transpose(a), g) : b.dim() == 2 ? outer(a, g) : a * g;
+    return {grad_a, grad_b};
+  });
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -61,6 +99,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   // Checked before promoting 1-d operands, so the message shows the user's shapes.
   if (a.size(-1) != b.size(b.dim() == 1 ? 0 : -2))
     fail<ShapeError>("matmul: inner dimensions differ: ", a.shape(), " @ ", b.shape());
+  if (a.dim() <= 2 && b.dim() <= 2) return matrix_product(a, b);
   // 1-d operands become a row (left) or column (right) matrix, removed again after.
   const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;
   const Tensor b2 = b.dim() == 1 ? unsqueeze(b, 1) : b;

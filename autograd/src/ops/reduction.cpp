@@ -65,9 +65,16 @@ Tensor sum(const Tensor& x, const Dims& dims, bool keepdim) {
 
 Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
   check_floating("mean", x);
-  const Shape kept = reduced_shape(x.shape(), reduce_mask("mean", x, dims), true);
-  const double count = static_cast<double>(x.numel()) / static_cast<double>(kept.numel());
-  return sum(x, dims, keepdim) * (1.0 / count);
+  const std::uint32_t mask = reduce_mask("mean", x, dims);
+  Tensor total = reduce_kernel("mean", backend::ReduceOp::sum, x, mask);
+  // One over the number of elements averaged; scaled in place, as the sum is fresh.
+  const double scale = static_cast<double>(total.numel()) / static_cast<double>(x.numel());
+  backend_of(x).unary(backend::UnaryOp::affine, total, total, {scale, 0.0});
+  Tensor out = finish_reduction(total, x.shape(), mask, keepdim);
+  return record("mean", {x}, out, {},
+                [mask, scale, shape = x.shape()](Node&, const Tensor& g) -> GradList {
+                  return {expand_reduced(g * scale, shape, mask)};
+                });
 }
 
 Tensor var(const Tensor& x, const Dims& dims, std::int64_t correction, bool keepdim) {

@@ -80,6 +80,7 @@ void check_index(const char* op, const Tensor& index) {
 Tensor reshape(const Tensor& x, const Shape& shape) {
   check_defined("reshape", x);
   const Shape target = infer_shape("reshape", x, shape);
+  if (target == x.shape()) return x;
   if (view_strides(x, target)) return view(x, target);
   return view(contiguous(x), target);
 }
