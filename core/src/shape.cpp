@@ -8,20 +8,13 @@ namespace tether {
 
 void Shape::assign(const std::int64_t* first, const std::int64_t* last) {
   const auto count = std::distance(first, last);
-  if (count > kMaxDims) fail<ShapeError>("Shape: at most ", kMaxDims, " dimensions, got ", count);
+  if (count > kMaxDims) too_many_dims(count);
   std::copy(first, last, dims_);
   size_ = static_cast<int>(count);
 }
 
-Shape Shape::filled(int count, std::int64_t value) {
-  Shape s;
-  for (int i = 0; i < count; ++i) s.push_back(value);
-  return s;
-}
-
-void Shape::push_back(std::int64_t value) {
-  if (size_ == kMaxDims) fail<ShapeError>("Shape: at most ", kMaxDims, " dimensions");
-  dims_[size_++] = value;
+void Shape::too_many_dims(std::int64_t count) {
+  fail<ShapeError>("Shape: at most ", kMaxDims, " dimensions, got ", count);
 }
 
 void Shape::insert(int position, std::int64_t value) {
@@ -35,12 +28,6 @@ void Shape::erase(int position) {
   --size_;
 }
 
-std::int64_t Shape::numel() const {
-  std::int64_t n = 1;
-  for (auto d : *this) n *= d;
-  return n;
-}
-
 std::string Shape::str() const {
   std::ostringstream os;
   os << *this;
@@ -51,12 +38,6 @@ std::ostream& operator<<(std::ostream& os, const Shape& shape) {
   os << '[';
   for (int i = 0; i < shape.size(); ++i) os << (i ? ", " : "") << shape[i];
   return os << ']';
-}
-
-Strides contiguous_strides(const Shape& shape) {
-  Strides strides = Shape::filled(shape.size(), 1);
-  for (int i = shape.size() - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
-  return strides;
 }
 
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
@@ -72,11 +53,8 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   return out;
 }
 
-int wrap_dim(const char* op, std::int64_t dim, int rank) {
-  const int extent = std::max(rank, 1);
-  if (dim < -extent || dim >= extent)
-    fail<IndexError>(op, ": dimension ", dim, " out of range for a tensor of rank ", rank);
-  return static_cast<int>(dim < 0 ? dim + extent : dim);
+void fail_dim_out_of_range(const char* op, std::int64_t dim, int rank) {
+  fail<IndexError>(op, ": dimension ", dim, " out of range for a tensor of rank ", rank);
 }
 
 }  // namespace tether

@@ -33,10 +33,6 @@ Tensor Tensor::view_of(const Tensor& base, const Shape& shape, const Strides& st
   return Tensor(std::move(impl));
 }
 
-std::int64_t Tensor::size(std::int64_t d) const {
-  return shape()[wrap_dim("size", d, dim())];
-}
-
 std::int64_t Tensor::stride(std::int64_t d) const {
   return strides()[wrap_dim("stride", d, dim())];
 }
@@ -51,20 +47,9 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-void* Tensor::raw_data() const {
-  return static_cast<char*>(impl_->storage->data()) +
-         impl_->offset * static_cast<std::int64_t>(element_size(dtype()));
+void Tensor::wrong_dtype(DType requested) const {
+  fail<DTypeError>("data_ptr: tensor has dtype ", dtype(), ", requested ", requested);
 }
-
-template <class T>
-T* Tensor::data_ptr() const {
-  if (dtype() != dtype_of<T>())
-    fail<DTypeError>("data_ptr: tensor has dtype ", dtype(), ", requested ", dtype_of<T>());
-  return static_cast<T*>(raw_data());
-}
-template float* Tensor::data_ptr<float>() const;
-template double* Tensor::data_ptr<double>() const;
-template std::int64_t* Tensor::data_ptr<std::int64_t>() const;
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
   if (requires_grad && !is_floating_point())

@@ -28,8 +28,13 @@ namespace tether::autograd {
 
 class Node;
 
+/// A short list of a node's own: its edges, saved tensors and gradients come
+/// from the small-object pool (see pool.h), as the node itself does.
+template <class T>
+using NodeList = std::vector<T, detail::PoolAllocator<T>>;
+
 /// Gradients, one per input of a node (undefined where none flows).
-using GradList = std::vector<Tensor>;
+using GradList = NodeList<Tensor>;
 
 /// A tensor kept for backward, with the storage version it had when saved:
 /// unpacking after an in-place write, or after the graph was freed, throws.
@@ -62,7 +67,7 @@ class Node : public std::enable_shared_from_this<Node> {
 
   /// The nodes that receive the gradients of this node's inputs, one per input
   /// (null where the input does not require grad).
-  const std::vector<std::shared_ptr<Node>>& next_nodes() const { return next_nodes_; }
+  const NodeList<std::shared_ptr<Node>>& next_nodes() const { return next_nodes_; }
   /// Whether input `i` needs a gradient.
   bool needs_grad(std::size_t i) const { return next_nodes_[i] != nullptr; }
   /// Saved tensor `i`, checked for staleness. Throws AutogradError if the
@@ -82,8 +87,8 @@ class Node : public std::enable_shared_from_this<Node> {
                             Tensor output, std::span<const Tensor> saved);
   friend class Engine;
 
-  std::vector<std::shared_ptr<Node>> next_nodes_;
-  std::vector<SavedTensor> saved_;
+  NodeList<std::shared_ptr<Node>> next_nodes_;
+  NodeList<SavedTensor> saved_;
   bool released_ = false;
 
   // Engine bookkeeping for the backward pass in progress.

@@ -20,7 +20,13 @@ class Shape {
   Shape(std::initializer_list<std::int64_t> dims) { assign(dims.begin(), dims.end()); }
   Shape(const std::vector<std::int64_t>& dims) { assign(dims.data(), dims.data() + dims.size()); }
   /// `count` copies of `value`.
-  static Shape filled(int count, std::int64_t value);
+  static Shape filled(int count, std::int64_t value) {
+    if (count > kMaxDims) too_many_dims(count);
+    Shape s;
+    std::fill_n(s.dims_, count, value);
+    s.size_ = count;
+    return s;
+  }
 
   int size() const { return size_; }
   bool empty() const { return size_ == 0; }
@@ -34,13 +40,20 @@ class Shape {
   std::int64_t* end() { return dims_ + size_; }
 
   /// Throws tether::ShapeError beyond kMaxDims.
-  void push_back(std::int64_t value);
+  void push_back(std::int64_t value) {
+    if (size_ == kMaxDims) too_many_dims(size_ + 1);
+    dims_[size_++] = value;
+  }
   void insert(int position, std::int64_t value);
   void erase(int position);
   void pop_back() { --size_; }
 
   /// Product of the extents (1 for a scalar).
-  std::int64_t numel() const;
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (auto d : *this) n *= d;
+    return n;
+  }
   std::vector<std::int64_t> to_vector() const { return {begin(), end()}; }
   /// "[2, 3]".
   std::string str() const;
@@ -51,6 +64,7 @@ class Shape {
 
  private:
   void assign(const std::int64_t* first, const std::int64_t* last);
+  [[noreturn]] static void too_many_dims(std::int64_t count);
 
   std::int64_t dims_[kMaxDims] = {};
   int size_ = 0;
@@ -63,13 +77,23 @@ using Strides = Shape;
 using Dims = Shape;
 
 /// Row-major (C-order) strides of a shape, in elements.
-Strides contiguous_strides(const Shape& shape);
+inline Strides contiguous_strides(const Shape& shape) {
+  Strides strides = Shape::filled(shape.size(), 1);
+  for (int i = shape.size() - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
+  return strides;
+}
 
 /// NumPy broadcast of two shapes; throws ShapeError naming `op` and both shapes.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 
+[[noreturn]] void fail_dim_out_of_range(const char* op, std::int64_t dim, int rank);
+
 /// Wraps a possibly negative dimension index into [0, rank); throws IndexError
-/// naming `op` when it is out of range.
-int wrap_dim(const char* op, std::int64_t dim, int rank);
+/// naming `op` when it is out of range. A scalar (rank 0) accepts 0 and -1.
+inline int wrap_dim(const char* op, std::int64_t dim, int rank) {
+  const int extent = std::max(rank, 1);
+  if (dim < -extent || dim >= extent) fail_dim_out_of_range(op, dim, rank);
+  return static_cast<int>(dim < 0 ? dim + extent : dim);
+}
 
 }  // namespace tether

@@ -95,7 +95,7 @@ class Tensor {
   const Strides& strides() const { return impl_->strides; }
   int dim() const { return impl_->shape.size(); }
   /// Extent of dimension `d` (negative counts from the end).
-  std::int64_t size(std::int64_t d) const;
+  std::int64_t size(std::int64_t d) const { return shape()[wrap_dim("size", d, dim())]; }
   std::int64_t stride(std::int64_t d) const;
   std::int64_t numel() const { return impl_->shape.numel(); }
   DType dtype() const { return impl_->dtype; }
@@ -106,8 +106,14 @@ class Tensor {
 
   /// Pointer to the first element. Throws DTypeError if T does not match.
   template <class T>
-  T* data_ptr() const;
-  void* raw_data() const;
+  T* data_ptr() const {
+    if (dtype() != dtype_of<T>()) wrong_dtype(dtype_of<T>());
+    return static_cast<T*>(raw_data());
+  }
+  void* raw_data() const {
+    return static_cast<char*>(impl_->storage->data()) +
+           impl_->offset * static_cast<std::int64_t>(element_size(dtype()));
+  }
 
   const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
   /// The storage's version counter (see Storage::version).
@@ -214,6 +220,8 @@ class Tensor {
   Tensor& zero_();
 
  private:
+  [[noreturn]] void wrong_dtype(DType requested) const;
+
   std::shared_ptr<TensorImpl> impl_;
 };
 
