@@ -91,6 +91,7 @@ class ComputedParameter final : public Parameter {
   const std::vector<Tensor>& raw_inputs() const { return raw_inputs_; }
 
  private:
+  void data_replaced() override { invalidate(); }
   bool cache_is_valid() const;
   bool value_was_written() const;
   /// Visits the version counter of every raw input and buffer, in a fixed order.
