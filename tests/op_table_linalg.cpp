@@ -1,6 +1,10 @@
 // Op table: matrix products (autograd/src/ops/linalg.cpp). matmul is checked
 // in every rank combination torch.matmul accepts, with broadcast batch dims
-// and transposed operands; mm, mv, dot and outer once each.
+// and transposed operands; mm, mv, dot and outer once each. Then
+// matrix_exp (matrix_functions.cpp) against closed forms, with norms that
+// take no squaring and many.
+#include <cmath>
+
 #include "op_table.h"
 
 namespace tether::op_table {
@@ -25,6 +29,20 @@ Tensor upper22() {
 }
 
 const GradcheckFunction kMatmul = [](const Inputs& x) { return matmul(x[0], x[1]); };
+
+/// The generator of plane rotations, [[0, -angle], [angle, 0]].
+std::vector<double> rotation_generator(double angle) {
+  return {0.0, -angle, angle, 0.0};
+}
+/// Its exponential, the rotation by `angle`.
+std::vector<double> rotation(double angle) {
+  return {std::cos(angle), -std::sin(angle), std::sin(angle), std::cos(angle)};
+}
+
+/// matrix_exp(scale * x[0]): the scale sets the norm, and so the number of squarings.
+GradcheckFunction matrix_exp_scaled(double scale) {
+  return [scale](const Inputs& x) { return matrix_exp(x[0] * scale); };
+}
 
 }  // namespace
 
@@ -123,6 +141,39 @@ std::vector<OpCase> linalg_cases() {
        .value_inputs = {t({1.0, 2.0}, {2}), t({3.0, 4.0, 5.0}, {3})},
        .expected = t({3.0, 4.0, 5.0, 6.0, 8.0, 10.0}, {2, 3}),
        .grad_inputs = random_inputs({{2}, {3}})},
+      {.op = "matrix_exp",
+       .variant = "diagonal [3, 3] (norm 2: two squarings)",
+       .f = [](const Inputs& x) { return matrix_exp(x[0]); },
+       .value_inputs = {t({1.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.5}, {3, 3})},
+       .expected =
+           t({std::exp(1.0), 0.0, 0.0, 0.0, std::exp(-2.0), 0.0, 0.0, 0.0, std::exp(0.5)}, {3, 3}),
+       .grad_inputs = random_inputs({{3, 3}})},
+      {.op = "matrix_exp",
+       .variant = "nilpotent [[0, 1], [0, 0]] (series ends at I + A)",
+       .f = [](const Inputs& x) { return matrix_exp(x[0]); },
+       .value_inputs = {t({0.0, 1.0, 0.0, 0.0}, {2, 2})},
+       .expected = t({1.0, 1.0, 0.0, 1.0}, {2, 2}),
+       .grad_inputs = random_inputs({{2, 2}})},
+      {.op = "matrix_exp",
+       .variant = "rotation generator, angle 0.3 (norm under 1/2: no squaring)",
+       .f = matrix_exp_scaled(0.1),
+       .value_inputs = {t(rotation_generator(3.0), {2, 2})},
+       .expected = t(rotation(0.3), {2, 2}),
+       .grad_inputs = random_inputs({{3, 3}})},
+      {.op = "matrix_exp",
+       .variant = "rotation generator, angle 10 (five squarings)",
+       .f = matrix_exp_scaled(4.0),
+       .value_inputs = {t(rotation_generator(2.5), {2, 2})},
+       .expected = t(rotation(10.0), {2, 2}),
+       .grad_inputs = random_inputs({{3, 3}})},
+      {.op = "matrix_exp",
+       .variant = "batched [2, 2, 2]: nilpotent and rotation by 1",
+       .f = [](const Inputs& x) { return matrix_exp(x[0]); },
+       .value_inputs = {t({0.0, 1.0, 0.0, 0.0, 0.0, -1.0, 1.0, 0.0}, {2, 2, 2})},
+       .expected =
+           t({1.0, 1.0, 0.0, 1.0, std::cos(1.0), -std::sin(1.0), std::sin(1.0), std::cos(1.0)},
+             {2, 2, 2}),
+       .grad_inputs = random_inputs({{2, 3, 3}})},
   };
 }
 

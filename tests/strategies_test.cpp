@@ -102,9 +102,16 @@ void is_positive_definite(const Tensor& value, const Inputs&) {
   CHECK(min_of(sum(x * matmul(value, x), {0})) > 0);  // x^T A x for 16 random x
 }
 
+/// Orthonormal columns (rows when wide): Q^T Q = I, or Q Q^T = I.
+void is_orthogonal(const Tensor& value, const Inputs&) {
+  const Tensor gram =
+      value.size(0) >= value.size(1) ? matmul(value.t(), value) : matmul(value, value.t());
+  CHECK(max_abs_diff(gram, eye(gram.size(0), {}, DType::f64)) < 1e-12);
+}
+
 std::vector<StrategyCase> strategy_cases() {
   using namespace constraints;
-  const double l2 = std::log(2.0), e = std::exp(1.0);
+  const double l2 = std::log(2.0), e = std::exp(1.0), c = std::cos(0.5), s = std::sin(0.5);
   return {
       {"positive(softplus)",
        positive(),
@@ -213,6 +220,26 @@ std::vector<StrategyCase> strategy_cases() {
        f64({l2 * l2 + 0.1, 4 * l2, 4 * l2, 16 + l2 * l2 + 0.1}, {2, 2}),
        randn_inputs({{3, 3}}),
        is_positive_definite},
+      // Only raw's strictly lower triangle counts: 0.5 makes the generator
+      // [[0, -0.5], [0.5, 0]], whose exponential is the rotation by 0.5.
+      {"orthogonal [2, 2]",
+       orthogonal(),
+       {f64({3, 7, 0.5, -2}, {2, 2})},
+       f64({c, -s, s, c}, {2, 2}),
+       randn_inputs({{4, 4}}),
+       is_orthogonal},
+      {"orthogonal [2, 1] (tall)",
+       orthogonal(),
+       {f64({9, 0.5}, {2, 1})},
+       f64({c, s}, {2, 1}),
+       randn_inputs({{5, 3}}),
+       is_orthogonal},
+      {"orthogonal [1, 2] (wide: the transpose of tall)",
+       orthogonal(),
+       {f64({9, 0.5}, {1, 2})},
+       f64({c, s}, {1, 2}),
+       randn_inputs({{3, 5}}),
+       is_orthogonal},
   };
 }
 
@@ -272,7 +299,7 @@ TEST_CASE("right_inverse of a feasible value round-trips through forward", "[con
 TEST_CASE("matrix strategies reject a vector, bounded rejects an empty interval", "[constraints]") {
   using namespace constraints;
   for (const auto& constraint : {symmetric(), skew_symmetric(), lower_triangular(),
-                                 cholesky_factor(), positive_definite()}) {
+                                 cholesky_factor(), positive_definite(), orthogonal()}) {
     INFO(constraint->name());
     CHECK_THROWS_AS(constraint->forward({randn({3}, DType::f64)}), ShapeError);
   }
@@ -355,6 +382,21 @@ std::shared_ptr<Constraint> scaled_tanh() {
       [](const Tensor& value) { return (log1p(value * 0.5) - log1p(value * -0.5)) * 0.5; });
 }
 
+/// `steps` SGD steps on mse_loss(linear(x), target); the first and the last loss.
+std::pair<double, double> train(nn::Linear& linear, optim::SGD& sgd, const Tensor& x,
+                                const Tensor& target, int steps) {
+  double first = 0, last = 0;
+  for (int step = 0; step < steps; ++step) {
+    const Tensor loss = nn::mse_loss(linear(x), target);
+    last = loss.item<double>();
+    if (step == 0) first = last;
+    sgd.zero_grad();
+    loss.backward();
+    sgd.step();
+  }
+  return {first, last};
+}
+
 }  // namespace
 
 TEST_CASE("a user-defined constraint, subclass or lambdas, trains a Linear's weight",
@@ -373,17 +415,25 @@ TEST_CASE("a user-defined constraint, subclass or lambdas, trains a Linear's wei
 
     const Tensor x = randn({16, 3}, DType::f64);
     const Tensor target = matmul(x, f64({0.5, -0.5, 0.25, -0.25, 0.75, 0.1}, {2, 3}).t());
-    double first_loss = 0, loss = 0;
-    for (int step = 0; step < 30; ++step) {
-      const Tensor l = nn::mse_loss(linear(x), target);
-      loss = l.item<double>();
-      if (step == 0) first_loss = loss;
-      sgd.zero_grad();
-      l.backward();
-      sgd.step();
-    }
+    const auto [first_loss, loss] = train(linear, sgd, x, target, 30);
     CHECK(loss < 0.5 * first_loss);
     CHECK(max_of(abs(linear.weight->value())) < bound);
+  }
+}
+
+TEST_CASE("SGD on an orthogonal Linear weight lowers the loss and keeps the weight orthogonal",
+          "[constraints]") {
+  for (const auto& [in, out] : {std::pair{3, 5}, std::pair{5, 3}, std::pair{4, 4}}) {
+    INFO("weight [" << out << ", " << in << "]");
+    manual_seed(22);
+    nn::Linear linear(in, out, true, DType::f64);
+    linear.weight = constrain(linear.weight, constraints::orthogonal());
+    optim::SGD sgd(linear.parameters(), {.lr = 0.1});
+    const Tensor x = randn({16, in}, DType::f64);
+    const Tensor target = matmul(x, randn({out, in}, DType::f64).t());
+    const auto [first_loss, loss] = train(linear, sgd, x, target, 20);
+    CHECK(loss < first_loss);
+    is_orthogonal(linear.weight->value(), {});
   }
 }
 

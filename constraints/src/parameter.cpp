@@ -1,6 +1,50 @@
 #include "tether/parameter.h"
 
+#include "tether/grad_mode.h"
+
 namespace tether {
+
+namespace {
+
+/// Points `tensor`'s TensorImpl at `data`'s storage and layout, so every handle
+/// to it sees the converted data; its gradient no longer matches and goes.
+void adopt(const Tensor& tensor, const Tensor& data) {
+  TensorImpl& impl = *tensor.impl();
+  impl.storage = data.storage();
+  impl.shape = data.shape();
+  impl.strides = data.strides();
+  impl.offset = data.storage_offset();
+  impl.dtype = data.dtype();
+  impl.grad.reset();
+}
+
+}  // namespace
+
+void Parameter::replace_data(const std::function<Tensor(const Tensor&)>& convert) {
+  NoGradGuard no_grad;
+  // Everything is converted before anything is replaced, so a conversion that
+  // throws (an unavailable device) leaves the parameter as it was.
+  std::vector<std::pair<Tensor, Tensor>> replacements;
+  const auto convert_all = [&](const NamedTensors& tensors) {
+    for (const auto& [name, tensor] : tensors) {
+      Tensor data = convert(tensor.detach());
+      // to() returns a tensor already of that dtype and device as it is.
+      if (data.storage() != tensor.storage()) replacements.emplace_back(tensor, std::move(data));
+    }
+  };
+  convert_all(trainables());
+  convert_all(buffers());
+  for (const auto& [tensor, data] : replacements) adopt(tensor, data);
+  if (!replacements.empty()) data_replaced();
+}
+
+void Parameter::to(DType dtype) {
+  replace_data([dtype](const Tensor& t) { return t.is_floating_point() ? t.to(dtype) : t; });
+}
+
+void Parameter::to(Device device) {
+  replace_data([device](const Tensor& t) { return t.to(device); });
+}
 
 RawParameter::RawParameter(Tensor tensor) : tensor_(std::move(tensor)) {
   if (tensor_.is_floating_point() && !tensor_.requires_grad()) tensor_.requires_grad_();

@@ -1,6 +1,7 @@
 // The element-wise and matrix-structure strategies. Each is a forward and,
 // where one exists, a right_inverse, written with differentiable ops.
 #include <Eigen/Cholesky>
+#include <Eigen/QR>
 #include <cmath>
 
 #include "tether/constraints.h"
@@ -20,6 +21,11 @@ Tensor matrix_transpose(const Tensor& x) {
   return transpose(x, -1, -2);
 }
 
+/// x's dtype and device, for tensors made to go with x.
+TensorOptions options_of(const Tensor& x) {
+  return TensorOptions(x.dtype()).with_device(x.device());
+}
+
 void check_matrix(const char* op, const Tensor& x) {
   if (x.dim() < 2)
     fail<ShapeError>(op, ": expected a matrix (or a batch of them), got ", x.shape());
@@ -35,7 +41,7 @@ Tensor triangle_mask(const Tensor& x, std::int64_t offset) {
 }
 
 Tensor diagonal_mask(const Tensor& x) {
-  return eye(x.size(-2), x.size(-1), TensorOptions(x.dtype()).with_device(x.device()));
+  return eye(x.size(-2), x.size(-1), options_of(x));
 }
 
 /// The slice-wise L2 norm of v over all dims but `dim`, keeping dims.
@@ -74,23 +80,106 @@ Tensor cholesky_factor_inverse(const Tensor& factor) {
          inverse_softplus(clamp(factor, 1e-12, std::nullopt)) * diagonal_mask(factor);
 }
 
+using RowMajorMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// A copy of a matrix's values in f64, for decompositions outside the graph.
+RowMajorMatrix to_eigen(const Tensor& matrix) {
+  const std::vector<double> values = matrix.detach().to_vector<double>();
+  return Eigen::Map<const RowMajorMatrix>(values.data(), matrix.size(0), matrix.size(1));
+}
+
+/// `matrix` as a tensor with the dtype and device of `like`.
+Tensor from_eigen(const RowMajorMatrix& matrix, const Tensor& like) {
+  return tensor(std::vector<double>(matrix.data(), matrix.data() + matrix.size()),
+                {matrix.rows(), matrix.cols()}, options_of(like));
+}
+
 /// The Cholesky factor of a symmetric positive definite matrix, outside the graph.
 Tensor cholesky_of(const Tensor& matrix) {
   if (matrix.dim() != 2 || matrix.size(0) != matrix.size(1))
     fail<ShapeError>("positive_definite: right_inverse expects a square matrix, got ",
                      matrix.shape());
-  const std::int64_t n = matrix.size(0);
-  const std::vector<double> values = matrix.detach().to_vector<double>();
-  const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>
-      map(values.data(), n, n);
-  const Eigen::LLT<Eigen::MatrixXd> llt(map);
+  const Eigen::LLT<Eigen::MatrixXd> llt(to_eigen(matrix));
   if (llt.info() != Eigen::Success)
     fail<ValueError>("positive_definite: right_inverse needs a positive definite matrix");
-  const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> lower =
-      llt.matrixL();
-  return tensor(std::vector<double>(lower.data(), lower.data() + n * n), {n, n},
-                TensorOptions(matrix.dtype()).with_device(matrix.device()));
+  return from_eigen(llt.matrixL(), matrix);
 }
+
+void check_orthogonal_shape(const Tensor& x) {
+  if (x.dim() != 2) fail<ShapeError>("orthogonal: expected a matrix [n, k], got ", x.shape());
+}
+
+/// A wide matrix [n, k], n < k, is constrained through its transpose, so the
+/// work below only sees tall or square matrices.
+bool is_wide(const Tensor& x) {
+  return x.size(0) < x.size(1);
+}
+Tensor as_tall(const Tensor& x) {
+  return is_wide(x) ? matrix_transpose(x) : x;
+}
+
+/// An orthogonal [n, n] matrix whose first k columns are those of `tall`
+/// [n, k] when these are orthonormal (else the orthogonal factor of its QR
+/// decomposition). Householder QR gives tall = Q R with Q [n, n]; negating
+/// each column i < k of Q where R_ii < 0 makes R's diagonal positive, and
+/// then Q's first k columns are tall's own, the other n - k complete them.
+Tensor completed_orthogonal(const Tensor& tall) {
+  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(to_eigen(tall));
+  RowMajorMatrix q = qr.householderQ();
+  for (Eigen::Index i = 0; i < tall.size(1); ++i)
+    if (qr.matrixQR()(i, i) < 0) q.col(i) *= -1.0;
+  return from_eigen(q, tall);
+}
+
+/// value = (base @ exp(A))[:, :k] for a value [n, k] with n >= k, where A is
+/// skew-symmetric: L - L^T, L the strictly lower triangle of raw [n, k] padded
+/// with zero columns to [n, n]. The exponential of a skew-symmetric matrix is
+/// orthogonal, so every raw gives orthonormal columns; the orthogonal buffer
+/// `base` sets where raw = 0 lands. This is the trivialization of PyTorch's
+/// parametrizations.orthogonal (Lezcano-Casado and Martinez-Rubio, 2019).
+class Orthogonal final : public Constraint {
+ public:
+  std::string name() const override { return "orthogonal"; }
+
+  Tensor forward(const std::vector<Tensor>& raw) override {
+    check_orthogonal_shape(raw[0]);
+    const Tensor tall = as_tall(raw[0]);
+    const std::int64_t n = tall.size(0), k = tall.size(1);
+    if (!base_.defined()) base_ = eye(n, std::nullopt, options_of(tall));
+    if (!(base_.shape() == Shape{n, n}))
+      fail<ShapeError>("orthogonal: a raw input of shape ", raw[0].shape(), " needs a base of [", n,
+                       ", ", n, "], the buffer has ", base_.shape());
+    Tensor lower = tall * triangle_mask(tall, 1);
+    if (k < n) lower = cat({lower, zeros({n, n - k}, options_of(tall))}, 1);
+    const Tensor q = matmul(base_, narrow(matrix_exp(lower - matrix_transpose(lower)), 1, 0, k));
+    return is_wide(raw[0]) ? matrix_transpose(q) : q;
+  }
+
+  bool has_right_inverse() const override { return true; }
+  /// Stores the completion of `value` to an orthogonal matrix in base and
+  /// returns raw = 0, for which forward gives base's first columns: `value`.
+  std::vector<Tensor> right_inverse(const Tensor& value) const override {
+    check_orthogonal_shape(value);
+    const Tensor base = completed_orthogonal(as_tall(value));
+    // Written in place when the shape allows: a new tensor would restart the
+    // version counter that tells computed parameters their cache is stale.
+    if (base_.defined() && base_.shape() == base.shape())
+      base_.copy_(base);
+    else
+      base_ = base;
+    return {zeros_like(value)};
+  }
+
+  NamedTensors buffers() override {
+    if (!base_.defined()) return {};
+    return {{"base", base_}};
+  }
+
+ private:
+  // Created by the first forward or right_inverse, which know n. Mutable because
+  // right_inverse, const in the Constraint interface, sets it.
+  mutable Tensor base_;
+};
 
 }  // namespace
 
@@ -174,6 +263,10 @@ std::shared_ptr<Constraint> positive_definite(double eps) {
       [eps](const Tensor& value) {
         return cholesky_factor_inverse(cholesky_of(value - diagonal_mask(value) * eps));
       });
+}
+
+std::shared_ptr<Constraint> orthogonal() {
+  return std::make_shared<Orthogonal>();
 }
 
 }  // namespace tether::constraints

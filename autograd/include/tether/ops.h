@@ -145,6 +145,13 @@ Tensor dot(const Tensor& a, const Tensor& b);
 /// [n] x [m] -> [n, m].
 Tensor outer(const Tensor& a, const Tensor& b);
 
+// ---- matrix functions (matrix_functions.cpp) --------------------------------
+/// The matrix exponential sum_k A^k / k! of a square matrix [n, n] or of each
+/// matrix in a batch [..., n, n] (f32 or f64), by scaling and squaring a
+/// Taylor polynomial to about f64 round-off. Throws ShapeError for other
+/// shapes and DTypeError for integer tensors.
+Tensor matrix_exp(const Tensor& a);
+
 // ---- shape and indexing (shape.cpp) -----------------------------------------
 /// x itself when the shape is unchanged, else a view when the strides allow
 /// it, a copy otherwise. One extent may be -1.

@@ -32,8 +32,9 @@ class Constraint {
   virtual std::vector<std::string> input_names() const { return {"raw"}; }
   /// The constrained value, recorded so that gradients reach the raw inputs.
   virtual Tensor forward(const std::vector<Tensor>& raw) = 0;
-  /// Raw inputs for which forward() gives `value`. The default has none and
-  /// throws ValueError; has_right_inverse() says which applies.
+  /// Raw inputs for which forward() gives `value`; a constraint whose value
+  /// also depends on its buffers may set those too (orthogonal's "base"). The
+  /// default has none and throws ValueError; has_right_inverse() says which applies.
   virtual std::vector<Tensor> right_inverse(const Tensor& value) const;
   virtual bool has_right_inverse() const { return false; }
   /// Non-trainable state, by name (spectral norm's "u" and "v").
@@ -91,6 +92,7 @@ class ComputedParameter final : public Parameter {
   const std::vector<Tensor>& raw_inputs() const { return raw_inputs_; }
 
  private:
+  void data_replaced() override { invalidate(); }
   bool cache_is_valid() const;
   bool value_was_written() const;
   /// Visits the version counter of every raw input and buffer, in a fixed order.

@@ -38,6 +38,15 @@ std::shared_ptr<Constraint> lower_triangular();
 std::shared_ptr<Constraint> cholesky_factor();
 /// L L^T + eps I with L = cholesky_factor(raw): symmetric positive definite.
 std::shared_ptr<Constraint> positive_definite(double eps = 1e-6);
+/// A matrix [n, k] with orthonormal columns (orthonormal rows when n < k):
+/// base @ matrix_exp(A), first k columns, A the skew-symmetric matrix made
+/// from the strictly lower triangle of raw (same shape as the value; a wide
+/// raw is used transposed). The buffer "base", m x m for m = max(n, k), starts
+/// as the identity; right_inverse(Q) stores in it Q completed to an orthogonal
+/// matrix (by Householder QR) and returns raw = 0. A value that is not
+/// orthogonal is replaced by the orthogonal factor of its QR decomposition.
+/// Throws ShapeError unless raw and values are 2-d.
+std::shared_ptr<Constraint> orthogonal();
 
 /// Spectral normalisation (Miyato et al., 2018) of a weight shaped like `weight`:
 /// the weight viewed as a matrix with `dim` first, divided by its largest

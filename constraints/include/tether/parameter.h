@@ -9,6 +9,7 @@
 //   linear->weight = tether::spectral_norm(linear->weight);
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -36,8 +37,25 @@ class Parameter {
   virtual void train(bool on) { training_ = on; }
   bool is_training() const { return training_; }
 
+  /// Converts the floating-point trainables and buffers to `dtype` in place,
+  /// as torch's Module.to does: each tensor keeps its identity (an optimizer
+  /// or module holding it sees the new data), leaves stay leaves that require
+  /// grad, their gradients are dropped, and a cached value is recomputed.
+  /// Build optimizers after converting: their state (momentum) is not moved.
+  void to(DType dtype);
+  /// Moves the trainables and buffers to `device` in place, like to(DType)
+  /// (throws DeviceError for a device this build cannot use).
+  void to(Device device);
+
  protected:
+  /// Called by to() after it replaced tensors' data: drop what was derived
+  /// from the old data.
+  virtual void data_replaced() {}
+
   bool training_ = true;
+
+ private:
+  void replace_data(const std::function<Tensor(const Tensor&)>& convert);
 };
 
 /// One trainable leaf tensor.

@@ -30,6 +30,8 @@ class ProjectedParameter final : public Parameter {
   const std::string& name() const { return name_; }
 
  private:
+  /// Converted data may have left the feasible set by rounding: project again.
+  void data_replaced() override { projected_version_ = tensor_.version() + 1; }
   void project_if_changed();
 
   std::string name_;
