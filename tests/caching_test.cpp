@@ -16,7 +16,7 @@ struct Doubling : Constraint {
     return raw[0] * 2.0;
   }
   bool has_right_inverse() const override { return true; }
-  std::vector<Tensor> right_inverse(const Tensor& value) const override { return {value * 0.5}; }
+  std::vector<Tensor> right_inverse(const Tensor& value) override { return {value * 0.5}; }
 };
 
 /// A computed parameter over a counting constraint.

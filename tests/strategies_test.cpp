@@ -314,7 +314,7 @@ struct Shift : Constraint {
   std::string name() const override { return "shift"; }
   Tensor forward(const Inputs& raw) override { return raw[0] + offset; }
   bool has_right_inverse() const override { return true; }
-  Inputs right_inverse(const Tensor& value) const override { return {value - offset}; }
+  Inputs right_inverse(const Tensor& value) override { return {value - offset}; }
   NamedTensors buffers() override { return {{"offset", offset}}; }
 
   Tensor offset;
@@ -372,7 +372,7 @@ struct Softsign : Constraint {
   std::string name() const override { return "softsign"; }
   Tensor forward(const Inputs& raw) override { return raw[0] / (abs(raw[0]) + 1.0); }
   bool has_right_inverse() const override { return true; }
-  Inputs right_inverse(const Tensor& value) const override { return {value / (1.0 - abs(value))}; }
+  Inputs right_inverse(const Tensor& value) override { return {value / (1.0 - abs(value))}; }
 };
 
 /// A user-defined constraint from a pair of lambdas: 2 tanh(raw), values in (-2, 2).

@@ -7,7 +7,7 @@
 
 namespace tether {
 
-std::vector<Tensor> Constraint::right_inverse(const Tensor&) const {
+std::vector<Tensor> Constraint::right_inverse(const Tensor&) {
   fail<ValueError>(name(), ": this constraint has no right_inverse, so a value cannot be ",
                    "assigned to a parameter it computes");
 }
@@ -23,7 +23,7 @@ class LambdaConstraint final : public Constraint {
   std::string name() const override { return name_; }
   Tensor forward(const std::vector<Tensor>& raw) override { return forward_(raw[0]); }
   bool has_right_inverse() const override { return static_cast<bool>(inverse_); }
-  std::vector<Tensor> right_inverse(const Tensor& value) const override {
+  std::vector<Tensor> right_inverse(const Tensor& value) override {
     if (!inverse_) return Constraint::right_inverse(value);
     return {inverse_(value)};
   }
@@ -50,7 +50,7 @@ class Chain final : public Constraint {
   bool has_right_inverse() const override {
     return first_->has_right_inverse() && second_->has_right_inverse();
   }
-  std::vector<Tensor> right_inverse(const Tensor& value) const override {
+  std::vector<Tensor> right_inverse(const Tensor& value) override {
     return first_->right_inverse(second_->right_inverse(value).front());
   }
   NamedTensors buffers() override {

@@ -47,7 +47,7 @@ class SpectralNorm final : public Constraint {
 
   bool has_right_inverse() const override { return true; }
   /// A value is taken as the raw weight; value() is then it divided by its sigma.
-  std::vector<Tensor> right_inverse(const Tensor& value) const override { return {value}; }
+  std::vector<Tensor> right_inverse(const Tensor& value) override { return {value}; }
   NamedTensors buffers() override { return {{"u", u_}, {"v", v_}}; }
 
   /// The weight as a matrix with dim_ first.

@@ -62,7 +62,7 @@ class WeightNorm final : public Constraint {
     return raw[0] * v / norm_except(v, wrap_dim("weight_norm", dim_, v.dim()));
   }
   bool has_right_inverse() const override { return true; }
-  std::vector<Tensor> right_inverse(const Tensor& value) const override {
+  std::vector<Tensor> right_inverse(const Tensor& value) override {
     return {norm_except(value, wrap_dim("weight_norm", dim_, value.dim())), value};
   }
 
@@ -158,7 +158,7 @@ class Orthogonal final : public Constraint {
   bool has_right_inverse() const override { return true; }
   /// Stores the completion of `value` to an orthogonal matrix in base and
   /// returns raw = 0, for which forward gives base's first columns: `value`.
-  std::vector<Tensor> right_inverse(const Tensor& value) const override {
+  std::vector<Tensor> right_inverse(const Tensor& value) override {
     check_orthogonal_shape(value);
     const Tensor base = completed_orthogonal(as_tall(value));
     // Written in place when the shape allows: a new tensor would restart the
@@ -176,9 +176,8 @@ class Orthogonal final : public Constraint {
   }
 
  private:
-  // Created by the first forward or right_inverse, which know n. Mutable because
-  // right_inverse, const in the Constraint interface, sets it.
-  mutable Tensor base_;
+  // Created by the first forward or right_inverse, which know n.
+  Tensor base_;
 };
 
 }  // namespace

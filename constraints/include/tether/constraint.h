@@ -35,7 +35,7 @@ class Constraint {
   /// Raw inputs for which forward() gives `value`; a constraint whose value
   /// also depends on its buffers may set those too (orthogonal's "base"). The
   /// default has none and throws ValueError; has_right_inverse() says which applies.
-  virtual std::vector<Tensor> right_inverse(const Tensor& value) const;
+  virtual std::vector<Tensor> right_inverse(const Tensor& value);
   virtual bool has_right_inverse() const { return false; }
   /// Non-trainable state, by name (spectral norm's "u" and "v").
   virtual NamedTensors buffers() { return {}; }
