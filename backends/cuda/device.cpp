@@ -39,11 +39,12 @@ const DeviceCount& device_count() {
 void require_device(int index) {
   const DeviceCount& devices = device_count();
   if (devices.count == 0)
-    fail<DeviceError>("cuda: no CUDA device is usable (cudaGetDeviceCount: ",
+    fail<DeviceError>("cuda: device ", Device::cuda(index),
+                      " is not available: no usable CUDA device (cudaGetDeviceCount: ",
                       *devices.reason ? devices.reason : "0 devices", ")");
   if (index < 0 || index >= devices.count)
-    fail<DeviceError>("cuda: device ", Device::cuda(index), " does not exist (", devices.count,
-                      " CUDA device", devices.count == 1 ? "" : "s", " present)");
+    fail<DeviceError>("cuda: device ", Device::cuda(index), " is not available: ", devices.count,
+                      " CUDA device", devices.count == 1 ? "" : "s", " present");
 }
 
 /// Sizes the cache files blocks under: 512-byte granules up to 1 MiB, 2 MiB

@@ -205,8 +205,7 @@ void copy_on_device(const Tensor& src, const Tensor& dst) {
 /// A contiguous tensor of `shape` and `dtype` on `device` holding `src`
 /// (broadcast to `shape`); `src` itself when it already is one.
 Tensor contiguous_on(const Tensor& src, const Shape& shape, DType dtype, Device device) {
-  if (src.device() == device && src.shape() == shape && src.dtype() == dtype &&
-      src.is_contiguous())
+  if (src.device() == device && src.shape() == shape && src.dtype() == dtype && src.is_contiguous())
     return src;
   Tensor out = Tensor::empty(shape, dtype, device);
   if (device.is_cpu())
@@ -239,9 +238,9 @@ void copy_between_devices(const Tensor& src, const Tensor& dst) {
         src.device().is_cuda() ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice;
     // From pageable host memory the call returns once the bytes are staged, so
     // the host buffer may be freed right after; to the host, wait for them.
-    check(cudaMemcpyAsync(target.raw_data(), source.raw_data(), nbytes(source), kind,
-                          activate(gpu)),
-          "copy: cudaMemcpy");
+    check(
+        cudaMemcpyAsync(target.raw_data(), source.raw_data(), nbytes(source), kind, activate(gpu)),
+        "copy: cudaMemcpy");
     if (kind == cudaMemcpyDeviceToHost) synchronize(gpu);
   }
   if (!direct) backend_for(dst.device()).copy(target, dst);
@@ -282,7 +281,8 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
   const StridedLayout<3> layout(out.shape(), {out.strides(), a.strides(), b.strides()});
   visit_dtype(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
-    launch(out.device(), layout, Binary<T>{op, out.data_ptr<T>(), a.data_ptr<T>(), b.data_ptr<T>()});
+    launch(out.device(), layout,
+           Binary<T>{op, out.data_ptr<T>(), a.data_ptr<T>(), b.data_ptr<T>()});
   });
   // Integer division by zero and negative integer powers are errors, as on the
   // CPU; checking costs a synchronisation, paid by i64 div and pow alone.
@@ -295,9 +295,9 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
   synchronize(out.device());
   if (error == 0) return;
   const int zero = 0;
-  check(cudaMemcpyToSymbolAsync(integer_error, &zero, sizeof zero, 0, cudaMemcpyHostToDevice,
-                                stream),
-        "binary: resetting the error flag");
+  check(
+      cudaMemcpyToSymbolAsync(integer_error, &zero, sizeof zero, 0, cudaMemcpyHostToDevice, stream),
+      "binary: resetting the error flag");
   synchronize(out.device());
   if (error == 1) fail<ValueError>("div: integer division by zero");
   fail<ValueError>("pow: integers to negative integer powers are not allowed");

@@ -49,7 +49,8 @@ void check_indices(const char* op, const Tensor& index, int dim, std::int64_t si
 template <class T>
 __device__ void atomic_add(T* target, T value) {
   if constexpr (std::is_same_v<T, std::int64_t>)  // two's complement: unsigned addition
-    atomicAdd(reinterpret_cast<unsigned long long*>(target), static_cast<unsigned long long>(value));
+    atomicAdd(reinterpret_cast<unsigned long long*>(target),
+              static_cast<unsigned long long>(value));
   else
     atomicAdd(target, value);
 }

@@ -69,20 +69,18 @@ __global__ void reduce_kernel(StridedLayout<2> kept, StridedLayout<1> reduced, c
 template <class T>
 void reduce_typed(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask, const Tensor& out) {
   using Limits = std::numeric_limits<T>;
-  const T identity = op == ReduceOp::sum   ? T(0)
-                     : op == ReduceOp::max ? (Limits::has_infinity ? -Limits::infinity()
-                                                                   : Limits::lowest())
-                                           : (Limits::has_infinity ? Limits::infinity()
-                                                                   : Limits::max());
+  const T identity = op == ReduceOp::sum ? T(0)
+                     : op == ReduceOp::max
+                         ? (Limits::has_infinity ? -Limits::infinity() : Limits::lowest())
+                         : (Limits::has_infinity ? Limits::infinity() : Limits::max());
   Shape reduced_shape = in.shape();
   for (int d = 0; d < in.dim(); ++d)
     if (!(reduce_mask >> d & 1)) reduced_shape[d] = 1;
   const StridedLayout<1> reduced(reduced_shape, {in.strides()});
   const std::int64_t outputs = out.numel();
-  const std::int64_t splits =
-      outputs < kSplitBelowOutputs && out.is_contiguous()
-          ? std::clamp<std::int64_t>(reduced.numel / kChunk, 1, kMaxSplits)
-          : 1;
+  const std::int64_t splits = outputs < kSplitBelowOutputs && out.is_contiguous()
+                                  ? std::clamp<std::int64_t>(reduced.numel / kChunk, 1, kMaxSplits)
+                                  : 1;
   const std::int64_t chunk = (reduced.numel + splits - 1) / splits;
   // Partial results go to a [outputs, splits] scratch tensor when split.
   const Tensor target =
