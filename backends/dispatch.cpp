@@ -1,3 +1,4 @@
+#include "tether/allocator.h"
 #include "tether/backend/backend.h"
 #include "tether/error.h"
 
@@ -5,8 +6,26 @@ namespace tether::backend {
 
 Backend& cpu_backend();
 
+#if TETHER_HAS_CUDA
+Backend& cuda_backend(Device device);  // backends/cuda/device.cpp
+namespace cuda {
+DeviceRegistration registration();
+}
+
+namespace {
+// CUDA memory is registered with core when the program starts. Every program
+// that runs an op links this file, so the registration cannot be dropped by the
+// linker the way an unreferenced object file of a static library would be.
+[[maybe_unused]] const bool cuda_registered =
+    (register_device_type(DeviceType::cuda, cuda::registration()), true);
+}  // namespace
+#endif
+
 Backend& backend_for(Device device) {
   if (device.is_cpu()) return cpu_backend();
+#if TETHER_HAS_CUDA
+  if (device.is_cuda()) return cuda_backend(device);
+#endif
   fail<DeviceError>("backend: device ", device, " is not available in this build of tether");
 }
 

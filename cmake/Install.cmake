@@ -5,23 +5,24 @@
 #
 # and `#include <tether/tether.h>`.
 #
-# To add a layer (constraints/, nn/, optim/, a CUDA backend): give it a library target
-# named tether_<layer> with EXPORT_NAME <layer>, and list <layer> below. Its headers under
-# <layer>/include/ are installed unless the layer is listed as private. A link dependency
-# that a static consumer needs (e.g. CUDA::cublas) also goes into tether_config_dependencies.
+# To add a layer: give it a library target named tether_<layer> with EXPORT_NAME <layer>,
+# and list <layer> below. Its headers under <layer>/include/ are installed unless the layer
+# is listed as private. A link dependency that a static consumer needs also goes into
+# tether_config_dependencies (as CUDA::cudart and CUDA::cublas do for the CUDA backend,
+# which is part of the backends layer).
 
 include(CMakePackageConfigHelpers)
 
 # Layers in dependency order. A layer whose target does not exist in this configuration
-# (e.g. cuda without TETHER_CUDA) is skipped.
-set(tether_layers core backends cuda autograd constraints nn optim)
+# is skipped.
+set(tether_layers core backends autograd constraints nn optim)
 # Layers whose headers are an implementation detail of the build and are never installed.
-set(tether_private_header_layers backends cuda)
+set(tether_private_header_layers backends)
 
 # Lines for tetherConfig.cmake that re-find what the static libraries link against.
 # tether::cblas is recreated there from the installed FindCBLAS.cmake.
 set(tether_config_dependencies "find_dependency(Threads)")
-if(TARGET tether_cuda)
+if(TETHER_CUDA)
   string(APPEND tether_config_dependencies "\nfind_dependency(CUDAToolkit)")
 endif()
 

@@ -91,10 +91,13 @@ TEST_CASE("indices out of range throw IndexError naming the op and the extent", 
 }
 
 TEST_CASE("a tensor on a device this build lacks throws DeviceError", "[errors]") {
-  REQUIRE_THROWS_MATCHES(tether::zeros({2}, Device::cuda()), tether::DeviceError,
-                         MessageContains({"cuda:0", "not available"}));
-  REQUIRE_THROWS_MATCHES(floats({2}).to(Device::cuda(1)), tether::DeviceError,
-                         MessageContains({"cuda:1", "not available"}));
+  // The first CUDA device index beyond those present (cuda:0 without CUDA or a GPU).
+  const Device missing = Device::cuda(tether::device_count(tether::DeviceType::cuda));
+  REQUIRE_THROWS_MATCHES(tether::zeros({2}, missing), tether::DeviceError,
+                         MessageContains({missing.str(), "not available"}));
+  const Device further = Device::cuda(missing.index + 1);
+  REQUIRE_THROWS_MATCHES(floats({2}).to(further), tether::DeviceError,
+                         MessageContains({further.str(), "not available"}));
 }
 
 TEST_CASE("reshape to a different number of elements names both shapes", "[errors]") {

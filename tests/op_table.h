@@ -67,9 +67,12 @@ std::vector<OpCase> value_only_cases();
 
 // ---- helpers for writing entries (op_table_test.cpp) ------------------------
 
-/// An explicit f64 tensor: t({1, 2, 3, 4}, {2, 2}).
+/// The device t() and ints() create their tensors on: the CPU, unless a test
+/// runs the table on another device (cuda_test.cpp).
+Device& table_device();
+/// An explicit f64 tensor on table_device(): t({1, 2, 3, 4}, {2, 2}).
 Tensor t(const std::vector<double>& values, const Shape& shape);
-/// An explicit i64 tensor (indices, integer arithmetic): ints({0, 2, 0}, {3}).
+/// An explicit i64 tensor on table_device() (indices, integer arithmetic): ints({0, 2, 0}, {3}).
 Tensor ints(const std::vector<double>& values, const Shape& shape);
 /// Standard normal f64 values that require grad, each moved at least 0.1 away
 /// from every point in `kinks` (where the op is not differentiable).

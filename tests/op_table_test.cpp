@@ -12,12 +12,17 @@
 
 namespace tether::op_table {
 
+Device& table_device() {
+  static Device device = Device::cpu();
+  return device;
+}
+
 Tensor t(const std::vector<double>& values, const Shape& shape) {
-  return tensor(values, shape, DType::f64);
+  return tensor(values, shape, TensorOptions(DType::f64).with_device(table_device()));
 }
 
 Tensor ints(const std::vector<double>& values, const Shape& shape) {
-  return tensor(values, shape, DType::i64);
+  return tensor(values, shape, TensorOptions(DType::i64).with_device(table_device()));
 }
 
 Tensor rnd(const Shape& shape, const std::vector<double>& kinks) {

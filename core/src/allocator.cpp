@@ -108,23 +108,41 @@ class CpuCachingAllocator final : public Allocator {
   AllocatorStats stats_;
 };
 
-std::array<Allocator*, 2>& registry() {
+Allocator& cpu_allocator(int) {
   static CpuCachingAllocator cpu;
-  static std::array<Allocator*, 2> allocators = {&cpu, nullptr};
-  return allocators;
+  return cpu;
+}
+
+int one_device() {
+  return 1;
+}
+
+std::array<DeviceRegistration, 2>& registry() {
+  static std::array<DeviceRegistration, 2> registrations = {
+      DeviceRegistration{cpu_allocator, one_device}, DeviceRegistration{}};
+  return registrations;
 }
 
 }  // namespace
 
 Allocator& allocator(Device device) {
-  Allocator* a = registry()[static_cast<int>(device.type)];
-  if (!a)
+  const DeviceRegistration& registration = registry()[static_cast<int>(device.type)];
+  if (!registration.allocator)
     fail<DeviceError>("allocate: device ", device, " is not available in this build of tether");
-  return *a;
+  return registration.allocator(device.index);
 }
 
-void register_allocator(DeviceType type, Allocator* allocator) {
-  registry()[static_cast<int>(type)] = allocator;
+void register_device_type(DeviceType type, DeviceRegistration registration) {
+  registry()[static_cast<int>(type)] = registration;
+}
+
+int device_count(DeviceType type) {
+  const DeviceRegistration& registration = registry()[static_cast<int>(type)];
+  return registration.device_count ? registration.device_count() : 0;
+}
+
+bool cuda_is_available() {
+  return device_count(DeviceType::cuda) > 0;
 }
 
 }  // namespace tether

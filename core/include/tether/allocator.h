@@ -34,10 +34,25 @@ class Allocator {
 };
 
 /// The allocator for `device`. Throws DeviceError when the device's backend was
-/// not built.
+/// not built or the device is not usable.
 Allocator& allocator(Device device);
 
-/// Backends register their allocator for a device type at start-up.
-void register_allocator(DeviceType type, Allocator* allocator);
+/// How a backend provides memory for one device type: the allocator of device
+/// `index` (throwing DeviceError when that device is not usable) and the number
+/// of usable devices.
+struct DeviceRegistration {
+  Allocator& (*allocator)(int index);
+  int (*device_count)();
+};
+
+/// Backends register each device type they drive at start-up (the CPU is built in).
+void register_device_type(DeviceType type, DeviceRegistration registration);
+
+/// The number of usable devices of `type`: 0 when its backend was not built or
+/// no such device is present.
+int device_count(DeviceType type);
+
+/// Whether tether was built with CUDA and at least one CUDA device is usable.
+bool cuda_is_available();
 
 }  // namespace tether

@@ -1,0 +1,56 @@
+// The CUDA backend: Backend's kernels on NVIDIA GPUs. Private to the build; no
+// public header includes CUDA.
+//
+// Every kernel of a device runs on that device's one stream (created on first
+// use), so a block the caching allocator hands out again is never still in
+// use by an earlier kernel: the stream orders them. Copies to the host
+// synchronise the stream. Kernels are defined per family in elementwise.cu,
+// reduce.cu and indexing.cu; matrix products go to cuBLAS (matmul.cpp).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "tether/allocator.h"
+#include "tether/backend/backend.h"
+
+namespace tether::backend {
+
+/// The CUDA backend's one instance, for every CUDA device; throws DeviceError
+/// when `device` is not usable.
+Backend& cuda_backend(Device device);
+
+namespace cuda {
+
+/// Allocator and device count for register_device_type (defined in device.cpp).
+DeviceRegistration registration();
+
+class CudaBackend final : public Backend {
+ public:
+  void fill(const Tensor& out, double value) override;
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) override;
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask, const Tensor& out) override;
+  void argmax(const Tensor& in, int dim, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void index_select(const Tensor& in, int dim, const Tensor& index, const Tensor& out) override;
+  void index_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) override;
+  void gather(const Tensor& in, int dim, const Tensor& index, const Tensor& out) override;
+  void scatter_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) override;
+};
+
+/// Throws tether::Error naming `op` and CUDA's description unless `status` is
+/// cudaSuccess.
+void check(cudaError_t status, const char* op);
+
+/// Makes `device` this thread's current CUDA device and returns its stream.
+cudaStream_t activate(Device device);
+
+/// Waits for the work queued on `device`'s stream.
+void synchronize(Device device);
+
+}  // namespace cuda
+}  // namespace tether::backend

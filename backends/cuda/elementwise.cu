@@ -1,0 +1,319 @@
+// Element-wise kernels: fill, copy (host <-> device too), unary, binary and
+// where. Each is a small device functor run by the one strided kernel of
+// strided.cuh; the op is a runtime switch inside the functor (uniform across a
+// launch, so it costs no divergence), which keeps one instantiation per dtype
+// instead of one per op and dtype.
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "../cpu/cpu_backend.h"  // visit_dtype, visit_floating, saturate_cast
+#include "strided.cuh"
+
+namespace tether::backend::cuda {
+
+using cpu::saturate_cast;
+using cpu::visit_dtype;
+
+namespace {
+
+/// Set by a kernel that met an integer division by zero (1) or an integer
+/// raised to a negative power (2); read back after i64 div and pow only.
+__device__ int integer_error;
+
+template <class T>
+struct Fill {
+  T* out;
+  T value;
+  __device__ void operator()(const std::int64_t (&at)[1]) const { out[at[0]] = value; }
+};
+
+template <class D, class S>
+struct Convert {
+  D* out;
+  const S* in;
+  __device__ void operator()(const std::int64_t (&at)[2]) const {
+    out[at[0]] = static_cast<D>(in[at[1]]);
+  }
+};
+
+template <class T>
+__device__ T apply(UnaryOp op, T x, T alpha, T beta) {
+  switch (op) {
+    case UnaryOp::neg:
+      return -x;
+    case UnaryOp::abs:
+      return x < T(0) ? -x : x;
+    case UnaryOp::sign:
+      return static_cast<T>((x > T(0)) - (x < T(0)));
+    case UnaryOp::relu:
+      return x > T(0) ? x : T(0);
+    case UnaryOp::affine:
+      return x * alpha + beta;
+    case UnaryOp::clamp:
+      return nan_min(nan_max(x, alpha), beta);
+    default:
+      break;
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    switch (op) {
+      case UnaryOp::exp:
+        return exp(x);
+      case UnaryOp::log:
+        return log(x);
+      case UnaryOp::log1p:
+        return log1p(x);
+      case UnaryOp::sqrt:
+        return sqrt(x);
+      case UnaryOp::rsqrt:
+        return T(1) / sqrt(x);
+      case UnaryOp::sin:
+        return sin(x);
+      case UnaryOp::cos:
+        return cos(x);
+      case UnaryOp::tanh:
+        return tanh(x);
+      case UnaryOp::sigmoid:
+        return T(1) / (T(1) + exp(-x));
+      case UnaryOp::erf:
+        return erf(x);
+      case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
+        return (x > T(0) ? x : T(0)) + log1p(exp(-fabs(x)));
+      case UnaryOp::reciprocal:
+        return T(1) / x;
+      case UnaryOp::pow:
+        return alpha == T(2) ? x * x : pow(x, alpha);
+      case UnaryOp::leaky_relu:
+        return x > T(0) ? x : x * alpha;
+      default:
+        break;
+    }
+  }
+  return x;  // unreachable: the host rejects integer dtypes for the ops above
+}
+
+/// Integer power by squaring, wrapping on overflow, as on the CPU.
+__device__ std::int64_t integer_pow(std::int64_t base, std::int64_t exponent) {
+  if (exponent < 0) {
+    integer_error = 2;
+    return 0;
+  }
+  std::uint64_t result = 1, factor = static_cast<std::uint64_t>(base);
+  for (auto e = static_cast<std::uint64_t>(exponent); e != 0; e >>= 1, factor *= factor)
+    if (e & 1) result *= factor;
+  return static_cast<std::int64_t>(result);
+}
+
+/// Integer division truncating toward zero; INT64_MIN / -1 wraps.
+__device__ std::int64_t integer_divide(std::int64_t a, std::int64_t b) {
+  if (b == 0) {
+    integer_error = 1;
+    return 0;
+  }
+  if (b == -1) return static_cast<std::int64_t>(0 - static_cast<std::uint64_t>(a));
+  return a / b;
+}
+
+template <class T>
+__device__ T apply(BinaryOp op, T a, T b) {
+  switch (op) {
+    case BinaryOp::add:
+      return a + b;
+    case BinaryOp::sub:
+      return a - b;
+    case BinaryOp::mul:
+      return a * b;
+    case BinaryOp::div:
+      if constexpr (std::is_integral_v<T>)
+        return integer_divide(a, b);
+      else
+        return a / b;
+    case BinaryOp::pow:
+      if constexpr (std::is_integral_v<T>)
+        return integer_pow(a, b);
+      else
+        return pow(a, b);
+    case BinaryOp::maximum:
+      return nan_max(a, b);
+    case BinaryOp::minimum:
+      return nan_min(a, b);
+    case BinaryOp::eq:
+      return a == b;
+    case BinaryOp::ne:
+      return a != b;
+    case BinaryOp::lt:
+      return a < b;
+    case BinaryOp::le:
+      return a <= b;
+    case BinaryOp::gt:
+      return a > b;
+    case BinaryOp::ge:
+      return a >= b;
+  }
+  return T(0);
+}
+
+template <class T>
+struct Unary {
+  UnaryOp op;
+  T* out;
+  const T* in;
+  T alpha, beta;
+  __device__ void operator()(const std::int64_t (&at)[2]) const {
+    out[at[0]] = apply(op, in[at[1]], alpha, beta);
+  }
+};
+
+template <class T>
+struct Binary {
+  BinaryOp op;
+  T* out;
+  const T *a, *b;
+  __device__ void operator()(const std::int64_t (&at)[3]) const {
+    out[at[0]] = apply(op, a[at[1]], b[at[2]]);
+  }
+};
+
+template <class T, class C>
+struct Where {
+  T* out;
+  const C* cond;
+  const T *a, *b;
+  __device__ void operator()(const std::int64_t (&at)[4]) const {
+    out[at[0]] = cond[at[1]] != C(0) ? a[at[2]] : b[at[3]];
+  }
+};
+
+bool defined_for_integers(UnaryOp op) {
+  return op == UnaryOp::neg || op == UnaryOp::abs || op == UnaryOp::sign || op == UnaryOp::relu ||
+         op == UnaryOp::affine || op == UnaryOp::clamp;
+}
+
+/// dst = src (dtype conversion, src broadcast to dst's shape), both on one device.
+void copy_on_device(const Tensor& src, const Tensor& dst) {
+  const StridedLayout<2> layout(dst.shape(),
+                                {dst.strides(), broadcast_strides("copy", src, dst.shape())});
+  visit_dtype(src.dtype(), [&](auto source_type) {
+    using S = typename decltype(source_type)::type;
+    visit_dtype(dst.dtype(), [&](auto dest_type) {
+      using D = typename decltype(dest_type)::type;
+      launch(dst.device(), layout, Convert<D, S>{dst.data_ptr<D>(), src.data_ptr<S>()});
+    });
+  });
+}
+
+/// A contiguous tensor of `shape` and `dtype` on `device` holding `src`
+/// (broadcast to `shape`); `src` itself when it already is one.
+Tensor contiguous_on(const Tensor& src, const Shape& shape, DType dtype, Device device) {
+  if (src.device() == device && src.shape() == shape && src.dtype() == dtype && src.is_contiguous())
+    return src;
+  Tensor out = Tensor::empty(shape, dtype, device);
+  if (device.is_cpu())
+    cpu_backend().copy(src, out);
+  else
+    copy_on_device(src, out);
+  return out;
+}
+
+std::size_t nbytes(const Tensor& t) {
+  return static_cast<std::size_t>(t.numel()) * element_size(t.dtype());
+}
+
+/// Host <-> device or device <-> device: the bytes move between contiguous
+/// buffers of one dtype (src's), strides and conversion are done on one side.
+void copy_between_devices(const Tensor& src, const Tensor& dst) {
+  // Where the conversion and the strided writes happen: the destination.
+  const Tensor source = contiguous_on(src, dst.shape(), src.dtype(), src.device());
+  const bool direct = dst.is_contiguous() && dst.dtype() == src.dtype();
+  const Tensor target = direct ? dst : Tensor::empty(dst.shape(), src.dtype(), dst.device());
+  if (src.device().is_cuda() && dst.device().is_cuda()) {
+    synchronize(dst.device());  // `target` may be a block that queued kernels there still use
+    check(cudaMemcpyPeerAsync(target.raw_data(), dst.device().index, source.raw_data(),
+                              src.device().index, nbytes(source), activate(src.device())),
+          "copy: cudaMemcpyPeer");
+    synchronize(src.device());
+  } else {
+    const Device gpu = src.device().is_cuda() ? src.device() : dst.device();
+    const cudaMemcpyKind kind =
+        src.device().is_cuda() ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice;
+    // From pageable host memory the call returns once the bytes are staged, so
+    // the host buffer may be freed right after; to the host, wait for them.
+    check(
+        cudaMemcpyAsync(target.raw_data(), source.raw_data(), nbytes(source), kind, activate(gpu)),
+        "copy: cudaMemcpy");
+    if (kind == cudaMemcpyDeviceToHost) synchronize(gpu);
+  }
+  if (!direct) backend_for(dst.device()).copy(target, dst);
+}
+
+}  // namespace
+
+void CudaBackend::fill(const Tensor& out, double value) {
+  visit_dtype(out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    launch(out.device(), StridedLayout<1>(out.shape(), {out.strides()}),
+           Fill<T>{out.data_ptr<T>(), saturate_cast<T>(value)});
+  });
+}
+
+void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
+  if (dst.numel() == 0) return;
+  if (src.device() == dst.device())
+    copy_on_device(src, dst);
+  else
+    copy_between_devices(src, dst);
+}
+
+void CudaBackend::unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) {
+  const StridedLayout<2> layout(out.shape(), {out.strides(), in.strides()});
+  visit_dtype(out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    if (std::is_integral_v<T> && !defined_for_integers(op))
+      fail<DTypeError>("unary: op #", static_cast<int>(op), " needs a floating dtype, got ",
+                       out.dtype());
+    launch(out.device(), layout,
+           Unary<T>{op, out.data_ptr<T>(), in.data_ptr<T>(), saturate_cast<T>(params.alpha),
+                    saturate_cast<T>(params.beta)});
+  });
+}
+
+void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const StridedLayout<3> layout(out.shape(), {out.strides(), a.strides(), b.strides()});
+  visit_dtype(out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    launch(out.device(), layout,
+           Binary<T>{op, out.data_ptr<T>(), a.data_ptr<T>(), b.data_ptr<T>()});
+  });
+  // Integer division by zero and negative integer powers are errors, as on the
+  // CPU; checking costs a synchronisation, paid by i64 div and pow alone.
+  if (out.dtype() != DType::i64 || (op != BinaryOp::div && op != BinaryOp::pow)) return;
+  int error = 0;
+  const cudaStream_t stream = activate(out.device());
+  check(cudaMemcpyFromSymbolAsync(&error, integer_error, sizeof error, 0, cudaMemcpyDeviceToHost,
+                                  stream),
+        "binary: reading the error flag");
+  synchronize(out.device());
+  if (error == 0) return;
+  const int zero = 0;
+  check(
+      cudaMemcpyToSymbolAsync(integer_error, &zero, sizeof zero, 0, cudaMemcpyHostToDevice, stream),
+      "binary: resetting the error flag");
+  synchronize(out.device());
+  if (error == 1) fail<ValueError>("div: integer division by zero");
+  fail<ValueError>("pow: integers to negative integer powers are not allowed");
+}
+
+void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const StridedLayout<4> layout(out.shape(),
+                                {out.strides(), cond.strides(), a.strides(), b.strides()});
+  visit_dtype(cond.dtype(), [&](auto cond_type) {
+    using C = typename decltype(cond_type)::type;
+    visit_dtype(out.dtype(), [&](auto type) {
+      using T = typename decltype(type)::type;
+      launch(out.device(), layout,
+             Where<T, C>{out.data_ptr<T>(), cond.data_ptr<C>(), a.data_ptr<T>(), b.data_ptr<T>()});
+    });
+  });
+}
+
+}  // namespace tether::backend::cuda
