@@ -118,17 +118,15 @@ void check_family(const std::vector<OpCase>& cases) {
 
 /// Every differentiable op in ops.h; operators are variants of add, sub, mul, div and neg.
 const std::set<std::string> kDifferentiableOps = {
-    "add",        "sub",          "mul",        "div",    "affine",   "neg",
-    "reciprocal", "pow",          "exp",        "log",    "log1p",    "sqrt",
-    "rsqrt",      "abs",          "sin",        "cos",    "tanh",     "sigmoid",
-    "erf",        "relu",         "leaky_relu", "gelu",   "softplus", "clamp",
-    "where",      "maximum",      "minimum",    "sum",    "mean",     "var",
-    "amax",       "amin",         "logsumexp",  "norm",   "softmax",  "log_softmax",
-    "normalize",  "sum_to_shape", "matmul",     "mm",     "mv",       "dot",
-    "outer",      "matrix_exp",   "reshape",    "view",   "flatten",  "transpose",
-    "permute",    "squeeze",      "unsqueeze",  "expand", "narrow",   "slice",
-    "select",     "contiguous",   "clone",      "cat",    "stack",    "index_select",
-    "gather",     "to",
+    "add",         "sub",       "mul",          "div",     "affine",       "neg",     "reciprocal",
+    "pow",         "exp",       "log",          "log1p",   "sqrt",         "rsqrt",   "abs",
+    "sin",         "cos",       "tanh",         "sigmoid", "erf",          "relu",    "leaky_relu",
+    "gelu",        "softplus",  "clamp",        "where",   "maximum",      "minimum", "sum",
+    "mean",        "var",       "amax",         "amin",    "logsumexp",    "norm",    "softmax",
+    "log_softmax", "normalize", "sum_to_shape", "matmul",  "mm",           "mv",      "dot",
+    "outer",       "linear",    "matrix_exp",   "reshape", "view",         "flatten", "transpose",
+    "permute",     "squeeze",   "unsqueeze",    "expand",  "narrow",       "slice",   "select",
+    "contiguous",  "clone",     "cat",          "stack",   "index_select", "gather",  "to",
 };
 
 std::vector<OpCase> differentiable_cases() {

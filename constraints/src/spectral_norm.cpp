@@ -1,5 +1,7 @@
 // Spectral normalisation: W / sigma(W), sigma estimated by power iteration.
 #include <Eigen/Dense>
+#include <tuple>
+#include <utility>
 
 #include "tether/constraints.h"
 #include "tether/error.h"
@@ -36,12 +38,16 @@ class SpectralNorm final : public Constraint {
   Tensor forward(const std::vector<Tensor>& raw) override {
     const Tensor& weight = raw[0];
     const Tensor matrix = as_matrix(weight);
-    if (is_training()) {
+    // The graph keeps u and v for backward, so it must not see later in-place
+    // updates of the buffers: it gets the power iteration's fresh results, or copies.
+    Tensor u, v;
+    if (is_training() && steps_ > 0) {
       NoGradGuard no_grad;
-      power_iteration(matrix.detach(), steps_);
+      std::tie(u, v) = power_iteration(matrix.detach(), steps_);
+    } else {
+      u = u_.clone();
+      v = v_.clone();
     }
-    // Clones: this value's graph must not see later in-place updates of u, v.
-    const Tensor u = u_.clone(), v = v_.clone();
     return weight / dot(u, mv(matrix, v));
   }
 
@@ -62,11 +68,17 @@ class SpectralNorm final : public Constraint {
   }
 
  private:
-  void power_iteration(const Tensor& matrix, int steps) {
+  /// Updates the buffers in place; returns the last iterates, which nothing
+  /// else refers to.
+  std::pair<Tensor, Tensor> power_iteration(const Tensor& matrix, int steps) {
+    Tensor u, v;
     for (int i = 0; i < steps; ++i) {
-      v_.copy_(normalize(mv(matrix.t(), u_), 0, eps_));
-      u_.copy_(normalize(mv(matrix, v_), 0, eps_));
+      v = normalize(mv(matrix.t(), u_), 0, eps_);
+      v_.copy_(v);
+      u = normalize(mv(matrix, v_), 0, eps_);
+      u_.copy_(u);
     }
+    return {u, v};
   }
 
   int dim_;

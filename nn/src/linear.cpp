@@ -29,8 +29,7 @@ Tensor Linear::forward(const Tensor& x) {
   const Tensor w = weight->value();
   if (x.dim() < 1 || x.size(-1) != w.size(1))
     fail<ShapeError>("Linear: expected input [..., ", w.size(1), "], got ", x.shape());
-  const Tensor y = matmul(x, w.t());
-  return bias ? y + bias->value() : y;
+  return linear(x, w, bias ? bias->value() : Tensor());
 }
 
 }  // namespace tether::nn

@@ -144,6 +144,9 @@ Tensor mv(const Tensor& matrix, const Tensor& vec);
 Tensor dot(const Tensor& a, const Tensor& b);
 /// [n] x [m] -> [n, m].
 Tensor outer(const Tensor& a, const Tensor& b);
+/// x @ weight^T + bias, as torch.nn.functional.linear: x [..., in], weight
+/// [out, in], bias [out] or undefined. One node for a batch of rows [N, in].
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 
 // ---- matrix functions (matrix_functions.cpp) --------------------------------
 /// The matrix exponential sum_k A^k / k! of a square matrix [n, n] or of each

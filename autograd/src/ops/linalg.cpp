@@ -48,12 +48,15 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b) {
       });
 }
 
-/// x (rank 1 or 2) as the backend's rank-3 [1, rows, cols] view; a vector is a
-/// row (`vector_is_row`) or a column.
-Tensor as_single_matrix(const Tensor& x, bool vector_is_row) {
-  if (x.dim() == 2)
-    return Tensor::view_of(x, {1, x.shape()[0], x.shape()[1]}, {0, x.strides()[0], x.strides()[1]},
+/// x (rank 1 or 2) as the backend's rank-3 [1, rows, cols] view, without
+/// recording anything; a vector is a row (`vector_is_row`) or a column, and a
+/// matrix may be taken transposed.
+Tensor as_single_matrix(const Tensor& x, bool vector_is_row, bool transposed = false) {
+  if (x.dim() == 2) {
+    const int r = transposed ? 1 : 0, c = 1 - r;
+    return Tensor::view_of(x, {1, x.shape()[r], x.shape()[c]}, {0, x.strides()[r], x.strides()[c]},
                            x.storage_offset());
+  }
   const std::int64_t n = x.shape()[0], stride = x.strides()[0];
   return vector_is_row ? Tensor::view_of(x, {1, 1, n}, {0, 0, stride}, x.storage_offset())
                        : Tensor::view_of(x, {1, n, 1}, {0, stride, 0}, x.storage_offset());
@@ -107,6 +110,40 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   if (b.dim() == 1) out = squeeze(out, -1);
   if (a.dim() == 1) out = squeeze(out, a.dim() == 1 && b.dim() == 1 ? -1 : -2);
   return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_floating("linear", x);
+  check_floating("linear", weight);
+  check_same_dtype("linear", x, weight);
+  check_same_device("linear", x, weight);
+  if (weight.dim() != 2)
+    fail<ShapeError>("linear: expected a weight [out_features, in_features], got ", weight.shape());
+  if (x.dim() == 0 || x.size(-1) != weight.shape()[1])
+    fail<ShapeError>("linear: expected an input [..., ", weight.shape()[1], "], got ", x.shape());
+  if (bias.defined()) {
+    check_same_dtype("linear", x, bias);
+    check_same_device("linear", x, bias);
+    if (bias.dim() != 1 || bias.shape()[0] != weight.shape()[0])
+      fail<ShapeError>("linear: expected a bias [", weight.shape()[0], "], got ", bias.shape());
+  }
+  if (x.dim() != 2) {  // a batch of inputs, or one vector: the composed form
+    const Tensor y = matmul(x, matrix_transpose(weight));
+    return bias.defined() ? y + bias : y;
+  }
+  // [N, in] inputs, the common case: one product, the bias added in place, one node.
+  const std::int64_t rows = x.shape()[0], cols = weight.shape()[0];
+  Tensor out = Tensor::empty({rows, cols}, x.dtype(), x.device());
+  backend::Backend& backend = backend_of(x);
+  backend.matmul(as_single_matrix(x, true), as_single_matrix(weight, true, true),
+                 Tensor::view_of(out, {1, rows, cols}, {0, cols, 1}, 0));
+  if (bias.defined()) backend.binary(BinaryOp::add, out, broadcast_view(bias, out.shape()), out);
+  return record("linear", {x, weight, bias}, out, {x, weight},
+                [](Node& n, const Tensor& g) -> GradList {
+                  return {n.needs_grad(0) ? matmul(g, n.saved(1)) : Tensor(),
+                          n.needs_grad(1) ? matmul(matrix_transpose(g), n.saved(0)) : Tensor(),
+                          n.needs_grad(2) ? sum(g, {0}) : Tensor()};
+                });
 }
 
 Tensor mm(const Tensor& a, const Tensor& b) {
