@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 #include "tether/tether.h"
@@ -90,4 +91,32 @@ TEST_CASE("the cache tracks bytes in use and cached, and empty_cache returns blo
   const AllocatorStats after = allocator.stats();
   CHECK(after.system_frees == 1);
   CHECK(after.bytes_cached == 0);
+}
+
+TEST_CASE("threads keep their own caches, and the counts add up when blocks change threads",
+          "[allocator]") {
+  tether::Allocator& allocator = cpu_allocator();
+  const AllocatorStats before = allocator.stats();
+  // Each worker allocates, frees, and allocates again (a hit in its own cache),
+  // and hands its last block to the main thread, which frees it.
+  std::vector<void*> handed_over(4);
+  std::vector<std::thread> workers;
+  for (std::size_t i = 0; i < handed_over.size(); ++i)
+    workers.emplace_back([&allocator, &handed_over, i] {
+      for (int round = 0; round < 100; ++round) allocator.deallocate(allocator.allocate(512), 512);
+      handed_over[i] = allocator.allocate(512);
+    });
+  for (auto& worker : workers) worker.join();
+  CHECK(allocator.stats().bytes_in_use == before.bytes_in_use + 4 * 512);
+  for (void* block : handed_over) allocator.deallocate(block, 512);
+
+  const AllocatorStats after = allocator.stats();
+  CHECK(after.bytes_in_use == before.bytes_in_use);
+  CHECK(after.requests - before.requests == 4 * 101);
+  CHECK(after.system_allocs - before.system_allocs <= 4);
+  // The freed blocks, whichever cache they went to, serve the next request.
+  cpu_allocator().reset_stats();
+  void* again = allocator.allocate(512);
+  CHECK(allocator.stats().system_allocs == 0);
+  allocator.deallocate(again, 512);
 }

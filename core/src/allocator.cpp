@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstdlib>
 #include <mutex>
@@ -36,60 +37,188 @@ std::size_t class_bytes(int cls) {
 
 constexpr int kClasses = 64 * kSubClasses;
 
+/// Size classes up to this one (64 KiB blocks) are also cached per thread.
+constexpr int kThreadClasses = 41;
+/// Blocks a thread keeps per class before returning them to the shared lists.
+constexpr int kThreadBlocks = 16;
+
+/// A counter written by one thread at a time (its owner, or anyone holding
+/// the allocator's mutex once the owner has ended), so a plain load and store
+/// update it, and read by any thread in stats().
+class OwnedCounter {
+ public:
+  void add(std::int64_t delta) {
+    value_.store(value_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+  std::int64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> value_{0};
+};
+
+/// What one thread's allocations and frees add to the statistics. The byte
+/// counts are net: a thread freeing what another allocated goes negative.
+struct Counters {
+  OwnedCounter requests, cache_hits, bytes_in_use, bytes_cached;
+
+  void count_allocation(std::int64_t bytes, bool hit) {
+    requests.add(1);
+    bytes_in_use.add(bytes);
+    if (!hit) return;
+    cache_hits.add(1);
+    bytes_cached.add(-bytes);
+  }
+  void count_free(std::int64_t bytes) {
+    bytes_in_use.add(-bytes);
+    bytes_cached.add(bytes);
+  }
+  void absorb(const Counters& other) {
+    requests.add(other.requests.get());
+    cache_hits.add(other.cache_hits.get());
+    bytes_in_use.add(other.bytes_in_use.get());
+    bytes_cached.add(other.bytes_cached.get());
+  }
+};
+
+using FreeLists = std::array<std::vector<void*>, kClasses>;
+
+/// One thread's blocks and counters. Trivially constructed and destroyed:
+/// the thread's Retirement (in the allocator) hands its blocks and counts over when the
+/// thread ends, and any later request of the thread takes the locked path.
+struct ThreadCache {
+  enum class State : std::uint8_t { unused, active, retired };
+
+  void flush_into(FreeLists& lists) {
+    for (int cls = 0; cls < kThreadClasses; ++cls)
+      while (count[cls] > 0) lists[cls].push_back(blocks[cls][--count[cls]]);
+  }
+
+  Counters counters;
+  void* blocks[kThreadClasses][kThreadBlocks] = {};
+  int count[kThreadClasses] = {};
+  State state = State::unused;
+};
+
+/// The calling thread's cache (of the one CPU allocator).
+thread_local ThreadCache this_thread_cache;
+
+/// The CPU allocator: freed blocks are kept by size class, first in a small
+/// per-thread cache that needs no lock (most blocks of a training step are
+/// freed and reused by the thread that made them), then in lists shared under
+/// a mutex.
 class CpuCachingAllocator final : public Allocator {
  public:
-  ~CpuCachingAllocator() override { empty_cache(); }
+  ~CpuCachingAllocator() override {
+    std::lock_guard lock(mutex_);
+    free_shared_lists();
+  }
 
   void* allocate(std::size_t nbytes) override {
     const int cls = size_class(std::max<std::size_t>(nbytes, 1));
-    std::lock_guard lock(mutex_);
-    ++stats_.requests;
-    const std::size_t bytes = class_bytes(cls);
-    stats_.bytes_in_use += bytes;
-    auto& list = free_[cls];
-    if (!list.empty()) {
-      void* ptr = list.back();
-      list.pop_back();
-      ++stats_.cache_hits;
-      stats_.bytes_cached -= bytes;
-      return ptr;
+    const auto bytes = static_cast<std::int64_t>(class_bytes(cls));
+    ThreadCache* cache = thread_cache();
+    if (cache && cls < kThreadClasses && cache->count[cls] > 0) {
+      cache->counters.count_allocation(bytes, true);
+      return cache->blocks[cls][--cache->count[cls]];
     }
-    ++stats_.system_allocs;
-    return system_allocate(bytes);
+    std::lock_guard lock(mutex_);
+    auto& list = free_[cls];
+    const bool hit = !list.empty();
+    (cache ? cache->counters : orphans_).count_allocation(bytes, hit);
+    if (!hit) {
+      ++system_allocs_;
+      return system_allocate(static_cast<std::size_t>(bytes));
+    }
+    void* ptr = list.back();
+    list.pop_back();
+    return ptr;
   }
 
   void deallocate(void* ptr, std::size_t nbytes) override {
     if (!ptr) return;
     const int cls = size_class(std::max<std::size_t>(nbytes, 1));
-    const std::size_t bytes = class_bytes(cls);
+    const auto bytes = static_cast<std::int64_t>(class_bytes(cls));
+    ThreadCache* cache = thread_cache();
+    if (cache && cls < kThreadClasses && cache->count[cls] < kThreadBlocks) {
+      cache->counters.count_free(bytes);
+      cache->blocks[cls][cache->count[cls]++] = ptr;
+      return;
+    }
     std::lock_guard lock(mutex_);
-    stats_.bytes_in_use -= bytes;
-    stats_.bytes_cached += bytes;
+    (cache ? cache->counters : orphans_).count_free(bytes);
     free_[cls].push_back(ptr);
   }
 
   AllocatorStats stats() const override {
     std::lock_guard lock(mutex_);
-    return stats_;
+    Counters total;
+    total.absorb(orphans_);
+    for (const Counters* counters : live_) total.absorb(*counters);
+    return {.requests = static_cast<std::uint64_t>(total.requests.get() - baseline_requests_),
+            .cache_hits = static_cast<std::uint64_t>(total.cache_hits.get() - baseline_hits_),
+            .system_allocs = system_allocs_ - baseline_system_allocs_,
+            .system_frees = system_frees_ - baseline_system_frees_,
+            .bytes_in_use = static_cast<std::size_t>(total.bytes_in_use.get()),
+            .bytes_cached = static_cast<std::size_t>(total.bytes_cached.get() - freed_bytes_)};
   }
 
+  /// Counters belong to their threads: a reset remembers where they stood,
+  /// and stats() reports the difference.
   void reset_stats() override {
+    const AllocatorStats now = stats();
     std::lock_guard lock(mutex_);
-    stats_ =
-        AllocatorStats{.bytes_in_use = stats_.bytes_in_use, .bytes_cached = stats_.bytes_cached};
+    baseline_requests_ += static_cast<std::int64_t>(now.requests);
+    baseline_hits_ += static_cast<std::int64_t>(now.cache_hits);
+    baseline_system_allocs_ = system_allocs_;
+    baseline_system_frees_ = system_frees_;
   }
 
+  /// Frees the shared lists and the calling thread's cache (other threads'
+  /// caches, at most 16 blocks of 64 KiB or less per size class, go to the
+  /// shared lists when those threads end).
   void empty_cache() override {
+    ThreadCache* cache = thread_cache();
     std::lock_guard lock(mutex_);
-    for (auto& list : free_) {
-      for (void* ptr : list) std::free(ptr);
-      stats_.system_frees += list.size();
-      list.clear();
-    }
-    stats_.bytes_cached = 0;
+    if (cache) cache->flush_into(free_);
+    free_shared_lists();
   }
 
  private:
+  /// Registers this thread's cache on its first use, and retires it at exit.
+  struct Retirement {
+    explicit Retirement(CpuCachingAllocator& owner) : owner(owner) {
+      std::lock_guard lock(owner.mutex_);
+      owner.live_.push_back(&this_thread_cache.counters);
+      this_thread_cache.state = ThreadCache::State::active;
+    }
+    ~Retirement() {
+      std::lock_guard lock(owner.mutex_);
+      this_thread_cache.flush_into(owner.free_);
+      owner.orphans_.absorb(this_thread_cache.counters);
+      std::erase(owner.live_, &this_thread_cache.counters);
+      this_thread_cache.state = ThreadCache::State::retired;
+    }
+    CpuCachingAllocator& owner;
+  };
+
+  /// This thread's cache, or null once the thread has begun to end.
+  ThreadCache* thread_cache() {
+    if (this_thread_cache.state == ThreadCache::State::active) return &this_thread_cache;
+    if (this_thread_cache.state == ThreadCache::State::retired) return nullptr;
+    thread_local Retirement retirement(*this);
+    return &this_thread_cache;
+  }
+
+  /// Caller holds mutex_.
+  void free_shared_lists() {
+    for (int cls = 0; cls < kClasses; ++cls) {
+      for (void* ptr : free_[cls]) std::free(ptr);
+      system_frees_ += free_[cls].size();
+      freed_bytes_ += static_cast<std::int64_t>(free_[cls].size() * class_bytes(cls));
+      free_[cls].clear();
+    }
+  }
+
   static void* system_allocate(std::size_t bytes) {
     // Large blocks are huge-page aligned and advised, which makes their first
     // touch ~50x cheaper on these VMs.
@@ -103,9 +232,15 @@ class CpuCachingAllocator final : public Allocator {
     return ptr;
   }
 
+  // Guarded by mutex_.
   mutable std::mutex mutex_;
-  std::array<std::vector<void*>, kClasses> free_;
-  AllocatorStats stats_;
+  FreeLists free_;
+  std::vector<const Counters*> live_;  ///< the counters of threads alive now
+  Counters orphans_;                   ///< counts of ended threads, and of ending ones
+  std::int64_t baseline_requests_ = 0, baseline_hits_ = 0;  ///< at the last reset_stats()
+  std::uint64_t baseline_system_allocs_ = 0, baseline_system_frees_ = 0;
+  std::uint64_t system_allocs_ = 0, system_frees_ = 0;
+  std::int64_t freed_bytes_ = 0;  ///< cached bytes returned to the system
 };
 
 Allocator& cpu_allocator(int) {
