@@ -13,24 +13,16 @@ TensorImpl::~TensorImpl() {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (auto d : shape)
     if (d < 0) fail<ShapeError>("empty: negative extent in shape ", shape);
-  auto impl = detail::make_pooled<TensorImpl>();
-  impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
-  impl->dtype = dtype;
-  impl->storage = detail::make_pooled<Storage>(
+  auto storage = detail::make_pooled<Storage>(
       static_cast<std::size_t>(shape.numel()) * element_size(dtype), device);
-  return Tensor(std::move(impl));
+  return Tensor(detail::make_pooled<TensorImpl>(shape, contiguous_strides(shape), 0, dtype,
+                                                std::move(storage)));
 }
 
 Tensor Tensor::view_of(const Tensor& base, const Shape& shape, const Strides& strides,
                        std::int64_t offset) {
-  auto impl = detail::make_pooled<TensorImpl>();
-  impl->shape = shape;
-  impl->strides = strides;
-  impl->offset = offset;
-  impl->dtype = base.dtype();
-  impl->storage = base.storage();
-  return Tensor(std::move(impl));
+  return Tensor(
+      detail::make_pooled<TensorImpl>(shape, strides, offset, base.dtype(), base.storage()));
 }
 
 std::int64_t Tensor::stride(std::int64_t d) const {

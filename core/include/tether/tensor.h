@@ -70,7 +70,9 @@ struct TensorImpl {
   std::weak_ptr<autograd::Node> grad_accumulator;
   std::shared_ptr<TensorImpl> grad;
 
-  TensorImpl() = default;
+  TensorImpl(const Shape& shape, const Strides& strides, std::int64_t offset, DType dtype,
+             std::shared_ptr<Storage> storage)
+      : shape(shape), strides(strides), offset(offset), dtype(dtype), storage(std::move(storage)) {}
   TensorImpl(const TensorImpl&) = delete;
   TensorImpl& operator=(const TensorImpl&) = delete;
   /// Releases grad_fn without recursing down a long graph (see release.h).
