@@ -110,7 +110,8 @@ Tensor norm(const Tensor& x, const Dims& dims, bool keepdim) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    out = sqrt(sum(x * x, dims, keepdim));
+    out = sum(x * x, dims, keepdim);
+    backend_of(out).unary(backend::UnaryOp::sqrt, out, out, {});  // in place: the sum is fresh
   }
   // d||x||/dx = x / ||x||, taken as 0 where ||x|| = 0 (a subgradient).
   return record("norm", {x}, out, {x, out},
