@@ -69,6 +69,10 @@ double largest_singular_value(const Tensor& matrix);
 
 /// Power-iteration estimate of a spectrally normalised parameter's largest
 /// singular value (u^T W v) beside the exact value from an SVD of its raw weight.
+/// One iteration per step tracks the exact value closely (within 1e-3 after a
+/// few steps at lr 0.01) while the weight changes slowly; a step that moves the
+/// weight far (a large learning rate) leaves the estimate behind for a while,
+/// as in PyTorch: more power_iteration_steps close the gap.
 struct SpectralNormCheck {
   double estimate;
   double exact;
