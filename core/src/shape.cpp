@@ -9,7 +9,7 @@ namespace tether {
 void Shape::assign(const std::int64_t* first, const std::int64_t* last) {
   const auto count = std::distance(first, last);
   if (count > kMaxDims) too_many_dims(count);
-  std::copy(first, last, dims_);
+  for (int i = 0; i < count; ++i) dims_[i] = first[i];  // a few dims: no memmove call
   size_ = static_cast<int>(count);
 }
 

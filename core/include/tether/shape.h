@@ -59,7 +59,11 @@ class Shape {
   std::string str() const;
 
   bool operator==(const Shape& other) const {
-    return size_ == other.size_ && std::equal(begin(), end(), other.begin());
+    if (size_ != other.size_) return false;
+    // An element loop: for a few dims it beats the memcmp call std::equal becomes.
+    for (int i = 0; i < size_; ++i)
+      if (dims_[i] != other.dims_[i]) return false;
+    return true;
   }
 
  private:
