@@ -4,11 +4,7 @@
 
 namespace tether {
 
-namespace {
-
-/// Points `tensor`'s TensorImpl at `data`'s storage and layout, so every handle
-/// to it sees the converted data; its gradient no longer matches and goes.
-void adopt(const Tensor& tensor, const Tensor& data) {
+void adopt_data(const Tensor& tensor, const Tensor& data) {
   TensorImpl& impl = *tensor.impl();
   impl.storage = data.storage();
   impl.shape = data.shape();
@@ -17,8 +13,6 @@ void adopt(const Tensor& tensor, const Tensor& data) {
   impl.dtype = data.dtype();
   impl.grad.reset();
 }
-
-}  // namespace
 
 void Parameter::replace_data(const std::function<Tensor(const Tensor&)>& convert) {
   NoGradGuard no_grad;
@@ -34,7 +28,7 @@ void Parameter::replace_data(const std::function<Tensor(const Tensor&)>& convert
   };
   convert_all(trainables());
   convert_all(buffers());
-  for (const auto& [tensor, data] : replacements) adopt(tensor, data);
+  for (const auto& [tensor, data] : replacements) adopt_data(tensor, data);
   if (!replacements.empty()) data_replaced();
 }
 

@@ -5,21 +5,70 @@
 
 namespace tether::nn {
 
+namespace {
+
+Tensor reduce(const Tensor& losses, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::none:
+      return losses;
+    case Reduction::sum:
+      return sum(losses);
+    case Reduction::mean:
+      break;
+  }
+  return mean(losses);
+}
+
+/// Checks log_probs [N, C] (floating) against target [N] (i64), naming `op`.
+void check_classification(const char* op, const Tensor& scores, const Tensor& target) {
+  if (!scores.is_floating_point())
+    fail<DTypeError>(op, ": expected floating-point scores, got ", scores.dtype());
+  if (target.dtype() != DType::i64)
+    fail<DTypeError>(op, ": expected an i64 target of class indices, got ", target.dtype());
+  if (scores.dim() != 2 || target.dim() != 1 || target.size(0) != scores.size(0))
+    fail<ShapeError>(op, ": expected scores [N, C] and target [N], got ", scores.shape(), " and ",
+                     target.shape());
+}
+
+/// -log_probs[i, target[i]], with `op` named in the error for a bad label.
+Tensor picked_negative_log_probs(const char* op, const Tensor& log_probs, const Tensor& target) {
+  // gather checks every index (on a GPU too) as part of its kernel, so the
+  // check costs nothing here; only its message is made to name `op`.
+  try {
+    return -gather(log_probs, 1, target.unsqueeze(1)).squeeze(1);
+  } catch (const IndexError& e) {
+    fail<IndexError>(op, ": expected target class indices in [0, ", log_probs.size(1), "); ",
+                     e.what());
+  }
+}
+
+}  // namespace
+
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
   if (!(input.shape() == target.shape()))
     fail<ShapeError>("mse_loss: input ", input.shape(), " and target ", target.shape(),
                      " must have the same shape");
   const Tensor diff = input - target;
-  const Tensor squared = diff * diff;
-  switch (reduction) {
-    case Reduction::none:
-      return squared;
-    case Reduction::sum:
-      return sum(squared);
-    case Reduction::mean:
-      break;
-  }
-  return mean(squared);
+  return reduce(diff * diff, reduction);
+}
+
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction) {
+  check_classification("nll_loss", log_probs, target);
+  return reduce(picked_negative_log_probs("nll_loss", log_probs, target), reduction);
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction,
+                     double label_smoothing) {
+  check_classification("cross_entropy", logits, target);
+  if (label_smoothing < 0 || label_smoothing > 1)
+    fail<ValueError>("cross_entropy: expected label_smoothing in [0, 1], got ", label_smoothing);
+  const Tensor log_probs = log_softmax(logits, 1);
+  const Tensor nll = picked_negative_log_probs("cross_entropy", log_probs, target);
+  if (label_smoothing == 0) return reduce(nll, reduction);
+  // The smoothed target mixes the one-hot label with the uniform distribution,
+  // and the cross-entropy is linear in the target: mix the two losses.
+  const Tensor uniform = -mean(log_probs, {1});
+  return reduce(nll * (1 - label_smoothing) + uniform * label_smoothing, reduction);
 }
 
 }  // namespace tether::nn

@@ -101,4 +101,28 @@ void Module::zero_grad() {
   for (auto& tensor : parameters()) tensor.set_grad(Tensor());
 }
 
+void Module::to(DType dtype) {
+  convert([dtype](Parameter& parameter) { parameter.to(dtype); },
+          [dtype](const Tensor& t) { return t.is_floating_point() ? t.to(dtype) : t; });
+}
+
+void Module::to(Device device) {
+  convert([device](Parameter& parameter) { parameter.to(device); },
+          [device](const Tensor& t) { return t.to(device); });
+}
+
+void Module::convert(const std::function<void(Parameter&)>& convert_slot,
+                     const std::function<Tensor(const Tensor&)>& convert_buffer) {
+  NoGradGuard no_grad;
+  for (auto& [name, slot] : slots_)
+    if (*slot) convert_slot(**slot);  // a slot tied to another one is already converted: a no-op
+  for (auto& [name, buffer] : buffers_) {
+    if (!buffer->defined()) continue;
+    // The buffer's own TensorImpl takes the new data, so handles to it stay valid.
+    const Tensor data = convert_buffer(buffer->detach());
+    if (data.storage() != buffer->storage()) adopt_data(*buffer, data);
+  }
+  for (auto& [name, child] : children_) child->convert(convert_slot, convert_buffer);
+}
+
 }  // namespace tether::nn

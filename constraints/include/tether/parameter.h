@@ -72,6 +72,11 @@ class RawParameter final : public Parameter {
   Tensor tensor_;
 };
 
+/// Points `tensor`'s TensorImpl at `data`'s storage, layout and dtype, so every
+/// handle to `tensor` sees the new data; its gradient no longer matches and
+/// goes. How Parameter::to and Module::to convert tensors in place.
+void adopt_data(const Tensor& tensor, const Tensor& data);
+
 /// A new RawParameter slot holding `tensor`.
 std::shared_ptr<Parameter> make_parameter(Tensor tensor);
 

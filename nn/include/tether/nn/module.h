@@ -14,6 +14,7 @@
 // replacing it (fc1->weight = spectral_norm(fc1->weight)) is seen everywhere.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,6 +59,16 @@ class Module {
   /// Clears the gradients of all parameters.
   void zero_grad();
 
+  /// Converts the floating-point tensors of every parameter slot and buffer,
+  /// here and in the children, to `dtype` in place (see Parameter::to): every
+  /// handle to them sees the new data, and state_dict keys stay the same.
+  /// Build optimizers after converting: their state is not converted.
+  void to(DType dtype);
+  /// Moves every parameter slot and buffer, here and in the children, to
+  /// `device` in place, like to(DType). Throws DeviceError for a device this
+  /// build or machine cannot use.
+  void to(Device device);
+
  protected:
   /// Makes `slot` a parameter slot named `name`, holding a raw parameter with `initial`.
   void register_parameter(std::string name, std::shared_ptr<Parameter>& slot, Tensor initial);
@@ -70,6 +81,10 @@ class Module {
   }
 
  private:
+  /// Applies `convert_slot` to every slot and `convert_buffer` to every buffer's data.
+  void convert(const std::function<void(Parameter&)>& convert_slot,
+               const std::function<Tensor(const Tensor&)>& convert_buffer);
+
   std::vector<std::pair<std::string, std::shared_ptr<Parameter>*>> slots_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;

@@ -3,6 +3,8 @@
 // cache is stale: optimizers know nothing about constraints.
 #pragma once
 
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "tether/tensor.h"
@@ -44,6 +46,49 @@ class SGD final : public Optimizer {
  private:
   SGDOptions options_;
   std::vector<Tensor> momentum_buffers_;
+};
+
+struct AdamOptions {
+  double lr = 1e-3;
+  std::pair<double, double> betas{0.9,
+                                  0.999};  ///< decay of the gradient's first and second moments
+  double eps = 1e-8;                       ///< added to the denominator
+  /// Adam: L2 penalty added to the gradient; AdamW: decoupled decay of the
+  /// weights by lr * weight_decay each step (torch.optim.AdamW defaults to 1e-2).
+  double weight_decay = 0.0;
+  /// Divides by the largest second moment seen so far (Reddi et al., 2018).
+  bool amsgrad = false;
+};
+
+/// Adam (Kingma and Ba, 2015), following torch.optim.Adam's update rule. Each
+/// parameter's state (step count, moving averages of the gradient and its
+/// square) is created at its first step, on the parameter's device and dtype.
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<Tensor> parameters, AdamOptions options);
+  void step() override;
+  AdamOptions& options() { return options_; }
+
+ protected:
+  /// decoupled_weight_decay: AdamW's rule instead of Adam's L2 penalty.
+  Adam(std::vector<Tensor> parameters, AdamOptions options, bool decoupled_weight_decay);
+
+ private:
+  struct State {
+    std::int64_t step = 0;
+    Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
+  };
+  AdamOptions options_;
+  bool decoupled_weight_decay_;
+  std::vector<State> state_;
+};
+
+/// AdamW (Loshchilov and Hutter, 2019): Adam whose weight decay shrinks the
+/// weights directly instead of entering the moment estimates.
+class AdamW final : public Adam {
+ public:
+  AdamW(std::vector<Tensor> parameters, AdamOptions options)
+      : Adam(std::move(parameters), options, true) {}
 };
 
 }  // namespace tether::optim
