@@ -3,6 +3,8 @@
 // and printing.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <cstdint>
 #include <sstream>
 #include <string>
@@ -119,6 +121,26 @@ TEST_CASE("rand and randn repeat their values after manual_seed", "[tensor]") {
   bool has_negative = false;
   for (double z : normal) has_negative = has_negative || z < 0.0;
   CHECK(has_negative);
+}
+
+TEST_CASE("randn follows the standard normal distribution, tails included", "[tensor]") {
+  tether::manual_seed(7);
+  const std::vector<double> z = values(tether::randn({400000}, DType::f64));
+  double sum = 0, squares = 0;
+  std::int64_t below_one = 0, below_minus_two = 0, beyond_tail = 0;
+  for (double x : z) {
+    sum += x;
+    squares += x * x;
+    below_one += x < 1.0;
+    below_minus_two += x < -2.0;
+    beyond_tail += std::abs(x) > 3.442619855899;  // the ziggurat's tail, sampled separately
+  }
+  const double n = static_cast<double>(z.size());
+  CHECK(std::abs(sum / n) < 0.006);  // 4 standard errors
+  CHECK(std::abs(squares / n - 1.0) < 0.01);
+  CHECK(below_one / n == Approx(0.841345).margin(0.003));  // Phi(1)
+  CHECK(below_minus_two / n == Approx(0.022750).margin(0.001));
+  CHECK(beyond_tail / n == Approx(5.761e-4).margin(1.5e-4));  // 2 (1 - Phi(3.4426))
 }
 
 TEST_CASE("tensor() holds the given values in row-major order in the requested dtype", "[tensor]") {

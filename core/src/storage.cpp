@@ -5,10 +5,13 @@
 namespace tether {
 
 Storage::Storage(std::size_t nbytes, Device device)
-    : data_(allocator(device).allocate(nbytes)), nbytes_(nbytes), device_(device) {}
+    : allocator_(&allocator(device)),
+      data_(allocator_->allocate(nbytes)),
+      nbytes_(nbytes),
+      device_(device) {}
 
 Storage::~Storage() {
-  allocator(device_).deallocate(data_, nbytes_);
+  allocator_->deallocate(data_, nbytes_);
 }
 
 }  // namespace tether

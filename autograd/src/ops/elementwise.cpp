@@ -104,8 +104,9 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   const Shape shape =
       broadcast_shapes("where", broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  backend_of(a).where(broadcast_view(condition, shape), broadcast_view(a, shape),
-                      broadcast_view(b, shape), out);
+  Tensor views[3];
+  backend_of(a).where(broadcast_view(condition, shape, views[0]),
+                      broadcast_view(a, shape, views[1]), broadcast_view(b, shape, views[2]), out);
   return record_binary("where", a, b, out, {condition}, [](Node& n, const Tensor& g) {
     const Tensor c = n.saved(0), zero = zeros_like(g);
     return std::pair{where(c, g, zero), where(c, zero, g)};

@@ -93,9 +93,8 @@ Tensor rand(const Shape& shape, TensorOptions options) {
 }
 
 Tensor randn(const Shape& shape, TensorOptions options) {
-  std::normal_distribution<double> normal(0.0, 1.0);
   auto& generator = detail::global_generator();
-  return generate(shape, options, [&](std::int64_t) { return normal(generator); });
+  return generate(shape, options, [&](std::int64_t) { return detail::standard_normal(generator); });
 }
 
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options) {

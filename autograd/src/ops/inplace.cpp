@@ -18,7 +18,8 @@ Tensor& binary_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor
   if (!(broadcast_shapes(name, self.shape(), other.shape()) == self.shape()))
     fail<ShapeError>(name, ": cannot broadcast an operand of shape ", other.shape(),
                      " into a tensor of shape ", self.shape());
-  const Tensor operand = broadcast_view(other, self.shape());
+  Tensor view;
+  const Tensor& operand = broadcast_view(other, self.shape(), view);
   if (self.is_contiguous()) {
     backend_of(self).binary(op, self, operand, self);  // element-wise, so aliasing is safe
   } else {

@@ -39,6 +39,12 @@ Tensor broadcast_view(const Tensor& x, const Shape& shape) {
   return Tensor::view_of(x, shape, strides, x.storage_offset());
 }
 
+const Tensor& broadcast_view(const Tensor& x, const Shape& shape, Tensor& view) {
+  if (x.shape() == shape) return x;
+  view = broadcast_view(x, shape);
+  return view;
+}
+
 std::optional<Strides> view_strides(const Tensor& x, const Shape& shape) {
   if (x.dim() == 0 || x.numel() == 0) return contiguous_strides(shape);
   // Split x's dims, from the right, into chunks whose elements are evenly
@@ -87,7 +93,8 @@ Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tenso
   const Shape shape =
       a.shape() == b.shape() ? a.shape() : broadcast_shapes(name, a.shape(), b.shape());
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  backend_of(a).binary(op, broadcast_view(a, shape), broadcast_view(b, shape), out);
+  Tensor a_view, b_view;
+  backend_of(a).binary(op, broadcast_view(a, shape, a_view), broadcast_view(b, shape, b_view), out);
   return out;
 }
 

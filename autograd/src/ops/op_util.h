@@ -29,6 +29,10 @@ backend::Backend& backend_of(const Tensor& x);
 
 /// A raw (unrecorded) view of x broadcast to `shape` (stride 0 on broadcast dims).
 Tensor broadcast_view(const Tensor& x, const Shape& shape);
+/// The same for a kernel argument: x itself when it already has `shape` (no
+/// copy of the handle, whose reference count is an atomic), else the view,
+/// kept alive in `view`.
+const Tensor& broadcast_view(const Tensor& x, const Shape& shape, Tensor& view);
 /// Strides for viewing x with `shape` without copying, if possible.
 std::optional<Strides> view_strides(const Tensor& x, const Shape& shape);
 /// Same data as x with a contiguous layout (x itself if already contiguous); unrecorded.

@@ -13,6 +13,10 @@ void manual_seed(std::uint64_t seed);
 namespace detail {
 /// The global generator (not thread-safe: draw from one thread at a time).
 std::mt19937_64& global_generator();
+
+/// A standard normal sample by the ziggurat method: about one engine draw and
+/// no logarithm per sample, several times faster than std::normal_distribution.
+double standard_normal(std::mt19937_64& engine);
 }  // namespace detail
 
 }  // namespace tether

@@ -9,6 +9,8 @@
 
 namespace tether {
 
+class Allocator;
+
 class Storage {
  public:
   /// Allocates `nbytes` (uninitialised) from the device's allocator.
@@ -26,6 +28,7 @@ class Storage {
   void bump_version() { ++version_; }
 
  private:
+  Allocator* allocator_;  ///< the one data_ came from, which takes it back
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;
