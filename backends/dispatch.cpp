@@ -29,4 +29,17 @@ Backend& backend_for(Device device) {
   fail<DeviceError>("backend: device ", device, " is not available in this build of tether");
 }
 
+Strides broadcast_strides(const char* op, const Tensor& tensor, const Shape& shape) {
+  if (tensor.shape() == shape) return tensor.strides();
+  Strides strides = Shape::filled(shape.size(), 0);
+  for (int i = tensor.dim() - 1, d = shape.size() - 1; i >= 0; --i, --d) {
+    const std::int64_t extent = tensor.shape()[i];
+    if (d >= 0 && extent == shape[d])
+      strides[d] = tensor.strides()[i];
+    else if (extent != 1)
+      fail<ShapeError>(op, ": shape ", tensor.shape(), " cannot be broadcast to ", shape);
+  }
+  return strides;
+}
+
 }  // namespace tether::backend

@@ -3,21 +3,12 @@
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 
+#include "doubling.h"
+
 using namespace tether;
+using tether::testing::Doubling;
 
 namespace {
-
-/// A constraint that counts its forward calls: value = 2 * raw.
-struct Doubling : Constraint {
-  int calls = 0;
-  std::string name() const override { return "doubling"; }
-  Tensor forward(const std::vector<Tensor>& raw) override {
-    ++calls;
-    return raw[0] * 2.0;
-  }
-  bool has_right_inverse() const override { return true; }
-  std::vector<Tensor> right_inverse(const Tensor& value) override { return {value * 0.5}; }
-};
 
 /// A computed parameter over a counting constraint.
 struct Counted {

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <string>
 
+#include "doubling.h"
 #include "op_table.h"
 
 namespace tether::op_table {
@@ -45,12 +46,6 @@ void check_matches(const Tensor& gpu, const Tensor& cpu, double tolerance) {
     INFO("element " << i << ": CUDA " << got[i] << ", CPU " << want[i]);
     CHECK(got[i] == Approx(want[i]).epsilon(tolerance).margin(tolerance));
   }
-}
-
-Inputs to_f32(const Inputs& inputs) {
-  Inputs out;
-  for (const auto& x : inputs) out.push_back(x.dtype() == DType::f64 ? x.to(DType::f32) : x);
-  return out;
 }
 
 /// Leaf copies of CPU inputs on CUDA, requiring grad like the originals.
@@ -271,16 +266,6 @@ TEST_CASE("moving a tensor to a missing CUDA device is a DeviceError that says s
   CHECK(cuda_is_available() == (device_count(DeviceType::cuda) > 0));
 }
 
-/// A constraint that counts its forward calls: value = 2 * raw.
-struct Doubling : Constraint {
-  int calls = 0;
-  std::string name() const override { return "doubling"; }
-  Tensor forward(const std::vector<Tensor>& raw) override {
-    ++calls;
-    return raw[0] * 2.0;
-  }
-};
-
 void sgd_step(Tensor leaf, double lr) {
   NoGradGuard no_grad;
   leaf.sub_(leaf.grad(), lr);
@@ -289,7 +274,7 @@ void sgd_step(Tensor leaf, double lr) {
 
 TEST_CASE("a computed parameter on CUDA recomputes only after an optimizer step", "[cuda]") {
   if (skip_without_cuda()) return;
-  const auto constraint = std::make_shared<Doubling>();
+  const auto constraint = std::make_shared<testing::Doubling>();
   const Tensor raw = randn({2, 3}, TensorOptions(DType::f64).with_device(kCuda));
   ComputedParameter parameter(constraint, {raw});
   const Tensor value = parameter.value();

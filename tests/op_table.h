@@ -81,6 +81,8 @@ Tensor rnd(const Shape& shape, const std::vector<double>& kinks = {});
 Tensor positive(const Shape& shape);
 /// A grad_inputs maker: one rnd() input per shape.
 std::function<Inputs()> random_inputs(std::vector<Shape> shapes);
+/// The f32 copies of the f64 inputs (index and integer inputs stay as they are).
+Inputs to_f32(const Inputs& inputs);
 /// `reference` applied to every value: expected values of element-wise ops.
 std::vector<double> map(const std::vector<double>& values,
                         const std::function<double(double)>& reference);

@@ -51,6 +51,12 @@ std::function<Inputs()> random_inputs(std::vector<Shape> shapes) {
   };
 }
 
+Inputs to_f32(const Inputs& inputs) {
+  Inputs out;
+  for (const auto& x : inputs) out.push_back(x.dtype() == DType::f64 ? x.to(DType::f32) : x);
+  return out;
+}
+
 std::vector<double> map(const std::vector<double>& values,
                         const std::function<double(double)>& reference) {
   std::vector<double> out;
@@ -59,13 +65,6 @@ std::vector<double> map(const std::vector<double>& values,
 }
 
 namespace {
-
-/// The f32 copies of the f64 inputs (index and integer inputs stay as they are).
-Inputs to_f32(const Inputs& inputs) {
-  Inputs out;
-  for (const auto& x : inputs) out.push_back(x.dtype() == DType::f64 ? x.to(DType::f32) : x);
-  return out;
-}
 
 /// Copies of the inputs that require grad, where their dtype allows it.
 Inputs requiring_grad(const Inputs& inputs) {

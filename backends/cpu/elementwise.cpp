@@ -12,21 +12,6 @@
 namespace tether::backend::cpu {
 namespace {
 
-/// The strides of `src` seen through `shape`, broadcast NumPy-style: stride 0
-/// on the dimensions src lacks or has extent 1 on.
-Strides broadcast_strides(const Tensor& src, const Shape& shape) {
-  if (src.shape() == shape) return src.strides();
-  Strides strides = Shape::filled(shape.size(), 0);
-  for (int i = src.dim() - 1, d = shape.size() - 1; i >= 0; --i, --d) {
-    const std::int64_t extent = src.shape()[i];
-    if (d >= 0 && extent == shape[d])
-      strides[d] = src.strides()[i];
-    else if (extent != 1)
-      fail<ShapeError>("copy: source of shape ", src.shape(), " cannot be broadcast to ", shape);
-  }
-  return strides;
-}
-
 /// Integer division truncating toward zero; a zero divisor throws instead of
 /// trapping, and INT64_MIN / -1 wraps.
 struct CheckedIntegerDivide {
@@ -114,7 +99,7 @@ void CpuBackend::fill(const Tensor& out, double value) {
 }
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
-  const Strides source_strides = broadcast_strides(src, dst.shape());
+  const Strides source_strides = broadcast_strides("copy", src, dst.shape());
   visit_dtype(src.dtype(), [&](auto source_type) {
     using S = typename decltype(source_type)::type;
     const Operand<const S> source{src.data_ptr<S>(), &source_strides};

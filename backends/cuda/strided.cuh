@@ -63,22 +63,6 @@ struct StridedLayout {
   }
 };
 
-/// `tensor`'s strides seen through `shape`, broadcast NumPy-style: aligned at
-/// the last dimension, stride 0 where `tensor` lacks a dimension or has extent 1.
-/// Throws ShapeError naming `op` when the shapes do not broadcast.
-inline Strides broadcast_strides(const char* op, const Tensor& tensor, const Shape& shape) {
-  if (tensor.shape() == shape) return tensor.strides();
-  Strides strides = Shape::filled(shape.size(), 0);
-  for (int i = tensor.dim() - 1, d = shape.size() - 1; i >= 0; --i, --d) {
-    const std::int64_t extent = tensor.shape()[i];
-    if (d >= 0 && extent == shape[d])
-      strides[d] = tensor.strides()[i];
-    else if (extent != 1)
-      fail<ShapeError>(op, ": shape ", tensor.shape(), " cannot be broadcast to ", shape);
-  }
-  return strides;
-}
-
 /// max/min that return NaN when either side is NaN, as the CPU backend's do.
 template <class T>
 __device__ T nan_max(T a, T b) {

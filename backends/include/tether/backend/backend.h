@@ -104,4 +104,9 @@ class Backend {
 /// device is not usable.
 Backend& backend_for(Device device);
 
+/// `tensor`'s strides seen through `shape`, broadcast NumPy-style: aligned at
+/// the last dimension, stride 0 where `tensor` lacks a dimension or has extent
+/// 1. Throws ShapeError naming `op` when the shapes do not broadcast.
+Strides broadcast_strides(const char* op, const Tensor& tensor, const Shape& shape);
+
 }  // namespace tether::backend
