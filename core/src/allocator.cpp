@@ -212,6 +212,7 @@ class CpuCachingAllocator final : public Allocator {
   /// Caller holds mutex_.
   void free_shared_lists() {
     for (int cls = 0; cls < kClasses; ++cls) {
+      if (free_[cls].empty()) continue;  // no request reaches the top classes, whose size overflows
       for (void* ptr : free_[cls]) std::free(ptr);
       system_frees_ += free_[cls].size();
       freed_bytes_ += static_cast<std::int64_t>(free_[cls].size() * class_bytes(cls));
