@@ -9,7 +9,8 @@
 // Headers: tensor.h (the Tensor handle), ops.h (every differentiable op),
 // autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h;
 // parameter.h, constraint.h, constraints.h, projection.h (constrained
-// parameters); nn/ (modules, layers, losses); optim/ (optimizers).
+// parameters); nn/ (modules, layers, losses); optim/ (optimizers,
+// learning-rate schedulers, gradient clipping).
 #pragma once
 
 #include "tether/allocator.h"
@@ -25,7 +26,9 @@
 #include "tether/nn/linear.h"
 #include "tether/nn/module.h"
 #include "tether/ops.h"
+#include "tether/optim/clip_grad.h"
 #include "tether/optim/optimizer.h"
+#include "tether/optim/scheduler.h"
 #include "tether/parameter.h"
 #include "tether/projection.h"
 #include "tether/shape.h"

@@ -1,30 +1,146 @@
 // Optimizers update trainable leaf tensors in place, under no-grad. That bumps
 // their version counters, which is what tells every computed parameter its
 // cache is stale: optimizers know nothing about constraints.
+//
+// Parameters come in groups, each with its own options (learning rate and the
+// rest), as torch.optim's param_groups:
+//
+//   optim::Adam adam({{encoder.parameters(), {.lr = 1e-4}},
+//                     {head.parameters(), {.lr = 1e-3, .weight_decay = 1e-2}}});
+//
+// A constructor taking (parameters, options) makes one group. Per-parameter
+// state (step count, moment buffers) is indexed by the parameter's position in
+// parameters(), which is how state_dict() names it: "0.step", "0.exp_avg", ...
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "tether/grad_mode.h"
 #include "tether/tensor.h"
 
 namespace tether::optim {
 
+/// Tensors by name; the same type as nn::StateDict, so a checkpoint can hold both.
+using StateDict = std::map<std::string, Tensor>;
+
+/// What an optimizer remembers about one parameter between steps.
+struct ParameterState {
+  std::int64_t step = 0;  ///< updates taken (steps at which the parameter had a gradient)
+  /// Running buffers by name ("exp_avg", "momentum_buffer", ...), shaped like the parameter.
+  std::map<std::string, Tensor> buffers;
+
+  /// The buffer `name`, created as full_like(parameter, initial) on first use.
+  Tensor& buffer(const std::string& name, const Tensor& parameter, double initial = 0);
+};
+
+/// The interface every optimizer shares: stepping, gradients, learning rates
+/// per group (what schedulers drive) and saving and restoring the state.
 class Optimizer {
  public:
-  explicit Optimizer(std::vector<Tensor> parameters);
   virtual ~Optimizer() = default;
 
   /// One update from the parameters' current gradients (parameters without a
-  /// gradient are skipped).
+  /// gradient are skipped and their step count stays).
   virtual void step() = 0;
   /// Clears the gradients (sets them undefined, as PyTorch's set_to_none).
   void zero_grad();
+  /// Every parameter, group after group; a parameter's index here names its state.
   const std::vector<Tensor>& parameters() const { return parameters_; }
+  /// "SGD", "Adam", ...: the name errors start with.
+  const std::string& name() const { return name_; }
+
+  virtual std::size_t group_count() const = 0;
+  virtual double lr(std::size_t group) const = 0;
+  virtual void set_lr(std::size_t group, double lr) = 0;
+
+  /// Each stepped parameter's state as "<index>.step" (an i64 scalar) and
+  /// "<index>.<buffer>". The buffers are the live tensors, as
+  /// Module::state_dict's: save or clone them before the next step.
+  StateDict state_dict() const;
+  /// Replaces the whole state by copies of `state`'s tensors, converted to each
+  /// parameter's dtype and device. Checks every key first and changes nothing
+  /// when one is wrong: a ValueError for an unknown key, index or buffer name,
+  /// a ShapeError for a buffer not shaped like its parameter.
+  void load_state_dict(const StateDict& state);
 
  protected:
+  /// `buffer_names`: the buffers this kind of optimizer may keep, which
+  /// load_state_dict accepts. Throws ValueError for a parameter that is not a
+  /// leaf requiring grad, or one given twice.
+  Optimizer(std::string name, std::vector<Tensor> parameters,
+            std::vector<std::string> buffer_names);
+  /// Throws ValueError "<name>: <what> must be >= 0, got <value>" when value < 0.
+  void check_non_negative(const char* what, double value) const;
+
+  std::vector<ParameterState> state_;  ///< one per parameter, as parameters()
+
+ private:
+  std::string name_;
   std::vector<Tensor> parameters_;
+  std::vector<std::string> buffer_names_;
+};
+
+/// Parameters that share one set of options.
+template <class Options>
+struct ParamGroup {
+  std::vector<Tensor> parameters;
+  Options options;
+};
+
+/// An optimizer whose Options (a struct with an `lr`) are set per group. A
+/// subclass writes the update of one parameter; stepping through the groups
+/// under no-grad and counting steps happen here, once for all.
+template <class Options>
+class GroupedOptimizer : public Optimizer {
+ public:
+  using Group = ParamGroup<Options>;
+
+  void step() override {
+    NoGradGuard no_grad;
+    std::size_t index = 0;
+    for (const Group& group : groups_)
+      for (Tensor parameter : group.parameters) {
+        ParameterState& state = state_[index++];
+        const Tensor grad = parameter.grad();
+        if (!grad.defined()) continue;
+        ++state.step;
+        update(parameter, grad, state, group.options);
+      }
+  }
+
+  /// The groups, in the order given; their parameters are fixed, their options
+  /// are changed through options(group).
+  const std::vector<Group>& param_groups() const { return groups_; }
+  Options& options(std::size_t group = 0) { return groups_.at(group).options; }
+
+  std::size_t group_count() const override { return groups_.size(); }
+  double lr(std::size_t group) const override { return groups_.at(group).options.lr; }
+  void set_lr(std::size_t group, double lr) override { groups_.at(group).options.lr = lr; }
+
+ protected:
+  GroupedOptimizer(std::string name, std::vector<Group> groups,
+                   std::vector<std::string> buffer_names)
+      : Optimizer(std::move(name), all_parameters(groups), std::move(buffer_names)),
+        groups_(std::move(groups)) {}
+
+  /// Updates `parameter` in place from `grad` (never written) and its state,
+  /// whose step count already includes this step.
+  virtual void update(Tensor& parameter, Tensor grad, ParameterState& state,
+                      const Options& options) = 0;
+
+ private:
+  static std::vector<Tensor> all_parameters(const std::vector<Group>& groups) {
+    std::vector<Tensor> parameters;
+    for (const Group& group : groups)
+      parameters.insert(parameters.end(), group.parameters.begin(), group.parameters.end());
+    return parameters;
+  }
+
+  std::vector<Group> groups_;
 };
 
 struct SGDOptions {
@@ -37,15 +153,15 @@ struct SGDOptions {
 
 /// Stochastic gradient descent with optional momentum, dampening, Nesterov
 /// momentum and weight decay, following torch.optim.SGD's update rule.
-class SGD final : public Optimizer {
+/// State: "momentum_buffer" (with momentum).
+class SGD final : public GroupedOptimizer<SGDOptions> {
  public:
   SGD(std::vector<Tensor> parameters, SGDOptions options);
-  void step() override;
-  SGDOptions& options() { return options_; }
+  explicit SGD(std::vector<Group> groups);
 
  private:
-  SGDOptions options_;
-  std::vector<Tensor> momentum_buffers_;
+  void update(Tensor& parameter, Tensor grad, ParameterState& state,
+              const SGDOptions& options) override;
 };
 
 struct AdamOptions {
@@ -61,26 +177,23 @@ struct AdamOptions {
 };
 
 /// Adam (Kingma and Ba, 2015), following torch.optim.Adam's update rule. Each
-/// parameter's state (step count, moving averages of the gradient and its
-/// square) is created at its first step, on the parameter's device and dtype.
-class Adam : public Optimizer {
+/// parameter's state is created at its first step, on the parameter's device
+/// and dtype: "exp_avg", "exp_avg_sq" (moving averages of the gradient and its
+/// square) and, with amsgrad, "max_exp_avg_sq".
+class Adam : public GroupedOptimizer<AdamOptions> {
  public:
   Adam(std::vector<Tensor> parameters, AdamOptions options);
-  void step() override;
-  AdamOptions& options() { return options_; }
+  explicit Adam(std::vector<Group> groups);
 
  protected:
   /// decoupled_weight_decay: AdamW's rule instead of Adam's L2 penalty.
-  Adam(std::vector<Tensor> parameters, AdamOptions options, bool decoupled_weight_decay);
+  Adam(std::vector<Group> groups, bool decoupled_weight_decay);
 
  private:
-  struct State {
-    std::int64_t step = 0;
-    Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
-  };
-  AdamOptions options_;
+  void update(Tensor& parameter, Tensor grad, ParameterState& state,
+              const AdamOptions& options) override;
+
   bool decoupled_weight_decay_;
-  std::vector<State> state_;
 };
 
 /// AdamW (Loshchilov and Hutter, 2019): Adam whose weight decay shrinks the
@@ -88,7 +201,52 @@ class Adam : public Optimizer {
 class AdamW final : public Adam {
  public:
   AdamW(std::vector<Tensor> parameters, AdamOptions options)
-      : Adam(std::move(parameters), options, true) {}
+      : Adam({{std::move(parameters), options}}, true) {}
+  explicit AdamW(std::vector<Group> groups) : Adam(std::move(groups), true) {}
+};
+
+struct RMSpropOptions {
+  double lr = 1e-2;
+  double alpha = 0.99;        ///< decay of the running mean of the squared gradient
+  double eps = 1e-8;          ///< added to the denominator
+  double weight_decay = 0.0;  ///< L2 penalty added to the gradient
+  double momentum = 0.0;
+  /// Divides by an estimate of the gradient's standard deviation (its mean
+  /// square minus its squared mean) instead of its root mean square.
+  bool centered = false;
+};
+
+/// RMSprop (Hinton's lecture 6e), following torch.optim.RMSprop's update rule.
+/// State: "square_avg", with centered "grad_avg", with momentum "momentum_buffer".
+class RMSprop final : public GroupedOptimizer<RMSpropOptions> {
+ public:
+  RMSprop(std::vector<Tensor> parameters, RMSpropOptions options);
+  explicit RMSprop(std::vector<Group> groups);
+
+ private:
+  void update(Tensor& parameter, Tensor grad, ParameterState& state,
+              const RMSpropOptions& options) override;
+};
+
+struct AdagradOptions {
+  double lr = 1e-2;
+  double lr_decay = 0.0;                   ///< step t uses lr / (1 + (t - 1) lr_decay)
+  double weight_decay = 0.0;               ///< L2 penalty added to the gradient
+  double initial_accumulator_value = 0.0;  ///< the sum of squared gradients starts here
+  double eps = 1e-10;                      ///< added to the denominator
+};
+
+/// Adagrad (Duchi et al., 2011), following torch.optim.Adagrad's update rule:
+/// each weight's step shrinks with the sum of its squared gradients.
+/// State: "sum".
+class Adagrad final : public GroupedOptimizer<AdagradOptions> {
+ public:
+  Adagrad(std::vector<Tensor> parameters, AdagradOptions options);
+  explicit Adagrad(std::vector<Group> groups);
+
+ private:
+  void update(Tensor& parameter, Tensor grad, ParameterState& state,
+              const AdagradOptions& options) override;
 };
 
 }  // namespace tether::optim

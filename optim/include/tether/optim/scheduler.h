@@ -1,0 +1,114 @@
+// Learning-rate schedulers: each sets the learning rate of every parameter
+// group of one optimizer, once per epoch, as torch.optim.lr_scheduler's.
+//
+//   optim::SGD sgd(model.parameters(), {.lr = 0.1});
+//   optim::CosineAnnealingLR schedule(sgd, /*T_max=*/100);
+//   for (epoch...) { train_one_epoch(sgd); schedule.step(); }
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "tether/optim/optimizer.h"
+
+namespace tether::optim {
+
+/// A schedule whose learning rate is a closed form of the epoch count t and
+/// each group's learning rate when the scheduler was built (its initial lr).
+/// Being a closed form, it overrides lr changes made by anyone else.
+class LRScheduler {
+ public:
+  virtual ~LRScheduler() = default;
+  /// Advances t by one and sets every group's learning rate to lr_at(initial, t).
+  void step();
+  /// Each group's learning rate as the scheduler last set it (initially, as found).
+  const std::vector<double>& last_lr() const { return last_lr_; }
+  /// Epochs stepped so far (t).
+  std::int64_t last_epoch() const { return epoch_; }
+
+ protected:
+  /// The optimizer must outlive the scheduler.
+  explicit LRScheduler(Optimizer& optimizer);
+  virtual double lr_at(double initial_lr, std::int64_t epoch) const = 0;
+
+ private:
+  Optimizer& optimizer_;
+  std::vector<double> initial_lrs_, last_lr_;
+  std::int64_t epoch_ = 0;
+};
+
+/// lr_t = initial * gamma^floor(t / step_size). Throws ValueError unless
+/// step_size >= 1 and gamma > 0.
+class StepLR final : public LRScheduler {
+ public:
+  StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma = 0.1);
+
+ private:
+  double lr_at(double initial_lr, std::int64_t epoch) const override;
+  std::int64_t step_size_;
+  double gamma_;
+};
+
+/// lr_t = initial * gamma^t. Throws ValueError unless gamma > 0.
+class ExponentialLR final : public LRScheduler {
+ public:
+  ExponentialLR(Optimizer& optimizer, double gamma);
+
+ private:
+  double lr_at(double initial_lr, std::int64_t epoch) const override;
+  double gamma_;
+};
+
+/// lr_t = eta_min + (initial - eta_min) (1 + cos(pi t / T_max)) / 2: half a
+/// cosine from the initial lr down to eta_min at t = T_max (Loshchilov and
+/// Hutter's SGDR without restarts); past T_max it rises again. Throws
+/// ValueError unless T_max >= 1 and eta_min >= 0.
+class CosineAnnealingLR final : public LRScheduler {
+ public:
+  CosineAnnealingLR(Optimizer& optimizer, std::int64_t T_max, double eta_min = 0);
+
+ private:
+  double lr_at(double initial_lr, std::int64_t epoch) const override;
+  std::int64_t T_max_;
+  double eta_min_;
+};
+
+struct ReduceLROnPlateauOptions {
+  enum class Mode { min, max };
+  Mode mode = Mode::min;  ///< whether the metric should fall (a loss) or rise (an accuracy)
+  double factor = 0.1;    ///< lr *= factor on a plateau; in (0, 1)
+  /// Epochs without improvement tolerated; the next one reduces the lr.
+  std::int64_t patience = 10;
+  /// Relative improvement that counts: below best (1 - threshold) in min
+  /// mode, above best (1 + threshold) in max mode.
+  double threshold = 1e-4;
+  std::int64_t cooldown = 0;  ///< epochs after a reduction during which none is counted
+  double min_lr = 0;          ///< no group's lr goes below this
+  double eps = 1e-8;          ///< a reduction smaller than this is skipped
+};
+
+/// Reduces every group's learning rate by `factor` when a metric has stopped
+/// improving for more than `patience` epochs, as torch's ReduceLROnPlateau.
+class ReduceLROnPlateau {
+ public:
+  /// Throws ValueError for a factor outside (0, 1) or a negative patience,
+  /// threshold, cooldown, min_lr or eps. The optimizer must outlive this.
+  ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options = {});
+  /// Records one epoch's metric and reduces the learning rates if it is time.
+  void step(double metric);
+  const std::vector<double>& last_lr() const { return last_lr_; }
+  /// The best metric so far (+inf in min mode before any step, -inf in max).
+  double best() const { return best_; }
+
+ private:
+  bool improves(double metric) const;
+
+  Optimizer& optimizer_;
+  ReduceLROnPlateauOptions options_;
+  double best_;
+  std::int64_t bad_epochs_ = 0, cooldown_left_ = 0;
+  std::vector<double> last_lr_;
+};
+
+}  // namespace tether::optim

@@ -1,0 +1,111 @@
+#include "tether/optim/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "tether/error.h"
+
+namespace tether::optim {
+
+namespace {
+
+std::vector<double> group_lrs(const Optimizer& optimizer) {
+  std::vector<double> lrs(optimizer.group_count());
+  for (std::size_t g = 0; g < lrs.size(); ++g) lrs[g] = optimizer.lr(g);
+  return lrs;
+}
+
+}  // namespace
+
+LRScheduler::LRScheduler(Optimizer& optimizer)
+    : optimizer_(optimizer), initial_lrs_(group_lrs(optimizer)), last_lr_(initial_lrs_) {}
+
+void LRScheduler::step() {
+  ++epoch_;
+  for (std::size_t g = 0; g < initial_lrs_.size(); ++g) {
+    last_lr_[g] = lr_at(initial_lrs_[g], epoch_);
+    optimizer_.set_lr(g, last_lr_[g]);
+  }
+}
+
+StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
+    : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
+  if (step_size < 1) fail<ValueError>("StepLR: step_size must be >= 1, got ", step_size);
+  if (!(gamma > 0)) fail<ValueError>("StepLR: gamma must be > 0, got ", gamma);
+}
+
+double StepLR::lr_at(double initial_lr, std::int64_t epoch) const {
+  return initial_lr * std::pow(gamma_, static_cast<double>(epoch / step_size_));
+}
+
+ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
+    : LRScheduler(optimizer), gamma_(gamma) {
+  if (!(gamma > 0)) fail<ValueError>("ExponentialLR: gamma must be > 0, got ", gamma);
+}
+
+double ExponentialLR::lr_at(double initial_lr, std::int64_t epoch) const {
+  return initial_lr * std::pow(gamma_, static_cast<double>(epoch));
+}
+
+CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t T_max, double eta_min)
+    : LRScheduler(optimizer), T_max_(T_max), eta_min_(eta_min) {
+  if (T_max < 1) fail<ValueError>("CosineAnnealingLR: T_max must be >= 1, got ", T_max);
+  if (!(eta_min >= 0)) fail<ValueError>("CosineAnnealingLR: eta_min must be >= 0, got ", eta_min);
+}
+
+double CosineAnnealingLR::lr_at(double initial_lr, std::int64_t epoch) const {
+  const double phase = std::numbers::pi * static_cast<double>(epoch) / static_cast<double>(T_max_);
+  return eta_min_ + (initial_lr - eta_min_) * (1 + std::cos(phase)) / 2;
+}
+
+ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options)
+    : optimizer_(optimizer),
+      options_(options),
+      best_(options.mode == ReduceLROnPlateauOptions::Mode::min
+                ? std::numeric_limits<double>::infinity()
+                : -std::numeric_limits<double>::infinity()),
+      last_lr_(group_lrs(optimizer)) {
+  const auto require = [](bool ok, const char* what, const auto& value) {
+    if (!ok) fail<ValueError>("ReduceLROnPlateau: ", what, ", got ", value);
+  };
+  require(options.factor > 0 && options.factor < 1, "factor must lie in (0, 1)", options.factor);
+  require(options.patience >= 0, "patience must be >= 0", options.patience);
+  require(options.threshold >= 0, "threshold must be >= 0", options.threshold);
+  require(options.cooldown >= 0, "cooldown must be >= 0", options.cooldown);
+  require(options.min_lr >= 0, "min_lr must be >= 0", options.min_lr);
+  require(options.eps >= 0, "eps must be >= 0", options.eps);
+}
+
+bool ReduceLROnPlateau::improves(double metric) const {
+  if (options_.mode == ReduceLROnPlateauOptions::Mode::min)
+    return metric < best_ * (1 - options_.threshold);
+  return metric > best_ * (1 + options_.threshold);
+}
+
+void ReduceLROnPlateau::step(double metric) {
+  if (improves(metric)) {
+    best_ = metric;
+    bad_epochs_ = 0;
+  } else {
+    ++bad_epochs_;
+  }
+  // Right after a reduction the metric needs time to react to the new lr:
+  // epochs in cooldown never count as bad.
+  if (cooldown_left_ > 0) {
+    --cooldown_left_;
+    bad_epochs_ = 0;
+  }
+  if (bad_epochs_ > options_.patience) {
+    for (std::size_t g = 0; g < optimizer_.group_count(); ++g) {
+      const double old_lr = optimizer_.lr(g);
+      const double new_lr = std::max(old_lr * options_.factor, options_.min_lr);
+      if (old_lr - new_lr > options_.eps) optimizer_.set_lr(g, new_lr);
+    }
+    cooldown_left_ = options_.cooldown;
+    bad_epochs_ = 0;
+  }
+  last_lr_ = group_lrs(optimizer_);
+}
+
+}  // namespace tether::optim
