@@ -22,6 +22,7 @@
 #include "tether/generator.h"
 #include "tether/grad_mode.h"
 #include "tether/gradcheck.h"
+#include "tether/nn/checkpoint.h"
 #include "tether/nn/functional.h"
 #include "tether/nn/linear.h"
 #include "tether/nn/module.h"

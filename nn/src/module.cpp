@@ -4,6 +4,7 @@
 
 #include "tether/error.h"
 #include "tether/grad_mode.h"
+#include "tether/nn/checkpoint.h"
 
 namespace tether::nn {
 
@@ -88,6 +89,14 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     Tensor destination = target;
     destination.copy_(state.at(key));  // bumps versions, so computed parameters recompute
   }
+}
+
+void Module::save(const std::string& path) {
+  save_safetensors(path, state_dict());
+}
+
+void Module::load(const std::string& path, bool strict) {
+  load_state_dict(load_safetensors(path), strict);
 }
 
 void Module::train(bool on) {

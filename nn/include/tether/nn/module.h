@@ -50,6 +50,13 @@ class Module {
   /// anything is written, so on error (ValueError or ShapeError naming the
   /// key) the module is unchanged. With strict, unexpected keys are errors too.
   void load_state_dict(const StateDict& state, bool strict = true);
+  /// Writes state_dict() to `path` as a safetensors file, atomically (see
+  /// tether/nn/checkpoint.h).
+  void save(const std::string& path);
+  /// load_state_dict of the safetensors file at `path`. On any error (a
+  /// CheckpointError for the file, as load_state_dict for its keys) the module
+  /// is unchanged.
+  void load(const std::string& path, bool strict = true);
 
   /// Training or evaluation mode for this module, its children and their
   /// parameters (and so their constraints).

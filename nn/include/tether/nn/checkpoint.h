@@ -1,0 +1,54 @@
+// Checkpoints in the safetensors format, so that a file tether writes opens in
+// PyTorch (safetensors.torch.load_file), numpy or any other safetensors reader.
+//
+//   model.save("model.safetensors");   // save_safetensors(path, model.state_dict())
+//   fresh.load("model.safetensors");   // fresh.load_state_dict(load_safetensors(path))
+//
+// The layout, all integers little-endian:
+//
+//   8 bytes   N, the header's length
+//   N bytes   JSON: {"fc1.weight.raw": {"dtype": "F32", "shape": [16, 4],
+//                                       "data_offsets": [0, 256]}, ...,
+//                    "__metadata__": {"string": "string", ...}}   (optional)
+//   the rest  the data area: each tensor's elements in row-major order at
+//             [begin, end) counted from the end of the header. The tensors'
+//             ranges tile the data area exactly: no gaps, no overlaps, nothing after.
+//
+// A file is read as hostile: every length and offset is checked against the
+// file before anything is allocated, so memory use never exceeds the file's size.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tether/error.h"
+#include "tether/nn/module.h"
+
+namespace tether::nn {
+
+/// A checkpoint that cannot be written or read, or whose content is not a valid
+/// safetensors file. The message names the file, the key when one is at fault,
+/// and the problem.
+class CheckpointError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
+
+/// Headers longer than this are refused before they are read (the reference
+/// implementation's limit).
+inline constexpr std::uint64_t kMaxSafetensorsHeader = 100'000'000;
+
+/// Writes `state` (f32 as "F32", f64 as "F64", i64 as "I64"; CUDA tensors as
+/// CPU copies) to `path` atomically: the bytes go to a temporary file in the
+/// same directory, which is flushed to disk and then renamed over `path`. On
+/// any error (CheckpointError) `path` keeps its previous content and no
+/// temporary file is left behind.
+void save_safetensors(const std::string& path, const StateDict& state);
+
+/// Reads every tensor of the safetensors file at `path` into CPU tensors.
+/// Throws CheckpointError for an unreadable, truncated or malformed file and for
+/// dtypes tether does not have; `__metadata__` must be a map of strings and is
+/// otherwise ignored.
+StateDict load_safetensors(const std::string& path);
+
+}  // namespace tether::nn

@@ -1,0 +1,308 @@
+#include "tether/nn/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tether::nn {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Tensor bytes go to and from the file as they are in memory.
+static_assert(std::endian::native == std::endian::little,
+              "the safetensors format is little-endian, and so must the host be");
+
+/// The header length field that precedes the JSON.
+constexpr std::uint64_t kLengthBytes = 8;
+
+constexpr std::pair<DType, std::string_view> kFormatNames[] = {
+    {DType::f32, "F32"}, {DType::f64, "F64"}, {DType::i64, "I64"}};
+
+std::string_view format_name(DType dtype) {
+  return std::find_if(std::begin(kFormatNames), std::end(kFormatNames),
+                      [dtype](const auto& entry) { return entry.first == dtype; })
+      ->second;
+}
+
+template <class... Parts>
+[[noreturn]] void fail_on(std::string_view function, const std::string& path,
+                          const Parts&... parts) {
+  fail<CheckpointError>(function, "(\"", path, "\"): ", parts...);
+}
+
+template <class... Parts>
+[[noreturn]] void bad_file(const std::string& path, const Parts&... parts) {
+  fail_on("load_safetensors", path, parts...);
+}
+
+template <class... Parts>
+[[noreturn]] void bad_key(const std::string& path, const std::string& key, const Parts&... parts) {
+  bad_file(path, "key \"", key, "\": ", parts...);
+}
+
+/// A new file beside `target` that replaces it on commit(). Destroyed before
+/// that, it removes itself, so a failed save leaves `target` as it was.
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& target) : target_(target) {
+    // O_EXCL with a name no other writer uses: the process id, and a counter
+    // for the threads of this one (and for a stale file a crash left behind).
+    static std::atomic<unsigned> counter{0};
+    do {
+      temporary_ = target + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+      fd_ = ::open(temporary_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    } while (fd_ < 0 && errno == EEXIST);
+    if (fd_ < 0) fail_errno("cannot create ", temporary_);
+  }
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(temporary_.c_str());
+  }
+
+  void write(const void* data, std::size_t size) {
+    const char* bytes = static_cast<const char*>(data);
+    while (size > 0) {
+      const ssize_t written = ::write(fd_, bytes, size);
+      if (written < 0 && errno == EINTR) continue;
+      if (written < 0) fail_errno("writing ", temporary_);
+      bytes += written;
+      size -= static_cast<std::size_t>(written);
+    }
+  }
+
+  void commit() {
+    // The data must be on disk before the rename is: otherwise a crash could
+    // leave `target` naming a file whose blocks were never written.
+    if (::fsync(fd_) != 0) fail_errno("flushing ", temporary_);
+    if (::close(std::exchange(fd_, -1)) != 0) fail_errno("closing ", temporary_);
+    if (::rename(temporary_.c_str(), target_.c_str()) != 0)
+      fail_errno("renaming ", temporary_, " to ", target_);
+    committed_ = true;
+    // Makes the rename itself durable. Should this fail, either the old or the
+    // new file is there after a crash, both complete, so it is not an error.
+    const std::string directory = std::filesystem::path(target_).parent_path();
+    const int directory_fd = ::open(directory.empty() ? "." : directory.c_str(), O_RDONLY);
+    if (directory_fd >= 0) {
+      ::fsync(directory_fd);
+      ::close(directory_fd);
+    }
+  }
+
+ private:
+  template <class... Parts>
+  [[noreturn]] void fail_errno(const Parts&... parts) {
+    const int error = errno;
+    fail_on("save_safetensors", target_, parts..., ": ", std::strerror(error));
+  }
+
+  std::string target_;
+  std::string temporary_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+/// One tensor's header entry, checked against the data area.
+struct Entry {
+  std::string key;
+  DType dtype;
+  Shape shape;
+  std::uint64_t begin;
+  std::uint64_t end;
+};
+
+const json& field(const std::string& path, const std::string& key, const json& entry,
+                  const char* name) {
+  const auto it = entry.find(name);
+  if (it == entry.end()) bad_key(path, key, "has no \"", name, "\"");
+  return *it;
+}
+
+DType parse_dtype(const std::string& path, const std::string& key, const json& dtype) {
+  for (const auto& [tether_dtype, format] : kFormatNames)
+    if (dtype.is_string() && dtype.get_ref<const std::string&>() == format) return tether_dtype;
+  bad_key(path, key, "dtype ", dtype.dump(), " is none of tether's \"F32\", \"F64\", \"I64\"");
+}
+
+/// The shape, and the byte count it needs, which must fit into the data area.
+std::pair<Shape, std::uint64_t> parse_shape(const std::string& path, const std::string& key,
+                                            const json& extents, DType dtype) {
+  if (!extents.is_array() || extents.size() > Shape::kMaxDims)
+    bad_key(path, key, "shape ", extents.dump(), " is not a list of at most ", Shape::kMaxDims,
+            " extents");
+  Shape shape;
+  // Strides are products of the nonzero extents, so those must not overflow
+  // even when a zero extent makes the tensor empty.
+  std::uint64_t capacity = element_size(dtype);
+  constexpr auto limit = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  for (const json& extent : extents) {
+    if (!extent.is_number_unsigned())
+      bad_key(path, key, "shape ", extents.dump(),
+              " has an extent that is not a non-negative integer");
+    const auto n = extent.get<std::uint64_t>();
+    if (n > 1 && capacity > limit / n)
+      bad_key(path, key, "shape ", extents.dump(), " holds more bytes than a file can");
+    capacity *= std::max<std::uint64_t>(n, 1);
+    shape.push_back(static_cast<std::int64_t>(n));
+  }
+  return {shape, static_cast<std::uint64_t>(shape.numel()) * element_size(dtype)};
+}
+
+Entry parse_entry(const std::string& path, const std::string& key, const json& entry,
+                  std::uint64_t data_size) {
+  if (!entry.is_object()) bad_key(path, key, "entry ", entry.dump(), " is not an object");
+  const DType dtype = parse_dtype(path, key, field(path, key, entry, "dtype"));
+  const auto [shape, bytes] = parse_shape(path, key, field(path, key, entry, "shape"), dtype);
+  const json& offsets = field(path, key, entry, "data_offsets");
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned() || offsets[0] > offsets[1])
+    bad_key(path, key, "data_offsets ", offsets.dump(),
+            " are not two ascending non-negative integers [begin, end]");
+  const auto begin = offsets[0].get<std::uint64_t>();
+  const auto end = offsets[1].get<std::uint64_t>();
+  if (end > data_size)
+    bad_key(path, key, "data_offsets ", offsets.dump(), " reach past the data area of ", data_size,
+            " bytes");
+  if (end - begin != bytes)
+    bad_key(path, key, "data_offsets ", offsets.dump(), " hold ", end - begin, " bytes, shape ",
+            shape, " of ", format_name(dtype), " needs ", bytes);
+  return {key, dtype, shape, begin, end};
+}
+
+/// The entries of a parsed header, sorted by offset, after checking that they
+/// tile the data area as the format requires: a hole could hide data (a
+/// duplicate key the JSON parser dropped, or a second file in a polyglot), an
+/// overlap would alias two tensors.
+std::vector<Entry> parse_header(const std::string& path, const json& header,
+                                std::uint64_t data_size) {
+  if (!header.is_object()) bad_file(path, "the header is not a JSON object");
+  std::vector<Entry> entries;
+  for (const auto& [key, value] : header.items()) {
+    if (key != "__metadata__") {
+      entries.push_back(parse_entry(path, key, value, data_size));
+      continue;
+    }
+    if (!value.is_object() ||
+        std::any_of(value.begin(), value.end(), [](const json& v) { return !v.is_string(); }))
+      bad_key(path, key, "is not a map from strings to strings");
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
+  });
+  const Entry* previous = nullptr;
+  for (const Entry& entry : entries) {
+    const std::uint64_t covered = previous ? previous->end : 0;
+    if (entry.begin < covered)
+      bad_key(path, entry.key, "data_offsets [", entry.begin, ", ", entry.end, "] overlap key \"",
+              previous->key, "\"'s [", previous->begin, ", ", previous->end, "]");
+    if (entry.begin > covered)
+      bad_file(path, "bytes [", covered, ", ", entry.begin,
+               ") of the data area belong to no tensor");
+    previous = &entry;
+  }
+  const std::uint64_t covered = previous ? previous->end : 0;
+  if (covered != data_size)
+    bad_file(path, "the data area has ", data_size - covered, " bytes after the last tensor");
+  return entries;
+}
+
+}  // namespace
+
+void save_safetensors(const std::string& path, const StateDict& state) {
+  // Widest elements first: as the header is padded to 8 bytes, every tensor
+  // then starts at a multiple of its element size, and a reader that maps the
+  // file can use the data in place.
+  std::vector<std::pair<std::string, Tensor>> entries(state.begin(), state.end());
+  for (const auto& [key, tensor] : entries)
+    if (!tensor.defined()) fail_on("save_safetensors", path, "key \"", key, "\" is undefined");
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    return element_size(a.second.dtype()) > element_size(b.second.dtype());
+  });
+
+  json header = json::object();
+  std::uint64_t offset = 0;
+  for (const auto& [key, tensor] : entries) {
+    const std::uint64_t bytes = tensor.numel() * element_size(tensor.dtype());
+    header[key] = {{"dtype", format_name(tensor.dtype())},
+                   {"shape", tensor.shape().to_vector()},
+                   {"data_offsets", json::array({offset, offset + bytes})}};
+    offset += bytes;
+  }
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {
+    fail_on("save_safetensors", path, "a key is not valid UTF-8: ", e.what());
+  }
+  text.resize((text.size() + 7) / 8 * 8, ' ');  // JSON may end in white space
+
+  AtomicFile file(path);
+  const std::uint64_t length = text.size();
+  file.write(&length, sizeof length);
+  file.write(text.data(), text.size());
+  for (const auto& [key, tensor] : entries) {
+    // One CPU copy at a time, so a model on a GPU needs no second copy in host memory.
+    const Tensor data = tensor.to(Device::cpu()).contiguous();
+    file.write(data.raw_data(), data.numel() * element_size(data.dtype()));
+  }
+  file.commit();
+}
+
+StateDict load_safetensors(const std::string& path) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error) bad_file(path, "cannot open: ", error.message());
+  if (!std::filesystem::is_regular_file(status)) bad_file(path, "not a regular file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) bad_file(path, "cannot open: ", std::strerror(errno));
+  const std::uint64_t file_size = std::filesystem::file_size(path, error);
+  if (error) bad_file(path, "cannot open: ", error.message());
+  if (file_size < kLengthBytes)
+    bad_file(path, "the file has ", file_size, " bytes, fewer than the 8 of the header length");
+
+  std::uint64_t header_length = 0;
+  in.read(reinterpret_cast<char*>(&header_length), sizeof header_length);
+  if (header_length > kMaxSafetensorsHeader)
+    bad_file(path, "header length ", header_length, " exceeds the limit of ",
+             kMaxSafetensorsHeader);
+  if (header_length > file_size - kLengthBytes)
+    bad_file(path, "header length ", header_length, " reaches past the end of the file (",
+             file_size, " bytes)");
+  std::string text(header_length, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(header_length));
+  if (!in) bad_file(path, "the file ended early; did it change while being read?");
+  json header;
+  try {
+    header = json::parse(text);
+  } catch (const json::parse_error& e) {
+    bad_file(path, "the header is not valid JSON: ", e.what());
+  }
+
+  // Reading the tensors in offset order reads the data area front to back.
+  StateDict state;
+  for (const Entry& entry : parse_header(path, header, file_size - kLengthBytes - header_length)) {
+    Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
+    in.read(static_cast<char*>(tensor.raw_data()),
+            static_cast<std::streamsize>(entry.end - entry.begin));
+    if (!in) bad_key(path, entry.key, "the file ended early; did it change while being read?");
+    state.emplace(entry.key, std::move(tensor));
+  }
+  return state;
+}
+
+}  // namespace tether::nn
