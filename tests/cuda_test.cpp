@@ -310,5 +310,22 @@ TEST_CASE("spectral norm on CUDA matches the CPU through training steps", "[cuda
   CHECK(check.estimate == Approx(check.exact).epsilon(1e-3));
 }
 
+TEST_CASE("Adam's fused step on CUDA matches the CPU", "[cuda]") {
+  if (skip_without_cuda()) return;
+  const Tensor start = randn({3, 5}, DType::f64);
+  Tensor on_cpu = start.clone().requires_grad_(), on_gpu = start.to(kCuda).requires_grad_();
+  optim::Adam cpu_adam({on_cpu}, {.lr = 0.1}), gpu_adam({on_gpu}, {.lr = 0.1});
+  for (int step = 0; step < 3; ++step) {
+    const Tensor target = randn({3, 5}, DType::f64);
+    (on_cpu - target).pow(2.0).sum().backward();
+    (on_gpu - target.to(kCuda)).pow(2.0).sum().backward();
+    cpu_adam.step();
+    gpu_adam.step();
+    cpu_adam.zero_grad();
+    gpu_adam.zero_grad();
+  }
+  check_matches(on_gpu, on_cpu, 1e-12);
+}
+
 }  // namespace
 }  // namespace tether::op_table

@@ -12,6 +12,7 @@
 #include <optional>
 #include <vector>
 
+#include "tether/adam_step.h"
 #include "tether/tensor.h"
 
 namespace tether {
@@ -186,5 +187,13 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
 /// Converts dtype; differentiable between floating dtypes.
 Tensor to(const Tensor& x, DType dtype);
+
+// ---- optimizer steps (inplace.cpp) ------------------------------------------
+/// One Adam step (see AdamStep) on param and its moments, in place and in one
+/// pass (optim::Adam's update). param, exp_avg and exp_avg_sq must be
+/// contiguous; all four tensors share dtype, device and shape. Like other
+/// in-place writes, refused in grad mode when a tensor requires grad.
+void adam_step_(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                const Tensor& exp_avg_sq, const AdamStep& step);
 
 }  // namespace tether

@@ -104,4 +104,25 @@ Tensor& Tensor::zero_() {
   return fill_(0.0);
 }
 
+void adam_step_(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                const Tensor& exp_avg_sq, const AdamStep& step) {
+  check_floating("adam_step_", param);
+  for (const Tensor* t : {&grad, &exp_avg, &exp_avg_sq}) {
+    check_defined("adam_step_", *t);
+    check_same_dtype("adam_step_", param, *t);
+    check_same_device("adam_step_", param, *t);
+    if (!(t->shape() == param.shape()))
+      fail<ShapeError>("adam_step_: expected tensors of the parameter's shape ", param.shape(),
+                       ", got ", t->shape());
+  }
+  for (const Tensor* t : {&param, &exp_avg, &exp_avg_sq}) {
+    check_inplace("adam_step_", *t);
+    if (!t->is_contiguous())
+      fail<ValueError>("adam_step_: expected contiguous parameter and moments, got strides ",
+                       t->strides(), " for shape ", t->shape());
+  }
+  backend_of(param).adam_step(param, contiguous_data(grad), exp_avg, exp_avg_sq, step);
+  for (const Tensor* t : {&param, &exp_avg, &exp_avg_sq}) t->storage()->bump_version();
+}
+
 }  // namespace tether

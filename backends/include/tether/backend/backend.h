@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "tether/adam_step.h"
 #include "tether/tensor.h"
 
 namespace tether::backend {
@@ -98,6 +99,10 @@ class Backend {
   virtual void gather(const Tensor& in, int dim, const Tensor& index, const Tensor& out) = 0;
   /// out.scatter_add_(dim, index, src); `out` is contiguous and initialised.
   virtual void scatter_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) = 0;
+  /// One Adam step (see AdamStep) in place on param, exp_avg and exp_avg_sq,
+  /// in one pass; all four tensors are contiguous, of one floating dtype and shape.
+  virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
+                         const Tensor& exp_avg_sq, const AdamStep& step) = 0;
 };
 
 /// The backend for `device`; throws DeviceError when it was not built or the
