@@ -9,7 +9,7 @@
 // Headers: tensor.h (the Tensor handle), ops.h (every differentiable op),
 // autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h;
 // parameter.h, constraint.h, constraints.h, projection.h (constrained
-// parameters); nn/ (modules, layers, losses); optim/ (optimizers,
+// parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,
 // learning-rate schedulers, gradient clipping).
 #pragma once
 
@@ -22,10 +22,16 @@
 #include "tether/generator.h"
 #include "tether/grad_mode.h"
 #include "tether/gradcheck.h"
+#include "tether/nn/activation.h"
 #include "tether/nn/checkpoint.h"
+#include "tether/nn/dropout.h"
+#include "tether/nn/embedding.h"
 #include "tether/nn/functional.h"
+#include "tether/nn/init.h"
 #include "tether/nn/linear.h"
 #include "tether/nn/module.h"
+#include "tether/nn/normalization.h"
+#include "tether/nn/sequential.h"
 #include "tether/ops.h"
 #include "tether/optim/clip_grad.h"
 #include "tether/optim/optimizer.h"

@@ -11,6 +11,30 @@ enum class Reduction { none, mean, sum };
 /// (input - target)^2, averaged by default. Shapes must match.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
 
+/// |input - target|, averaged by default. Shapes must match.
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+
+/// Binary cross-entropy of logits x against targets y in [0, 1] (same shape),
+/// as torch.nn.functional.binary_cross_entropy_with_logits:
+/// -[pos_weight * y * log sigmoid(x) + (1 - y) * log(1 - sigmoid(x))],
+/// computed without overflow as (1 - y) * x + (1 + (pos_weight - 1) * y) *
+/// softplus(-x). pos_weight (undefined = 1) broadcasts against x, e.g. one
+/// weight per class [C]; above 1 it trades precision for recall.
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        Reduction reduction = Reduction::mean,
+                                        const Tensor& pos_weight = {});
+
+/// Negative log-likelihood of target under N(input, var), as
+/// torch.nn.functional.gaussian_nll_loss: 0.5 * (log v + (input - target)^2 /
+/// v), plus 0.5 * log(2 pi) with full, where v is var clamped below at eps
+/// (the clamp passes gradients through unchanged, as PyTorch's does). var has
+/// input's shape, or lacks its last dim, or has 1 there (one variance for all
+/// of a sample's outputs). Throws ShapeError for other shapes and ValueError
+/// for a negative variance.
+Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var,
+                         bool full = false, double eps = 1e-6,
+                         Reduction reduction = Reduction::mean);
+
 /// Negative log-likelihood of class labels: -log_probs[i, target[i]] per
 /// sample, for log_probs [N, C] (floating) and target [N] (i64, each in
 /// [0, C)). Throws ShapeError, DTypeError or IndexError naming nll_loss.

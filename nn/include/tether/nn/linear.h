@@ -5,7 +5,7 @@
 
 namespace tether::nn {
 
-class Linear : public Module {
+class Linear : public UnaryModule {
  public:
   /// Weight [out_features, in_features] and bias [out_features], both drawn
   /// from U(-1/sqrt(in_features), 1/sqrt(in_features)) as in PyTorch.
@@ -13,8 +13,7 @@ class Linear : public Module {
          TensorOptions options = {});
 
   /// x [..., in_features] -> [..., out_features].
-  Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  Tensor forward(const Tensor& x) override;
 
   std::shared_ptr<Parameter> weight;
   std::shared_ptr<Parameter> bias;  ///< null without bias

@@ -98,4 +98,12 @@ class Module {
   bool training_ = true;
 };
 
+/// A module with one tensor in and one out: every layer in nn/, and what
+/// Sequential chains. A custom layer overrides forward (see README.md).
+class UnaryModule : public Module {
+ public:
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x) { return forward(x); }
+};
+
 }  // namespace tether::nn

@@ -1,0 +1,20 @@
+#include "tether/nn/dropout.h"
+
+#include "tether/error.h"
+#include "tether/ops.h"
+
+namespace tether::nn {
+
+Dropout::Dropout(double p) : p_(p) {
+  if (!(p >= 0 && p < 1)) fail<ValueError>("Dropout: expected p in [0, 1), got ", p);
+}
+
+Tensor Dropout::forward(const Tensor& x) {
+  if (!is_training() || p_ == 0) return x;
+  // u ~ U[0, 1) is >= p with probability 1 - p. The mask is a constant, so
+  // the gradient is the same mask and scale.
+  const Tensor keep = rand(x.shape(), TensorOptions(x.dtype()).with_device(x.device())) >= p_;
+  return x * keep * (1 / (1 - p_));
+}
+
+}  // namespace tether::nn

@@ -1,0 +1,85 @@
+#include "tether/nn/normalization.h"
+
+#include <algorithm>
+
+#include "tether/error.h"
+#include "tether/grad_mode.h"
+#include "tether/ops.h"
+
+namespace tether::nn {
+
+LayerNorm::LayerNorm(Shape normalized_shape, double eps, bool elementwise_affine,
+                     TensorOptions options)
+    : normalized_shape_(normalized_shape), eps_(eps) {
+  if (normalized_shape.empty() || normalized_shape.numel() <= 0)
+    fail<ValueError>("LayerNorm: expected a non-empty normalized_shape of positive extents, got ",
+                     normalized_shape);
+  if (elementwise_affine) {
+    register_parameter("weight", weight, ones(normalized_shape, options.with_requires_grad(false)));
+    register_parameter("bias", bias, zeros(normalized_shape, options.with_requires_grad(false)));
+  }
+}
+
+Tensor LayerNorm::forward(const Tensor& x) {
+  const int count = normalized_shape_.size();
+  const Shape& shape = x.shape();
+  if (shape.size() < count ||
+      !std::equal(normalized_shape_.begin(), normalized_shape_.end(), shape.end() - count))
+    fail<ShapeError>("LayerNorm: expected input [..., ", normalized_shape_, "], got ", shape);
+  Dims dims;
+  for (int d = -count; d < 0; ++d) dims.push_back(d);
+  const Tensor centred = x - mean(x, dims, true);
+  const Tensor y = centred * rsqrt(var(x, dims, 0, true) + eps_);
+  return weight ? y * weight->value() + bias->value() : y;
+}
+
+BatchNorm1d::BatchNorm1d(std::int64_t num_features, double eps, double momentum, bool affine,
+                         TensorOptions options)
+    : num_features_(num_features), eps_(eps), momentum_(momentum) {
+  if (num_features <= 0)
+    fail<ValueError>("BatchNorm1d: expected a positive num_features, got ", num_features);
+  const TensorOptions buffer = options.with_requires_grad(false);
+  if (affine) {
+    register_parameter("weight", weight, ones({num_features}, buffer));
+    register_parameter("bias", bias, zeros({num_features}, buffer));
+  }
+  running_mean = zeros({num_features}, buffer);
+  running_var = ones({num_features}, buffer);
+  num_batches_tracked = zeros({}, buffer.with_dtype(DType::i64));
+  register_buffer("running_mean", running_mean);
+  register_buffer("running_var", running_var);
+  register_buffer("num_batches_tracked", num_batches_tracked);
+}
+
+Tensor BatchNorm1d::forward(const Tensor& x) {
+  if ((x.dim() != 2 && x.dim() != 3) || x.size(1) != num_features_)
+    fail<ShapeError>("BatchNorm1d: expected input [N, ", num_features_, "] or [N, ", num_features_,
+                     ", L], got ", x.shape());
+  // Statistics of shape [C] broadcast against [N, C]; against [N, C, L] they
+  // need a trailing [C, 1].
+  const Shape per_channel = x.dim() == 2 ? Shape{num_features_} : Shape{num_features_, 1};
+  const Dims over = x.dim() == 2 ? Dims{0} : Dims{0, 2};
+  Tensor batch_mean, batch_var;
+  if (is_training()) {
+    const std::int64_t count = x.numel() / num_features_;
+    if (count < 2)
+      fail<ValueError>("BatchNorm1d: expected more than one value per channel in training, got ",
+                       x.shape());
+    batch_mean = mean(x, over);
+    batch_var = var(x, over, 0);
+    NoGradGuard no_grad;
+    const double unbiased = static_cast<double>(count) / static_cast<double>(count - 1);
+    running_mean.mul_(1 - momentum_).add_(batch_mean.detach(), momentum_);
+    running_var.mul_(1 - momentum_).add_(batch_var.detach(), momentum_ * unbiased);
+    num_batches_tracked.add_(1);
+  } else {
+    batch_mean = running_mean;
+    batch_var = running_var;
+  }
+  const Tensor y =
+      (x - batch_mean.reshape(per_channel)) * rsqrt(batch_var.reshape(per_channel) + eps_);
+  if (!weight) return y;
+  return y * weight->value().reshape(per_channel) + bias->value().reshape(per_channel);
+}
+
+}  // namespace tether::nn
