@@ -33,11 +33,11 @@ Tensor LayerNorm::forward(const Tensor& x) {
   return weight ? y * weight->value() + bias->value() : y;
 }
 
-BatchNorm1d::BatchNorm1d(std::int64_t num_features, double eps, double momentum, bool affine,
-                         TensorOptions options)
-    : num_features_(num_features), eps_(eps), momentum_(momentum) {
+BatchNorm::BatchNorm(std::string layer, std::int64_t num_features, double eps, double momentum,
+                     bool affine, TensorOptions options)
+    : layer_(std::move(layer)), num_features_(num_features), eps_(eps), momentum_(momentum) {
   if (num_features <= 0)
-    fail<ValueError>("BatchNorm1d: expected a positive num_features, got ", num_features);
+    fail<ValueError>(layer_, ": expected a positive num_features, got ", num_features);
   const TensorOptions buffer = options.with_requires_grad(false);
   if (affine) {
     register_parameter("weight", weight, ones({num_features}, buffer));
@@ -51,19 +51,19 @@ BatchNorm1d::BatchNorm1d(std::int64_t num_features, double eps, double momentum,
   register_buffer("num_batches_tracked", num_batches_tracked);
 }
 
-Tensor BatchNorm1d::forward(const Tensor& x) {
-  if ((x.dim() != 2 && x.dim() != 3) || x.size(1) != num_features_)
-    fail<ShapeError>("BatchNorm1d: expected input [N, ", num_features_, "] or [N, ", num_features_,
-                     ", L], got ", x.shape());
-  // Statistics of shape [C] broadcast against [N, C]; against [N, C, L] they
-  // need a trailing [C, 1].
-  const Shape per_channel = x.dim() == 2 ? Shape{num_features_} : Shape{num_features_, 1};
-  const Dims over = x.dim() == 2 ? Dims{0} : Dims{0, 2};
+Tensor BatchNorm::normalize(const Tensor& x) {
+  // Statistics of shape [C] broadcast against x [N, C, ...] as [C, 1, ...].
+  Shape per_channel{num_features_};
+  Dims over{0};
+  for (std::int64_t d = 2; d < x.dim(); ++d) {
+    per_channel.push_back(1);
+    over.push_back(d);
+  }
   Tensor batch_mean, batch_var;
   if (is_training()) {
     const std::int64_t count = x.numel() / num_features_;
     if (count < 2)
-      fail<ValueError>("BatchNorm1d: expected more than one value per channel in training, got ",
+      fail<ValueError>(layer_, ": expected more than one value per channel in training, got ",
                        x.shape());
     batch_mean = mean(x, over);
     batch_var = var(x, over, 0);
@@ -80,6 +80,27 @@ Tensor BatchNorm1d::forward(const Tensor& x) {
       (x - batch_mean.reshape(per_channel)) * rsqrt(batch_var.reshape(per_channel) + eps_);
   if (!weight) return y;
   return y * weight->value().reshape(per_channel) + bias->value().reshape(per_channel);
+}
+
+BatchNorm1d::BatchNorm1d(std::int64_t num_features, double eps, double momentum, bool affine,
+                         TensorOptions options)
+    : BatchNorm("BatchNorm1d", num_features, eps, momentum, affine, options) {}
+
+Tensor BatchNorm1d::forward(const Tensor& x) {
+  if ((x.dim() != 2 && x.dim() != 3) || x.size(1) != num_features_)
+    fail<ShapeError>("BatchNorm1d: expected input [N, ", num_features_, "] or [N, ", num_features_,
+                     ", L], got ", x.shape());
+  return normalize(x);
+}
+
+BatchNorm2d::BatchNorm2d(std::int64_t num_features, double eps, double momentum, bool affine,
+                         TensorOptions options)
+    : BatchNorm("BatchNorm2d", num_features, eps, momentum, affine, options) {}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != num_features_)
+    fail<ShapeError>("BatchNorm2d: expected input [N, ", num_features_, ", H, W], got ", x.shape());
+  return normalize(x);
 }
 
 }  // namespace tether::nn

@@ -1,8 +1,9 @@
-// Normalisation layers: LayerNorm (per sample) and BatchNorm1d (per channel,
-// over the batch, with running statistics for eval mode).
+// Normalisation layers: LayerNorm (per sample), BatchNorm1d and BatchNorm2d
+// (per channel, over the batch, with running statistics for eval mode).
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "tether/nn/module.h"
 
@@ -28,30 +29,53 @@ class LayerNorm : public UnaryModule {
   double eps_;
 };
 
-/// Normalises each channel of x [N, C] or [N, C, L] as torch.nn.BatchNorm1d.
-/// Training: by the batch's mean and biased variance over N (and L), and the
-/// running statistics move towards the batch's, running = (1 - momentum) *
-/// running + momentum * batch, with the unbiased variance. Eval: by the
-/// running statistics. Then * weight + bias per channel (initially 1 and 0).
-class BatchNorm1d : public UnaryModule {
+/// Shared by BatchNorm1d and BatchNorm2d, as torch.nn's: each channel (dim 1)
+/// normalised over every other dim. Training: by the batch's mean and biased
+/// variance, and the running statistics move towards the batch's, running =
+/// (1 - momentum) * running + momentum * batch, with the unbiased variance.
+/// Eval: by the running statistics. Then * weight + bias per channel
+/// (initially 1 and 0).
+class BatchNorm : public UnaryModule {
  public:
-  explicit BatchNorm1d(std::int64_t num_features, double eps = 1e-5, double momentum = 0.1,
-                       bool affine = true, TensorOptions options = {});
-
-  /// Throws ShapeError for another shape, and ValueError in training mode for
-  /// a batch with one value per channel (its variance is undefined).
-  Tensor forward(const Tensor& x) override;
-
   std::shared_ptr<Parameter> weight;  ///< [C], null without affine
   std::shared_ptr<Parameter> bias;    ///< [C], null without affine
   Tensor running_mean;                ///< [C], initially 0
   Tensor running_var;                 ///< [C], initially 1
   Tensor num_batches_tracked;         ///< i64 scalar: training batches seen
 
- private:
+ protected:
+  BatchNorm(std::string layer, std::int64_t num_features, double eps, double momentum, bool affine,
+            TensorOptions options);
+  /// x [N, C, ...] normalised per channel; throws ValueError in training mode
+  /// for a batch with one value per channel (its variance is undefined).
+  Tensor normalize(const Tensor& x);
+
+  std::string layer_;
   std::int64_t num_features_;
+
+ private:
   double eps_;
   double momentum_;
+};
+
+/// x [N, C] or [N, C, L], as torch.nn.BatchNorm1d (see BatchNorm).
+class BatchNorm1d : public BatchNorm {
+ public:
+  explicit BatchNorm1d(std::int64_t num_features, double eps = 1e-5, double momentum = 0.1,
+                       bool affine = true, TensorOptions options = {});
+
+  /// Throws ShapeError for another shape, and as BatchNorm::normalize.
+  Tensor forward(const Tensor& x) override;
+};
+
+/// x [N, C, H, W], statistics over N, H and W, as torch.nn.BatchNorm2d (see BatchNorm).
+class BatchNorm2d : public BatchNorm {
+ public:
+  explicit BatchNorm2d(std::int64_t num_features, double eps = 1e-5, double momentum = 0.1,
+                       bool affine = true, TensorOptions options = {});
+
+  /// Throws ShapeError for another shape, and as BatchNorm::normalize.
+  Tensor forward(const Tensor& x) override;
 };
 
 }  // namespace tether::nn

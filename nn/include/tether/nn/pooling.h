@@ -1,0 +1,42 @@
+// Pooling: MaxPool2d and AvgPool2d as torch.nn's, the maximum or mean of each
+// window of the patches Unfold2d gathers (see conv.h).
+#pragma once
+
+#include <optional>
+
+#include "tether/nn/conv.h"
+
+namespace tether::nn {
+
+/// x [N, C, H, W] -> [N, C, H_out, W_out], H_out = (H + 2 padding - kernel) /
+/// stride + 1, each the maximum of its window; padding counts as -inf. The
+/// gradient goes to every element equal to its window's maximum.
+class MaxPool2d : public UnaryModule {
+ public:
+  /// stride defaults to kernel. Throws ValueError for a non-positive kernel or
+  /// stride, or a padding above half the kernel.
+  explicit MaxPool2d(Size2d kernel, std::optional<Size2d> stride = std::nullopt,
+                     Size2d padding = 0);
+  /// Throws ShapeError unless x is 4-d and at least the kernel after padding.
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  Unfold2d unfold_;
+};
+
+/// As MaxPool2d with each window's mean. Padding counts as 0; with
+/// count_include_pad the mean divides by the kernel's size, without it by the
+/// number of input elements in the window.
+class AvgPool2d : public UnaryModule {
+ public:
+  explicit AvgPool2d(Size2d kernel, std::optional<Size2d> stride = std::nullopt, Size2d padding = 0,
+                     bool count_include_pad = true);
+  /// Throws as MaxPool2d::forward.
+  Tensor forward(const Tensor& x) override;
+
+ private:
+  Unfold2d unfold_;
+  bool count_include_pad_;
+};
+
+}  // namespace tether::nn

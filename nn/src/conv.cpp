@@ -1,0 +1,163 @@
+#include "tether/nn/conv.h"
+
+#include <cmath>
+#include <vector>
+
+#include "tether/error.h"
+#include "tether/nn/init.h"
+#include "tether/ops.h"
+
+namespace tether::nn {
+
+namespace {
+
+/// Extent covered by a kernel of `size` taps spaced `dilation` apart.
+std::int64_t dilated(std::int64_t size, std::int64_t dilation) {
+  return dilation * (size - 1) + 1;
+}
+
+void check_positive(const std::string& layer, const char* what, Size2d size) {
+  if (size.height <= 0 || size.width <= 0)
+    fail<ValueError>(layer, ": expected a positive ", what, ", got (", size.height, ", ",
+                     size.width, ")");
+}
+
+/// x with `amount` elements of `value` added on both sides of `dim`.
+Tensor pad_dim(const Tensor& x, std::int64_t dim, std::int64_t amount, double value) {
+  if (amount == 0) return x;
+  Shape side = x.shape();
+  side[dim] = amount;
+  const Tensor border =
+      full(side, value, TensorOptions(x.dtype()).with_device(x.device()).with_requires_grad(false));
+  return cat({border, x, border}, dim);
+}
+
+}  // namespace
+
+Unfold2d::Unfold2d(std::string layer, Window2d window) : layer_(std::move(layer)), window_(window) {
+  check_positive(layer_, "kernel_size", window.kernel);
+  check_positive(layer_, "stride", window.stride);
+  check_positive(layer_, "dilation", window.dilation);
+  if (window.padding.height < 0 || window.padding.width < 0)
+    fail<ValueError>(layer_, ": expected a non-negative padding, got (", window.padding.height,
+                     ", ", window.padding.width, ")");
+}
+
+Size2d Unfold2d::output_size(std::int64_t height, std::int64_t width) const {
+  const Window2d& w = window_;
+  const auto extent = [](std::int64_t size, std::int64_t kernel, std::int64_t stride,
+                         std::int64_t padding, std::int64_t dilation) {
+    const std::int64_t span = size + 2 * padding - dilated(kernel, dilation);
+    return span < 0 ? 0 : span / stride + 1;
+  };
+  return {extent(height, w.kernel.height, w.stride.height, w.padding.height, w.dilation.height),
+          extent(width, w.kernel.width, w.stride.width, w.padding.width, w.dilation.width)};
+}
+
+Tensor Unfold2d::operator()(const Tensor& x, double pad_value) {
+  if (x.dim() != 4) fail<ShapeError>(layer_, ": expected input [N, C, H, W], got ", x.shape());
+  const std::int64_t batch = x.size(0), channels = x.size(1);
+  const std::int64_t height = x.size(2), width = x.size(3);
+  const Size2d out = output_size(height, width);
+  const Window2d& w = window_;
+  if (out.height < 1 || out.width < 1)
+    fail<ShapeError>(layer_, ": expected an input of at least the dilated kernel (",
+                     dilated(w.kernel.height, w.dilation.height), ", ",
+                     dilated(w.kernel.width, w.dilation.width), ") after padding (",
+                     w.padding.height, ", ", w.padding.width, "), got ", x.shape());
+  const std::int64_t padded_height = height + 2 * w.padding.height;
+  const std::int64_t padded_width = width + 2 * w.padding.width;
+  const std::int64_t taps = w.kernel.height * w.kernel.width;
+  const std::int64_t positions = out.height * out.width;
+
+  if (!cached_index_.defined() || height != cached_height_ || width != cached_width_ ||
+      cached_index_.device() != x.device()) {
+    // Tap (i, j) of the window at output (r, s) reads the padded input at
+    // (r * stride + i * dilation, s * stride + j * dilation). Taps run slowest,
+    // so the patches come out [.., taps, positions] without a transpose.
+    std::vector<double> index;
+    index.reserve(taps * positions);
+    for (std::int64_t i = 0; i < w.kernel.height; ++i)
+      for (std::int64_t j = 0; j < w.kernel.width; ++j)
+        for (std::int64_t r = 0; r < out.height; ++r)
+          for (std::int64_t s = 0; s < out.width; ++s)
+            index.push_back(
+                static_cast<double>((r * w.stride.height + i * w.dilation.height) * padded_width +
+                                    s * w.stride.width + j * w.dilation.width));
+    cached_index_ =
+        tensor(index, {taps * positions}, TensorOptions(DType::i64).with_device(x.device()));
+    cached_height_ = height;
+    cached_width_ = width;
+  }
+  const Tensor padded =
+      pad_dim(pad_dim(x, 3, w.padding.width, pad_value), 2, w.padding.height, pad_value);
+  return index_select(padded.reshape({batch, channels, padded_height * padded_width}), 2,
+                      cached_index_)
+      .reshape({batch, channels, taps, positions});
+}
+
+ConvNd::ConvNd(std::string layer, std::int64_t in_channels, std::int64_t out_channels,
+               const Shape& kernel, Window2d window, std::int64_t groups, bool bias,
+               TensorOptions options)
+    : layer_(layer),
+      in_channels_(in_channels),
+      out_channels_(out_channels),
+      groups_(groups),
+      unfold_(std::move(layer), window) {
+  if (in_channels <= 0 || out_channels <= 0)
+    fail<ValueError>(layer_, ": channel counts must be positive, got ", in_channels, " and ",
+                     out_channels);
+  if (groups <= 0 || in_channels % groups != 0 || out_channels % groups != 0)
+    fail<ValueError>(layer_, ": expected groups dividing in_channels ", in_channels,
+                     " and out_channels ", out_channels, ", got ", groups);
+  Shape weight_shape{out_channels, in_channels / groups};
+  for (const std::int64_t size : kernel) weight_shape.push_back(size);
+  const TensorOptions initial = options.with_requires_grad(false);
+  register_parameter("weight", weight, zeros(weight_shape, initial));
+  // PyTorch's default: a = sqrt(5) makes the weight's bound 1/sqrt(fan_in), the bias's too.
+  init::kaiming_uniform_(*weight, std::sqrt(5.0));
+  if (bias) {
+    const double bound = 1 / std::sqrt(static_cast<double>(in_channels / groups * kernel.numel()));
+    register_parameter("bias", this->bias, zeros({out_channels}, initial));
+    init::uniform_(*this->bias, -bound, bound);
+  }
+}
+
+Tensor ConvNd::convolve(const Tensor& x) {
+  const std::int64_t batch = x.size(0);
+  const Size2d out = unfold_.output_size(x.size(2), x.size(3));
+  const Tensor patches = unfold_(x, 0.0);
+  // Per group, [out / groups, in / groups * taps] @ [in / groups * taps, L];
+  // matmul broadcasts the weight's groups over the batch.
+  const Tensor columns = patches.reshape({batch, groups_, -1, patches.size(3)});
+  const Tensor kernel = weight->value().reshape({groups_, out_channels_ / groups_, -1});
+  Tensor y = matmul(kernel, columns).reshape({batch, out_channels_, out.height, out.width});
+  return bias ? y + bias->value().reshape({out_channels_, 1, 1}) : y;
+}
+
+Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2d kernel, Size2d stride,
+               Size2d padding, Size2d dilation, std::int64_t groups, bool bias,
+               TensorOptions options)
+    : ConvNd("Conv2d", in_channels, out_channels, {kernel.height, kernel.width},
+             {kernel, stride, padding, dilation}, groups, bias, options) {}
+
+Tensor Conv2d::forward(const Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != in_channels_)
+    fail<ShapeError>("Conv2d: expected input [N, ", in_channels_, ", H, W], got ", x.shape());
+  return convolve(x);
+}
+
+// A 1-d convolution is a 2-d one over an input of height 1.
+Conv1d::Conv1d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel,
+               std::int64_t stride, std::int64_t padding, std::int64_t dilation,
+               std::int64_t groups, bool bias, TensorOptions options)
+    : ConvNd("Conv1d", in_channels, out_channels, {kernel},
+             {{1, kernel}, {1, stride}, {0, padding}, {1, dilation}}, groups, bias, options) {}
+
+Tensor Conv1d::forward(const Tensor& x) {
+  if (x.dim() != 3 || x.size(1) != in_channels_)
+    fail<ShapeError>("Conv1d: expected input [N, ", in_channels_, ", L], got ", x.shape());
+  return convolve(x.unsqueeze(2)).squeeze(2);
+}
+
+}  // namespace tether::nn
