@@ -327,5 +327,22 @@ TEST_CASE("Adam's fused step on CUDA matches the CPU", "[cuda]") {
   check_matches(on_gpu, on_cpu, 1e-12);
 }
 
+TEST_CASE("a strided, padded, grouped Conv2d and a max pool on CUDA match the CPU", "[cuda]") {
+  if (skip_without_cuda()) return;
+  manual_seed(5);
+  nn::Conv2d conv(4, 6, {3, 2}, 2, 1, 1, 2, true, DType::f64);
+  nn::MaxPool2d pool(2);
+  const Tensor x = randn({2, 4, 9, 8}, DType::f64);
+  const Tensor on_cpu = pool(conv(x));
+  on_cpu.sum().backward();
+  const Tensor weight_grad = conv.weight->value().grad().clone();
+  conv.zero_grad();
+  conv.to(kCuda);
+  const Tensor on_gpu = pool(conv(x.to(kCuda)));
+  check_matches(on_gpu, on_cpu, 1e-12);
+  on_gpu.sum().backward();
+  check_matches(conv.weight->value().grad(), weight_grad, 1e-12);
+}
+
 }  // namespace
 }  // namespace tether::op_table
