@@ -175,6 +175,9 @@ TEST_CASE("Conv layers name the shape they expected and the one they got", "[nn]
                         Catch::Contains("got [1, 3, 2, 4]"));
   nn::Conv1d conv1d(2, 2, 3);
   CHECK_THROWS_WITH(conv1d(zeros({1, 3, 5})), "Conv1d: expected input [N, 2, L], got [1, 3, 5]");
+  CHECK_THROWS_WITH(conv1d(zeros({1, 2, 2})),
+                    "Conv1d: expected an input of at least the dilated kernel (3) after padding "
+                    "(0), got [1, 2, 2]");
   CHECK_THROWS_AS(nn::Conv2d(4, 6, 3, 1, 0, 1, 4), ValueError);
   CHECK_THROWS_WITH(nn::Conv2d(4, 6, 3, 1, 0, 1, 4),
                     "Conv2d: expected groups dividing in_channels 4 and out_channels 6, got 4");

@@ -95,6 +95,17 @@ TEST_CASE("BatchNorm1d passes gradcheck in f64 in training and eval mode", "[nn]
   }
 }
 
+TEST_CASE("BatchNorm2d passes gradcheck in f64 in training and eval mode", "[nn][batch_norm]") {
+  manual_seed(9);
+  nn::BatchNorm2d norm(2, 1e-5, 0.1, true, DType::f64);
+  const Tensor weight = randn({2}, DType::f64).requires_grad_();
+  const Tensor bias = randn({2}, DType::f64).requires_grad_();
+  for (const bool training : {true, false}) {
+    norm.train(training);
+    CHECK(gradcheck_affine(norm, randn({2, 2, 3, 2}, DType::f64).requires_grad_(), weight, bias));
+  }
+}
+
 TEST_CASE("BatchNorm1d rejects other shapes and single-value batches in training",
           "[nn][batch_norm]") {
   nn::BatchNorm1d norm(3);

@@ -157,6 +157,11 @@ Conv1d::Conv1d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t
 Tensor Conv1d::forward(const Tensor& x) {
   if (x.dim() != 3 || x.size(1) != in_channels_)
     fail<ShapeError>("Conv1d: expected input [N, ", in_channels_, ", L], got ", x.shape());
+  const Window2d& w = unfold_.window();  // its width is this layer's length axis
+  if (unfold_.output_size(1, x.size(2)).width < 1)
+    fail<ShapeError>("Conv1d: expected an input of at least the dilated kernel (",
+                     dilated(w.kernel.width, w.dilation.width), ") after padding (",
+                     w.padding.width, "), got ", x.shape());
   return convolve(x.unsqueeze(2)).squeeze(2);
 }
 
