@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <utility>
+
 #include "tether/allocator.h"
 #include "tether/backend/backend.h"
 #include "tether/error.h"
@@ -27,6 +30,21 @@ Backend& backend_for(Device device) {
   if (device.is_cuda()) return cuda_backend(device);
 #endif
   fail<DeviceError>("backend: device ", device, " is not available in this build of tether");
+}
+
+std::optional<MatrixLayout> matrix_layout(const Tensor& t) {
+  for (const bool column_major : {false, true}) {
+    std::int64_t rows = t.shape()[1], cols = t.shape()[2];
+    std::int64_t row_stride = t.strides()[1], col_stride = t.strides()[2];
+    if (column_major) {  // the transpose, read row-major
+      std::swap(rows, cols);
+      std::swap(row_stride, col_stride);
+    }
+    const std::int64_t min_leading = std::max<std::int64_t>(cols, 1);
+    if ((col_stride == 1 || cols == 1) && (row_stride >= min_leading || rows == 1))
+      return MatrixLayout{column_major, rows == 1 ? min_leading : row_stride};
+  }
+  return std::nullopt;
 }
 
 Strides broadcast_strides(const char* op, const Tensor& tensor, const Shape& shape) {

@@ -1,7 +1,8 @@
 // Batched matrix product. Each operand's matrices are handed to the GEMM in
 // place when they are row- or column-major (a transposed view is just the other
-// order), and copied to a contiguous buffer only when neither. The product runs
-// on OpenBLAS or on Eigen's GEMM kernel, chosen by TETHER_MATMUL_* and, for
+// order), and copied to a contiguous buffer only when neither. Tiny products
+// (kSmallGemm) run a plain loop whatever the build option; the others run on
+// OpenBLAS or on Eigen's GEMM kernel, chosen by TETHER_MATMUL_* and, for
 // TETHER_MATMUL_AUTO, by size (see use_openblas).
 #include <cblas.h>
 
@@ -35,31 +36,14 @@ struct BatchedMatrices {
   }
 };
 
-/// Whether rows x cols matrices with these strides are row-major (or, with
-/// `column_major`, column-major), and their leading dimension. The stride of an
-/// extent-1 dimension never matters, so such a dimension passes either test.
-bool dense_layout(std::int64_t rows, std::int64_t cols, std::int64_t row_stride,
-                  std::int64_t col_stride, bool column_major, std::int64_t& leading) {
-  if (column_major) {
-    std::swap(rows, cols);
-    std::swap(row_stride, col_stride);
-  }
-  const std::int64_t min_leading = std::max<std::int64_t>(cols, 1);
-  if ((col_stride != 1 && cols != 1) || (row_stride < min_leading && rows != 1)) return false;
-  leading = rows == 1 ? min_leading : row_stride;
-  return true;
-}
-
 /// The matrices of rank-3 `t` for the GEMM, packed into a contiguous buffer
 /// (kept alive by `packed`) when they are neither row- nor column-major.
 template <class T>
 BatchedMatrices<T> batched_matrices(const Tensor& t, Tensor& packed) {
   const std::int64_t rows = t.shape()[1], cols = t.shape()[2];
   const std::int64_t batch_stride = t.shape()[0] == 1 ? 0 : t.strides()[0];
-  std::int64_t leading = 0;
-  for (const bool column_major : {false, true})
-    if (dense_layout(rows, cols, t.strides()[1], t.strides()[2], column_major, leading))
-      return {{t.data_ptr<T>(), column_major, leading}, batch_stride};
+  if (const auto layout = matrix_layout(t))
+    return {{t.data_ptr<T>(), layout->column_major, layout->leading}, batch_stride};
   // A broadcast batch is packed once and stays broadcast.
   const std::int64_t batches = batch_stride == 0 ? 1 : t.shape()[0];
   const Tensor source = Tensor::view_of(t, {batches, rows, cols}, t.strides(), t.storage_offset());

@@ -28,29 +28,12 @@ struct GemmOperand {
   std::int64_t batch_stride;  ///< 0 when every batch shares one matrix
 };
 
-/// The leading dimension of rows x cols matrices with these strides when they
-/// are row-major (or, with `column_major`, column-major), or -1. The stride of
-/// an extent-1 dimension never matters.
-std::int64_t leading_dimension(std::int64_t rows, std::int64_t cols, std::int64_t row_stride,
-                               std::int64_t col_stride, bool column_major) {
-  if (column_major) {
-    std::swap(rows, cols);
-    std::swap(row_stride, col_stride);
-  }
-  const std::int64_t min_leading = std::max<std::int64_t>(cols, 1);
-  if ((col_stride != 1 && cols != 1) || (row_stride < min_leading && rows != 1)) return -1;
-  return rows == 1 ? min_leading : row_stride;
-}
-
 /// Rank-3 `t` as a cuBLAS operand, packed into `packed` when neither layout fits.
 GemmOperand gemm_operand(const Tensor& t, Tensor& packed) {
   const std::int64_t rows = t.shape()[1], cols = t.shape()[2];
   const std::int64_t batch_stride = t.shape()[0] == 1 ? 0 : t.strides()[0];
-  for (const bool column_major : {false, true}) {
-    const std::int64_t leading =
-        leading_dimension(rows, cols, t.strides()[1], t.strides()[2], column_major);
-    if (leading > 0) return {t.raw_data(), column_major, leading, batch_stride};
-  }
+  if (const auto layout = matrix_layout(t))
+    return {t.raw_data(), layout->column_major, layout->leading, batch_stride};
   packed = Tensor::empty(t.shape(), t.dtype(), t.device());
   cuda_backend(t.device()).copy(t, packed);
   return {packed.raw_data(), false, cols, rows * cols};

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "tether/adam_step.h"
 #include "tether/tensor.h"
@@ -108,6 +109,18 @@ class Backend {
 /// The backend for `device`; throws DeviceError when it was not built or the
 /// device is not usable.
 Backend& backend_for(Device device);
+
+/// How a BLAS reads a matrix in place: row-major, or column-major (a transposed
+/// view), with the elements between rows (or columns).
+struct MatrixLayout {
+  bool column_major;
+  std::int64_t leading;
+};
+
+/// The layout of rank-3 `t`'s matrices [batch, rows, cols]: row-major when
+/// their strides allow, else column-major, else none (they must be packed).
+/// The stride of an extent-1 dimension never matters.
+std::optional<MatrixLayout> matrix_layout(const Tensor& t);
 
 /// `tensor`'s strides seen through `shape`, broadcast NumPy-style: aligned at
 /// the last dimension, stride 0 where `tensor` lacks a dimension or has extent
