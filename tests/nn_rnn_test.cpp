@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -438,6 +439,40 @@ TEST_CASE("recurrent layers reject wrong shapes and options, naming the layer", 
   CHECK_THROWS_WITH(nn::GRUCell(3, 2)(randn({3}), zeros({1, 2})),
                     "GRUCell: expected h of shape [2] for input of shape [3], got [1, 2]");
   CHECK_THROWS_AS(nn::GRUCell(0, 2), ValueError);
+}
+
+TEST_CASE("LSTM and GRU on CUDA match the CPU, gradients included", "[nn][rnn][cuda]") {
+  if (!cuda_is_available()) {
+    std::cout << "TETHER_TEST_SKIPPED: no usable CUDA device in this build or machine" << std::endl;
+    return;
+  }
+  const nn::RecurrentOptions options{
+      .input_size = 3, .hidden_size = 4, .num_layers = 2, .bidirectional = true};
+  const Tensor x = random({5, 2, 3});
+  auto cpu_lstm = make_lstm(options, 55), gpu_lstm = make_lstm(options, 55);
+  auto cpu_gru = make_gru(options, 56), gpu_gru = make_gru(options, 56);
+  gpu_lstm->to(Device::cuda());
+  gpu_gru->to(Device::cuda());
+  const Tensor x_gpu = x.to(Device::cuda());
+  const auto loss = [](const Tensor& output, const Tensor& h) {
+    return (output * output).sum() + h.sum();
+  };
+  const auto cpu = cpu_lstm->forward(x), gpu = gpu_lstm->forward(x_gpu);
+  CHECK(gpu.output.device() == Device::cuda());
+  loss(cpu.output, cpu.state.c).backward();
+  loss(gpu.output, gpu.state.c).backward();
+  CHECK(max_abs_diff(gpu.output.to(Device::cpu()), cpu.output) < 1e-12);
+  CHECK(max_abs_diff(gpu.state.h.to(Device::cpu()), cpu.state.h) < 1e-12);
+  const auto cpu_g = cpu_gru->forward(x), gpu_g = gpu_gru->forward(x_gpu);
+  loss(cpu_g.output, cpu_g.h).backward();
+  loss(gpu_g.output, gpu_g.h).backward();
+  CHECK(max_abs_diff(gpu_g.output.to(Device::cpu()), cpu_g.output) < 1e-12);
+  std::vector<Tensor> on_cpu = cpu_lstm->parameters(), on_gpu = gpu_lstm->parameters();
+  for (const Tensor& p : cpu_gru->parameters()) on_cpu.push_back(p);
+  for (const Tensor& p : gpu_gru->parameters()) on_gpu.push_back(p);
+  REQUIRE(on_cpu.size() == on_gpu.size());
+  for (std::size_t i = 0; i < on_cpu.size(); ++i)
+    CHECK(max_abs_diff(on_gpu[i].grad().to(Device::cpu()), on_cpu[i].grad()) < 1e-10);
 }
 
 // ---- constraints and training ----------------------------------------------------------

@@ -62,6 +62,21 @@ void check_both_or_neither(const std::string& layer, const LSTMState& state) {
                      state.h.defined() ? "h" : "c");
 }
 
+/// Appends the steps of x [T, ...] to `steps` as T tensors [...], in order.
+/// The gradient of a view is a zero tensor of its base's whole size with the
+/// view's part filled in, so T selects from x would cost O(T^2) in backward;
+/// halving x recursively down to single steps costs O(T log T).
+void split_steps(const Tensor& x, std::vector<Tensor>& steps) {
+  const std::int64_t length = x.size(0);
+  if (length == 1) {
+    steps.push_back(x.squeeze(0));
+    return;
+  }
+  const std::int64_t half = length / 2;
+  split_steps(narrow(x, 0, 0, half), steps);
+  split_steps(narrow(x, 0, half, length - half), steps);
+}
+
 Tensor zero_state(const Tensor& like, const Shape& shape) {
   return zeros(shape, TensorOptions(like.dtype()).with_device(like.device()));
 }
@@ -207,14 +222,15 @@ Tensor RecurrentLayers::run(const Tensor& input, const LSTMState& initial, LSTMS
       const WeightValues w(weights_[index]);
       // The input's share of every gate at every step in one product; only
       // the recurrent product is left inside the loop.
-      const Tensor input_gates = linear(x, w.weight_ih, w.bias_ih);
+      std::vector<Tensor> input_gates;
+      split_steps(linear(x, w.weight_ih, w.bias_ih), input_gates);
       Tensor h = initial.h.defined() ? initial.h.select(0, index) : zero;
       Tensor c;
       if (cell_state_) c = initial.c.defined() ? initial.c.select(0, index) : zero;
       std::vector<Tensor> hs(steps);
       for (std::int64_t s = 0; s < steps; ++s) {
         const std::int64_t t = direction == 0 ? s : steps - 1 - s;
-        step(input_gates.select(0, t), w.weight_hh, w.bias_hh, h, c);
+        step(input_gates[t], w.weight_hh, w.bias_hh, h, c);
         hs[t] = h;
       }
       outputs.push_back(stack(hs, 0));
