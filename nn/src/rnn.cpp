@@ -41,8 +41,8 @@ void lstm_step(const Tensor& input_gates, const Tensor& weight_hh, const Tensor&
   h = narrow(sigmoids, -1, 3 * hidden, hidden) * tanh(c);
 }
 
-// b_hn sits inside r * (W_hn h + b_hn), so the recurrent bias cannot be folded
-// into the input projection as it could for the LSTM.
+// r multiplies W_hn h + b_hn, so b_hh stays with the recurrent product here
+// rather than being added to the input's share of the gates.
 void gru_step(const Tensor& input_gates, const Tensor& weight_hh, const Tensor& bias_hh,
               Tensor& h) {
   const std::int64_t hidden = h.size(-1);

@@ -12,7 +12,9 @@
 // PyTorch's (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, ..._l1,
 // ..._l0_reverse), so a checkpoint's tensors line up with torch.nn.LSTM's.
 // Every weight is read through value() once per forward call, so a constraint
-// on it is computed once per call, not once per time step.
+// on it is computed once per call, not once per time step. The input's share
+// of the gates is one product over the whole sequence per layer; only the
+// recurrent product runs step by step.
 #pragma once
 
 #include <cstdint>
