@@ -33,6 +33,7 @@
 #include "tether/nn/module.h"
 #include "tether/nn/normalization.h"
 #include "tether/nn/pooling.h"
+#include "tether/nn/rnn.h"
 #include "tether/nn/sequential.h"
 #include "tether/ops.h"
 #include "tether/optim/clip_grad.h"
