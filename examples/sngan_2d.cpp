@@ -3,7 +3,10 @@
 //
 //  - sngan: the discriminator's Linear weights are spectrally normalised
 //    (Miyato et al., 2018), one line per layer with tether::spectral_norm, and
-//    trained with the hinge loss;
+//    trained with the hinge loss. Every layer then has spectral norm 1, so the
+//    discriminator is 1-Lipschitz and its scores stay small where real and
+//    generated samples mix: its loss stays near 2 while its gradients still
+//    lead the generator to the modes;
 //  - wgan-gp: a Wasserstein critic without normalisation whose gradient
 //    penalty (Gulrajani et al., 2017), lambda * (||grad_x D(x_hat)|| - 1)^2 at
 //    random points between real and fake samples, needs the gradient of a
