@@ -105,6 +105,15 @@ TEST_CASE("eye is square by default and rectangular when given m", "[tensor]") {
   CHECK(integers(wide) == std::vector<std::int64_t>{1, 0, 0, 0, 1, 0});
 }
 
+TEST_CASE("rand in f32 draws multiples of 2^-24, so no value rounds up to 1", "[tensor]") {
+  tether::manual_seed(7);
+  for (double u : values(tether::rand({1000}))) {
+    const double k = std::ldexp(u, 24);
+    CHECK(k == std::floor(k));
+    CHECK(k < 16777216.0);
+  }
+}
+
 TEST_CASE("rand and randn repeat their values after manual_seed", "[tensor]") {
   tether::manual_seed(42);
   const std::vector<double> uniform = values(tether::rand({100}));

@@ -87,9 +87,15 @@ Tensor eye(std::int64_t n, std::optional<std::int64_t> m, TensorOptions options)
 }
 
 Tensor rand(const Shape& shape, TensorOptions options) {
-  std::uniform_real_distribution<double> uniform(0.0, 1.0);
+  // k / 2^bits with k of as many random bits as the dtype's significand holds,
+  // as torch.rand does: a double in [0, 1) converted to f32 rounds up to 1 once
+  // in 2^25 draws (and libstdc++'s uniform_real_distribution can return 1 itself).
+  const int bits = options.dtype == DType::f32 ? 24 : 53;
+  const double scale = std::ldexp(1.0, -bits);
   auto& generator = detail::global_generator();
-  return generate(shape, options, [&](std::int64_t) { return uniform(generator); });
+  return generate(shape, options, [&](std::int64_t) {
+    return static_cast<double>(generator() >> (64 - bits)) * scale;
+  });
 }
 
 Tensor randn(const Shape& shape, TensorOptions options) {
