@@ -311,25 +311,20 @@ std::vector<OpCase> linalg_cases() {
        .value_inputs = {t({2.0, 1.0, 0.0, 1.0}, {2, 2}), t({4.0, 3.0}, {1, 2})},
        .expected = t({2.0, 1.0}, {1, 2}),
        .grad_inputs = triangular_system({3, 3}, {2, 3})},
-      // The diagonal 5, 7 is taken as ones: [[1, 0], [3, 1]] X = [1, 5].
+      // The diagonal 5, 7 is taken as ones: [[1, 0], [3, 1]] X = [1, 5]. A unit
+      // triangle needs no dominant diagonal to be well conditioned.
       {.op = "solve_triangular",
        .variant = "unitriangular lower",
        .f = solve_triangular_with(/*upper=*/false, /*left=*/true, /*unitriangular=*/true),
        .value_inputs = {t({5.0, 0.0, 3.0, 7.0}, {2, 2}), t({1.0, 5.0}, {2, 1})},
        .expected = t({1.0, 2.0}, {2, 1}),
-       .grad_inputs =
-           [] {
-             return Inputs{rnd({3, 3}), rnd({3, 2})};
-           }},
+       .grad_inputs = random_inputs({{3, 3}, {3, 2}})},
       {.op = "solve_triangular",
        .variant = "unitriangular upper, X A = B",
        .f = solve_triangular_with(/*upper=*/true, /*left=*/false, /*unitriangular=*/true),
        .value_inputs = {t({5.0, 3.0, 0.0, 7.0}, {2, 2}), t({1.0, 5.0}, {1, 2})},
        .expected = t({1.0, 2.0}, {1, 2}),
-       .grad_inputs =
-           [] {
-             return Inputs{rnd({3, 3}), rnd({2, 3})};
-           }},
+       .grad_inputs = random_inputs({{3, 3}, {2, 3}})},
       // [[2, 0], [1, 1]] X = [2, 4] and diag(1, 4) X = [2, 4].
       {.op = "solve_triangular",
        .variant = "batched A [2, 2, 2], shared B [2, 1]",
