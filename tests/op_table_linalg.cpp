@@ -2,7 +2,11 @@
 // in every rank combination torch.matmul accepts, with broadcast batch dims
 // and transposed operands; mm, mv, dot and outer once each. Then
 // matrix_exp (matrix_functions.cpp) against closed forms, with norms that
-// take no squaring and many.
+// take no squaring and many. Then the decompositions (decompositions.cpp) on
+// matrices whose factors are integers: their gradients are checked at random
+// symmetric positive definite inputs (X X^T + n I, symmetrised inside f so
+// that a perturbation of one entry moves its mirror image too) and at random
+// triangles with a dominant diagonal, whose other triangle is never read.
 #include <cmath>
 
 #include "op_table.h"
@@ -42,6 +46,55 @@ std::vector<double> rotation(double angle) {
 /// matrix_exp(scale * x[0]): the scale sets the norm, and so the number of squarings.
 GradcheckFunction matrix_exp_scaled(double scale) {
   return [scale](const Inputs& x) { return matrix_exp(x[0] * scale); };
+}
+
+/// (x + x^T) / 2 over the last two dims.
+Tensor symmetrised(const Tensor& x) {
+  return (x + transpose(x, -1, -2)) * 0.5;
+}
+
+/// A random well-conditioned symmetric positive definite leaf [..., n, n]: X X^T + n I.
+Tensor random_spd(const Shape& shape) {
+  const Tensor x = randn(shape, DType::f64);
+  const std::int64_t n = shape.back();
+  return (matmul(x, transpose(x, -1, -2)) + eye(n, std::nullopt, DType::f64) * n).requires_grad_();
+}
+
+/// A random leaf [..., n, n] with a dominant diagonal, so either of its
+/// triangles is a well-conditioned triangular matrix.
+Tensor dominant_diagonal(const Shape& shape) {
+  const std::int64_t n = shape.back();
+  return (randn(shape, DType::f64) + eye(n, std::nullopt, DType::f64) * n).requires_grad_();
+}
+
+/// [[4, 2], [2, 3]] = L L^T with L = [[2, 0], [1, sqrt 2]].
+Tensor spd22() {
+  return t({4.0, 2.0, 2.0, 3.0}, {2, 2});
+}
+/// Two batches: spd22() and diag(9, 1).
+Tensor spd_batch() {
+  return t({4.0, 2.0, 2.0, 3.0, 9.0, 0.0, 0.0, 1.0}, {2, 2, 2});
+}
+/// [[2, 0], [1, 1]]: L L^T = [[4, 2], [2, 2]], which maps [[1, 0], [-1, 2]] to
+/// [[2, 4], [0, 4]] (the cholesky_solve entries).
+Tensor lower22() {
+  return t({2.0, 0.0, 1.0, 1.0}, {2, 2});
+}
+/// 1, 2, ..., 9 as [3, 3].
+Tensor counting33() {
+  return t({1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0}, {3, 3});
+}
+
+GradcheckFunction solve_triangular_with(bool upper, bool left = true, bool unitriangular = false) {
+  return [=](const Inputs& x) { return solve_triangular(x[0], x[1], upper, left, unitriangular); };
+}
+
+const GradcheckFunction kCholesky = [](const Inputs& x) { return cholesky(symmetrised(x[0])); };
+const GradcheckFunction kLogdet = [](const Inputs& x) { return logdet(symmetrised(x[0])); };
+
+/// One (lower) triangular matrix and a right-hand side, random.
+std::function<Inputs()> triangular_system(const Shape& a, const Shape& b) {
+  return [=] { return Inputs{dominant_diagonal(a), rnd(b)}; };
 }
 
 }  // namespace
@@ -195,6 +248,198 @@ std::vector<OpCase> linalg_cases() {
            t({1.0, 1.0, 0.0, 1.0, std::cos(1.0), -std::sin(1.0), std::sin(1.0), std::cos(1.0)},
              {2, 2, 2}),
        .grad_inputs = random_inputs({{2, 3, 3}})},
+      {.op = "cholesky",
+       .variant = "[2, 2]",
+       .f = kCholesky,
+       .value_inputs = {spd22()},
+       .expected = t({2.0, 0.0, 1.0, std::sqrt(2.0)}, {2, 2}),
+       .grad_inputs =
+           [] {
+             return Inputs{random_spd({3, 3})};
+           }},
+      // L = [[2, 0, 0], [1, 2, 0], [1, 1, 2]].
+      {.op = "cholesky",
+       .variant = "[3, 3] with an integer factor",
+       .f = kCholesky,
+       .value_inputs = {t({4.0, 2.0, 2.0, 2.0, 5.0, 3.0, 2.0, 3.0, 6.0}, {3, 3})},
+       .expected = t({2.0, 0.0, 0.0, 1.0, 2.0, 0.0, 1.0, 1.0, 2.0}, {3, 3}),
+       .grad_inputs =
+           [] {
+             return Inputs{random_spd({4, 4})};
+           }},
+      {.op = "cholesky",
+       .variant = "upper, U^T U = A",
+       .f = [](const Inputs& x) { return cholesky(symmetrised(x[0]), /*upper=*/true); },
+       .value_inputs = {spd22()},
+       .expected = t({2.0, 1.0, 0.0, std::sqrt(2.0)}, {2, 2}),
+       .grad_inputs =
+           [] {
+             return Inputs{random_spd({3, 3})};
+           }},
+      {.op = "cholesky",
+       .variant = "batched [2, 2, 2]",
+       .f = kCholesky,
+       .value_inputs = {spd_batch()},
+       .expected = t({2.0, 0.0, 1.0, std::sqrt(2.0), 3.0, 0.0, 0.0, 1.0}, {2, 2, 2}),
+       .grad_inputs =
+           [] {
+             return Inputs{random_spd({2, 3, 3})};
+           }},
+      {.op = "solve_triangular",
+       .variant = "lower, A X = B",
+       .f = solve_triangular_with(/*upper=*/false),
+       .value_inputs = {lower22(), t({2.0, 3.0}, {2, 1})},
+       .expected = t({1.0, 2.0}, {2, 1}),
+       .grad_inputs = triangular_system({3, 3}, {3, 2})},
+      // The 9 below the diagonal is not read.
+      {.op = "solve_triangular",
+       .variant = "upper, A X = B",
+       .f = solve_triangular_with(/*upper=*/true),
+       .value_inputs = {t({2.0, 1.0, 9.0, 4.0}, {2, 2}), t({4.0, 8.0}, {2, 1})},
+       .expected = t({1.0, 2.0}, {2, 1}),
+       .grad_inputs = triangular_system({3, 3}, {3, 2})},
+      // [x1, x2] [[2, 0], [1, 1]] = [2 x1 + x2, x2] = [4, 1].
+      {.op = "solve_triangular",
+       .variant = "lower, X A = B (left = false)",
+       .f = solve_triangular_with(/*upper=*/false, /*left=*/false),
+       .value_inputs = {lower22(), t({4.0, 1.0}, {1, 2})},
+       .expected = t({1.5, 1.0}, {1, 2}),
+       .grad_inputs = triangular_system({3, 3}, {2, 3})},
+      {.op = "solve_triangular",
+       .variant = "upper, X A = B (left = false)",
+       .f = solve_triangular_with(/*upper=*/true, /*left=*/false),
+       .value_inputs = {t({2.0, 1.0, 0.0, 1.0}, {2, 2}), t({4.0, 3.0}, {1, 2})},
+       .expected = t({2.0, 1.0}, {1, 2}),
+       .grad_inputs = triangular_system({3, 3}, {2, 3})},
+      // The diagonal 5, 7 is taken as ones: [[1, 0], [3, 1]] X = [1, 5]. A unit
+      // triangle needs no dominant diagonal to be well conditioned.
+      {.op = "solve_triangular",
+       .variant = "unitriangular lower",
+       .f = solve_triangular_with(/*upper=*/false, /*left=*/true, /*unitriangular=*/true),
+       .value_inputs = {t({5.0, 0.0, 3.0, 7.0}, {2, 2}), t({1.0, 5.0}, {2, 1})},
+       .expected = t({1.0, 2.0}, {2, 1}),
+       .grad_inputs = random_inputs({{3, 3}, {3, 2}})},
+      {.op = "solve_triangular",
+       .variant = "unitriangular upper, X A = B",
+       .f = solve_triangular_with(/*upper=*/true, /*left=*/false, /*unitriangular=*/true),
+       .value_inputs = {t({5.0, 3.0, 0.0, 7.0}, {2, 2}), t({1.0, 5.0}, {1, 2})},
+       .expected = t({1.0, 2.0}, {1, 2}),
+       .grad_inputs = random_inputs({{3, 3}, {2, 3}})},
+      // [[2, 0], [1, 1]] X = [2, 4] and diag(1, 4) X = [2, 4].
+      {.op = "solve_triangular",
+       .variant = "batched A [2, 2, 2], shared B [2, 1]",
+       .f = solve_triangular_with(/*upper=*/false),
+       .value_inputs = {t({2.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 4.0}, {2, 2, 2}),
+                        t({2.0, 4.0}, {2, 1})},
+       .expected = t({1.0, 3.0, 2.0, 1.0}, {2, 2, 1}),
+       .grad_inputs = triangular_system({2, 3, 3}, {3, 2})},
+      {.op = "solve_triangular",
+       .variant = "shared A, 4-d batched B [2, 1, 2, 1]",
+       .f = solve_triangular_with(/*upper=*/false),
+       .value_inputs = {lower22(), t({2.0, 3.0, 4.0, 2.0}, {2, 1, 2, 1})},
+       .expected = t({1.0, 2.0, 2.0, 0.0}, {2, 1, 2, 1}),
+       .grad_inputs = triangular_system({3, 3}, {2, 1, 3, 2})},
+      // transpose([[2, 1], [0, 1]]) is lower22().
+      {.op = "solve_triangular",
+       .variant = "transposed (non-contiguous) A",
+       .f = [](const Inputs& x) { return solve_triangular(transpose(x[0], 0, 1), x[1], false); },
+       .value_inputs = {t({2.0, 1.0, 0.0, 1.0}, {2, 2}), t({2.0, 3.0}, {2, 1})},
+       .expected = t({1.0, 2.0}, {2, 1}),
+       .grad_inputs = triangular_system({3, 3}, {3, 2})},
+      {.op = "cholesky_solve",
+       .variant = "lower factor, B [2, 2]",
+       .f = [](const Inputs& x) { return cholesky_solve(x[0], x[1]); },
+       .value_inputs = {t({2.0, 4.0, 0.0, 4.0}, {2, 2}), lower22()},
+       .expected = t({1.0, 0.0, -1.0, 2.0}, {2, 2}),
+       .grad_inputs =
+           [] {
+             return Inputs{rnd({3, 2}), dominant_diagonal({3, 3})};
+           }},
+      {.op = "cholesky_solve",
+       .variant = "upper factor",
+       .f = [](const Inputs& x) { return cholesky_solve(x[0], x[1], /*upper=*/true); },
+       .value_inputs = {t({2.0, 4.0, 0.0, 4.0}, {2, 2}), t({2.0, 1.0, 0.0, 1.0}, {2, 2})},
+       .expected = t({1.0, 0.0, -1.0, 2.0}, {2, 2}),
+       .grad_inputs =
+           [] {
+             return Inputs{rnd({3, 2}), dominant_diagonal({3, 3})};
+           }},
+      // The columns of the B above, as two batches.
+      {.op = "cholesky_solve",
+       .variant = "batched B [2, 2, 1], shared factor",
+       .f = [](const Inputs& x) { return cholesky_solve(x[0], x[1]); },
+       .value_inputs = {t({2.0, 0.0, 4.0, 4.0}, {2, 2, 1}), lower22()},
+       .expected = t({1.0, -1.0, 0.0, 2.0}, {2, 2, 1}),
+       .grad_inputs =
+           [] {
+             return Inputs{rnd({2, 3, 1}), dominant_diagonal({3, 3})};
+           }},
+      {.op = "logdet",
+       .variant = "[2, 2]",
+       .f = kLogdet,
+       .value_inputs = {spd22()},
+       .expected = t({std::log(8.0)}, {}),
+       .grad_inputs =
+           [] {
+             return Inputs{random_spd({3, 3})};
+           }},
+      {.op = "logdet",
+       .variant = "batched [2, 2, 2]",
+       .f = kLogdet,
+       .value_inputs = {spd_batch()},
+       .expected = t({std::log(8.0), std::log(9.0)}, {2}),
+       .grad_inputs =
+           [] {
+             return Inputs{random_spd({2, 3, 3})};
+           }},
+      {.op = "tril",
+       .variant = "[3, 3], main diagonal",
+       .f = [](const Inputs& x) { return tril(x[0]); },
+       .value_inputs = {counting33()},
+       .expected = t({1.0, 0.0, 0.0, 4.0, 5.0, 0.0, 7.0, 8.0, 9.0}, {3, 3}),
+       .grad_inputs = random_inputs({{3, 3}})},
+      {.op = "tril",
+       .variant = "strictly lower (-1) of a batch [2, 2, 2]",
+       .f = [](const Inputs& x) { return tril(x[0], -1); },
+       .value_inputs = {spd_batch()},
+       .expected = t({0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0}, {2, 2, 2}),
+       .grad_inputs = random_inputs({{2, 3, 3}})},
+      {.op = "triu",
+       .variant = "[2, 3] from diagonal 1",
+       .f = [](const Inputs& x) { return triu(x[0], 1); },
+       .value_inputs = {a23()},
+       .expected = t({0.0, 2.0, 3.0, 0.0, 0.0, 6.0}, {2, 3}),
+       .grad_inputs = random_inputs({{2, 3}})},
+      {.op = "triu",
+       .variant = "transposed [3, 3], main diagonal",
+       .f = [](const Inputs& x) { return triu(transpose(x[0], 0, 1)); },
+       .value_inputs = {counting33()},
+       .expected = t({1.0, 4.0, 7.0, 0.0, 5.0, 8.0, 0.0, 0.0, 9.0}, {3, 3}),
+       .grad_inputs = random_inputs({{3, 3}})},
+      {.op = "diagonal",
+       .variant = "[3, 3], main diagonal",
+       .f = [](const Inputs& x) { return diagonal(x[0]); },
+       .value_inputs = {counting33()},
+       .expected = t({1.0, 5.0, 9.0}, {3}),
+       .grad_inputs = random_inputs({{3, 3}})},
+      {.op = "diagonal",
+       .variant = "[2, 3], offset 1",
+       .f = [](const Inputs& x) { return diagonal(x[0], 1); },
+       .value_inputs = {a23()},
+       .expected = t({2.0, 6.0}, {2}),
+       .grad_inputs = random_inputs({{2, 3}})},
+      {.op = "diagonal",
+       .variant = "[3, 3], offset -1",
+       .f = [](const Inputs& x) { return diagonal(x[0], -1); },
+       .value_inputs = {counting33()},
+       .expected = t({4.0, 8.0}, {2}),
+       .grad_inputs = random_inputs({{3, 3}})},
+      {.op = "diagonal",
+       .variant = "batched [2, 2, 2] of a transposed view",
+       .f = [](const Inputs& x) { return diagonal(transpose(x[0], 0, 2)); },
+       .value_inputs = {t({1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0}, {2, 2, 2})},
+       .expected = t({1.0, 7.0, 2.0, 8.0}, {2, 2}),
+       .grad_inputs = random_inputs({{2, 3, 2}})},
   };
 }
 

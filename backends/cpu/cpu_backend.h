@@ -1,7 +1,7 @@
 // The CPU backend: Backend's kernels on host memory. Element-wise work maps
 // buffers into Eigen arrays (strided.h); matrix products go to OpenBLAS or
 // Eigen (matmul.cpp). The methods are defined per family in elementwise.cpp,
-// reduce.cpp, matmul.cpp and indexing.cpp.
+// reduce.cpp, matmul.cpp, indexing.cpp and linalg.cpp (Cholesky, triangular solves).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,9 @@ class CpuBackend final : public Backend {
   void scatter_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) override;
   void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                  const Tensor& exp_avg_sq, const AdamStep& step) override;
+  std::optional<NotPositiveDefinite> cholesky(const Tensor& in, const Tensor& out) override;
+  void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
+                        TriangularSystem system) override;
 };
 
 /// Calls `f(std::type_identity<T>{})` with T the C++ element type of `dtype`;

@@ -5,7 +5,8 @@
 // use), so a block the caching allocator hands out again is never still in
 // use by an earlier kernel: the stream orders them. Copies to the host
 // synchronise the stream. Kernels are defined per family in elementwise.cu,
-// reduce.cu and indexing.cu; matrix products go to cuBLAS (matmul.cpp).
+// reduce.cu and indexing.cu; matrix products go to cuBLAS (matmul.cpp);
+// Cholesky and triangular solves run on the host (linalg.cpp).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -42,6 +43,9 @@ class CudaBackend final : public Backend {
   void scatter_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) override;
   void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                  const Tensor& exp_avg_sq, const AdamStep& step) override;
+  std::optional<NotPositiveDefinite> cholesky(const Tensor& in, const Tensor& out) override;
+  void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
+                        TriangularSystem system) override;
 };
 
 /// Throws tether::Error naming `op` and CUDA's description unless `status` is

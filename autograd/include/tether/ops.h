@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tether/adam_step.h"
+#include "tether/error.h"
 #include "tether/tensor.h"
 
 namespace tether {
@@ -155,6 +156,50 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 /// Taylor polynomial to about f64 round-off. Throws ShapeError for other
 /// shapes and DTypeError for integer tensors.
 Tensor matrix_exp(const Tensor& a);
+
+// ---- decompositions and triangular solves (decompositions.cpp) --------------
+// As torch.linalg. Matrices are the last two dims; leading dims are a batch,
+// which broadcasts between the operands of the solves. Floating dtypes only:
+// an integer tensor is a DTypeError, a shape that is not a matrix (or not
+// square where one must be) a ShapeError.
+
+/// A matrix that does not have what a decomposition needs (cholesky of a
+/// matrix that is not positive definite), as torch.linalg.LinAlgError.
+class LinAlgError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
+
+/// The Cholesky factor of each symmetric positive definite matrix in a [..., n, n]:
+/// lower triangular L with a = L L^T and a positive diagonal (or upper U = L^T,
+/// a = U^T U). Only a's lower triangle is read. Throws LinAlgError naming the
+/// batch element and the order of the first leading minor that is not positive
+/// definite. The gradient is symmetric, as a is.
+Tensor cholesky(const Tensor& a, bool upper = false);
+/// X with a X = b (left) or X a = b, for triangular a [..., n, n] of which only
+/// the upper or lower triangle is read (with ones taken for its diagonal when
+/// unitriangular); b is [..., n, k] (left) or [..., k, n]. A zero on a's
+/// diagonal gives infinities or NaNs, as in torch.
+Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left = true,
+                        bool unitriangular = false);
+/// X with (L L^T) X = b, from the Cholesky factor l [..., n, n] (U^T U when
+/// upper) and b [..., n, k], as torch.cholesky_solve (note: b comes first).
+Tensor cholesky_solve(const Tensor& b, const Tensor& l, bool upper = false);
+/// log(det(a)) of each symmetric positive definite matrix in a [..., n, n],
+/// as 2 * sum(log(diagonal(cholesky(a)))); shape [...]. Unlike torch.logdet it
+/// accepts only positive definite matrices (others throw LinAlgError as
+/// cholesky does).
+Tensor logdet(const Tensor& a);
+/// The lower triangle of each matrix in x [..., m, n]: elements with
+/// col - row <= diagonal, others zero (diagonal 0: main diagonal included, -1:
+/// strictly lower). Any dtype.
+Tensor tril(const Tensor& x, std::int64_t diagonal = 0);
+/// The upper triangle: elements with col - row >= diagonal, others zero.
+Tensor triu(const Tensor& x, std::int64_t diagonal = 0);
+/// The diagonal `offset` (above the main one when positive, below when
+/// negative) of each matrix in x [..., m, n], as a view [..., length], as
+/// torch.diagonal(x, offset, -2, -1).
+Tensor diagonal(const Tensor& x, std::int64_t offset = 0);
 
 // ---- shape and indexing (shape.cpp) -----------------------------------------
 /// x itself when the shape is unchanged, else a view when the strides allow

@@ -64,6 +64,21 @@ enum class BinaryOp : std::uint8_t {
 
 enum class ReduceOp : std::uint8_t { sum, max, min };
 
+/// Where a Cholesky factorisation stopped: the matrix's index in the batch and
+/// the order k of its leading minor that is not positive definite (1-based,
+/// as LAPACK's potrf reports it).
+struct NotPositiveDefinite {
+  std::int64_t batch;
+  std::int64_t order;
+};
+
+/// Which triangular system solve_triangular solves (as torch.linalg.solve_triangular).
+struct TriangularSystem {
+  bool upper;          ///< A's upper triangle is read, else its lower one
+  bool left;           ///< A X = B, else X A = B
+  bool unitriangular;  ///< A's diagonal is taken as ones and not read
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -100,6 +115,17 @@ class Backend {
   virtual void gather(const Tensor& in, int dim, const Tensor& index, const Tensor& out) = 0;
   /// out.scatter_add_(dim, index, src); `out` is contiguous and initialised.
   virtual void scatter_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) = 0;
+  /// Lower Cholesky factors L (A = L L^T) of the matrices of rank-3 `in` [B, n, n],
+  /// of which only the lower triangle is read, into contiguous `out` [B, n, n]
+  /// with zeros above the diagonal; floating dtypes only. Returns the first
+  /// matrix that is not positive definite (`out` is then unspecified), else nothing.
+  virtual std::optional<NotPositiveDefinite> cholesky(const Tensor& in, const Tensor& out) = 0;
+  /// Solves the triangular systems a[b] X = rhs[b] (or X a[b] = rhs[b]) for
+  /// rank-3 a [B, n, n], rhs and contiguous out [B, n, k] ([B, k, n] when
+  /// !left); a and rhs may have any strides, batch-broadcast ones included.
+  /// A zero on a's diagonal gives infinities or NaNs, as in LAPACK's trsm.
+  virtual void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
+                                TriangularSystem system) = 0;
   /// One Adam step (see AdamStep) in place on param, exp_avg and exp_avg_sq,
   /// in one pass; all four tensors are contiguous, of one floating dtype and shape.
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
