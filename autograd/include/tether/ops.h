@@ -163,13 +163,6 @@ Tensor matrix_exp(const Tensor& a);
 // an integer tensor is a DTypeError, a shape that is not a matrix (or not
 // square where one must be) a ShapeError.
 
-/// A matrix that does not have what a decomposition needs (cholesky of a
-/// matrix that is not positive definite), as torch.linalg.LinAlgError.
-class LinAlgError : public ValueError {
- public:
-  using ValueError::ValueError;
-};
-
 /// The Cholesky factor of each symmetric positive definite matrix in a [..., n, n]:
 /// lower triangular L with a = L L^T and a positive diagonal (or upper U = L^T,
 /// a = U^T U). Only a's lower triangle is read. Throws LinAlgError naming the

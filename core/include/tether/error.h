@@ -44,6 +44,12 @@ class ValueError : public Error {
  public:
   using Error::Error;
 };
+/// A matrix that does not have what a decomposition needs (cholesky of a
+/// matrix that is not positive definite), as torch.linalg.LinAlgError.
+class LinAlgError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
 
 namespace detail {
 template <class... Parts>
