@@ -1,6 +1,5 @@
 // The element-wise and matrix-structure strategies. Each is a forward and,
 // where one exists, a right_inverse, written with differentiable ops.
-#include <Eigen/Cholesky>
 #include <Eigen/QR>
 #include <cmath>
 
@@ -29,15 +28,6 @@ TensorOptions options_of(const Tensor& x) {
 void check_matrix(const char* op, const Tensor& x) {
   if (x.dim() < 2)
     fail<ShapeError>(op, ": expected a matrix (or a batch of them), got ", x.shape());
-}
-
-/// 1 where row - col >= offset, else 0 (offset 0: lower triangle with diagonal,
-/// 1: strictly lower), broadcastable over x's last two dims.
-Tensor triangle_mask(const Tensor& x, std::int64_t offset) {
-  const TensorOptions options = TensorOptions(DType::i64).with_device(x.device());
-  const Tensor rows = arange(static_cast<double>(x.size(-2)), options).reshape({-1, 1});
-  const Tensor cols = arange(static_cast<double>(x.size(-1)), options) + offset;
-  return ge(rows, cols).to(x.dtype());
 }
 
 Tensor diagonal_mask(const Tensor& x) {
@@ -72,11 +62,11 @@ class WeightNorm final : public Constraint {
 
 Tensor cholesky_factor_forward(const Tensor& raw) {
   check_matrix("cholesky_factor", raw);
-  return raw * triangle_mask(raw, 1) + softplus(raw) * diagonal_mask(raw);
+  return tril(raw, -1) + softplus(raw) * diagonal_mask(raw);
 }
 
 Tensor cholesky_factor_inverse(const Tensor& factor) {
-  return factor * triangle_mask(factor, 1) +
+  return tril(factor, -1) +
          inverse_softplus(clamp(factor, 1e-12, std::nullopt)) * diagonal_mask(factor);
 }
 
@@ -99,10 +89,12 @@ Tensor cholesky_of(const Tensor& matrix) {
   if (matrix.dim() != 2 || matrix.size(0) != matrix.size(1))
     fail<ShapeError>("positive_definite: right_inverse expects a square matrix, got ",
                      matrix.shape());
-  const Eigen::LLT<Eigen::MatrixXd> llt(to_eigen(matrix));
-  if (llt.info() != Eigen::Success)
-    fail<ValueError>("positive_definite: right_inverse needs a positive definite matrix");
-  return from_eigen(llt.matrixL(), matrix);
+  try {
+    return cholesky(matrix.detach());
+  } catch (const LinAlgError& error) {
+    fail<LinAlgError>("positive_definite: right_inverse needs a positive definite matrix (",
+                      error.what(), ")");
+  }
 }
 
 void check_orthogonal_shape(const Tensor& x) {
@@ -149,7 +141,7 @@ class Orthogonal final : public Constraint {
     if (!(base_.shape() == Shape{n, n}))
       fail<ShapeError>("orthogonal: a raw input of shape ", raw[0].shape(), " needs a base of [", n,
                        ", ", n, "], the buffer has ", base_.shape());
-    Tensor lower = tall * triangle_mask(tall, 1);
+    Tensor lower = tril(tall, -1);
     if (k < n) lower = cat({lower, zeros({n, n - k}, options_of(tall))}, 1);
     const Tensor q = matmul(base_, narrow(matrix_exp(lower - matrix_transpose(lower)), 1, 0, k));
     return is_wide(raw[0]) ? matrix_transpose(q) : q;
@@ -243,7 +235,7 @@ std::shared_ptr<Constraint> lower_triangular() {
       "lower_triangular",
       [](const Tensor& raw) {
         check_matrix("lower_triangular", raw);
-        return raw * triangle_mask(raw, 0);
+        return tril(raw);
       },
       [](const Tensor& value) { return value; });
 }
