@@ -5,10 +5,10 @@
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <unistd.h>
 
 using namespace tether;
 using Catch::Matchers::Contains;
@@ -160,7 +160,8 @@ TEST_CASE("a bad training checkpoint is a CheckpointError naming the key and cha
        [](nn::Checkpoint& c) { c.metadata["optimizer.param_groups.0.lr"] = "fast"; },
        "optimizer.param_groups.*: Adam.load_options_dict: key \"0.lr\" is \"fast\", expected a "
        "finite number"},
-      {"missing option", [](nn::Checkpoint& c) { c.metadata.erase("optimizer.param_groups.0.eps"); },
+      {"missing option",
+       [](nn::Checkpoint& c) { c.metadata.erase("optimizer.param_groups.0.eps"); },
        "key \"0.eps\" is missing"},
       {"a second group",
        [](nn::Checkpoint& c) { c.metadata["optimizer.param_groups.1.lr"] = "0.1"; },
@@ -281,7 +282,7 @@ TEST_CASE("ReduceLROnPlateau's state_dict keeps its best metric and counters", "
   optim::SGD second({ones({1}, trainable)}, {.lr = 0.1});
   optim::ReduceLROnPlateau resumed(second, {.patience = 2, .cooldown = 1});
   CHECK(resumed.state_dict().at("best") == "inf");  // no metric yet
-  resumed.load_state_dict(resumed.state_dict());     // inf reads back
+  resumed.load_state_dict(resumed.state_dict());    // inf reads back
   resumed.load_state_dict(original.state_dict());
   for (double metric : {4.5, 4.5, 3.0}) {
     original.step(metric);
@@ -293,8 +294,9 @@ TEST_CASE("ReduceLROnPlateau's state_dict keeps its best metric and counters", "
 
   optim::Metadata bad = original.state_dict();
   bad["best"] = "nan";
-  CHECK_THROWS_WITH(resumed.load_state_dict(bad),
-                    "ReduceLROnPlateau.load_state_dict: key \"best\" is \"nan\", expected a number");
+  CHECK_THROWS_WITH(
+      resumed.load_state_dict(bad),
+      "ReduceLROnPlateau.load_state_dict: key \"best\" is \"nan\", expected a number");
   bad.erase("best");
   CHECK_THROWS_WITH(resumed.check_state_dict(bad), Contains("key \"best\" is missing"));
   CHECK(resumed.best() == 3.0);

@@ -117,6 +117,19 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+/// `value` as JSON text for a message. A hostile header may nest a million
+/// levels deep, and dump() recurses once per level: so nested arrays and
+/// objects are only named, and long text is cut.
+std::string quoted(const json& value) {
+  constexpr std::size_t kMaxQuoted = 100;
+  const bool flat = std::all_of(value.begin(), value.end(),
+                                [](const json& element) { return element.is_primitive(); });
+  if (!flat) return std::string("a nested ") + value.type_name();
+  std::string text = value.dump();
+  if (text.size() > kMaxQuoted) text = text.substr(0, kMaxQuoted) + "...";
+  return text;
+}
+
 /// One tensor's header entry, checked against the data area.
 struct Entry {
   std::string key;
@@ -136,14 +149,14 @@ const json& field(const std::string& path, const std::string& key, const json& e
 DType parse_dtype(const std::string& path, const std::string& key, const json& dtype) {
   for (const auto& [tether_dtype, format] : kFormatNames)
     if (dtype.is_string() && dtype.get_ref<const std::string&>() == format) return tether_dtype;
-  bad_key(path, key, "dtype ", dtype.dump(), " is none of tether's \"F32\", \"F64\", \"I64\"");
+  bad_key(path, key, "dtype ", quoted(dtype), " is none of tether's \"F32\", \"F64\", \"I64\"");
 }
 
 /// The shape, and the byte count it needs, which must fit into the data area.
 std::pair<Shape, std::uint64_t> parse_shape(const std::string& path, const std::string& key,
                                             const json& extents, DType dtype) {
   if (!extents.is_array() || extents.size() > Shape::kMaxDims)
-    bad_key(path, key, "shape ", extents.dump(), " is not a list of at most ", Shape::kMaxDims,
+    bad_key(path, key, "shape ", quoted(extents), " is not a list of at most ", Shape::kMaxDims,
             " extents");
   Shape shape;
   // Strides are products of the nonzero extents, so those must not overflow
@@ -152,11 +165,11 @@ std::pair<Shape, std::uint64_t> parse_shape(const std::string& path, const std::
   constexpr auto limit = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   for (const json& extent : extents) {
     if (!extent.is_number_unsigned())
-      bad_key(path, key, "shape ", extents.dump(),
+      bad_key(path, key, "shape ", quoted(extents),
               " has an extent that is not a non-negative integer");
     const auto n = extent.get<std::uint64_t>();
     if (n > 1 && capacity > limit / n)
-      bad_key(path, key, "shape ", extents.dump(), " holds more bytes than a file can");
+      bad_key(path, key, "shape ", quoted(extents), " holds more bytes than a file can");
     capacity *= std::max<std::uint64_t>(n, 1);
     shape.push_back(static_cast<std::int64_t>(n));
   }
@@ -165,21 +178,21 @@ std::pair<Shape, std::uint64_t> parse_shape(const std::string& path, const std::
 
 Entry parse_entry(const std::string& path, const std::string& key, const json& entry,
                   std::uint64_t data_size) {
-  if (!entry.is_object()) bad_key(path, key, "entry ", entry.dump(), " is not an object");
+  if (!entry.is_object()) bad_key(path, key, "entry ", quoted(entry), " is not an object");
   const DType dtype = parse_dtype(path, key, field(path, key, entry, "dtype"));
   const auto [shape, bytes] = parse_shape(path, key, field(path, key, entry, "shape"), dtype);
   const json& offsets = field(path, key, entry, "data_offsets");
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
       !offsets[1].is_number_unsigned() || offsets[0] > offsets[1])
-    bad_key(path, key, "data_offsets ", offsets.dump(),
+    bad_key(path, key, "data_offsets ", quoted(offsets),
             " are not two ascending non-negative integers [begin, end]");
   const auto begin = offsets[0].get<std::uint64_t>();
   const auto end = offsets[1].get<std::uint64_t>();
   if (end > data_size)
-    bad_key(path, key, "data_offsets ", offsets.dump(), " reach past the data area of ", data_size,
+    bad_key(path, key, "data_offsets ", quoted(offsets), " reach past the data area of ", data_size,
             " bytes");
   if (end - begin != bytes)
-    bad_key(path, key, "data_offsets ", offsets.dump(), " hold ", end - begin, " bytes, shape ",
+    bad_key(path, key, "data_offsets ", quoted(offsets), " hold ", end - begin, " bytes, shape ",
             shape, " of ", format_name(dtype), " needs ", bytes);
   return {key, dtype, shape, begin, end};
 }
@@ -241,7 +254,7 @@ Checkpoint parse(const std::string& path, std::uint64_t size, const Read& read) 
   json header;
   try {
     header = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     bad_file(path, "the header is not valid JSON: ", e.what());
   }
 
@@ -317,7 +330,9 @@ Checkpoint read_safetensors(const std::string& path) {
   });
 }
 
-StateDict load_safetensors(const std::string& path) { return read_safetensors(path).tensors; }
+StateDict load_safetensors(const std::string& path) {
+  return read_safetensors(path).tensors;
+}
 
 Checkpoint parse_safetensors(std::string_view bytes, const std::string& name) {
   // parse() checks every count against bytes.size() before it asks for them.

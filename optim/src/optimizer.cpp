@@ -20,9 +20,13 @@ std::string to_text(double value) {
   return {text.data(), std::to_chars(text.data(), text.data() + text.size(), value).ptr};
 }
 
-std::string to_text(std::int64_t value) { return std::to_string(value); }
+std::string to_text(std::int64_t value) {
+  return std::to_string(value);
+}
 
-std::string to_text(bool value) { return value ? "true" : "false"; }
+std::string to_text(bool value) {
+  return value ? "true" : "false";
+}
 
 const std::string& MetadataReader::text(const std::string& key) {
   const auto it = metadata_.find(key);
@@ -134,7 +138,9 @@ StateDict Optimizer::state_dict() const {
   return dict;
 }
 
-void Optimizer::load_state_dict(const StateDict& dict) { state_ = loaded_state(dict); }
+void Optimizer::load_state_dict(const StateDict& dict) {
+  state_ = loaded_state(dict);
+}
 
 std::vector<ParameterState> Optimizer::loaded_state(const StateDict& dict) const {
   const auto fail_key = [&](const std::string& key, const auto&... problem) {

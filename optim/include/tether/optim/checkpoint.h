@@ -53,7 +53,8 @@ inline std::string take_key(nn::Metadata& metadata, const std::string& key,
   return metadata.extract(it).mapped();
 }
 
-/// Throws CheckpointError unless `key`'s text `found` is `expected`, the type of the object loaded into.
+/// Throws CheckpointError unless `key`'s text `found` is `expected`, the type of the object loaded
+/// into.
 inline void expect_type(const std::string& name, const std::string& key, const std::string& found,
                         const std::string& expected) {
   if (found != expected)
@@ -67,8 +68,8 @@ inline void expect_type(const std::string& name, const std::string& key, const s
 /// safetensors file, atomically as nn::save_safetensors. Throws CheckpointError
 /// for a module key that starts with "optimizer." (it would read back as the
 /// optimizer's) and for what save_safetensors refuses.
-inline void save_checkpoint(const std::string& path, nn::Module& module,
-                            const Optimizer& optimizer, const Scheduler* scheduler = nullptr) {
+inline void save_checkpoint(const std::string& path, nn::Module& module, const Optimizer& optimizer,
+                            const Scheduler* scheduler = nullptr) {
   nn::Checkpoint checkpoint{module.state_dict(), {{"optimizer.type", optimizer.name()}}};
   for (const auto& [key, tensor] : checkpoint.tensors)
     if (key.starts_with("optimizer."))

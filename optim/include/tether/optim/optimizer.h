@@ -54,7 +54,7 @@ class MetadataReader {
   /// A number, never nan; finite unless `infinite_too`.
   double number(const std::string& key, bool infinite_too = false);
   double non_negative(const std::string& key);  ///< a finite number >= 0
-  std::int64_t count(const std::string& key);  ///< an integer >= 0
+  std::int64_t count(const std::string& key);   ///< an integer >= 0
   /// "<key>.0", "<key>.1", ... "<key>.<size - 1>", each non_negative().
   std::vector<double> list(const std::string& key, std::size_t size);
   /// Sets each field from "<prefix><name>".
