@@ -117,6 +117,19 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+/// `value` as JSON text for a message. A hostile header may nest a million
+/// levels deep, and dump() recurses once per level: so nested arrays and
+/// objects are only named, and long text is cut.
+std::string quoted(const json& value) {
+  constexpr std::size_t kMaxQuoted = 100;
+  const bool flat = std::all_of(value.begin(), value.end(),
+                                [](const json& element) { return element.is_primitive(); });
+  if (!flat) return std::string("a nested ") + value.type_name();
+  std::string text = value.dump();
+  if (text.size() > kMaxQuoted) text = text.substr(0, kMaxQuoted) + "...";
+  return text;
+}
+
 /// One tensor's header entry, checked against the data area.
 struct Entry {
   std::string key;
@@ -136,14 +149,14 @@ const json& field(const std::string& path, const std::string& key, const json& e
 DType parse_dtype(const std::string& path, const std::string& key, const json& dtype) {
   for (const auto& [tether_dtype, format] : kFormatNames)
     if (dtype.is_string() && dtype.get_ref<const std::string&>() == format) return tether_dtype;
-  bad_key(path, key, "dtype ", dtype.dump(), " is none of tether's \"F32\", \"F64\", \"I64\"");
+  bad_key(path, key, "dtype ", quoted(dtype), " is none of tether's \"F32\", \"F64\", \"I64\"");
 }
 
 /// The shape, and the byte count it needs, which must fit into the data area.
 std::pair<Shape, std::uint64_t> parse_shape(const std::string& path, const std::string& key,
                                             const json& extents, DType dtype) {
   if (!extents.is_array() || extents.size() > Shape::kMaxDims)
-    bad_key(path, key, "shape ", extents.dump(), " is not a list of at most ", Shape::kMaxDims,
+    bad_key(path, key, "shape ", quoted(extents), " is not a list of at most ", Shape::kMaxDims,
             " extents");
   Shape shape;
   // Strides are products of the nonzero extents, so those must not overflow
@@ -152,11 +165,11 @@ std::pair<Shape, std::uint64_t> parse_shape(const std::string& path, const std::
   constexpr auto limit = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   for (const json& extent : extents) {
     if (!extent.is_number_unsigned())
-      bad_key(path, key, "shape ", extents.dump(),
+      bad_key(path, key, "shape ", quoted(extents),
               " has an extent that is not a non-negative integer");
     const auto n = extent.get<std::uint64_t>();
     if (n > 1 && capacity > limit / n)
-      bad_key(path, key, "shape ", extents.dump(), " holds more bytes than a file can");
+      bad_key(path, key, "shape ", quoted(extents), " holds more bytes than a file can");
     capacity *= std::max<std::uint64_t>(n, 1);
     shape.push_back(static_cast<std::int64_t>(n));
   }
@@ -165,21 +178,21 @@ std::pair<Shape, std::uint64_t> parse_shape(const std::string& path, const std::
 
 Entry parse_entry(const std::string& path, const std::string& key, const json& entry,
                   std::uint64_t data_size) {
-  if (!entry.is_object()) bad_key(path, key, "entry ", entry.dump(), " is not an object");
+  if (!entry.is_object()) bad_key(path, key, "entry ", quoted(entry), " is not an object");
   const DType dtype = parse_dtype(path, key, field(path, key, entry, "dtype"));
   const auto [shape, bytes] = parse_shape(path, key, field(path, key, entry, "shape"), dtype);
   const json& offsets = field(path, key, entry, "data_offsets");
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
       !offsets[1].is_number_unsigned() || offsets[0] > offsets[1])
-    bad_key(path, key, "data_offsets ", offsets.dump(),
+    bad_key(path, key, "data_offsets ", quoted(offsets),
             " are not two ascending non-negative integers [begin, end]");
   const auto begin = offsets[0].get<std::uint64_t>();
   const auto end = offsets[1].get<std::uint64_t>();
   if (end > data_size)
-    bad_key(path, key, "data_offsets ", offsets.dump(), " reach past the data area of ", data_size,
+    bad_key(path, key, "data_offsets ", quoted(offsets), " reach past the data area of ", data_size,
             " bytes");
   if (end - begin != bytes)
-    bad_key(path, key, "data_offsets ", offsets.dump(), " hold ", end - begin, " bytes, shape ",
+    bad_key(path, key, "data_offsets ", quoted(offsets), " hold ", end - begin, " bytes, shape ",
             shape, " of ", format_name(dtype), " needs ", bytes);
   return {key, dtype, shape, begin, end};
 }
@@ -187,9 +200,9 @@ Entry parse_entry(const std::string& path, const std::string& key, const json& e
 /// The entries of a parsed header, sorted by offset, after checking that they
 /// tile the data area as the format requires: a hole could hide data (a
 /// duplicate key the JSON parser dropped, or a second file in a polyglot), an
-/// overlap would alias two tensors.
+/// overlap would alias two tensors. The metadata goes to `metadata`.
 std::vector<Entry> parse_header(const std::string& path, const json& header,
-                                std::uint64_t data_size) {
+                                std::uint64_t data_size, Metadata& metadata) {
   if (!header.is_object()) bad_file(path, "the header is not a JSON object");
   std::vector<Entry> entries;
   for (const auto& [key, value] : header.items()) {
@@ -200,6 +213,7 @@ std::vector<Entry> parse_header(const std::string& path, const json& header,
     if (!value.is_object() ||
         std::any_of(value.begin(), value.end(), [](const json& v) { return !v.is_string(); }))
       bad_key(path, key, "is not a map from strings to strings");
+    metadata = value.get<Metadata>();
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
     return std::pair(a.begin, a.end) < std::pair(b.begin, b.end);
@@ -221,15 +235,52 @@ std::vector<Entry> parse_header(const std::string& path, const json& header,
   return entries;
 }
 
+/// The checkpoint in a file of `size` bytes whose bytes `read(into, count)`
+/// delivers front to back: one parser for files and for bytes in memory.
+template <class Read>
+Checkpoint parse(const std::string& path, std::uint64_t size, const Read& read) {
+  if (size < kLengthBytes)
+    bad_file(path, "the file has ", size, " bytes, fewer than the 8 of the header length");
+  std::uint64_t header_length = 0;
+  read(&header_length, sizeof header_length);
+  if (header_length > kMaxSafetensorsHeader)
+    bad_file(path, "header length ", header_length, " exceeds the limit of ",
+             kMaxSafetensorsHeader);
+  if (header_length > size - kLengthBytes)
+    bad_file(path, "header length ", header_length, " reaches past the end of the file (", size,
+             " bytes)");
+  std::string text(header_length, '\0');
+  read(text.data(), header_length);
+  json header;
+  try {
+    header = json::parse(text);
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
+    bad_file(path, "the header is not valid JSON: ", e.what());
+  }
+
+  // Reading the tensors in offset order reads the data area front to back.
+  Checkpoint checkpoint;
+  for (const Entry& entry :
+       parse_header(path, header, size - kLengthBytes - header_length, checkpoint.metadata)) {
+    Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
+    read(tensor.raw_data(), entry.end - entry.begin);
+    checkpoint.tensors.emplace(entry.key, std::move(tensor));
+  }
+  return checkpoint;
+}
+
 }  // namespace
 
-void save_safetensors(const std::string& path, const StateDict& state) {
+void save_safetensors(const std::string& path, const StateDict& state, const Metadata& metadata) {
   // Widest elements first: as the header is padded to 8 bytes, every tensor
   // then starts at a multiple of its element size, and a reader that maps the
   // file can use the data in place.
   std::vector<std::pair<std::string, Tensor>> entries(state.begin(), state.end());
-  for (const auto& [key, tensor] : entries)
+  for (const auto& [key, tensor] : entries) {
     if (!tensor.defined()) fail_on("save_safetensors", path, "key \"", key, "\" is undefined");
+    if (key == "__metadata__")
+      fail_on("save_safetensors", path, "key \"__metadata__\" is the format's, not a tensor's");
+  }
   std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
     return element_size(a.second.dtype()) > element_size(b.second.dtype());
   });
@@ -243,11 +294,12 @@ void save_safetensors(const std::string& path, const StateDict& state) {
                    {"data_offsets", json::array({offset, offset + bytes})}};
     offset += bytes;
   }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
   std::string text;
   try {
     text = header.dump();
   } catch (const json::exception& e) {
-    fail_on("save_safetensors", path, "a key is not valid UTF-8: ", e.what());
+    fail_on("save_safetensors", path, "a key or metadata value is not valid UTF-8: ", e.what());
   }
   text.resize((text.size() + 7) / 8 * 8, ' ');  // JSON may end in white space
 
@@ -263,7 +315,7 @@ void save_safetensors(const std::string& path, const StateDict& state) {
   file.commit();
 }
 
-StateDict load_safetensors(const std::string& path) {
+Checkpoint read_safetensors(const std::string& path) {
   std::error_code error;
   const auto status = std::filesystem::status(path, error);
   if (error) bad_file(path, "cannot open: ", error.message());
@@ -272,37 +324,24 @@ StateDict load_safetensors(const std::string& path) {
   if (!in) bad_file(path, "cannot open: ", std::strerror(errno));
   const std::uint64_t file_size = std::filesystem::file_size(path, error);
   if (error) bad_file(path, "cannot open: ", error.message());
-  if (file_size < kLengthBytes)
-    bad_file(path, "the file has ", file_size, " bytes, fewer than the 8 of the header length");
+  return parse(path, file_size, [&](void* into, std::uint64_t count) {
+    in.read(static_cast<char*>(into), static_cast<std::streamsize>(count));
+    if (!in) bad_file(path, "the file ended early; did it change while being read?");
+  });
+}
 
-  std::uint64_t header_length = 0;
-  in.read(reinterpret_cast<char*>(&header_length), sizeof header_length);
-  if (header_length > kMaxSafetensorsHeader)
-    bad_file(path, "header length ", header_length, " exceeds the limit of ",
-             kMaxSafetensorsHeader);
-  if (header_length > file_size - kLengthBytes)
-    bad_file(path, "header length ", header_length, " reaches past the end of the file (",
-             file_size, " bytes)");
-  std::string text(header_length, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(header_length));
-  if (!in) bad_file(path, "the file ended early; did it change while being read?");
-  json header;
-  try {
-    header = json::parse(text);
-  } catch (const json::parse_error& e) {
-    bad_file(path, "the header is not valid JSON: ", e.what());
-  }
+StateDict load_safetensors(const std::string& path) {
+  return read_safetensors(path).tensors;
+}
 
-  // Reading the tensors in offset order reads the data area front to back.
-  StateDict state;
-  for (const Entry& entry : parse_header(path, header, file_size - kLengthBytes - header_length)) {
-    Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
-    in.read(static_cast<char*>(tensor.raw_data()),
-            static_cast<std::streamsize>(entry.end - entry.begin));
-    if (!in) bad_key(path, entry.key, "the file ended early; did it change while being read?");
-    state.emplace(entry.key, std::move(tensor));
-  }
-  return state;
+Checkpoint parse_safetensors(std::string_view bytes, const std::string& name) {
+  // parse() checks every count against bytes.size() before it asks for them.
+  std::size_t position = 0;
+  return parse(name, bytes.size(), [&](void* into, std::uint64_t count) {
+    if (count == 0) return;  // an empty tensor may have no buffer to copy into
+    std::memcpy(into, bytes.data() + position, count);
+    position += count;
+  });
 }
 
 }  // namespace tether::nn

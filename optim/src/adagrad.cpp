@@ -8,14 +8,23 @@ Adagrad::Adagrad(std::vector<Tensor> parameters, AdagradOptions options)
 
 Adagrad::Adagrad(std::vector<Group> groups)
     : GroupedOptimizer("Adagrad", std::move(groups), {"sum"}) {
-  for (const Group& group : param_groups()) {
-    const AdagradOptions& options = group.options;
-    check_non_negative("learning rate", options.lr);
-    check_non_negative("lr_decay", options.lr_decay);
-    check_non_negative("weight decay", options.weight_decay);
-    check_non_negative("initial_accumulator_value", options.initial_accumulator_value);
-    check_non_negative("eps", options.eps);
-  }
+  check_all_options();
+}
+
+std::vector<detail::OptionField> option_fields(AdagradOptions& options) {
+  return {{"lr", &options.lr},
+          {"lr_decay", &options.lr_decay},
+          {"weight_decay", &options.weight_decay},
+          {"initial_accumulator_value", &options.initial_accumulator_value},
+          {"eps", &options.eps}};
+}
+
+void Adagrad::check_options(const AdagradOptions& options) const {
+  check_non_negative("learning rate", options.lr);
+  check_non_negative("lr_decay", options.lr_decay);
+  check_non_negative("weight decay", options.weight_decay);
+  check_non_negative("initial_accumulator_value", options.initial_accumulator_value);
+  check_non_negative("eps", options.eps);
 }
 
 void Adagrad::update(Tensor& p, Tensor grad, ParameterState& state, const AdagradOptions& options) {

@@ -15,15 +15,25 @@ Adam::Adam(std::vector<Group> groups, bool decoupled_weight_decay)
     : GroupedOptimizer(decoupled_weight_decay ? "AdamW" : "Adam", std::move(groups),
                        {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}),
       decoupled_weight_decay_(decoupled_weight_decay) {
-  for (const Group& group : param_groups()) {
-    const AdamOptions& options = group.options;
-    const auto [beta1, beta2] = options.betas;
-    check_non_negative("learning rate", options.lr);
-    check_non_negative("eps", options.eps);
-    check_non_negative("weight decay", options.weight_decay);
-    if (beta1 < 0 || beta1 >= 1 || beta2 < 0 || beta2 >= 1)
-      fail<ValueError>(name(), ": betas must lie in [0, 1), got (", beta1, ", ", beta2, ")");
-  }
+  check_all_options();
+}
+
+std::vector<detail::OptionField> option_fields(AdamOptions& options) {
+  return {{"lr", &options.lr},
+          {"beta1", &options.betas.first},
+          {"beta2", &options.betas.second},
+          {"eps", &options.eps},
+          {"weight_decay", &options.weight_decay},
+          {"amsgrad", &options.amsgrad}};
+}
+
+void Adam::check_options(const AdamOptions& options) const {
+  const auto [beta1, beta2] = options.betas;
+  check_non_negative("learning rate", options.lr);
+  check_non_negative("eps", options.eps);
+  check_non_negative("weight decay", options.weight_decay);
+  if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1))
+    fail<ValueError>(name(), ": betas must lie in [0, 1), got (", beta1, ", ", beta2, ")");
 }
 
 void Adam::update(Tensor& p, Tensor grad, ParameterState& state, const AdamOptions& options) {

@@ -1,7 +1,10 @@
 #include "tether/optim/optimizer.h"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <cmath>
+#include <optional>
 #include <system_error>
 
 #include "tether/error.h"
@@ -9,6 +12,88 @@
 #include "tether/ops.h"
 
 namespace tether::optim {
+
+namespace detail {
+
+std::string to_text(double value) {
+  std::array<char, 32> text;  // the shortest text that reads back exactly: at most 24 characters
+  return {text.data(), std::to_chars(text.data(), text.data() + text.size(), value).ptr};
+}
+
+std::string to_text(std::int64_t value) {
+  return std::to_string(value);
+}
+
+std::string to_text(bool value) {
+  return value ? "true" : "false";
+}
+
+const std::string& MetadataReader::text(const std::string& key) {
+  const auto it = metadata_.find(key);
+  if (it == metadata_.end()) fail<ValueError>(owner_, ": key \"", key, "\" is missing");
+  read_.insert(key);
+  return it->second;
+}
+
+void MetadataReader::bad(const std::string& key, const std::string& expected) const {
+  fail<ValueError>(owner_, ": key \"", key, "\" is \"", metadata_.at(key), "\", expected ",
+                   expected);
+}
+
+/// `text` as a T when all of it is one, as from_chars reads it (no spaces, no '+').
+template <class T>
+std::optional<T> parse_all(const std::string& text) {
+  T value{};
+  const char* const end = text.data() + text.size();
+  const auto [parsed_end, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || parsed_end != end) return std::nullopt;
+  return value;
+}
+
+double MetadataReader::number(const std::string& key, bool infinite_too) {
+  const auto value = parse_all<double>(text(key));
+  if (!value || std::isnan(*value) || (!infinite_too && std::isinf(*value)))
+    bad(key, infinite_too ? "a number" : "a finite number");
+  return *value;
+}
+
+double MetadataReader::non_negative(const std::string& key) {
+  const double value = number(key);
+  if (value < 0) bad(key, "a number >= 0");
+  return value;
+}
+
+std::int64_t MetadataReader::count(const std::string& key) {
+  const auto value = parse_all<std::int64_t>(text(key));
+  if (!value || *value < 0) bad(key, "an integer >= 0");
+  return *value;
+}
+
+std::vector<double> MetadataReader::list(const std::string& key, std::size_t size) {
+  std::vector<double> values(size);
+  for (std::size_t i = 0; i < size; ++i) values[i] = non_negative(key + "." + std::to_string(i));
+  return values;
+}
+
+void MetadataReader::options(const std::string& prefix, const std::vector<OptionField>& fields) {
+  for (const auto& [name, field] : fields) {
+    const std::string key = prefix + name;
+    if (double* const* number_field = std::get_if<double*>(&field)) {
+      **number_field = number(key);
+      continue;
+    }
+    const std::string& flag = text(key);
+    if (flag != "true" && flag != "false") bad(key, "true or false");
+    *std::get<bool*>(field) = flag == "true";
+  }
+}
+
+void MetadataReader::finish(const std::string& hint) const {
+  for (const auto& [key, value] : metadata_)
+    if (!read_.count(key)) fail<ValueError>(owner_, ": unexpected key \"", key, "\"", hint);
+}
+
+}  // namespace detail
 
 Tensor& ParameterState::buffer(const std::string& name, const Tensor& parameter, double initial) {
   const auto [it, created] = buffers.try_emplace(name);
@@ -54,10 +139,14 @@ StateDict Optimizer::state_dict() const {
 }
 
 void Optimizer::load_state_dict(const StateDict& dict) {
+  state_ = loaded_state(dict);
+}
+
+std::vector<ParameterState> Optimizer::loaded_state(const StateDict& dict) const {
   const auto fail_key = [&](const std::string& key, const auto&... problem) {
     fail<ValueError>(name_, ".load_state_dict: key \"", key, "\" ", problem...);
   };
-  // Built aside and swapped in at the end, so a bad key leaves the state as it was.
+  // Built aside and swapped in by the caller, so a bad key leaves the state as it was.
   std::vector<ParameterState> loaded(parameters_.size());
   NoGradGuard no_grad;
   for (const auto& [key, tensor] : dict) {
@@ -91,24 +180,32 @@ void Optimizer::load_state_dict(const StateDict& dict) {
       fail_key(key, "has dtype ", tensor.dtype(), ", expected a floating-point dtype");
     loaded[index].buffer(name, parameter).copy_(tensor.to(parameter.device()));
   }
-  state_ = std::move(loaded);
+  return loaded;
 }
 
 SGD::SGD(std::vector<Tensor> parameters, SGDOptions options)
     : SGD({{std::move(parameters), options}}) {}
 
+std::vector<detail::OptionField> option_fields(SGDOptions& options) {
+  return {{"lr", &options.lr},
+          {"momentum", &options.momentum},
+          {"dampening", &options.dampening},
+          {"weight_decay", &options.weight_decay},
+          {"nesterov", &options.nesterov}};
+}
+
 SGD::SGD(std::vector<Group> groups)
     : GroupedOptimizer("SGD", std::move(groups), {"momentum_buffer"}) {
-  for (const Group& group : param_groups()) {
-    const SGDOptions& options = group.options;
-    check_non_negative("learning rate", options.lr);
-    check_non_negative("momentum", options.momentum);
-    check_non_negative("weight decay", options.weight_decay);
-    if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
-      fail<ValueError>(
-          "SGD: Nesterov momentum needs momentum > 0 and zero dampening, got momentum ",
-          options.momentum, " and dampening ", options.dampening);
-  }
+  check_all_options();
+}
+
+void SGD::check_options(const SGDOptions& options) const {
+  check_non_negative("learning rate", options.lr);
+  check_non_negative("momentum", options.momentum);
+  check_non_negative("weight decay", options.weight_decay);
+  if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
+    fail<ValueError>("SGD: Nesterov momentum needs momentum > 0 and zero dampening, got momentum ",
+                     options.momentum, " and dampening ", options.dampening);
 }
 
 void SGD::update(Tensor& p, Tensor grad, ParameterState& state, const SGDOptions& options) {

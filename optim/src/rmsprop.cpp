@@ -9,14 +9,24 @@ RMSprop::RMSprop(std::vector<Tensor> parameters, RMSpropOptions options)
 RMSprop::RMSprop(std::vector<Group> groups)
     : GroupedOptimizer("RMSprop", std::move(groups),
                        {"square_avg", "grad_avg", "momentum_buffer"}) {
-  for (const Group& group : param_groups()) {
-    const RMSpropOptions& options = group.options;
-    check_non_negative("learning rate", options.lr);
-    check_non_negative("alpha", options.alpha);
-    check_non_negative("eps", options.eps);
-    check_non_negative("weight decay", options.weight_decay);
-    check_non_negative("momentum", options.momentum);
-  }
+  check_all_options();
+}
+
+std::vector<detail::OptionField> option_fields(RMSpropOptions& options) {
+  return {{"lr", &options.lr},
+          {"alpha", &options.alpha},
+          {"eps", &options.eps},
+          {"weight_decay", &options.weight_decay},
+          {"momentum", &options.momentum},
+          {"centered", &options.centered}};
+}
+
+void RMSprop::check_options(const RMSpropOptions& options) const {
+  check_non_negative("learning rate", options.lr);
+  check_non_negative("alpha", options.alpha);
+  check_non_negative("eps", options.eps);
+  check_non_negative("weight decay", options.weight_decay);
+  check_non_negative("momentum", options.momentum);
 }
 
 void RMSprop::update(Tensor& p, Tensor grad, ParameterState& state, const RMSpropOptions& options) {

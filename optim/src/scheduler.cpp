@@ -18,8 +18,45 @@ std::vector<double> group_lrs(const Optimizer& optimizer) {
 
 }  // namespace
 
-LRScheduler::LRScheduler(Optimizer& optimizer)
-    : optimizer_(optimizer), initial_lrs_(group_lrs(optimizer)), last_lr_(initial_lrs_) {}
+Scheduler::Scheduler(std::string name, Optimizer& optimizer)
+    : optimizer_(optimizer), last_lr_(group_lrs(optimizer)), name_(std::move(name)) {}
+
+std::vector<double> Scheduler::read_list(detail::MetadataReader& reader,
+                                         const std::string& key) const {
+  return reader.list(key, optimizer_.group_count());
+}
+
+void Scheduler::write_list(Metadata& state, const std::string& key,
+                           const std::vector<double>& values) {
+  for (std::size_t g = 0; g < values.size(); ++g)
+    state[key + "." + std::to_string(g)] = detail::to_text(values[g]);
+}
+
+LRScheduler::LRScheduler(std::string name, Optimizer& optimizer)
+    : Scheduler(std::move(name), optimizer), initial_lrs_(last_lr_) {}
+
+Metadata LRScheduler::state_dict() const {
+  Metadata state{{"last_epoch", detail::to_text(epoch_)}};
+  write_list(state, "base_lrs", initial_lrs_);
+  write_list(state, "last_lr", last_lr_);
+  return state;
+}
+
+LRScheduler::State LRScheduler::loaded_state(const Metadata& text) const {
+  detail::MetadataReader reader(text, name() + ".load_state_dict");
+  // Braced: the reads run in this order, and so the first bad key is reported.
+  State state{reader.count("last_epoch"), read_list(reader, "base_lrs"),
+              read_list(reader, "last_lr")};
+  reader.finish();
+  return state;
+}
+
+void LRScheduler::load_state_dict(const Metadata& text) {
+  State state = loaded_state(text);
+  epoch_ = state.epoch;
+  initial_lrs_ = std::move(state.initial_lrs);
+  last_lr_ = std::move(state.last_lr);
+}
 
 void LRScheduler::step() {
   ++epoch_;
@@ -30,7 +67,7 @@ void LRScheduler::step() {
 }
 
 StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
-    : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
+    : LRScheduler("StepLR", optimizer), step_size_(step_size), gamma_(gamma) {
   if (step_size < 1) fail<ValueError>("StepLR: step_size must be >= 1, got ", step_size);
   if (!(gamma > 0)) fail<ValueError>("StepLR: gamma must be > 0, got ", gamma);
 }
@@ -40,7 +77,7 @@ double StepLR::lr_at(double initial_lr, std::int64_t epoch) const {
 }
 
 ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
-    : LRScheduler(optimizer), gamma_(gamma) {
+    : LRScheduler("ExponentialLR", optimizer), gamma_(gamma) {
   if (!(gamma > 0)) fail<ValueError>("ExponentialLR: gamma must be > 0, got ", gamma);
 }
 
@@ -49,7 +86,7 @@ double ExponentialLR::lr_at(double initial_lr, std::int64_t epoch) const {
 }
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t T_max, double eta_min)
-    : LRScheduler(optimizer), T_max_(T_max), eta_min_(eta_min) {
+    : LRScheduler("CosineAnnealingLR", optimizer), T_max_(T_max), eta_min_(eta_min) {
   if (T_max < 1) fail<ValueError>("CosineAnnealingLR: T_max must be >= 1, got ", T_max);
   if (!(eta_min >= 0)) fail<ValueError>("CosineAnnealingLR: eta_min must be >= 0, got ", eta_min);
 }
@@ -60,12 +97,11 @@ double CosineAnnealingLR::lr_at(double initial_lr, std::int64_t epoch) const {
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options)
-    : optimizer_(optimizer),
+    : Scheduler("ReduceLROnPlateau", optimizer),
       options_(options),
       best_(options.mode == ReduceLROnPlateauOptions::Mode::min
                 ? std::numeric_limits<double>::infinity()
-                : -std::numeric_limits<double>::infinity()),
-      last_lr_(group_lrs(optimizer)) {
+                : -std::numeric_limits<double>::infinity()) {
   const auto require = [](bool ok, const char* what, const auto& value) {
     if (!ok) fail<ValueError>("ReduceLROnPlateau: ", what, ", got ", value);
   };
@@ -75,6 +111,31 @@ ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOpti
   require(options.cooldown >= 0, "cooldown must be >= 0", options.cooldown);
   require(options.min_lr >= 0, "min_lr must be >= 0", options.min_lr);
   require(options.eps >= 0, "eps must be >= 0", options.eps);
+}
+
+Metadata ReduceLROnPlateau::state_dict() const {
+  Metadata state{{"best", detail::to_text(best_)},
+                 {"num_bad_epochs", detail::to_text(bad_epochs_)},
+                 {"cooldown_counter", detail::to_text(cooldown_left_)}};
+  write_list(state, "last_lr", last_lr_);
+  return state;
+}
+
+ReduceLROnPlateau::State ReduceLROnPlateau::loaded_state(const Metadata& text) const {
+  detail::MetadataReader reader(text, name() + ".load_state_dict");
+  // best is +-inf until the first step.
+  State state{reader.number("best", true), reader.count("num_bad_epochs"),
+              reader.count("cooldown_counter"), read_list(reader, "last_lr")};
+  reader.finish();
+  return state;
+}
+
+void ReduceLROnPlateau::load_state_dict(const Metadata& text) {
+  State state = loaded_state(text);
+  best_ = state.best;
+  bad_epochs_ = state.bad_epochs;
+  cooldown_left_ = state.cooldown_left;
+  last_lr_ = std::move(state.last_lr);
 }
 
 bool ReduceLROnPlateau::improves(double metric) const {

@@ -16,10 +16,14 @@
 //
 // A file is read as hostile: every length and offset is checked against the
 // file before anything is allocated, so memory use never exceeds the file's size.
+// fuzz/checkpoint_fuzz.cpp feeds parse_safetensors random bytes under the
+// sanitizers (scripts/fuzz); what it found is kept in tests/data/checkpoint_corpus/.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <string_view>
 
 #include "tether/error.h"
 #include "tether/nn/module.h"
@@ -38,17 +42,37 @@ class CheckpointError : public ValueError {
 /// implementation's limit).
 inline constexpr std::uint64_t kMaxSafetensorsHeader = 100'000'000;
 
-/// Writes `state` (f32 as "F32", f64 as "F64", i64 as "I64"; CUDA tensors as
-/// CPU copies) to `path` atomically: the bytes go to a temporary file in the
-/// same directory, which is flushed to disk and then renamed over `path`. On
-/// any error (CheckpointError) `path` keeps its previous content and no
-/// temporary file is left behind.
-void save_safetensors(const std::string& path, const StateDict& state);
+/// The header's "__metadata__": text by key, for what is not a tensor (an
+/// optimizer's options, a scheduler's epoch; see tether/optim/checkpoint.h).
+using Metadata = std::map<std::string, std::string>;
 
-/// Reads every tensor of the safetensors file at `path` into CPU tensors.
-/// Throws CheckpointError for an unreadable, truncated or malformed file and for
-/// dtypes tether does not have; `__metadata__` must be a map of strings and is
-/// otherwise ignored.
+/// Everything a safetensors file holds.
+struct Checkpoint {
+  StateDict tensors;
+  Metadata metadata;
+};
+
+/// Writes `state` (f32 as "F32", f64 as "F64", i64 as "I64"; CUDA tensors as
+/// CPU copies) and `metadata` (as "__metadata__", left out when empty) to
+/// `path` atomically: the bytes go to a temporary file in the same directory,
+/// which is flushed to disk and then renamed over `path`. On any error
+/// (CheckpointError: an undefined tensor, a key "__metadata__" or one that is
+/// not UTF-8, an I/O error) `path` keeps its previous content and no temporary
+/// file is left behind.
+void save_safetensors(const std::string& path, const StateDict& state,
+                      const Metadata& metadata = {});
+
+/// Reads every tensor of the safetensors file at `path` into CPU tensors, and
+/// its metadata. Throws CheckpointError for an unreadable, truncated or
+/// malformed file, for dtypes tether does not have, and for "__metadata__"
+/// that is not a map from strings to strings.
+Checkpoint read_safetensors(const std::string& path);
+
+/// read_safetensors(path).tensors.
 StateDict load_safetensors(const std::string& path);
+
+/// read_safetensors of a file's bytes in memory, with the same checks and
+/// errors; `name` stands for the file in messages.
+Checkpoint parse_safetensors(std::string_view bytes, const std::string& name);
 
 }  // namespace tether::nn

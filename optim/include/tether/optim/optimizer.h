@@ -11,12 +11,16 @@
 // A constructor taking (parameters, options) makes one group. Per-parameter
 // state (step count, moment buffers) is indexed by the parameter's position in
 // parameters(), which is how state_dict() names it: "0.step", "0.exp_avg", ...
+// The groups' options are text in options_dict(): "0.lr", "1.weight_decay", ...
+// tether/optim/checkpoint.h saves both with the model in one file.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "tether/grad_mode.h"
@@ -26,6 +30,48 @@ namespace tether::optim {
 
 /// Tensors by name; the same type as nn::StateDict, so a checkpoint can hold both.
 using StateDict = std::map<std::string, Tensor>;
+/// Numbers as text by name (options, epochs); the same type as nn::Metadata,
+/// a checkpoint's "__metadata__".
+using Metadata = std::map<std::string, std::string>;
+
+namespace detail {
+
+/// A named option of a group: what options_dict() writes and load_options_dict() reads.
+using OptionField = std::pair<const char*, std::variant<double*, bool*>>;
+
+/// `value` as text that reads back to exactly the same value.
+std::string to_text(double value);
+std::string to_text(std::int64_t value);
+std::string to_text(bool value);
+
+/// Reads the entries of a Metadata, each at most once, as numbers: a missing
+/// key, text that is not a number of the asked kind, and (in finish()) a key
+/// nobody asked for are ValueErrors "<owner>: key "<key>" ...".
+class MetadataReader {
+ public:
+  MetadataReader(const Metadata& metadata, std::string owner)
+      : metadata_(metadata), owner_(std::move(owner)) {}
+  /// A number, never nan; finite unless `infinite_too`.
+  double number(const std::string& key, bool infinite_too = false);
+  double non_negative(const std::string& key);  ///< a finite number >= 0
+  std::int64_t count(const std::string& key);   ///< an integer >= 0
+  /// "<key>.0", "<key>.1", ... "<key>.<size - 1>", each non_negative().
+  std::vector<double> list(const std::string& key, std::size_t size);
+  /// Sets each field from "<prefix><name>".
+  void options(const std::string& prefix, const std::vector<OptionField>& fields);
+  /// Throws for a key that none of the calls above read; `hint` ends the message.
+  void finish(const std::string& hint = "") const;
+
+ private:
+  const std::string& text(const std::string& key);
+  [[noreturn]] void bad(const std::string& key, const std::string& expected) const;
+
+  const Metadata& metadata_;
+  std::string owner_;
+  std::set<std::string> read_;
+};
+
+}  // namespace detail
 
 /// What an optimizer remembers about one parameter between steps.
 struct ParameterState {
@@ -66,6 +112,22 @@ class Optimizer {
   /// when one is wrong: a ValueError for an unknown key, index or buffer name,
   /// a ShapeError for a buffer not shaped like its parameter.
   void load_state_dict(const StateDict& state);
+  /// Throws what load_state_dict(state) would, and changes nothing.
+  void check_state_dict(const StateDict& state) const { loaded_state(state); }
+
+  /// Every group's options as "<group>.<option>" (the Options member's name;
+  /// Adam's betas as "beta1", "beta2") -> text that reads back exactly:
+  /// "0.lr" -> "0.001", "0.amsgrad" -> "false". A learning rate a scheduler
+  /// or the user changed is saved as it is now.
+  virtual Metadata options_dict() const = 0;
+  /// Sets every group's options from `options`, as options_dict() writes them.
+  /// Checks everything first and changes nothing when something is wrong: a
+  /// ValueError naming the key for a missing key or one of a group the
+  /// optimizer does not have, text that is not a number (true/false for a
+  /// flag), and options the constructor would refuse.
+  virtual void load_options_dict(const Metadata& options) = 0;
+  /// Throws what load_options_dict(options) would, and changes nothing.
+  virtual void check_options_dict(const Metadata& options) const = 0;
 
  protected:
   /// `buffer_names`: the buffers this kind of optimizer may keep, which
@@ -79,6 +141,9 @@ class Optimizer {
   std::vector<ParameterState> state_;  ///< one per parameter, as parameters()
 
  private:
+  /// The state load_state_dict(state) puts in place, built aside.
+  std::vector<ParameterState> loaded_state(const StateDict& state) const;
+
   std::string name_;
   std::vector<Tensor> parameters_;
   std::vector<std::string> buffer_names_;
@@ -121,6 +186,22 @@ class GroupedOptimizer : public Optimizer {
   double lr(std::size_t group) const override { return groups_.at(group).options.lr; }
   void set_lr(std::size_t group, double lr) override { groups_.at(group).options.lr = lr; }
 
+  Metadata options_dict() const override {
+    Metadata text;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      Options options = groups_[g].options;
+      for (const auto& [name, field] : option_fields(options))
+        text[std::to_string(g) + "." + name] =
+            std::visit([](const auto* value) { return detail::to_text(*value); }, field);
+    }
+    return text;
+  }
+  void load_options_dict(const Metadata& text) override {
+    const std::vector<Options> loaded = loaded_options(text);
+    for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g].options = loaded[g];
+  }
+  void check_options_dict(const Metadata& text) const override { loaded_options(text); }
+
  protected:
   GroupedOptimizer(std::string name, std::vector<Group> groups,
                    std::vector<std::string> buffer_names)
@@ -131,8 +212,29 @@ class GroupedOptimizer : public Optimizer {
   /// whose step count already includes this step.
   virtual void update(Tensor& parameter, Tensor grad, ParameterState& state,
                       const Options& options) = 0;
+  /// Throws ValueError for options the optimizer refuses; subclass
+  /// constructors call it for each group, load_options_dict for each loaded one.
+  virtual void check_options(const Options& options) const = 0;
+  void check_all_options() const {
+    for (const Group& group : groups_) check_options(group.options);
+  }
 
  private:
+  std::vector<Options> loaded_options(const Metadata& text) const {
+    detail::MetadataReader reader(text, name() + ".load_options_dict");
+    std::vector<Options> loaded;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      Options options = groups_[g].options;
+      reader.options(std::to_string(g) + ".", option_fields(options));
+      check_options(options);
+      loaded.push_back(options);
+    }
+    const std::size_t count = groups_.size();
+    reader.finish(" (" + name() + " has " + std::to_string(count) + " parameter group" +
+                  (count == 1 ? ")" : "s)"));
+    return loaded;
+  }
+
   static std::vector<Tensor> all_parameters(const std::vector<Group>& groups) {
     std::vector<Tensor> parameters;
     for (const Group& group : groups)
@@ -150,6 +252,7 @@ struct SGDOptions {
   double weight_decay = 0.0;
   bool nesterov = false;
 };
+std::vector<detail::OptionField> option_fields(SGDOptions& options);
 
 /// Stochastic gradient descent with optional momentum, dampening, Nesterov
 /// momentum and weight decay, following torch.optim.SGD's update rule.
@@ -162,6 +265,7 @@ class SGD final : public GroupedOptimizer<SGDOptions> {
  private:
   void update(Tensor& parameter, Tensor grad, ParameterState& state,
               const SGDOptions& options) override;
+  void check_options(const SGDOptions& options) const override;
 };
 
 struct AdamOptions {
@@ -175,6 +279,7 @@ struct AdamOptions {
   /// Divides by the largest second moment seen so far (Reddi et al., 2018).
   bool amsgrad = false;
 };
+std::vector<detail::OptionField> option_fields(AdamOptions& options);
 
 /// Adam (Kingma and Ba, 2015), following torch.optim.Adam's update rule. Each
 /// parameter's state is created at its first step, on the parameter's device
@@ -192,6 +297,7 @@ class Adam : public GroupedOptimizer<AdamOptions> {
  private:
   void update(Tensor& parameter, Tensor grad, ParameterState& state,
               const AdamOptions& options) override;
+  void check_options(const AdamOptions& options) const override;
 
   bool decoupled_weight_decay_;
 };
@@ -215,6 +321,7 @@ struct RMSpropOptions {
   /// square minus its squared mean) instead of its root mean square.
   bool centered = false;
 };
+std::vector<detail::OptionField> option_fields(RMSpropOptions& options);
 
 /// RMSprop (Hinton's lecture 6e), following torch.optim.RMSprop's update rule.
 /// State: "square_avg", with centered "grad_avg", with momentum "momentum_buffer".
@@ -226,6 +333,7 @@ class RMSprop final : public GroupedOptimizer<RMSpropOptions> {
  private:
   void update(Tensor& parameter, Tensor grad, ParameterState& state,
               const RMSpropOptions& options) override;
+  void check_options(const RMSpropOptions& options) const override;
 };
 
 struct AdagradOptions {
@@ -235,6 +343,7 @@ struct AdagradOptions {
   double initial_accumulator_value = 0.0;  ///< the sum of squared gradients starts here
   double eps = 1e-10;                      ///< added to the denominator
 };
+std::vector<detail::OptionField> option_fields(AdagradOptions& options);
 
 /// Adagrad (Duchi et al., 2011), following torch.optim.Adagrad's update rule:
 /// each weight's step shrinks with the sum of its squared gradients.
@@ -247,6 +356,7 @@ class Adagrad final : public GroupedOptimizer<AdagradOptions> {
  private:
   void update(Tensor& parameter, Tensor grad, ParameterState& state,
               const AdagradOptions& options) override;
+  void check_options(const AdagradOptions& options) const override;
 };
 
 }  // namespace tether::optim

@@ -4,37 +4,86 @@
 //   optim::SGD sgd(model.parameters(), {.lr = 0.1});
 //   optim::CosineAnnealingLR schedule(sgd, /*T_max=*/100);
 //   for (epoch...) { train_one_epoch(sgd); schedule.step(); }
+//
+// state_dict() is what changes while training (the epoch, the plateau's best
+// metric...), as text; tether/optim/checkpoint.h saves it with the model.
 #pragma once
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "tether/optim/optimizer.h"
 
 namespace tether::optim {
 
-/// A schedule whose learning rate is a closed form of the epoch count t and
-/// each group's learning rate when the scheduler was built (its initial lr).
-/// Being a closed form, it overrides lr changes made by anyone else.
-class LRScheduler {
+/// What every scheduler shares: the learning rates it last set, and its state
+/// for a checkpoint. Its hyper-parameters (gamma, patience, ...) are the
+/// constructor's and not part of the state: build the same scheduler, then load.
+class Scheduler {
  public:
-  virtual ~LRScheduler() = default;
-  /// Advances t by one and sets every group's learning rate to lr_at(initial, t).
-  void step();
+  virtual ~Scheduler() = default;
+  /// "StepLR", ...: what errors start with.
+  const std::string& name() const { return name_; }
   /// Each group's learning rate as the scheduler last set it (initially, as found).
   const std::vector<double>& last_lr() const { return last_lr_; }
-  /// Epochs stepped so far (t).
-  std::int64_t last_epoch() const { return epoch_; }
+
+  /// The state as "<name>" -> text that reads back exactly, lists as
+  /// "<name>.<group>": LRScheduler's "last_epoch", "base_lrs.<g>" (each
+  /// group's initial lr) and "last_lr.<g>"; ReduceLROnPlateau's "best",
+  /// "num_bad_epochs", "cooldown_counter" and "last_lr.<g>" (torch's names).
+  virtual Metadata state_dict() const = 0;
+  /// Restores what state_dict() wrote. Checks everything first and changes
+  /// nothing when something is wrong: a ValueError naming the key for a missing
+  /// or unexpected key (one per group of the optimizer), or text that is not a
+  /// number in range. The optimizer's learning rates stay: they are its options.
+  virtual void load_state_dict(const Metadata& state) = 0;
+  /// Throws what load_state_dict(state) would, and changes nothing.
+  virtual void check_state_dict(const Metadata& state) const = 0;
 
  protected:
   /// The optimizer must outlive the scheduler.
-  explicit LRScheduler(Optimizer& optimizer);
+  Scheduler(std::string name, Optimizer& optimizer);
+  /// Reads "<key>.<group>" for each of the optimizer's groups.
+  std::vector<double> read_list(detail::MetadataReader& reader, const std::string& key) const;
+  /// Writes `values` as "<key>.<group>".
+  static void write_list(Metadata& state, const std::string& key,
+                         const std::vector<double>& values);
+
+  Optimizer& optimizer_;
+  std::vector<double> last_lr_;
+
+ private:
+  std::string name_;
+};
+
+/// A schedule whose learning rate is a closed form of the epoch count t and
+/// each group's learning rate when the scheduler was built (its initial lr).
+/// Being a closed form, it overrides lr changes made by anyone else.
+class LRScheduler : public Scheduler {
+ public:
+  /// Advances t by one and sets every group's learning rate to lr_at(initial, t).
+  void step();
+  /// Epochs stepped so far (t).
+  std::int64_t last_epoch() const { return epoch_; }
+
+  Metadata state_dict() const override;
+  void load_state_dict(const Metadata& state) override;
+  void check_state_dict(const Metadata& state) const override { loaded_state(state); }
+
+ protected:
+  LRScheduler(std::string name, Optimizer& optimizer);
   virtual double lr_at(double initial_lr, std::int64_t epoch) const = 0;
 
  private:
-  Optimizer& optimizer_;
-  std::vector<double> initial_lrs_, last_lr_;
+  struct State {
+    std::int64_t epoch;
+    std::vector<double> initial_lrs, last_lr;
+  };
+  State loaded_state(const Metadata& state) const;
+
+  std::vector<double> initial_lrs_;
   std::int64_t epoch_ = 0;
 };
 
@@ -90,25 +139,32 @@ struct ReduceLROnPlateauOptions {
 
 /// Reduces every group's learning rate by `factor` when a metric has stopped
 /// improving for more than `patience` epochs, as torch's ReduceLROnPlateau.
-class ReduceLROnPlateau {
+class ReduceLROnPlateau final : public Scheduler {
  public:
   /// Throws ValueError for a factor outside (0, 1) or a negative patience,
   /// threshold, cooldown, min_lr or eps. The optimizer must outlive this.
   ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options = {});
   /// Records one epoch's metric and reduces the learning rates if it is time.
   void step(double metric);
-  const std::vector<double>& last_lr() const { return last_lr_; }
   /// The best metric so far (+inf in min mode before any step, -inf in max).
   double best() const { return best_; }
 
+  Metadata state_dict() const override;
+  void load_state_dict(const Metadata& state) override;
+  void check_state_dict(const Metadata& state) const override { loaded_state(state); }
+
  private:
+  struct State {
+    double best;
+    std::int64_t bad_epochs, cooldown_left;
+    std::vector<double> last_lr;
+  };
+  State loaded_state(const Metadata& state) const;
   bool improves(double metric) const;
 
-  Optimizer& optimizer_;
   ReduceLROnPlateauOptions options_;
   double best_;
   std::int64_t bad_epochs_ = 0, cooldown_left_ = 0;
-  std::vector<double> last_lr_;
 };
 
 }  // namespace tether::optim

@@ -1,0 +1,303 @@
+// Optimizer and scheduler state in checkpoints: options_dict(), the
+// schedulers' state_dict(), and optim::save_checkpoint / load_checkpoint,
+// which resume training bit for bit or, given a bad file, change nothing.
+#include <tether/optim/checkpoint.h>
+#include <tether/tether.h>
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+using namespace tether;
+using Catch::Matchers::Contains;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A checkpoint path in a fresh directory, removed at the end of the test.
+struct ScratchFile {
+  fs::path directory =
+      fs::temp_directory_path() / ("tether_optim_checkpoint_test_" + std::to_string(::getpid()));
+  ScratchFile() {
+    fs::remove_all(directory);
+    fs::create_directory(directory);
+  }
+  ~ScratchFile() { fs::remove_all(directory); }
+  std::string operator/(const std::string& name) const { return directory / name; }
+};
+
+/// Every value of a state, for exact comparison.
+std::map<std::string, std::vector<double>> values(const nn::StateDict& state) {
+  std::map<std::string, std::vector<double>> result;
+  for (const auto& [key, tensor] : state) result[key] = tensor.to_vector<double>();
+  return result;
+}
+
+/// A small regression, trained by Adam with a StepLR schedule: the model's
+/// first weight is spectrally normalised, so the checkpoint holds u and v too.
+struct Training {
+  std::shared_ptr<nn::Sequential> model;
+  optim::Adam adam;
+  optim::StepLR schedule;
+  Tensor x, y;
+
+  explicit Training(std::uint64_t seed)
+      : model(make_model(seed)),
+        adam(model->parameters(), {.lr = 0.05, .weight_decay = 0.01}),
+        schedule(adam, 2, 0.5) {
+    manual_seed(99);  // the same data for every seed
+    x = randn({8, 3});
+    y = randn({8, 1});
+  }
+
+  static std::shared_ptr<nn::Sequential> make_model(std::uint64_t seed) {
+    manual_seed(seed);
+    auto first = std::make_shared<nn::Linear>(3, 4);
+    first->weight = spectral_norm(first->weight);
+    return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
+        first, std::make_shared<nn::Tanh>(), std::make_shared<nn::Linear>(4, 1)});
+  }
+
+  void steps(int count) {
+    for (int i = 0; i < count; ++i) {
+      adam.zero_grad();
+      nn::mse_loss((*model)(x), y).backward();
+      adam.step();
+      schedule.step();
+    }
+  }
+
+  void save(const std::string& path) { optim::save_checkpoint(path, *model, adam, &schedule); }
+  void load(const std::string& path) { optim::load_checkpoint(path, *model, adam, &schedule); }
+
+  /// Everything a load may change.
+  struct Everything {
+    std::map<std::string, std::vector<double>> model, adam;
+    optim::Metadata options, schedule;
+    bool operator==(const Everything&) const = default;
+  };
+  Everything everything() {
+    return {values(model->state_dict()), values(adam.state_dict()), adam.options_dict(),
+            schedule.state_dict()};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a training checkpoint resumes Adam and StepLR bit for bit", "[optim]") {
+  ScratchFile scratch;
+  Training original(1);
+  original.steps(3);
+  original.save(scratch / "run.safetensors");
+  original.steps(3);
+
+  Training resumed(2);  // other initial weights, no optimizer state, epoch 0
+  resumed.load(scratch / "run.safetensors");
+  CHECK(resumed.schedule.last_epoch() == 3);
+  resumed.steps(3);
+
+  CHECK(values(resumed.model->state_dict()) == values(original.model->state_dict()));
+  CHECK(values(resumed.adam.state_dict()) == values(original.adam.state_dict()));
+  CHECK(resumed.adam.lr(0) == original.adam.lr(0));
+  CHECK(resumed.adam.lr(0) == 0.05 * 0.5 * 0.5 * 0.5);  // epoch 6
+  CHECK(resumed.schedule.state_dict() == original.schedule.state_dict());
+}
+
+TEST_CASE("a training checkpoint names its entries as torch does", "[optim]") {
+  ScratchFile scratch;
+  Training training(1);
+  training.steps(1);
+  training.save(scratch / "run.safetensors");
+  const nn::Checkpoint file = nn::read_safetensors(scratch / "run.safetensors");
+  CHECK(file.tensors.at("0.weight.raw").shape() == Shape{4, 3});
+  CHECK(file.tensors.at("optimizer.state.0.exp_avg").shape() == Shape{4, 3});  // "0.weight.raw"
+  CHECK(file.tensors.at("optimizer.state.0.step").item<std::int64_t>() == 1);
+  CHECK(file.metadata == nn::Metadata{{"optimizer.type", "Adam"},
+                                      {"optimizer.param_groups.0.lr", "0.05"},
+                                      {"optimizer.param_groups.0.beta1", "0.9"},
+                                      {"optimizer.param_groups.0.beta2", "0.999"},
+                                      {"optimizer.param_groups.0.eps", "1e-08"},
+                                      {"optimizer.param_groups.0.weight_decay", "0.01"},
+                                      {"optimizer.param_groups.0.amsgrad", "false"},
+                                      {"scheduler.type", "StepLR"},
+                                      {"scheduler.last_epoch", "1"},
+                                      {"scheduler.base_lrs.0", "0.05"},
+                                      {"scheduler.last_lr.0", "0.05"}});
+}
+
+TEST_CASE("a reload restores a learning rate changed by hand", "[optim]") {
+  ScratchFile scratch;
+  Training training(1);
+  training.adam.options().lr = 0.0123;
+  training.adam.options().amsgrad = true;
+  optim::save_checkpoint(scratch / "run.safetensors", *training.model, training.adam);
+
+  Training fresh(2);
+  optim::load_checkpoint(scratch / "run.safetensors", *fresh.model, fresh.adam);
+  CHECK(fresh.adam.options().lr == 0.0123);
+  CHECK(fresh.adam.options().amsgrad);
+  CHECK(fresh.adam.options().weight_decay == 0.01);
+}
+
+TEST_CASE("a bad training checkpoint is a CheckpointError naming the key and changes nothing",
+          "[optim]") {
+  ScratchFile scratch;
+  Training source(1);
+  source.steps(2);
+  source.save(scratch / "good.safetensors");
+  const nn::Checkpoint good = nn::read_safetensors(scratch / "good.safetensors");
+
+  struct Case {
+    const char* what;
+    std::function<void(nn::Checkpoint&)> spoil;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"non-numeric lr",
+       [](nn::Checkpoint& c) { c.metadata["optimizer.param_groups.0.lr"] = "fast"; },
+       "optimizer.param_groups.*: Adam.load_options_dict: key \"0.lr\" is \"fast\", expected a "
+       "finite number"},
+      {"missing option",
+       [](nn::Checkpoint& c) { c.metadata.erase("optimizer.param_groups.0.eps"); },
+       "key \"0.eps\" is missing"},
+      {"a second group",
+       [](nn::Checkpoint& c) { c.metadata["optimizer.param_groups.1.lr"] = "0.1"; },
+       "unexpected key \"1.lr\" (Adam has 1 parameter group)"},
+      {"an option Adam refuses",
+       [](nn::Checkpoint& c) { c.metadata["optimizer.param_groups.0.beta1"] = "1"; },
+       "Adam: betas must lie in [0, 1), got (1, 0.999)"},
+      {"a flag that is no flag",
+       [](nn::Checkpoint& c) { c.metadata["optimizer.param_groups.0.amsgrad"] = "1"; },
+       "key \"0.amsgrad\" is \"1\", expected true or false"},
+      {"another optimizer", [](nn::Checkpoint& c) { c.metadata["optimizer.type"] = "SGD"; },
+       "metadata key \"optimizer.type\" is \"SGD\", but the checkpoint is loaded into a Adam"},
+      {"no scheduler", [](nn::Checkpoint& c) { c.metadata.erase("scheduler.type"); },
+       "metadata key \"scheduler.type\" is missing"},
+      {"a negative epoch", [](nn::Checkpoint& c) { c.metadata["scheduler.last_epoch"] = "-3"; },
+       "scheduler.*: StepLR.load_state_dict: key \"last_epoch\" is \"-3\", expected an integer "
+       ">= 0"},
+      {"a base lr per group too many",
+       [](nn::Checkpoint& c) { c.metadata["scheduler.base_lrs.1"] = "0.1"; },
+       "unexpected key \"base_lrs.1\""},
+      {"an unknown optimizer key",
+       [](nn::Checkpoint& c) { c.metadata["optimizer.momentum"] = "0.9"; },
+       "unexpected metadata key \"optimizer.momentum\""},
+      {"a moment of the wrong shape",
+       [](nn::Checkpoint& c) { c.tensors["optimizer.state.1.exp_avg"] = zeros({3}); },
+       "optimizer.state.*: Adam.load_state_dict: key \"1.exp_avg\" has shape [3], parameter 1 "
+       "has shape [4]"},
+      {"a missing weight", [](nn::Checkpoint& c) { c.tensors.erase("2.bias"); },
+       "the module's keys: load_state_dict: missing key \"2.bias\""},
+  };
+  for (const Case& bad : cases) {
+    INFO(bad.what);
+    nn::Checkpoint spoilt = good;
+    bad.spoil(spoilt);
+    const std::string path = scratch / "bad.safetensors";
+    nn::save_safetensors(path, spoilt.tensors, spoilt.metadata);
+
+    Training target(2);
+    target.steps(1);
+    const Training::Everything before = target.everything();
+    CHECK_THROWS_AS(target.load(path), nn::CheckpointError);
+    CHECK_THROWS_WITH(target.load(path), Contains(path) && Contains(bad.message));
+    CHECK(target.everything() == before);
+  }
+}
+
+TEST_CASE("options_dict writes every option of every group and reads it back", "[optim]") {
+  const TensorOptions trainable = TensorOptions(DType::f64).with_requires_grad();
+  const Tensor a = ones({1}, trainable), b = ones({1}, trainable);
+  optim::SGD sgd({{{a}, {.lr = 0.1, .momentum = 0.9, .nesterov = true}}, {{b}, {.lr = 1e-3}}});
+  CHECK(sgd.options_dict() == optim::Metadata{{"0.lr", "0.1"},
+                                              {"0.momentum", "0.9"},
+                                              {"0.dampening", "0"},
+                                              {"0.weight_decay", "0"},
+                                              {"0.nesterov", "true"},
+                                              {"1.lr", "0.001"},
+                                              {"1.momentum", "0"},
+                                              {"1.dampening", "0"},
+                                              {"1.weight_decay", "0"},
+                                              {"1.nesterov", "false"}});
+  optim::Metadata changed = sgd.options_dict();
+  changed["1.lr"] = "0.30000000000000004";  // 0.1 + 0.2, which only the shortest exact text keeps
+  sgd.load_options_dict(changed);
+  CHECK(sgd.lr(1) == 0.1 + 0.2);
+  changed["0.momentum"] = "0";  // Nesterov without momentum
+  CHECK_THROWS_WITH(sgd.load_options_dict(changed),
+                    Contains("SGD: Nesterov momentum needs momentum > 0"));
+  CHECK(sgd.options(0).momentum == 0.9);
+
+  optim::RMSprop rmsprop({a}, {.centered = true});
+  CHECK(rmsprop.options_dict().at("0.centered") == "true");
+  optim::Adagrad adagrad({a}, {.lr_decay = 0.5});
+  CHECK(adagrad.options_dict().at("0.lr_decay") == "0.5");
+  adagrad.load_options_dict(adagrad.options_dict());
+  CHECK(adagrad.options().lr_decay == 0.5);
+}
+
+TEST_CASE("every scheduler's state_dict continues its schedule exactly", "[optim]") {
+  const TensorOptions trainable = TensorOptions(DType::f64).with_requires_grad();
+  using Make = std::function<std::unique_ptr<optim::LRScheduler>(optim::Optimizer&)>;
+  const std::vector<std::pair<std::string, Make>> kinds = {
+      {"StepLR", [](optim::Optimizer& o) { return std::make_unique<optim::StepLR>(o, 2, 0.5); }},
+      {"ExponentialLR",
+       [](optim::Optimizer& o) { return std::make_unique<optim::ExponentialLR>(o, 0.9); }},
+      {"CosineAnnealingLR",
+       [](optim::Optimizer& o) { return std::make_unique<optim::CosineAnnealingLR>(o, 7, 1e-3); }},
+  };
+  for (const auto& [name, make] : kinds) {
+    INFO(name);
+    optim::SGD first({ones({1}, trainable)}, {.lr = 0.1});
+    const auto original = make(first);
+    for (int t = 0; t < 3; ++t) original->step();
+    CHECK(original->name() == name);
+
+    optim::SGD second({ones({1}, trainable)}, {.lr = 0.7});  // another initial lr
+    const auto resumed = make(second);
+    resumed->load_state_dict(original->state_dict());
+    CHECK(resumed->last_epoch() == 3);
+    CHECK(resumed->last_lr() == original->last_lr());
+    for (int t = 0; t < 4; ++t) {
+      original->step();
+      resumed->step();
+      CHECK(second.lr(0) == first.lr(0));
+    }
+  }
+}
+
+TEST_CASE("ReduceLROnPlateau's state_dict keeps its best metric and counters", "[optim]") {
+  const TensorOptions trainable = TensorOptions(DType::f64).with_requires_grad();
+  optim::SGD first({ones({1}, trainable)}, {.lr = 0.1});
+  optim::ReduceLROnPlateau original(first, {.patience = 2, .cooldown = 1});
+  for (double metric : {5.0, 4.0, 4.5, 4.5}) original.step(metric);
+  CHECK(original.state_dict() == optim::Metadata{{"best", "4"},
+                                                 {"num_bad_epochs", "2"},
+                                                 {"cooldown_counter", "0"},
+                                                 {"last_lr.0", "0.1"}});
+
+  optim::SGD second({ones({1}, trainable)}, {.lr = 0.1});
+  optim::ReduceLROnPlateau resumed(second, {.patience = 2, .cooldown = 1});
+  CHECK(resumed.state_dict().at("best") == "inf");  // no metric yet
+  resumed.load_state_dict(resumed.state_dict());    // inf reads back
+  resumed.load_state_dict(original.state_dict());
+  for (double metric : {4.5, 4.5, 3.0}) {
+    original.step(metric);
+    resumed.step(metric);
+    CHECK(second.lr(0) == first.lr(0));
+  }
+  CHECK(first.lr(0) == Approx(0.01));
+  CHECK(resumed.best() == 3.0);
+
+  optim::Metadata bad = original.state_dict();
+  bad["best"] = "nan";
+  CHECK_THROWS_WITH(
+      resumed.load_state_dict(bad),
+      "ReduceLROnPlateau.load_state_dict: key \"best\" is \"nan\", expected a number");
+  bad.erase("best");
+  CHECK_THROWS_WITH(resumed.check_state_dict(bad), Contains("key \"best\" is missing"));
+  CHECK(resumed.best() == 3.0);
+}
