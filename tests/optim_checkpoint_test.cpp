@@ -1,7 +1,6 @@
 // Optimizer and scheduler state in checkpoints: options_dict(), the
 // schedulers' state_dict(), and optim::save_checkpoint / load_checkpoint,
 // which resume training bit for bit or, given a bad file, change nothing.
-#include <tether/optim/checkpoint.h>
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 

@@ -157,7 +157,7 @@ template <class F, class T, class... Ins>
 void evaluate_row(const F& f, T* out, std::int64_t out_stride, std::int64_t n,
                   RowInput<Ins>... ins) {
   if (out_stride == 1) {
-    if (((ins.stride == 1) && ...)) {
+    if (const bool contiguous = ((ins.stride == 1) && ...); contiguous) {
       ColumnMap<T>(out, n) = f(ColumnMap<const Ins>(ins.data, n)...);
       return;
     }

@@ -10,7 +10,7 @@
 // autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h;
 // parameter.h, constraint.h, constraints.h, projection.h (constrained
 // parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,
-// learning-rate schedulers, gradient clipping).
+// learning-rate schedulers, gradient clipping, training checkpoints).
 #pragma once
 
 #include "tether/allocator.h"
@@ -36,6 +36,7 @@
 #include "tether/nn/rnn.h"
 #include "tether/nn/sequential.h"
 #include "tether/ops.h"
+#include "tether/optim/checkpoint.h"
 #include "tether/optim/clip_grad.h"
 #include "tether/optim/optimizer.h"
 #include "tether/optim/scheduler.h"
