@@ -13,12 +13,12 @@ namespace {
 
 /// The window of a pooling layer; PyTorch bounds the padding so that no window
 /// lies wholly in it.
-Window2d pooling_window(const std::string& layer, Size2d kernel, std::optional<Size2d> stride,
+Window2d pooling_window(const std::string& layer, Size2d kernel, PoolingStride stride,
                         Size2d padding) {
   if (padding.height > kernel.height / 2 || padding.width > kernel.width / 2)
     fail<ValueError>(layer, ": expected padding at most half the kernel (", kernel.height, ", ",
                      kernel.width, "), got (", padding.height, ", ", padding.width, ")");
-  return {kernel, stride.value_or(kernel), padding};
+  return {kernel, stride.size.value_or(kernel), padding};
 }
 
 /// patches [N, C, taps, L] reduced over taps by `reduce`, as [N, C, H_out, W_out].
@@ -39,7 +39,7 @@ Tensor window_counts(Unfold2d& unfold, const Tensor& x) {
 
 }  // namespace
 
-MaxPool2d::MaxPool2d(Size2d kernel, std::optional<Size2d> stride, Size2d padding)
+MaxPool2d::MaxPool2d(Size2d kernel, PoolingStride stride, Size2d padding)
     : unfold_("MaxPool2d", pooling_window("MaxPool2d", kernel, stride, padding)) {}
 
 Tensor MaxPool2d::forward(const Tensor& x) {
@@ -47,8 +47,7 @@ Tensor MaxPool2d::forward(const Tensor& x) {
               [](const Tensor& patches) { return amax(patches, {2}); });
 }
 
-AvgPool2d::AvgPool2d(Size2d kernel, std::optional<Size2d> stride, Size2d padding,
-                     bool count_include_pad)
+AvgPool2d::AvgPool2d(Size2d kernel, PoolingStride stride, Size2d padding, bool count_include_pad)
     : unfold_("AvgPool2d", pooling_window("AvgPool2d", kernel, stride, padding)),
       count_include_pad_(count_include_pad) {}
 
