@@ -231,6 +231,14 @@ TEST_CASE("pooling strides take a braced pair, and none means the kernel's size"
   check_values(nn::MaxPool2d(2, std::nullopt, 1)(-counting({1, 1, 3, 3})), {-1, -2, -4, -5});
 }
 
+TEST_CASE("a pooling layer serves inputs of other channel counts and sizes in turn", "[nn][pool]") {
+  // The gather's cached index depends on (C, H, W): each call must match its own input.
+  nn::AvgPool2d pool(2, 2, 1, false);
+  check_values(pool(counting({1, 1, 3, 3})), {1, 2.5, 5.5, 7});
+  check_values(pool(counting({1, 2, 2, 2})), {1, 2, 3, 4, 5, 6, 7, 8});
+  check_values(pool(counting({2, 1, 3, 3})), {1, 2.5, 5.5, 7, 10, 11.5, 14.5, 16});
+}
+
 TEST_CASE("MaxPool2d and AvgPool2d pass gradcheck in f64", "[nn][pool]") {
   manual_seed(15);
   // Random normal values: ties within a window have probability zero.

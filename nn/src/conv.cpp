@@ -92,9 +92,7 @@ Tensor Unfold2d::operator()(const Tensor& x, double pad_value) {
   Tensor rows = x.permute({1, 2, 3, 0}).reshape({pixels, batch});
   if (w.padding.height > 0 || w.padding.width > 0)
     rows = cat(
-        {rows, full({1, batch}, pad_value,
-                    TensorOptions(x.dtype()).with_device(x.device()).with_requires_grad(false))},
-        0);
+        {rows, full({1, batch}, pad_value, TensorOptions(x.dtype()).with_device(x.device()))}, 0);
   return index_select(rows, 0, cached_index_).reshape({channels, taps, positions, batch});
 }
 
