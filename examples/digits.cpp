@@ -2,8 +2,8 @@
 // the UCI digits (8x8 images, examples/digits.h). The data are split once, by a
 // fixed seed, into 1,437 training and 360 test images; Adam trains on shuffled
 // minibatches, its learning rate annealed by a cosine, and each epoch prints
-// its mean training loss and the test accuracy. At the end the model is saved as a safetensors
-// checkpoint, and
+// its mean training loss and the test accuracy. At the end the model is saved
+// as a safetensors checkpoint, and
 //   digits --eval-checkpoint digits.safetensors
 // rebuilds the model in a fresh process, loads the checkpoint and prints the
 // same test accuracy: the spectral norms' u and v and the batch norms' running
@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 #include <numeric>
 #include <random>
 #include <string>
@@ -80,6 +79,7 @@ std::shared_ptr<nn::Sequential> make_model() {
 struct Accuracy {
   std::int64_t correct;
   std::int64_t total;
+  double fraction() const { return static_cast<double>(correct) / static_cast<double>(total); }
 };
 
 /// The model's test accuracy in eval mode, with no graph.
@@ -93,8 +93,7 @@ Accuracy evaluate(nn::Sequential& model, const Split& data) {
 
 /// "test accuracy 0.9806 (353/360)": the line the checkpoint test compares.
 void print_accuracy(const Accuracy& accuracy) {
-  std::printf("test accuracy %.4f (%lld/%lld)\n",
-              static_cast<double>(accuracy.correct) / static_cast<double>(accuracy.total),
+  std::printf("test accuracy %.4f (%lld/%lld)\n", accuracy.fraction(),
               static_cast<long long>(accuracy.correct), static_cast<long long>(accuracy.total));
 }
 
@@ -135,12 +134,10 @@ void train(const Settings& settings, const Split& data) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::printf("epoch %2d  train loss %.4f  test accuracy %.4f  %.2f s\n", epoch,
-                total_loss / static_cast<double>(rows),
-                static_cast<double>(accuracy.correct) / static_cast<double>(accuracy.total),
-                seconds);
+                total_loss / static_cast<double>(rows), accuracy.fraction(), seconds);
   }
   model->save(settings.checkpoint);
-  std::cout << "saved " << settings.checkpoint << '\n';
+  std::printf("saved %s\n", settings.checkpoint.c_str());
   print_accuracy(accuracy);
 }
 
