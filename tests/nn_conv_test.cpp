@@ -221,11 +221,29 @@ TEST_CASE("AvgPool2d takes each window's mean, with or without the padding", "[n
   check_values(nn::AvgPool2d(2)(counting({2, 1, 2, 2})), {2.5, 6.5});
 }
 
+TEST_CASE("pooling strides take a braced pair, and none means the kernel's size", "[nn][pool]") {
+  // 1..16 as 4x4, kernel 2, stride (2, 1): rows 0-1 and 2-3, columns 0-1, 1-2, 2-3.
+  const Tensor y = nn::MaxPool2d(2, {2, 1})(counting({1, 1, 4, 4}));
+  CHECK(y.shape() == Shape{1, 1, 2, 3});
+  check_values(y, {6, 7, 8, 14, 15, 16});
+  check_values(nn::AvgPool2d(2, {1, 2})(counting({1, 1, 3, 4})), {3.5, 5.5, 7.5, 9.5});
+  // torch.nn.MaxPool2d(2, None, 1): stride 2, padding 1, windows as in the test above.
+  check_values(nn::MaxPool2d(2, std::nullopt, 1)(-counting({1, 1, 3, 3})), {-1, -2, -4, -5});
+}
+
+TEST_CASE("a pooling layer serves inputs of other channel counts and sizes in turn", "[nn][pool]") {
+  // The gather's cached index depends on (C, H, W): each call must match its own input.
+  nn::AvgPool2d pool(2, 2, 1, false);
+  check_values(pool(counting({1, 1, 3, 3})), {1, 2.5, 5.5, 7});
+  check_values(pool(counting({1, 2, 2, 2})), {1, 2, 3, 4, 5, 6, 7, 8});
+  check_values(pool(counting({2, 1, 3, 3})), {1, 2.5, 5.5, 7, 10, 11.5, 14.5, 16});
+}
+
 TEST_CASE("MaxPool2d and AvgPool2d pass gradcheck in f64", "[nn][pool]") {
   manual_seed(15);
   // Random normal values: ties within a window have probability zero.
   const Tensor x = randn({2, 3, 5, 4}, DType::f64).requires_grad_();
-  nn::MaxPool2d max_pool({3, 2}, nn::Size2d(2, 1), 1);
+  nn::MaxPool2d max_pool({3, 2}, {2, 1}, 1);
   nn::AvgPool2d avg_pool(3, 2, 1, false);
   CHECK(gradcheck([&](const std::vector<Tensor>& in) { return max_pool(in[0]); }, {x}));
   CHECK(gradcheck([&](const std::vector<Tensor>& in) { return avg_pool(in[0]); }, {x}));

@@ -114,7 +114,19 @@ TEST_CASE("Dropout in training zeroes about p of the elements and scales the res
   check_values(x.grad(), y.to_vector<double>());
 }
 
-TEST_CASE("Dropout rejects p below 0 and p of 1 or more", "[nn][dropout]") {
-  CHECK_THROWS_AS(nn::Dropout(1.0), ValueError);
-  CHECK_THROWS_WITH(nn::Dropout(-0.1), "Dropout: expected p in [0, 1), got -0.1");
+TEST_CASE("Dropout with p = 1 gives zeros and zero gradients in training", "[nn][dropout]") {
+  const Tensor x = randn({3, 4}, DType::f64).requires_grad_();
+  nn::Dropout dropout(1.0);
+  const Tensor y = dropout(x);
+  check_values(y, std::vector<double>(12, 0.0));
+  sum(y).backward();
+  check_values(x.grad(), std::vector<double>(12, 0.0));
+  dropout.eval();
+  check_values(dropout(x), x.to_vector<double>());
+}
+
+TEST_CASE("Dropout rejects p outside [0, 1]", "[nn][dropout]") {
+  CHECK_THROWS_WITH(nn::Dropout(-0.1), "Dropout: expected p in [0, 1], got -0.1");
+  CHECK_THROWS_WITH(nn::Dropout(1.5), "Dropout: expected p in [0, 1], got 1.5");
+  CHECK_THROWS_AS(nn::Dropout(std::nan("")), ValueError);
 }

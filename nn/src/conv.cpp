@@ -22,16 +22,6 @@ void check_positive(const std::string& layer, const char* what, Size2d size) {
                      size.width, ")");
 }
 
-/// x with `amount` elements of `value` added on both sides of `dim`.
-Tensor pad_dim(const Tensor& x, std::int64_t dim, std::int64_t amount, double value) {
-  if (amount == 0) return x;
-  Shape side = x.shape();
-  side[dim] = amount;
-  const Tensor border =
-      full(side, value, TensorOptions(x.dtype()).with_device(x.device()).with_requires_grad(false));
-  return cat({border, x, border}, dim);
-}
-
 }  // namespace
 
 Unfold2d::Unfold2d(std::string layer, Window2d window) : layer_(std::move(layer)), window_(window) {
@@ -65,35 +55,45 @@ Tensor Unfold2d::operator()(const Tensor& x, double pad_value) {
                      dilated(w.kernel.height, w.dilation.height), ", ",
                      dilated(w.kernel.width, w.dilation.width), ") after padding (",
                      w.padding.height, ", ", w.padding.width, "), got ", x.shape());
-  const std::int64_t padded_height = height + 2 * w.padding.height;
-  const std::int64_t padded_width = width + 2 * w.padding.width;
   const std::int64_t taps = w.kernel.height * w.kernel.width;
   const std::int64_t positions = out.height * out.width;
+  const std::int64_t pixels = channels * height * width;
 
-  if (!cached_index_.defined() || height != cached_height_ || width != cached_width_ ||
-      cached_index_.device() != x.device()) {
-    // Tap (i, j) of the window at output (r, s) reads the padded input at
-    // (r * stride + i * dilation, s * stride + j * dilation). Taps run slowest,
-    // so the patches come out [.., taps, positions] without a transpose.
+  if (!cached_index_.defined() || channels != cached_channels_ || height != cached_height_ ||
+      width != cached_width_ || cached_index_.device() != x.device()) {
+    // Tap (i, j) of channel c's window at output (r, s) reads the input at
+    // (r * stride + i * dilation - padding, s * stride + j * dilation -
+    // padding), or the pad row `pixels` where that lies in the padding.
+    // Channels and taps run slowest, so the patches come out [C, taps, L, N]
+    // without a transpose.
     std::vector<double> index;
-    index.reserve(taps * positions);
-    for (std::int64_t i = 0; i < w.kernel.height; ++i)
-      for (std::int64_t j = 0; j < w.kernel.width; ++j)
-        for (std::int64_t r = 0; r < out.height; ++r)
-          for (std::int64_t s = 0; s < out.width; ++s)
-            index.push_back(
-                static_cast<double>((r * w.stride.height + i * w.dilation.height) * padded_width +
-                                    s * w.stride.width + j * w.dilation.width));
-    cached_index_ =
-        tensor(index, {taps * positions}, TensorOptions(DType::i64).with_device(x.device()));
+    index.reserve(channels * taps * positions);
+    for (std::int64_t c = 0; c < channels; ++c)
+      for (std::int64_t i = 0; i < w.kernel.height; ++i)
+        for (std::int64_t j = 0; j < w.kernel.width; ++j)
+          for (std::int64_t r = 0; r < out.height; ++r)
+            for (std::int64_t s = 0; s < out.width; ++s) {
+              const std::int64_t row =
+                  r * w.stride.height + i * w.dilation.height - w.padding.height;
+              const std::int64_t col = s * w.stride.width + j * w.dilation.width - w.padding.width;
+              const bool inside = row >= 0 && row < height && col >= 0 && col < width;
+              index.push_back(
+                  static_cast<double>(inside ? (c * height + row) * width + col : pixels));
+            }
+    cached_index_ = tensor(index, {channels * taps * positions},
+                           TensorOptions(DType::i64).with_device(x.device()));
+    cached_channels_ = channels;
     cached_height_ = height;
     cached_width_ = width;
   }
-  const Tensor padded =
-      pad_dim(pad_dim(x, 3, w.padding.width, pad_value), 2, w.padding.height, pad_value);
-  return index_select(padded.reshape({batch, channels, padded_height * padded_width}), 2,
-                      cached_index_)
-      .reshape({batch, channels, taps, positions});
+  // With the batch last, every index selects one pixel of all N images: a
+  // contiguous row, so the gather (and its scatter-add backward) moves rows,
+  // not single elements, and the pad value is one extra row, not a padded copy.
+  Tensor rows = x.permute({1, 2, 3, 0}).reshape({pixels, batch});
+  if (w.padding.height > 0 || w.padding.width > 0)
+    rows = cat(
+        {rows, full({1, batch}, pad_value, TensorOptions(x.dtype()).with_device(x.device()))}, 0);
+  return index_select(rows, 0, cached_index_).reshape({channels, taps, positions, batch});
 }
 
 ConvNd::ConvNd(std::string layer, std::int64_t in_channels, std::int64_t out_channels,
@@ -126,13 +126,14 @@ ConvNd::ConvNd(std::string layer, std::int64_t in_channels, std::int64_t out_cha
 Tensor ConvNd::convolve(const Tensor& x) {
   const std::int64_t batch = x.size(0);
   const Size2d out = unfold_.output_size(x.size(2), x.size(3));
-  const Tensor patches = unfold_(x, 0.0);
-  // Per group, [out / groups, in / groups * taps] @ [in / groups * taps, L];
-  // matmul broadcasts the weight's groups over the batch.
-  const Tensor columns = patches.reshape({batch, groups_, -1, patches.size(3)});
+  // Per group, one product for the whole batch: [out / groups, in / groups *
+  // taps] @ [in / groups * taps, L * N].
+  const Tensor columns = unfold_(x, 0.0).reshape({groups_, -1, out.height * out.width * batch});
   const Tensor kernel = weight->value().reshape({groups_, out_channels_ / groups_, -1});
-  Tensor y = matmul(kernel, columns).reshape({batch, out_channels_, out.height, out.width});
-  return bias ? y + bias->value().reshape({out_channels_, 1, 1}) : y;
+  const Tensor y = matmul(kernel, columns)
+                       .reshape({out_channels_, out.height, out.width, batch})
+                       .permute({3, 0, 1, 2});
+  return bias ? y + bias->value().reshape({out_channels_, 1, 1}) : y.contiguous();
 }
 
 Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2d kernel, Size2d stride,

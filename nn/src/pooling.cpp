@@ -13,50 +13,53 @@ namespace {
 
 /// The window of a pooling layer; PyTorch bounds the padding so that no window
 /// lies wholly in it.
-Window2d pooling_window(const std::string& layer, Size2d kernel, std::optional<Size2d> stride,
+Window2d pooling_window(const std::string& layer, Size2d kernel, PoolingStride stride,
                         Size2d padding) {
   if (padding.height > kernel.height / 2 || padding.width > kernel.width / 2)
     fail<ValueError>(layer, ": expected padding at most half the kernel (", kernel.height, ", ",
                      kernel.width, "), got (", padding.height, ", ", padding.width, ")");
-  return {kernel, stride.value_or(kernel), padding};
+  return {kernel, stride.size.value_or(kernel), padding};
 }
 
-/// patches [N, C, taps, L] reduced over taps by `reduce`, as [N, C, H_out, W_out].
+/// patches [C, taps, L, N] reduced over taps by `reduce`, as [N, C, H_out, W_out].
 template <class Reduce>
 Tensor pool(Unfold2d& unfold, const Tensor& x, double pad_value, Reduce reduce) {
   const Tensor patches = unfold(x, pad_value);
   const Size2d out = unfold.output_size(x.size(2), x.size(3));
-  return reduce(patches).reshape({x.size(0), x.size(1), out.height, out.width});
+  return reduce(patches)
+      .reshape({x.size(1), out.height, out.width, x.size(0)})
+      .permute({3, 0, 1, 2})
+      .contiguous();
 }
 
-/// [1, 1, L]: how many elements of x [N, C, H, W] (not padding) each window
-/// holds, as the window sums of an all-ones input.
+/// [C, L, 1]: how many elements of x [N, C, H, W] (not padding) each window
+/// holds, as the window sums of an all-ones input (of x's C channels, which
+/// keeps the gather's cached index).
 Tensor window_counts(Unfold2d& unfold, const Tensor& x) {
   NoGradGuard no_grad;
   const TensorOptions options = TensorOptions(x.dtype()).with_device(x.device());
-  return sum(unfold(ones({1, 1, x.size(2), x.size(3)}, options), 0.0), {2});
+  return sum(unfold(ones({1, x.size(1), x.size(2), x.size(3)}, options), 0.0), {1});
 }
 
 }  // namespace
 
-MaxPool2d::MaxPool2d(Size2d kernel, std::optional<Size2d> stride, Size2d padding)
+MaxPool2d::MaxPool2d(Size2d kernel, PoolingStride stride, Size2d padding)
     : unfold_("MaxPool2d", pooling_window("MaxPool2d", kernel, stride, padding)) {}
 
 Tensor MaxPool2d::forward(const Tensor& x) {
   return pool(unfold_, x, -std::numeric_limits<double>::infinity(),
-              [](const Tensor& patches) { return amax(patches, {2}); });
+              [](const Tensor& patches) { return amax(patches, {1}); });
 }
 
-AvgPool2d::AvgPool2d(Size2d kernel, std::optional<Size2d> stride, Size2d padding,
-                     bool count_include_pad)
+AvgPool2d::AvgPool2d(Size2d kernel, PoolingStride stride, Size2d padding, bool count_include_pad)
     : unfold_("AvgPool2d", pooling_window("AvgPool2d", kernel, stride, padding)),
       count_include_pad_(count_include_pad) {}
 
 Tensor AvgPool2d::forward(const Tensor& x) {
   if (count_include_pad_)
-    return pool(unfold_, x, 0.0, [](const Tensor& patches) { return mean(patches, {2}); });
+    return pool(unfold_, x, 0.0, [](const Tensor& patches) { return mean(patches, {1}); });
   return pool(unfold_, x, 0.0,
-              [&](const Tensor& patches) { return sum(patches, {2}) / window_counts(unfold_, x); });
+              [&](const Tensor& patches) { return sum(patches, {1}) / window_counts(unfold_, x); });
 }
 
 }  // namespace tether::nn

@@ -34,10 +34,11 @@ struct Window2d {
   Size2d dilation = 1;
 };
 
-/// Gathers the windows of x [N, C, H, W] into patches [N, C, kh * kw, L],
-/// L = H_out * W_out, with x padded by `pad_value`. The gather's index depends
-/// only on (H, W) and the device, so it is built once and kept for the next
-/// call with the same input size.
+/// Gathers the windows of x [N, C, H, W] into patches [C, kh * kw, L, N],
+/// L = H_out * W_out, with x padded by `pad_value`; the batch comes last, so a
+/// convolution of the whole batch is one matrix product. The gather's index
+/// depends only on (C, H, W) and the device, so it is built once and kept for
+/// the next call with the same input size.
 class Unfold2d {
  public:
   /// Throws ValueError, naming `layer`, for a non-positive kernel, stride or
@@ -53,9 +54,10 @@ class Unfold2d {
  private:
   std::string layer_;
   Window2d window_;
+  std::int64_t cached_channels_ = -1;
   std::int64_t cached_height_ = -1;
   std::int64_t cached_width_ = -1;
-  Tensor cached_index_;  ///< i64 [kh * kw * L] into the padded, flattened H * W
+  Tensor cached_index_;  ///< i64 [C * kh * kw * L] into C * H * W, then one pad row
 };
 
 /// Shared by Conv1d and Conv2d: weight [out, in / groups, *kernel], bias [out],

@@ -8,6 +8,17 @@
 
 namespace tether::nn {
 
+/// A pooling layer's stride: a Size2d, or none for "the kernel's size", as
+/// torch.nn's stride=None. Unlike std::optional<Size2d> it takes a braced
+/// pair, so `MaxPool2d(2, {2, 1})` reads as in PyTorch.
+struct PoolingStride {
+  PoolingStride(std::nullopt_t = std::nullopt) {}           // NOLINT: implicit by design
+  PoolingStride(std::int64_t both) : size(Size2d(both)) {}  // NOLINT: implicit by design
+  PoolingStride(std::int64_t height, std::int64_t width) : size(Size2d(height, width)) {}
+  PoolingStride(Size2d size) : size(size) {}  // NOLINT: implicit by design
+  std::optional<Size2d> size;
+};
+
 /// x [N, C, H, W] -> [N, C, H_out, W_out], H_out = (H + 2 padding - kernel) /
 /// stride + 1, each the maximum of its window; padding counts as -inf. The
 /// gradient goes to every element equal to its window's maximum.
@@ -15,8 +26,7 @@ class MaxPool2d : public UnaryModule {
  public:
   /// stride defaults to kernel. Throws ValueError for a non-positive kernel or
   /// stride, or a padding above half the kernel.
-  explicit MaxPool2d(Size2d kernel, std::optional<Size2d> stride = std::nullopt,
-                     Size2d padding = 0);
+  explicit MaxPool2d(Size2d kernel, PoolingStride stride = std::nullopt, Size2d padding = 0);
   /// Throws ShapeError unless x is 4-d and at least the kernel after padding.
   Tensor forward(const Tensor& x) override;
 
@@ -29,7 +39,7 @@ class MaxPool2d : public UnaryModule {
 /// number of input elements in the window.
 class AvgPool2d : public UnaryModule {
  public:
-  explicit AvgPool2d(Size2d kernel, std::optional<Size2d> stride = std::nullopt, Size2d padding = 0,
+  explicit AvgPool2d(Size2d kernel, PoolingStride stride = std::nullopt, Size2d padding = 0,
                      bool count_include_pad = true);
   /// Throws as MaxPool2d::forward.
   Tensor forward(const Tensor& x) override;
