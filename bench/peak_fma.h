@@ -1,7 +1,7 @@
 // This core's single-precision peak, measured: the compute bound that
 // mlp_step prints beside its figures, on whatever machine it runs.
 //
-// The probe runs 16 independent chains of fused multiply-adds on the widest
+// The probe runs independent chains of fused multiply-adds on the widest
 // vectors the compiler targets (AVX-512 or AVX2; the program is built with
 // -march=native and -ffp-contract=fast, so `a * b + c` is one FMA), enough
 // chains to cover the FMA units' latency, and counts 2 flops per lane per
@@ -19,12 +19,17 @@ namespace tether::bench {
 /// GFLOP/s; 0 when the program was not compiled for a CPU with FMA.
 inline double peak_fma_gflops(int samples = 20) {
 #if defined(__FMA__) || defined(__AVX512F__)
+  // As many chains as fit in registers beside the two constants (a spilled
+  // chain would measure loads and stores), and more than the FMA units'
+  // latency times their count (2 x 4-5 cycles on current x86 cores).
 #if defined(__AVX512F__)
   using Vector = float __attribute__((vector_size(64)));
+  constexpr int kChains = 24;  // of 32 zmm registers
 #else
   using Vector = float __attribute__((vector_size(32)));
+  constexpr int kChains = 12;  // of 16 ymm registers
 #endif
-  constexpr int kLanes = sizeof(Vector) / sizeof(float), kChains = 16;
+  constexpr int kLanes = sizeof(Vector) / sizeof(float);
   constexpr long kIterations = 1 << 22;
   double best = 0.0;
   for (int sample = 0; sample < samples; ++sample) {
