@@ -2,37 +2,22 @@
 // Module::save/load, atomic writes, and hostile files written by hand.
 #include <signal.h>
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
+
+#include "scratch_directory.h"
 
 using namespace tether;
 using Catch::Matchers::Contains;
 
 namespace {
 
-namespace fs = std::filesystem;
-
-/// A fresh directory, removed with everything in it at the end of the test.
-struct ScratchDirectory {
-  fs::path path =
-      fs::temp_directory_path() / ("tether_checkpoint_test_" + std::to_string(::getpid()));
-  ScratchDirectory() {
-    fs::remove_all(path);
-    fs::create_directory(path);
-  }
-  ~ScratchDirectory() { fs::remove_all(path); }
-  std::string operator/(const std::string& name) const { return path / name; }
-  /// The names of the files in it.
-  std::vector<std::string> files() const {
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path)) names.push_back(entry.path().filename());
-    return names;
-  }
+/// A scratch directory of this file's own.
+struct ScratchDirectory : testing::ScratchDirectory {
+  ScratchDirectory() : testing::ScratchDirectory("tether_checkpoint_test") {}
 };
 
 std::string read_bytes(const std::string& path) {

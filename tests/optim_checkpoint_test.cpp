@@ -4,28 +4,19 @@
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-#include <filesystem>
 #include <memory>
 #include <string>
+
+#include "scratch_directory.h"
 
 using namespace tether;
 using Catch::Matchers::Contains;
 
 namespace {
 
-namespace fs = std::filesystem;
-
-/// A checkpoint path in a fresh directory, removed at the end of the test.
-struct ScratchFile {
-  fs::path directory =
-      fs::temp_directory_path() / ("tether_optim_checkpoint_test_" + std::to_string(::getpid()));
-  ScratchFile() {
-    fs::remove_all(directory);
-    fs::create_directory(directory);
-  }
-  ~ScratchFile() { fs::remove_all(directory); }
-  std::string operator/(const std::string& name) const { return directory / name; }
+/// A scratch directory of this file's own.
+struct ScratchFile : testing::ScratchDirectory {
+  ScratchFile() : testing::ScratchDirectory("tether_optim_checkpoint_test") {}
 };
 
 /// Every value of a state, for exact comparison.
