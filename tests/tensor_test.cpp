@@ -76,6 +76,21 @@ TEST_CASE("the _like factories copy shape and dtype but not values or requires_g
   CHECK(values(tether::full_like(like, -1.5)) == std::vector<double>(6, -1.5));
 }
 
+TEST_CASE("options() carries dtype and device but not requires_grad", "[tensor]") {
+  const Tensor x = tether::randn({2}, TensorOptions(DType::f64).with_requires_grad());
+  CHECK(x.options().dtype == DType::f64);
+  CHECK(x.options().device == Device::cpu());
+  CHECK_FALSE(x.options().requires_grad);
+}
+
+TEST_CASE("mT transposes each matrix of a batch and refuses a vector", "[tensor]") {
+  const Tensor x = tether::arange(12.0, DType::f64).reshape({2, 2, 3});
+  const Tensor t = x.mT();
+  CHECK(t.shape() == Shape{2, 3, 2});
+  CHECK(values(t.contiguous()) == std::vector<double>{0, 3, 1, 4, 2, 5, 6, 9, 7, 10, 8, 11});
+  CHECK_THROWS_AS(tether::ones({3}).mT(), tether::ShapeError);
+}
+
 TEST_CASE("arange counts to end, or from start by a step, in i64 by default", "[tensor]") {
   const Tensor count = tether::arange(5);
   CHECK(count.dtype() == DType::i64);

@@ -73,6 +73,10 @@ Tensor Tensor::t() const {
   if (dim() > 2) fail<ShapeError>("t: expected a tensor of rank <= 2, got shape ", shape());
   return tether::transpose(*this, 0, -1);
 }
+Tensor Tensor::mT() const {
+  if (dim() < 2) fail<ShapeError>("mT: expected a tensor of rank >= 2, got shape ", shape());
+  return tether::transpose(*this, -2, -1);
+}
 Tensor Tensor::permute(const Dims& dims) const {
   return tether::permute(*this, dims);
 }

@@ -27,7 +27,7 @@ class SpectralNorm final : public Constraint {
       fail<ValueError>("spectral_norm: power_iteration_steps must be >= 0, got ", steps);
     NoGradGuard no_grad;
     const Tensor matrix = as_matrix(weight.detach());
-    const TensorOptions options = TensorOptions(weight.dtype()).with_device(weight.device());
+    const TensorOptions options = weight.options();
     u_ = normalize(randn({matrix.size(0)}, options), 0, eps_);
     v_ = normalize(randn({matrix.size(1)}, options), 0, eps_);
     power_iteration(matrix, 15);

@@ -16,22 +16,13 @@ Tensor inverse_softplus(const Tensor& y) {
   return y + log1p(-exp(-y));
 }
 
-Tensor matrix_transpose(const Tensor& x) {
-  return transpose(x, -1, -2);
-}
-
-/// x's dtype and device, for tensors made to go with x.
-TensorOptions options_of(const Tensor& x) {
-  return TensorOptions(x.dtype()).with_device(x.device());
-}
-
 void check_matrix(const char* op, const Tensor& x) {
   if (x.dim() < 2)
     fail<ShapeError>(op, ": expected a matrix (or a batch of them), got ", x.shape());
 }
 
 Tensor diagonal_mask(const Tensor& x) {
-  return eye(x.size(-2), x.size(-1), options_of(x));
+  return eye(x.size(-2), x.size(-1), x.options());
 }
 
 /// The slice-wise L2 norm of v over all dims but `dim`, keeping dims.
@@ -81,7 +72,7 @@ RowMajorMatrix to_eigen(const Tensor& matrix) {
 /// `matrix` as a tensor with the dtype and device of `like`.
 Tensor from_eigen(const RowMajorMatrix& matrix, const Tensor& like) {
   return tensor(std::vector<double>(matrix.data(), matrix.data() + matrix.size()),
-                {matrix.rows(), matrix.cols()}, options_of(like));
+                {matrix.rows(), matrix.cols()}, like.options());
 }
 
 /// The Cholesky factor of a symmetric positive definite matrix, outside the graph.
@@ -107,7 +98,7 @@ bool is_wide(const Tensor& x) {
   return x.size(0) < x.size(1);
 }
 Tensor as_tall(const Tensor& x) {
-  return is_wide(x) ? matrix_transpose(x) : x;
+  return is_wide(x) ? x.mT() : x;
 }
 
 /// An orthogonal [n, n] matrix whose first k columns are those of `tall`
@@ -137,14 +128,14 @@ class Orthogonal final : public Constraint {
     check_orthogonal_shape(raw[0]);
     const Tensor tall = as_tall(raw[0]);
     const std::int64_t n = tall.size(0), k = tall.size(1);
-    if (!base_.defined()) base_ = eye(n, std::nullopt, options_of(tall));
+    if (!base_.defined()) base_ = eye(n, std::nullopt, tall.options());
     if (!(base_.shape() == Shape{n, n}))
       fail<ShapeError>("orthogonal: a raw input of shape ", raw[0].shape(), " needs a base of [", n,
                        ", ", n, "], the buffer has ", base_.shape());
     Tensor lower = tril(tall, -1);
-    if (k < n) lower = cat({lower, zeros({n, n - k}, options_of(tall))}, 1);
-    const Tensor q = matmul(base_, narrow(matrix_exp(lower - matrix_transpose(lower)), 1, 0, k));
-    return is_wide(raw[0]) ? matrix_transpose(q) : q;
+    if (k < n) lower = cat({lower, zeros({n, n - k}, tall.options())}, 1);
+    const Tensor q = matmul(base_, narrow(matrix_exp(lower - lower.mT()), 1, 0, k));
+    return is_wide(raw[0]) ? q.mT() : q;
   }
 
   bool has_right_inverse() const override { return true; }
@@ -215,7 +206,7 @@ std::shared_ptr<Constraint> symmetric() {
       "symmetric",
       [](const Tensor& raw) {
         check_matrix("symmetric", raw);
-        return (raw + matrix_transpose(raw)) * 0.5;
+        return (raw + raw.mT()) * 0.5;
       },
       [](const Tensor& value) { return value; });
 }
@@ -225,7 +216,7 @@ std::shared_ptr<Constraint> skew_symmetric() {
       "skew_symmetric",
       [](const Tensor& raw) {
         check_matrix("skew_symmetric", raw);
-        return (raw - matrix_transpose(raw)) * 0.5;
+        return (raw - raw.mT()) * 0.5;
       },
       [](const Tensor& value) { return value; });
 }
@@ -249,7 +240,7 @@ std::shared_ptr<Constraint> positive_definite(double eps) {
       "positive_definite",
       [eps](const Tensor& raw) {
         const Tensor factor = cholesky_factor_forward(raw);
-        return matmul(factor, matrix_transpose(factor)) + diagonal_mask(raw) * eps;
+        return matmul(factor, factor.mT()) + diagonal_mask(raw) * eps;
       },
       [eps](const Tensor& value) {
         return cholesky_factor_inverse(cholesky_of(value - diagonal_mask(value) * eps));

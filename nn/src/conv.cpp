@@ -91,8 +91,7 @@ Tensor Unfold2d::operator()(const Tensor& x, double pad_value) {
   // not single elements, and the pad value is one extra row, not a padded copy.
   Tensor rows = x.permute({1, 2, 3, 0}).reshape({pixels, batch});
   if (w.padding.height > 0 || w.padding.width > 0)
-    rows = cat(
-        {rows, full({1, batch}, pad_value, TensorOptions(x.dtype()).with_device(x.device()))}, 0);
+    rows = cat({rows, full({1, batch}, pad_value, x.options())}, 0);
   return index_select(rows, 0, cached_index_).reshape({channels, taps, positions, batch});
 }
 

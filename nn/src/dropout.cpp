@@ -17,7 +17,7 @@ Tensor Dropout::forward(const Tensor& x) {
   if (p_ == 1) return x * 0.0;
   // u ~ U[0, 1) is >= p with probability 1 - p. The mask is a constant, so
   // the gradient is the same mask and scale.
-  const Tensor keep = rand(x.shape(), TensorOptions(x.dtype()).with_device(x.device())) >= p_;
+  const Tensor keep = rand(x.shape(), x.options()) >= p_;
   return x * keep * (1 / (1 - p_));
 }
 

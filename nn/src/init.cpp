@@ -36,10 +36,6 @@ void initialise(const char* function, Parameter& parameter, Draw draw) {
   write(function, parameter, draw(parameter.value().detach()));
 }
 
-TensorOptions options_of(const Tensor& like) {
-  return TensorOptions(like.dtype()).with_device(like.device());
-}
-
 void require_matrix(const char* function, const Tensor& weight) {
   if (weight.dim() < 2)
     fail<ValueError>("init::", function, ": expected a weight of at least 2 dims, got ",
@@ -55,11 +51,11 @@ double fan(const char* function, const Tensor& weight, FanMode mode) {
 }
 
 Tensor uniform_like(const Tensor& like, double low, double high) {
-  return rand(like.shape(), options_of(like)) * (high - low) + low;
+  return rand(like.shape(), like.options()) * (high - low) + low;
 }
 
 Tensor normal_like(const Tensor& like, double mean, double std) {
-  return randn(like.shape(), options_of(like)) * std + mean;
+  return randn(like.shape(), like.options()) * std + mean;
 }
 
 double xavier_std(const char* function, const Tensor& weight, double gain) {
@@ -123,7 +119,7 @@ void normal_(Parameter& parameter, double mean, double std) {
 
 void constant_(Parameter& parameter, double value) {
   initialise("constant_", parameter, [&](const Tensor& current) {
-    return full(current.shape(), value, options_of(current));
+    return full(current.shape(), value, current.options());
   });
 }
 

@@ -37,7 +37,7 @@ Tensor pool(Unfold2d& unfold, const Tensor& x, double pad_value, Reduce reduce) 
 /// keeps the gather's cached index).
 Tensor window_counts(Unfold2d& unfold, const Tensor& x) {
   NoGradGuard no_grad;
-  const TensorOptions options = TensorOptions(x.dtype()).with_device(x.device());
+  const TensorOptions options = x.options();
   return sum(unfold(ones({1, x.size(1), x.size(2), x.size(3)}, options), 0.0), {1});
 }
 

@@ -78,7 +78,7 @@ void split_steps(const Tensor& x, std::vector<Tensor>& steps) {
 }
 
 Tensor zero_state(const Tensor& like, const Shape& shape) {
-  return zeros(shape, TensorOptions(like.dtype()).with_device(like.device()));
+  return zeros(shape, like.options());
 }
 
 /// `options`, once they are valid for `layer`.

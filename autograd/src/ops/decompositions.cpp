@@ -14,14 +14,6 @@ using namespace ops;
 
 namespace {
 
-Tensor matrix_transpose(const Tensor& x) {
-  return transpose(x, -1, -2);
-}
-
-TensorOptions options_of(const Tensor& x) {
-  return TensorOptions(x.dtype()).with_device(x.device());
-}
-
 void check_matrix(const char* op, const char* name, const Tensor& x) {
   check_defined(op, x);
   if (x.dim() < 2)
@@ -105,7 +97,7 @@ Tensor diagonal_view(const Tensor& x, std::int64_t offset) {
 
 /// The gradient of diagonal: `g` on the diagonal `offset` of zeros of `shape`.
 Tensor diagonal_backward(const Tensor& g, const Shape& shape, std::int64_t offset) {
-  Tensor out = zeros(shape, options_of(g));
+  Tensor out = zeros(shape, g.options());
   backend_of(g).copy(g, diagonal_view(out, offset));
   return record("diagonal_backward", {g}, out, {},
                 [offset](Node&, const Tensor& gg) -> GradList { return {diagonal(gg, offset)}; });
@@ -117,9 +109,9 @@ Tensor diagonal_backward(const Tensor& g, const Shape& shape, std::int64_t offse
 /// the lower triangle and halves the diagonal, made symmetric by splitting the
 /// strictly lower part between both triangles.
 Tensor cholesky_backward(const Tensor& l, const Tensor& g) {
-  const Tensor lower = tril(matmul(matrix_transpose(l), g));
-  const Tensor symmetric = (lower + matrix_transpose(tril(lower, -1))) * 0.5;
-  const Tensor left = solve_triangular(matrix_transpose(l), symmetric, /*upper=*/true);
+  const Tensor lower = tril(matmul(l.mT(), g));
+  const Tensor symmetric = (lower + tril(lower, -1).mT()) * 0.5;
+  const Tensor left = solve_triangular(l.mT(), symmetric, /*upper=*/true);
   return solve_triangular(l, left, /*upper=*/false, /*left=*/false);
 }
 
@@ -164,7 +156,7 @@ void check_system(const char* op, const char* a_name, const Tensor& a, const cha
 
 Tensor cholesky(const Tensor& a, bool upper) {
   const Tensor l = lower_cholesky("cholesky", a);
-  return upper ? contiguous(matrix_transpose(l)) : l;
+  return upper ? contiguous(l.mT()) : l;
 }
 
 Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
@@ -186,12 +178,10 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
                 [upper, left, unitriangular, sa = a.shape(), sb = b.shape()](
                     Node& node, const Tensor& g) -> GradList {
                   const Tensor &a = node.saved(0), &x = node.saved(1);
-                  const Tensor grad_b =
-                      solve_triangular(matrix_transpose(a), g, !upper, left, unitriangular);
+                  const Tensor grad_b = solve_triangular(a.mT(), g, !upper, left, unitriangular);
                   Tensor grad_a;
                   if (node.needs_grad(0)) {
-                    const Tensor product = left ? matmul(grad_b, matrix_transpose(x))
-                                                : matmul(matrix_transpose(x), grad_b);
+                    const Tensor product = left ? matmul(grad_b, x.mT()) : matmul(x.mT(), grad_b);
                     grad_a = sum_to_shape(-solved_triangle(product, upper, unitriangular), sa);
                   }
                   return {grad_a, node.needs_grad(1) ? sum_to_shape(grad_b, sb) : Tensor()};
@@ -201,9 +191,9 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
 // (L L^T) X = B as L Y = B, then L^T X = Y (U^T Y = B, then U X = Y).
 Tensor cholesky_solve(const Tensor& b, const Tensor& l, bool upper) {
   check_system("cholesky_solve", "the factor", l, "B", b, /*left=*/true);
-  const Tensor lower = upper ? matrix_transpose(l) : l;
+  const Tensor lower = upper ? l.mT() : l;
   const Tensor y = solve_triangular(lower, b, /*upper=*/false);
-  return solve_triangular(matrix_transpose(lower), y, /*upper=*/true);
+  return solve_triangular(lower.mT(), y, /*upper=*/true);
 }
 
 // det(L L^T) = prod(diag(L))^2.
@@ -215,12 +205,12 @@ Tensor logdet(const Tensor& a) {
 // triangle must become 0, not NaN.
 Tensor tril(const Tensor& x, std::int64_t diagonal) {
   check_matrix("tril", "the input", x);
-  return where(triangle_mask(x, diagonal, true), x, scalar_tensor(0.0, options_of(x)));
+  return where(triangle_mask(x, diagonal, true), x, scalar_tensor(0.0, x.options()));
 }
 
 Tensor triu(const Tensor& x, std::int64_t diagonal) {
   check_matrix("triu", "the input", x);
-  return where(triangle_mask(x, diagonal, false), x, scalar_tensor(0.0, options_of(x)));
+  return where(triangle_mask(x, diagonal, false), x, scalar_tensor(0.0, x.options()));
 }
 
 Tensor diagonal(const Tensor& x, std::int64_t offset) {

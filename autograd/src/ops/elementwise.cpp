@@ -26,7 +26,7 @@ Tensor record_binary(const char* name, const Tensor& a, const Tensor& b, Tensor 
 
 /// A 0-d tensor of x's dtype and device, broadcast against x by binary ops.
 Tensor scalar_like(const Tensor& x, double value) {
-  return full({}, value, TensorOptions(x.dtype()).with_device(x.device()));
+  return full({}, value, x.options());
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ Tensor ones(const Shape& shape, TensorOptions options) {
 }
 
 Tensor full_like(const Tensor& like, double value) {
-  return full(like.shape(), value, TensorOptions(like.dtype()).with_device(like.device()));
+  return full(like.shape(), value, like.options());
 }
 Tensor zeros_like(const Tensor& like) {
   return full_like(like, 0.0);

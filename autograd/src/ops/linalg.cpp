@@ -22,10 +22,6 @@ Tensor as_batched(const Tensor& x, const Shape& batch) {
   return Tensor::view_of(dense, shape, contiguous_strides(shape), 0);
 }
 
-Tensor matrix_transpose(const Tensor& x) {
-  return transpose(x, -1, -2);
-}
-
 /// a [..., n, k] @ b [..., k, m] with broadcast batch dims (both rank >= 2, k checked).
 Tensor batched_matmul(const Tensor& a, const Tensor& b) {
   Shape batch_a = a.shape(), batch_b = b.shape();
@@ -39,13 +35,12 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b) {
       as_batched(a, batch), as_batched(b, batch),
       Tensor::view_of(out, {batch.numel(), a.size(-2), b.size(-1)},
                       contiguous_strides({batch.numel(), a.size(-2), b.size(-1)}), 0));
-  return record(
-      "matmul", {a, b}, out, {a, b},
-      [sa = a.shape(), sb = b.shape()](Node& n, const Tensor& g) -> GradList {
-        return {
-            n.needs_grad(0) ? sum_to_shape(matmul(g, matrix_transpose(n.saved(1))), sa) : Tensor(),
-            n.needs_grad(1) ? sum_to_shape(matmul(matrix_transpose(n.saved(0)), g), sb) : Tensor()};
-      });
+  return record("matmul", {a, b}, out, {a, b},
+                [sa = a.shape(), sb = b.shape()](Node& n, const Tensor& g) -> GradList {
+                  return {
+                      n.needs_grad(0) ? sum_to_shape(matmul(g, n.saved(1).mT()), sa) : Tensor(),
+                      n.needs_grad(1) ? sum_to_shape(matmul(n.saved(0).mT(), g), sb) : Tensor()};
+                });
 }
 
 /// x (rank 1 or 2) as the backend's rank-3 [1, rows, cols] view, without
@@ -82,9 +77,9 @@ Tensor matrix_product(const Tensor& a, const Tensor& b) {
     const Tensor &a = n.saved(0), &b = n.saved(1);
     Tensor grad_a, grad_b;
     if (n.needs_grad(0))
-      grad_a = b.dim() == 2 ? matmul(g, matrix_transpose(b)) : a.dim() == 2 ? outer(g, b) : g * b;
+      grad_a = b.dim() == 2 ? matmul(g, b.mT()) : a.dim() == 2 ? outer(g, b) : g * b;
     if (n.needs_grad(1))
-      grad_b = a.dim() == 2 ? matmul(matrix_transpose(a), g) : b.dim() == 2 ? outer(a, g) : a * g;
+      grad_b = a.dim() == 2 ? matmul(a.mT(), g) : b.dim() == 2 ? outer(a, g) : a * g;
     return {grad_a, grad_b};
   });
 }
@@ -128,7 +123,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       fail<ShapeError>("linear: expected a bias [", weight.shape()[0], "], got ", bias.shape());
   }
   if (x.dim() != 2) {  // a batch of inputs, or one vector: the composed form
-    const Tensor y = matmul(x, matrix_transpose(weight));
+    const Tensor y = matmul(x, weight.mT());
     return bias.defined() ? y + bias : y;
   }
   // [N, in] inputs, the common case: one product, the bias added in place, one node.
@@ -141,7 +136,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return record("linear", {x, weight, bias}, out, {x, weight},
                 [](Node& n, const Tensor& g) -> GradList {
                   return {n.needs_grad(0) ? matmul(g, n.saved(1)) : Tensor(),
-                          n.needs_grad(1) ? matmul(matrix_transpose(g), n.saved(0)) : Tensor(),
+                          n.needs_grad(1) ? matmul(g.mT(), n.saved(0)) : Tensor(),
                           n.needs_grad(2) ? sum(g, {0}) : Tensor()};
                 });
 }

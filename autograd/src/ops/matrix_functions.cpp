@@ -41,7 +41,7 @@ Tensor taylor_exp(const Tensor& x) {
   std::array<double, kDegree + 1> coefficient{1.0};
   for (int i = 1; i <= kDegree; ++i) coefficient[i] = coefficient[i - 1] / i;
   std::array<Tensor, kBlock + 1> power;  // I, X, ..., X^4
-  power[0] = eye(x.size(-1), std::nullopt, TensorOptions(x.dtype()).with_device(x.device()));
+  power[0] = eye(x.size(-1), std::nullopt, x.options());
   power[1] = x;
   for (int i = 2; i <= kBlock; ++i) power[i] = matmul(power[i - 1], x);
 

@@ -40,7 +40,7 @@ Shape infer_shape(const char* op, const Tensor& x, const Shape& requested) {
 /// The gradient of a strided slice: `g` placed into zeros of `shape`.
 Tensor slice_backward(const Tensor& g, const Shape& shape, int dim, std::int64_t start,
                       std::int64_t step) {
-  Tensor out = zeros(shape, TensorOptions(g.dtype()).with_device(g.device()));
+  Tensor out = zeros(shape, g.options());
   Strides strides = out.strides();
   strides[dim] *= step;
   backend_of(g).copy(g, Tensor::view_of(out, g.shape(), strides, start * out.strides()[dim]));
@@ -53,7 +53,7 @@ Tensor slice_backward(const Tensor& g, const Shape& shape, int dim, std::int64_t
 
 /// The gradient of index_select: rows of `g` added into zeros of `shape`.
 Tensor index_select_backward(const Tensor& g, const Shape& shape, int dim, const Tensor& index) {
-  Tensor out = zeros(shape, TensorOptions(g.dtype()).with_device(g.device()));
+  Tensor out = zeros(shape, g.options());
   backend_of(g).index_add(out, dim, index, contiguous_data(g));
   return record(
       "index_select_backward", {g}, out, {index},
@@ -62,7 +62,7 @@ Tensor index_select_backward(const Tensor& g, const Shape& shape, int dim, const
 
 /// The gradient of gather: `g` scatter-added into zeros of `shape`.
 Tensor gather_backward(const Tensor& g, const Shape& shape, int dim, const Tensor& index) {
-  Tensor out = zeros(shape, TensorOptions(g.dtype()).with_device(g.device()));
+  Tensor out = zeros(shape, g.options());
   backend_of(g).scatter_add(out, dim, index, g);
   return record("gather_backward", {g}, out, {index}, [dim](Node& n, const Tensor& gg) -> GradList {
     return {gather(gg, dim, n.saved(0))};

@@ -102,6 +102,9 @@ class Tensor {
   std::int64_t numel() const { return impl_->shape.numel(); }
   DType dtype() const { return impl_->dtype; }
   Device device() const { return impl_->storage->device(); }
+  /// This tensor's dtype and device, for tensors made to go with it (as
+  /// libtorch's Tensor::options(); requires_grad is false).
+  TensorOptions options() const { return TensorOptions(dtype()).with_device(device()); }
   std::int64_t storage_offset() const { return impl_->offset; }
   bool is_contiguous() const;
   bool is_floating_point() const { return is_floating(dtype()); }
@@ -166,6 +169,8 @@ class Tensor {
   Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
   Tensor transpose(std::int64_t dim0, std::int64_t dim1) const;
   Tensor t() const;
+  /// The transpose of the last two dims (each matrix of a batch), as torch's Tensor.mT.
+  Tensor mT() const;
   Tensor permute(const Dims& dims) const;
   Tensor squeeze() const;
   Tensor squeeze(std::int64_t dim) const;
