@@ -7,7 +7,7 @@
 //   loss.backward();          // w.grad() now holds d loss / d w
 //
 // Headers: tensor.h (the Tensor handle), ops.h (every differentiable op),
-// autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h;
+// autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h, threads.h;
 // parameter.h, constraint.h, constraints.h, projection.h (constrained
 // parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,
 // learning-rate schedulers, gradient clipping, training checkpoints).
@@ -44,3 +44,4 @@
 #include "tether/projection.h"
 #include "tether/shape.h"
 #include "tether/tensor.h"
+#include "tether/threads.h"

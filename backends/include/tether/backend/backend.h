@@ -153,4 +153,10 @@ std::optional<MatrixLayout> matrix_layout(const Tensor& t);
 /// 1. Throws ShapeError naming `op` when the shapes do not broadcast.
 Strides broadcast_strides(const char* op, const Tensor& tensor, const Shape& shape);
 
+/// The threads the CPU kernels may use: OpenBLAS's pool when the CBLAS is
+/// OpenBLAS (the other CPU kernels run on the calling thread); 1 otherwise,
+/// where setting it changes nothing.
+int cpu_threads();
+void set_cpu_threads(int threads);
+
 }  // namespace tether::backend
