@@ -71,7 +71,9 @@ int main() {
   report("after a forward that uses the layer twice", *weight);
   sgd.zero_grad();
   step_loss.backward();
-  report("after backward (which freed the graph the cache holds)", *weight);
+  report("after backward (which keeps the constraint's graph)", *weight);
+  layer(input * 3.0).pow(2.0).mean().backward();
+  report("after a second loss and its backward", *weight);
   sgd.step();
   report("after sgd.step() (which wrote the raw weight)", *weight);
   layer(input);

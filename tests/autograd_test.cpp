@@ -5,8 +5,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tether/tether.h"
@@ -114,6 +116,51 @@ TEST_CASE("create_graph makes gradients differentiable: d2/dx2 of x^3 is 6x", "[
     CHECK(values(d2y) == std::vector<double>{6, 12, -18});
     x.set_grad(Tensor());  // x -> grad() -> its graph -> x is a cycle, as in PyTorch
   }
+}
+
+TEST_CASE("with create_graph, relu, abs and leaky_relu give gradients in the graph, as in PyTorch",
+          "[autograd]") {
+  // torch 1.13 at x = [-1, 0.5, 2]: grad(op(x).sum(), x, create_graph=True) is
+  // [0, 1, 1], [-1, 1, 1] and [0.25, 1, 1], each with a grad_fn; its own grad
+  // is [0, 0, 0]; backward(create_graph=True) leaves an x.grad with a grad_fn.
+  const std::vector<std::pair<const char*, std::function<Tensor(const Tensor&)>>> ops = {
+      {"relu", [](const Tensor& x) { return tether::relu(x); }},
+      {"abs", [](const Tensor& x) { return tether::abs(x); }},
+      {"leaky_relu", [](const Tensor& x) { return tether::leaky_relu(x, 0.25); }},
+  };
+  const std::vector<std::vector<double>> first = {{0, 1, 1}, {-1, 1, 1}, {0.25, 1, 1}};
+  const std::vector<double> zero = {0, 0, 0};
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const auto& [name, op] = ops[i];
+    INFO(name);
+    const Tensor x = leaf({-1, 0.5, 2});
+    const Tensor dy =
+        autograd::grad({op(x).sum()}, {x}, {}, std::nullopt, /*create_graph=*/true)[0];
+    CHECK(values(dy) == first[i]);
+    REQUIRE(dy.requires_grad());
+    CHECK(values(autograd::grad({dy.sum()}, {x})[0]) == zero);
+
+    op(x).sum().backward({}, false, /*create_graph=*/true);
+    CHECK(values(x.grad()) == first[i]);
+    REQUIRE(x.grad().requires_grad());
+    CHECK(values(autograd::grad({x.grad().sum()}, {x})[0]) == zero);
+    x.set_grad(Tensor());  // x -> grad() -> its graph -> x is a cycle, as in PyTorch
+  }
+}
+
+TEST_CASE("with create_graph, a linear function's gradient is in the graph, its own grad zero",
+          "[autograd]") {
+  // torch 1.13 returns 3 * ones without a grad_fn here, and a second grad raises
+  // "element 0 of tensors does not require grad": tether keeps one rule for all
+  // ops, and the second derivative of a linear function is zero.
+  const Tensor x = leaf({-1, 0.5, 2});
+  const Tensor dy =
+      autograd::grad({(x * 3.0 + 1.0).sum()}, {x}, {}, std::nullopt, /*create_graph=*/true)[0];
+  CHECK(values(dy) == std::vector<double>{3, 3, 3});
+  REQUIRE(dy.requires_grad());
+  CHECK(values(autograd::grad({dy.sum()}, {x})[0]) == std::vector<double>{0, 0, 0});
+  CHECK(values(autograd::grad({(x * 3.0).sum()}, {x})[0]) == std::vector<double>{3, 3, 3});
+  CHECK_FALSE(autograd::grad({(x * 3.0).sum()}, {x})[0].requires_grad());  // without create_graph
 }
 
 TEST_CASE("second derivatives flow through ops that save their own output", "[autograd]") {

@@ -53,7 +53,9 @@ class Engine {
                             "(it was freed by an earlier backward); pass retain_graph=true to the ",
                             "first backward");
       GradList input_grads = node->apply(grad);
-      if (!retain_graph_ && !accumulated_leaf(*node)) node->release();
+      // A retained node is shared by graphs that have yet to run it (see
+      // retain_graph_of); a leaf's accumulator is shared by every graph.
+      if (!retain_graph_ && !node->retained_ && !accumulated_leaf(*node)) node->release();
       const auto& next = node->next_nodes_;
       for (std::size_t i = 0; i < next.size(); ++i) {
         Node* child = next[i].get();
@@ -188,7 +190,11 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     if (!g.defined() && !allow_unused)
       fail<AutogradError>("grad: input ", i, " was not used to compute the outputs ",
                           "(pass allow_unused=true to get an undefined gradient)");
-    result.push_back(create_graph ? g : g.defined() ? g.detach() : g);
+    if (g.defined() && !create_graph)
+      g = g.detach();
+    else if (g.defined() && !g.requires_grad())  // constant where the input is: relu's mask
+      g = with_zero_derivative(g, inputs[i]);
+    result.push_back(g);
   }
   return result;
 }

@@ -94,7 +94,9 @@ class AccumulateGrad final : public Node {
                           " for a leaf of shape ", leaf_->shape, " and dtype ", leaf_->dtype);
     Tensor current(leaf_->grad);
     if (is_grad_enabled()) {  // create_graph: keep the gradient's own graph
-      leaf_->grad = (current.defined() ? current + grad : grad).impl_ptr();
+      Tensor sum = current.defined() ? current + grad : grad;
+      if (!sum.requires_grad()) sum = with_zero_derivative(sum, Tensor(leaf_));
+      leaf_->grad = sum.impl_ptr();
     } else if (current.defined()) {
       current.add_(grad);
     } else {
@@ -121,6 +123,29 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
   auto node = detail::make_pooled<AccumulateGrad>(leaf.impl_ptr());
   impl->grad_accumulator = node;
   return node;
+}
+
+void retain_graph_of(const Tensor& output) {
+  // Iterative, as the graph may be a long chain. A retained node's inputs are
+  // retained already, so the walk stops there and never visits a node twice.
+  std::vector<Node*> stack;
+  if (output.defined() && output.grad_fn()) stack.push_back(output.grad_fn().get());
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    if (node->retained_) continue;
+    node->retained_ = true;
+    for (const auto& next : node->next_nodes_)
+      if (next && !next->retained_) stack.push_back(next.get());
+  }
+}
+
+Tensor with_zero_derivative(const Tensor& grad, const Tensor& input) {
+  GradModeGuard grad_mode(true);
+  // A new handle on grad's data: grad itself may be shared (the ones seeded
+  // at a root, a gradient captured for two inputs) and must stay as it is.
+  return record("zero_derivative", {input}, grad.detach(), {},
+                [](Node&, const Tensor& g) -> GradList { return {zeros_like(g)}; });
 }
 
 const TensorImpl* accumulated_leaf(const Node& node) {

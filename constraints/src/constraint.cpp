@@ -110,9 +110,7 @@ bool ComputedParameter::value_was_written() const {
 
 bool ComputedParameter::cache_is_valid() const {
   if (!cached_.defined() || recompute_every_use_) return false;
-  if (grad_mode_ != is_grad_enabled() || training_mode_ != is_training()) return false;
-  const auto& graph = cached_.grad_fn();
-  return !(graph && graph->released());
+  return grad_mode_ == is_grad_enabled() && training_mode_ == is_training();
 }
 
 Tensor ComputedParameter::value() {
@@ -131,6 +129,9 @@ Tensor ComputedParameter::value() {
     if (unchanged) return cached_;
   }
   cached_ = constraint_->forward(raw_inputs_);
+  // Every graph built on the cached value shares the constraint's graph: no
+  // backward may free it while the cache hands the value out.
+  if (!recompute_every_use_) autograd::retain_graph_of(cached_);
   ++recompute_count_;
   versions_.clear();  // recorded after forward: a power iteration moves buffers
   for_each_version([this](std::uint64_t v) { versions_.push_back(v); });

@@ -75,9 +75,10 @@ class Node : public std::enable_shared_from_this<Node> {
   Tensor saved(std::size_t i);
 
   /// Frees the saved tensors; a later apply() throws. The engine calls this
-  /// after running a node unless retain_graph is set.
+  /// after running a node unless retain_graph is set or the node is retained.
   void release();
-  bool released() const { return released_; }
+  /// Whether the node keeps its saved tensors across backwards (see retain_graph_of).
+  bool retained() const { return retained_; }
 
  protected:
   Node() = default;
@@ -85,11 +86,13 @@ class Node : public std::enable_shared_from_this<Node> {
  private:
   friend Tensor record_node(std::shared_ptr<Node> node, std::span<const Tensor> inputs,
                             Tensor output, std::span<const Tensor> saved);
+  friend void retain_graph_of(const Tensor& output);
   friend class Engine;
 
   NodeList<std::shared_ptr<Node>> next_nodes_;
   NodeList<SavedTensor> saved_;
   bool released_ = false;
+  bool retained_ = false;  // set on a whole subgraph at once: a retained node's inputs are too
 
   // Engine bookkeeping for the backward pass in progress.
   std::uint64_t visit_stamp_ = 0;
@@ -146,6 +149,20 @@ Tensor record(std::string_view name, std::initializer_list<Tensor> inputs, Tenso
                 std::span<const Tensor>(saved.begin(), saved.size()),
                 std::forward<Backward>(backward));
 }
+
+/// Marks every node of `output`'s graph, down to the leaves, as retained: a
+/// backward without retain_graph runs them but keeps their saved tensors, so
+/// every graph built on `output` can backward through them. They are freed
+/// with the last tensor or graph that owns them, as any node is. A computed
+/// parameter retains its cached value's graph, which all its uses share.
+void retain_graph_of(const Tensor& output);
+
+/// `grad`, recorded as a function of `input` whose derivative is zero. With
+/// create_graph, a gradient that no recorded op connects to the graph (relu's
+/// is a constant mask times a constant) is still a function of its input, one
+/// that is locally constant; recording it so makes a second derivative zero
+/// instead of an error.
+Tensor with_zero_derivative(const Tensor& grad, const Tensor& input);
 
 /// Whether no other tensor, view or node refers to t's data, so that it may be
 /// updated in place or handed on without a copy.

@@ -62,11 +62,19 @@ std::shared_ptr<Constraint> chain(std::shared_ptr<Constraint> first,
 /// value() returns the cached tensor and recomputes only when
 ///  1. a raw input's or a buffer's version counter moved (an optimizer step,
 ///     load_state_dict, any in-place write),
-///  2. the cached value's graph was consumed by a backward without retain_graph,
-///  3. grad mode or train/eval mode differ from when it was computed,
-///  4. invalidate() was called.
-/// So a weight used by two layers or at 100 time steps is computed once per
-/// optimizer step, and in eval mode under NoGradGuard once until it changes.
+///  2. grad mode or train/eval mode differ from when it was computed,
+///  3. invalidate() was called.
+/// So a weight used by two layers, at 100 time steps or by two losses is
+/// computed once per optimizer step, and in eval mode under NoGradGuard once
+/// until it changes.
+///
+/// The constraint's graph (the nodes its forward recorded, between the raw
+/// leaves and the cached value) lives as long as the cache entry: every graph
+/// built on the value shares it, so a backward without retain_graph runs it
+/// but does not free it (autograd::retain_graph_of). Each backward adds its
+/// gradients into the raw leaves, as without the cache. The graph is freed
+/// when a recompute or invalidate() replaces the entry and no graph built on
+/// the old value is left.
 class ComputedParameter final : public Parameter {
  public:
   /// `raw_inputs` become the trainable leaves (marked requires_grad).
@@ -79,8 +87,8 @@ class ComputedParameter final : public Parameter {
 
   /// Drops the cache; the next value() recomputes.
   void invalidate() { cached_ = Tensor(); }
-  /// Recompute at every value() instead of caching (trades time for memory
-  /// when a cached graph would be kept alive for long).
+  /// Recompute at every value() instead of caching (trades time for memory:
+  /// each use gets a graph of its own, which its backward frees).
   void set_recompute_every_use(bool on) { recompute_every_use_ = on; }
   /// Sets the raw inputs so that value() reproduces `value`, through the
   /// constraint's right_inverse. Throws ValueError if it has none.
