@@ -75,10 +75,9 @@ class Node : public std::enable_shared_from_this<Node> {
   Tensor saved(std::size_t i);
 
   /// Frees the saved tensors; a later apply() throws. The engine calls this
-  /// after running a node unless retain_graph is set or the node is retained.
+  /// after running a node unless retain_graph is set or the node is retained
+  /// (see retain_graph_of).
   void release();
-  /// Whether the node keeps its saved tensors across backwards (see retain_graph_of).
-  bool retained() const { return retained_; }
 
  protected:
   Node() = default;
