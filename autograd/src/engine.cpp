@@ -192,7 +192,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                           "(pass allow_unused=true to get an undefined gradient)");
     if (g.defined() && !create_graph)
       g = g.detach();
-    else if (g.defined() && !g.requires_grad())  // constant where the input is: relu's mask
+    else if (g.defined() && !g.requires_grad())  // locally constant, as relu's: still in the graph
       g = with_zero_derivative(g, inputs[i]);
     result.push_back(g);
   }

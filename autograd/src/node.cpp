@@ -140,6 +140,10 @@ void retain_graph_of(const Tensor& output) {
   }
 }
 
+// One rule in the engine rather than a double-backward node per op: every
+// backward is written in differentiable ops, so a gradient that came out
+// without a graph is constant in the inputs, whichever ops made it (relu,
+// abs, clamp, a linear function), and its derivative is zero.
 Tensor with_zero_derivative(const Tensor& grad, const Tensor& input) {
   GradModeGuard grad_mode(true);
   // A new handle on grad's data: grad itself may be shared (the ones seeded
