@@ -223,6 +223,25 @@ TEST_CASE("autograd::grad runs twice through a cached constrained weight", "[cac
   });
 }
 
+TEST_CASE("a gradient penalty and two losses backward through one cached constrained weight",
+          "[caching]") {
+  for_each_weight([](const std::string&, TwoLosses& t) {
+    // WGAN-GP's penalty: its graph holds the backward of the constraint's graph.
+    const auto penalty = [&](const ConstrainedLinear& critic) {
+      const Tensor x = t.x1.detach().clone().requires_grad_();
+      return autograd::grad({critic.loss(x)}, {x}, {}, std::nullopt, /*create_graph=*/true)[0]
+          .pow(2.0)
+          .sum();
+    };
+    (penalty(t.cached) + t.a).backward();
+    t.b.backward();
+    (penalty(t.uncached) + t.uncached.loss(t.x1)).backward();
+    t.uncached.loss(t.x2).backward();
+    CHECK(max_abs_diff(t.cached.raw().grad(), t.uncached.raw().grad()) < 1e-12);
+    CHECK(t.cached.weight->recompute_count() == 1);
+  });
+}
+
 TEST_CASE("a loss built before an optimizer step and backwarded after it: right or refused",
           "[caching]") {
   for_each_weight([](const std::string& name, TwoLosses& t) {
