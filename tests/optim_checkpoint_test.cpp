@@ -96,6 +96,26 @@ TEST_CASE("a training checkpoint resumes Adam and StepLR bit for bit", "[optim]"
   CHECK(resumed.schedule.state_dict() == original.schedule.state_dict());
 }
 
+TEST_CASE(
+    "a training checkpoint's weights load alone without strict, its optimizer state reported as "
+    "unexpected keys",
+    "[optim]") {
+  ScratchFile scratch;
+  Training original(1);
+  original.steps(2);
+  original.save(scratch / "run.safetensors");
+
+  Training fresh(2);
+  CHECK_THROWS_WITH(fresh.model->load(scratch / "run.safetensors"),
+                    Contains("unexpected keys \"optimizer.state.0.exp_avg\""));
+  const nn::IncompatibleKeys unmatched = fresh.model->load(scratch / "run.safetensors", false);
+  CHECK(unmatched.missing_keys.empty());
+  CHECK(unmatched.unexpected_keys.size() == 3 * original.adam.parameters().size());
+  for (const std::string& key : unmatched.unexpected_keys)
+    CHECK(key.starts_with("optimizer.state."));
+  CHECK(values(fresh.model->state_dict()) == values(original.model->state_dict()));
+}
+
 TEST_CASE("a training checkpoint names its entries as torch does", "[optim]") {
   ScratchFile scratch;
   Training training(1);

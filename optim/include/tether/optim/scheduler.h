@@ -66,7 +66,9 @@ class Scheduler {
 /// Being a closed form, it overrides lr changes made by anyone else.
 class LRScheduler : public Scheduler {
  public:
-  /// Advances t by one and sets every group's learning rate to lr_at(initial, t).
+  /// Advances t by one and sets every group's learning rate to lr_at(initial, t)
+  /// through the optimizer's set_lr, which refuses one that overflowed to
+  /// infinity (a ValueError).
   void step();
   /// Epochs stepped so far (t).
   std::int64_t last_epoch() const { return epoch_; }
