@@ -22,7 +22,6 @@ void require(const char* scheduler, bool ok, const char* what, T value) {
   if (!ok) fail<ValueError>(scheduler, ": ", what, ", got ", value);
 }
 
-// Written so that nan fails too: every comparison with it is false.
 bool finite_positive(double value) {
   return value > 0 && std::isfinite(value);
 }
