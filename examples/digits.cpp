@@ -112,7 +112,7 @@ void train(const Settings& settings, const Split& data) {
   optim::Adam adam(model->parameters(), {.lr = settings.lr});
   // The learning rate falls to 0 along a half cosine over the run, so the last
   // epochs settle instead of wandering between neighbouring minima.
-  optim::CosineAnnealingLR schedule(adam, settings.epochs);
+  optim::CosineAnnealingLR schedule(adam, {.T_max = settings.epochs});
   const std::int64_t rows = data.train_labels.size(0);
   Accuracy accuracy{0, 0};
   for (int epoch = 1; epoch <= settings.epochs; ++epoch) {

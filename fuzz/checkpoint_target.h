@@ -51,7 +51,7 @@ class CheckpointTarget {
  public:
   CheckpointModel model;
   optim::Adam adam{model.parameters(), {.lr = 0.01}};
-  optim::StepLR schedule{adam, 2};
+  optim::StepLR schedule{adam, {.step_size = 2}};
 
   CheckpointTarget() {
     for (Tensor parameter : model.parameters()) parameter.set_grad(ones_like(parameter));

@@ -9,9 +9,11 @@
 #include <iterator>
 
 #include "scratch_directory.h"
+#include "state_dict_check.h"
 
 using namespace tether;
 using Catch::Matchers::Contains;
+using testing::snapshot;
 
 namespace {
 
@@ -36,18 +38,10 @@ std::string with_length(const std::string& header) {
   return bytes + header;
 }
 
-std::map<std::string, std::vector<double>> snapshot(const nn::StateDict& state) {
-  std::map<std::string, std::vector<double>> values;
-  for (const auto& [key, tensor] : state) values[key] = tensor.to_vector<double>();
-  return values;
-}
-
 /// Linear(3, 4) in f64 with a spectrally normalised weight, after a forward
 /// pass in training mode has moved u and v.
 std::shared_ptr<nn::Linear> spectral_linear(std::uint64_t seed) {
-  manual_seed(seed);
-  auto linear = std::make_shared<nn::Linear>(3, 4, true, DType::f64);
-  linear->weight = spectral_norm(linear->weight);
+  auto linear = testing::spectral_linear(seed);
   (*linear)(randn({2, 3}, DType::f64));
   return linear;
 }

@@ -38,20 +38,20 @@ void check_schedule(optim::LRScheduler& scheduler, const optim::Optimizer& optim
 
 TEST_CASE("StepLR multiplies by gamma every step_size epochs", "[optim]") {
   optim::SGD sgd = two_groups();
-  optim::StepLR scheduler(sgd, 3, 0.5);
+  optim::StepLR scheduler(sgd, {.step_size = 3, .gamma = 0.5});
   // 0.1 * 0.5^floor(t / 3) for t = 0..7.
   check_schedule(scheduler, sgd, {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025});
 }
 
 TEST_CASE("ExponentialLR multiplies by gamma every epoch", "[optim]") {
   optim::SGD sgd = two_groups();
-  optim::ExponentialLR scheduler(sgd, 0.9);
+  optim::ExponentialLR scheduler(sgd, {.gamma = 0.9});
   check_schedule(scheduler, sgd, {0.1, 0.09, 0.081, 0.0729, 0.06561});  // 0.1 * 0.9^t
 }
 
 TEST_CASE("CosineAnnealingLR follows half a cosine down to eta_min", "[optim]") {
   optim::SGD sgd = two_groups();
-  optim::CosineAnnealingLR scheduler(sgd, 4, 0.001);
+  optim::CosineAnnealingLR scheduler(sgd, {.T_max = 4, .eta_min = 0.001});
   // eta_min + (lr0 - eta_min)(1 + cos(pi t / 4)) / 2 with lr0 0.1, eta_min 0.001:
   // cos(pi t / 4) = 1, 0.707107, 0, -0.707107, -1, -0.707107 for t = 0..5, so the
   // factor (1 + cos) / 2 is 1, 0.853553, 0.5, 0.146447, 0, 0.146447.
@@ -115,10 +115,10 @@ TEST_CASE("ReduceLROnPlateau in max mode waits for the metric to rise", "[optim]
 
 TEST_CASE("schedulers reject invalid options, naming the scheduler", "[optim]") {
   optim::SGD sgd = two_groups();
-  CHECK_THROWS_WITH((optim::StepLR(sgd, 0)), "StepLR: step_size must be >= 1, got 0");
-  CHECK_THROWS_WITH((optim::ExponentialLR(sgd, -0.5)),
-                    "ExponentialLR: gamma must be > 0, got -0.5");
-  CHECK_THROWS_WITH((optim::CosineAnnealingLR(sgd, 0)),
+  CHECK_THROWS_WITH((optim::StepLR(sgd, {})), "StepLR: step_size must be >= 1, got 0");
+  CHECK_THROWS_WITH((optim::ExponentialLR(sgd, {.gamma = -0.5})),
+                    "ExponentialLR: gamma must be a finite number > 0, got -0.5");
+  CHECK_THROWS_WITH((optim::CosineAnnealingLR(sgd, {})),
                     "CosineAnnealingLR: T_max must be >= 1, got 0");
   CHECK_THROWS_WITH((optim::ReduceLROnPlateau(sgd, {.factor = 1.0})),
                     "ReduceLROnPlateau: factor must lie in (0, 1), got 1");

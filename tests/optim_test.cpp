@@ -169,10 +169,10 @@ TEST_CASE("Adagrad follows its published update rule for three steps", "[optim]"
 TEST_CASE("RMSprop and Adagrad reject invalid options, naming the optimizer", "[optim]") {
   const Tensor p = weight();
   CHECK_THROWS_WITH((optim::RMSprop({p}, {.alpha = -0.5})),
-                    "RMSprop: alpha must be >= 0, got -0.5");
+                    "RMSprop: alpha must be a finite number >= 0, got -0.5");
   CHECK_THROWS_AS((optim::RMSprop({p}, {.momentum = -1})), ValueError);
   CHECK_THROWS_WITH((optim::Adagrad({p}, {.lr_decay = -1})),
-                    "Adagrad: lr_decay must be >= 0, got -1");
+                    "Adagrad: lr_decay must be a finite number >= 0, got -1");
   CHECK_THROWS_AS((optim::Adagrad({p}, {.initial_accumulator_value = -1})), ValueError);
 }
 
@@ -188,7 +188,7 @@ TEST_CASE("each parameter group steps with its own options", "[optim]") {
   CHECK(c.item<double>() == Approx(0.98));  // 1 - 0.01 * (1 + 1 * 1)
   sgd.set_lr(1, 0.5);                       // what a scheduler does
   CHECK(sgd.param_groups()[1].options.lr == 0.5);
-  sgd.options(0).lr = 0;
+  sgd.set_options(0, {.lr = 0});
   sgd.step();
   CHECK(a.item<double>() == Approx(0.9));
   CHECK(c.item<double>() == Approx(0.98 - 0.5 * 1.98));
@@ -197,7 +197,7 @@ TEST_CASE("each parameter group steps with its own options", "[optim]") {
 TEST_CASE("parameter groups are checked like one group", "[optim]") {
   const Tensor a = weight(), b = weight();
   CHECK_THROWS_WITH((optim::Adam({{{a}, {.lr = 0.1}}, {{b}, {.lr = -0.1}}})),
-                    "Adam: learning rate must be >= 0, got -0.1");
+                    "Adam: learning rate must be a finite number >= 0, got -0.1");
   CHECK_THROWS_WITH((optim::SGD({{{a}, {}}, {{b, a}, {}}})),
                     "SGD: parameter 2 is parameter 0 again; each may appear in one group only");
 }

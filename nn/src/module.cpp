@@ -15,6 +15,13 @@ std::string join(const std::string& prefix, const std::string& name) {
   return prefix.empty() ? name : prefix + "." + name;
 }
 
+/// `what` and the keys, quoted: "missing key \"a\"", "missing keys \"a\", \"b\"".
+std::string describe(const char* what, const std::vector<std::string>& keys) {
+  std::string text = what + std::string(keys.size() == 1 ? " key " : " keys ");
+  for (std::size_t i = 0; i < keys.size(); ++i) text += (i ? ", \"" : "\"") + keys[i] + "\"";
+  return text;
+}
+
 }  // namespace
 
 void Module::register_parameter(std::string name, std::shared_ptr<Parameter>& slot,
@@ -68,35 +75,52 @@ StateDict Module::state_dict() {
   return state;
 }
 
-void Module::load_state_dict(const StateDict& state, bool strict) {
+IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
   const StateDict own = state_dict();
+  IncompatibleKeys unmatched;
   for (const auto& [key, target] : own) {
     const auto it = state.find(key);
-    if (it == state.end()) fail<ValueError>("load_state_dict: missing key \"", key, "\"");
-    if (!(it->second.shape() == target.shape()))
-      fail<ShapeError>("load_state_dict: key \"", key, "\" has shape ", it->second.shape(),
+    if (it == state.end()) {
+      unmatched.missing_keys.push_back(key);
+      continue;
+    }
+    const Tensor& source = it->second;
+    if (!source.defined())
+      fail<ValueError>("load_state_dict: key \"", key, "\" holds an undefined tensor");
+    if (!(source.shape() == target.shape()))
+      fail<ShapeError>("load_state_dict: key \"", key, "\" has shape ", source.shape(),
                        ", the module expects ", target.shape());
-    if (it->second.dtype() != target.dtype() &&
-        !(it->second.is_floating_point() && target.is_floating_point()))
-      fail<ValueError>("load_state_dict: key \"", key, "\" has dtype ", it->second.dtype(),
+    if (source.dtype() != target.dtype() &&
+        !(source.is_floating_point() && target.is_floating_point()))
+      fail<ValueError>("load_state_dict: key \"", key, "\" has dtype ", source.dtype(),
                        ", the module expects ", target.dtype());
   }
-  if (strict)
-    for (const auto& [key, tensor] : state)
-      if (!own.count(key)) fail<ValueError>("load_state_dict: unexpected key \"", key, "\"");
+  for (const auto& [key, tensor] : state)
+    if (!own.count(key)) unmatched.unexpected_keys.push_back(key);
+  const bool missing = !unmatched.missing_keys.empty();
+  const bool unexpected = !unmatched.unexpected_keys.empty();
+  if (strict && (missing || unexpected))
+    fail<ValueError>(
+        "load_state_dict: ", missing ? describe("missing", unmatched.missing_keys) : "",
+        missing && unexpected ? " and " : "",
+        unexpected ? describe("unexpected", unmatched.unexpected_keys) : "",
+        " (strict=false loads the keys that match)");
   NoGradGuard no_grad;
   for (const auto& [key, target] : own) {
+    const auto it = state.find(key);
+    if (it == state.end()) continue;
     Tensor destination = target;
-    destination.copy_(state.at(key));  // bumps versions, so computed parameters recompute
+    destination.copy_(it->second);  // bumps versions, so computed parameters recompute
   }
+  return unmatched;
 }
 
 void Module::save(const std::string& path) {
   save_safetensors(path, state_dict());
 }
 
-void Module::load(const std::string& path, bool strict) {
-  load_state_dict(load_safetensors(path), strict);
+IncompatibleKeys Module::load(const std::string& path, bool strict) {
+  return load_state_dict(load_safetensors(path), strict);
 }
 
 void Module::train(bool on) {

@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <system_error>
 
@@ -119,7 +120,20 @@ Optimizer::Optimizer(std::string name, std::vector<Tensor> parameters,
 }
 
 void Optimizer::check_non_negative(const char* what, double value) const {
-  if (!(value >= 0)) fail<ValueError>(name_, ": ", what, " must be >= 0, got ", value);
+  // Written so that nan fails too: every comparison with it is false.
+  if (!(value >= 0 && value < std::numeric_limits<double>::infinity()))
+    fail<ValueError>(name_, ": ", what, " must be a finite number >= 0, got ", value);
+}
+
+void Optimizer::check_finite(const char* what, double value) const {
+  if (!std::isfinite(value))
+    fail<ValueError>(name_, ": ", what, " must be a finite number, got ", value);
+}
+
+void Optimizer::check_group(std::size_t group, std::size_t count) const {
+  if (group >= count)
+    fail<IndexError>(name_, ": parameter group ", group, " does not exist (", count,
+                     count == 1 ? " group)" : " groups)");
 }
 
 void Optimizer::zero_grad() {
@@ -203,6 +217,7 @@ void SGD::check_options(const SGDOptions& options) const {
   check_non_negative("learning rate", options.lr);
   check_non_negative("momentum", options.momentum);
   check_non_negative("weight decay", options.weight_decay);
+  check_finite("dampening", options.dampening);
   if (options.nesterov && (options.momentum <= 0 || options.dampening != 0))
     fail<ValueError>("SGD: Nesterov momentum needs momentum > 0 and zero dampening, got momentum ",
                      options.momentum, " and dampening ", options.dampening);

@@ -16,6 +16,55 @@ std::vector<double> group_lrs(const Optimizer& optimizer) {
   return lrs;
 }
 
+/// Throws ValueError "<scheduler>: <what>, got <value>" unless `ok`.
+template <class T>
+void require(const char* scheduler, bool ok, const char* what, T value) {
+  if (!ok) fail<ValueError>(scheduler, ": ", what, ", got ", value);
+}
+
+bool finite_positive(double value) {
+  return value > 0 && std::isfinite(value);
+}
+bool finite_non_negative(double value) {
+  return value >= 0 && std::isfinite(value);
+}
+
+// One check per options struct, the only place its ranges are enforced.
+
+const StepLROptions& checked(const StepLROptions& options) {
+  require("StepLR", options.step_size >= 1, "step_size must be >= 1", options.step_size);
+  require("StepLR", finite_positive(options.gamma), "gamma must be a finite number > 0",
+          options.gamma);
+  return options;
+}
+
+const ExponentialLROptions& checked(const ExponentialLROptions& options) {
+  require("ExponentialLR", finite_positive(options.gamma), "gamma must be a finite number > 0",
+          options.gamma);
+  return options;
+}
+
+const CosineAnnealingLROptions& checked(const CosineAnnealingLROptions& options) {
+  require("CosineAnnealingLR", options.T_max >= 1, "T_max must be >= 1", options.T_max);
+  require("CosineAnnealingLR", finite_non_negative(options.eta_min),
+          "eta_min must be a finite number >= 0", options.eta_min);
+  return options;
+}
+
+const ReduceLROnPlateauOptions& checked(const ReduceLROnPlateauOptions& options) {
+  const char* const name = "ReduceLROnPlateau";
+  require(name, options.factor > 0 && options.factor < 1, "factor must lie in (0, 1)",
+          options.factor);
+  require(name, options.patience >= 0, "patience must be >= 0", options.patience);
+  require(name, finite_non_negative(options.threshold), "threshold must be a finite number >= 0",
+          options.threshold);
+  require(name, options.cooldown >= 0, "cooldown must be >= 0", options.cooldown);
+  require(name, finite_non_negative(options.min_lr), "min_lr must be a finite number >= 0",
+          options.min_lr);
+  require(name, finite_non_negative(options.eps), "eps must be a finite number >= 0", options.eps);
+  return options;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(std::string name, Optimizer& optimizer)
@@ -66,52 +115,35 @@ void LRScheduler::step() {
   }
 }
 
-StepLR::StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma)
-    : LRScheduler("StepLR", optimizer), step_size_(step_size), gamma_(gamma) {
-  if (step_size < 1) fail<ValueError>("StepLR: step_size must be >= 1, got ", step_size);
-  if (!(gamma > 0)) fail<ValueError>("StepLR: gamma must be > 0, got ", gamma);
-}
+StepLR::StepLR(Optimizer& optimizer, StepLROptions options)
+    : LRScheduler("StepLR", optimizer), options_(checked(options)) {}
 
 double StepLR::lr_at(double initial_lr, std::int64_t epoch) const {
-  return initial_lr * std::pow(gamma_, static_cast<double>(epoch / step_size_));
+  return initial_lr * std::pow(options_.gamma, static_cast<double>(epoch / options_.step_size));
 }
 
-ExponentialLR::ExponentialLR(Optimizer& optimizer, double gamma)
-    : LRScheduler("ExponentialLR", optimizer), gamma_(gamma) {
-  if (!(gamma > 0)) fail<ValueError>("ExponentialLR: gamma must be > 0, got ", gamma);
-}
+ExponentialLR::ExponentialLR(Optimizer& optimizer, ExponentialLROptions options)
+    : LRScheduler("ExponentialLR", optimizer), options_(checked(options)) {}
 
 double ExponentialLR::lr_at(double initial_lr, std::int64_t epoch) const {
-  return initial_lr * std::pow(gamma_, static_cast<double>(epoch));
+  return initial_lr * std::pow(options_.gamma, static_cast<double>(epoch));
 }
 
-CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, std::int64_t T_max, double eta_min)
-    : LRScheduler("CosineAnnealingLR", optimizer), T_max_(T_max), eta_min_(eta_min) {
-  if (T_max < 1) fail<ValueError>("CosineAnnealingLR: T_max must be >= 1, got ", T_max);
-  if (!(eta_min >= 0)) fail<ValueError>("CosineAnnealingLR: eta_min must be >= 0, got ", eta_min);
-}
+CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, CosineAnnealingLROptions options)
+    : LRScheduler("CosineAnnealingLR", optimizer), options_(checked(options)) {}
 
 double CosineAnnealingLR::lr_at(double initial_lr, std::int64_t epoch) const {
-  const double phase = std::numbers::pi * static_cast<double>(epoch) / static_cast<double>(T_max_);
-  return eta_min_ + (initial_lr - eta_min_) * (1 + std::cos(phase)) / 2;
+  const double phase =
+      std::numbers::pi * static_cast<double>(epoch) / static_cast<double>(options_.T_max);
+  return options_.eta_min + (initial_lr - options_.eta_min) * (1 + std::cos(phase)) / 2;
 }
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options)
     : Scheduler("ReduceLROnPlateau", optimizer),
-      options_(options),
+      options_(checked(options)),
       best_(options.mode == ReduceLROnPlateauOptions::Mode::min
                 ? std::numeric_limits<double>::infinity()
-                : -std::numeric_limits<double>::infinity()) {
-  const auto require = [](bool ok, const char* what, const auto& value) {
-    if (!ok) fail<ValueError>("ReduceLROnPlateau: ", what, ", got ", value);
-  };
-  require(options.factor > 0 && options.factor < 1, "factor must lie in (0, 1)", options.factor);
-  require(options.patience >= 0, "patience must be >= 0", options.patience);
-  require(options.threshold >= 0, "threshold must be >= 0", options.threshold);
-  require(options.cooldown >= 0, "cooldown must be >= 0", options.cooldown);
-  require(options.min_lr >= 0, "min_lr must be >= 0", options.min_lr);
-  require(options.eps >= 0, "eps must be >= 0", options.eps);
-}
+                : -std::numeric_limits<double>::infinity()) {}
 
 Metadata ReduceLROnPlateau::state_dict() const {
   Metadata state{{"best", detail::to_text(best_)},

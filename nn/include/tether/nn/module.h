@@ -27,6 +27,13 @@ namespace tether::nn {
 /// Tensors by dotted name, as state_dict() returns them.
 using StateDict = std::map<std::string, Tensor>;
 
+/// What a non-strict load_state_dict did not match, as torch's
+/// _IncompatibleKeys; both empty after a strict load.
+struct IncompatibleKeys {
+  std::vector<std::string> missing_keys;  ///< the module's keys the state lacks: left as they were
+  std::vector<std::string> unexpected_keys;  ///< the state's keys the module lacks: ignored
+};
+
 class Module {
  public:
   Module() = default;
@@ -46,17 +53,23 @@ class Module {
   /// "weight", a computed one as "weight.raw", "weight.u", ... The tensors
   /// are detached aliases of the module's own.
   StateDict state_dict();
-  /// Copies `state` into the module. Every key and shape is checked before
-  /// anything is written, so on error (ValueError or ShapeError naming the
-  /// key) the module is unchanged. With strict, unexpected keys are errors too.
-  void load_state_dict(const StateDict& state, bool strict = true);
+  /// Copies the tensors of `state` whose keys the module has into it, as
+  /// torch's load_state_dict. Strict, every key of the module must be in
+  /// `state` and every key of `state` in the module, or a ValueError names
+  /// the missing and unexpected keys. Not strict, the keys that match are
+  /// loaded, the module's other tensors keep their values, and the keys that
+  /// did not match are returned. Either way, a matching key whose tensor has
+  /// another shape (ShapeError) or a dtype that does not convert (ValueError)
+  /// is an error naming the key. Everything is checked before anything is
+  /// written: on error the module is unchanged.
+  IncompatibleKeys load_state_dict(const StateDict& state, bool strict = true);
   /// Writes state_dict() to `path` as a safetensors file, atomically (see
   /// tether/nn/checkpoint.h).
   void save(const std::string& path);
   /// load_state_dict of the safetensors file at `path`. On any error (a
   /// CheckpointError for the file, as load_state_dict for its keys) the module
   /// is unchanged.
-  void load(const std::string& path, bool strict = true);
+  IncompatibleKeys load(const std::string& path, bool strict = true);
 
   /// Training or evaluation mode for this module, its children and their
   /// parameters (and so their constraints).

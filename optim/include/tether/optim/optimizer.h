@@ -101,6 +101,8 @@ class Optimizer {
 
   virtual std::size_t group_count() const = 0;
   virtual double lr(std::size_t group) const = 0;
+  /// Sets one group's learning rate, checked as the constructor checks it: a
+  /// ValueError for one that is negative, infinite or nan, and the rate stays.
   virtual void set_lr(std::size_t group, double lr) = 0;
 
   /// Each stepped parameter's state as "<index>.step" (an i64 scalar) and
@@ -135,8 +137,15 @@ class Optimizer {
   /// leaf requiring grad, or one given twice.
   Optimizer(std::string name, std::vector<Tensor> parameters,
             std::vector<std::string> buffer_names);
-  /// Throws ValueError "<name>: <what> must be >= 0, got <value>" when value < 0.
+  /// Throws ValueError "<name>: <what> must be a finite number >= 0, got <value>"
+  /// unless 0 <= value < infinity (so for nan too).
   void check_non_negative(const char* what, double value) const;
+  /// Throws ValueError "<name>: <what> must be a finite number, got <value>"
+  /// for an infinity or nan.
+  void check_finite(const char* what, double value) const;
+  /// Throws IndexError "<name>: parameter group <group> does not exist (<count> groups)"
+  /// unless group < count.
+  void check_group(std::size_t group, std::size_t count) const;
 
   std::vector<ParameterState> state_;  ///< one per parameter, as parameters()
 
@@ -178,13 +187,25 @@ class GroupedOptimizer : public Optimizer {
   }
 
   /// The groups, in the order given; their parameters are fixed, their options
-  /// are changed through options(group).
+  /// are changed through set_options(group, ...) or set_lr.
+  /// (Here and below, a group index out of range is an IndexError.)
   const std::vector<Group>& param_groups() const { return groups_; }
-  Options& options(std::size_t group = 0) { return groups_.at(group).options; }
+  const Options& options(std::size_t group = 0) const { return group_at(group).options; }
+  /// Replaces one group's options after checking them as the constructor
+  /// does: a ValueError for options it would refuse, and the old ones stay.
+  void set_options(std::size_t group, const Options& options) {
+    Group& changed = group_at(group);
+    check_options(options);
+    changed.options = options;
+  }
 
   std::size_t group_count() const override { return groups_.size(); }
-  double lr(std::size_t group) const override { return groups_.at(group).options.lr; }
-  void set_lr(std::size_t group, double lr) override { groups_.at(group).options.lr = lr; }
+  double lr(std::size_t group) const override { return group_at(group).options.lr; }
+  void set_lr(std::size_t group, double lr) override {
+    Options options = group_at(group).options;
+    options.lr = lr;
+    set_options(group, options);
+  }
 
   Metadata options_dict() const override {
     Metadata text;
@@ -212,14 +233,25 @@ class GroupedOptimizer : public Optimizer {
   /// whose step count already includes this step.
   virtual void update(Tensor& parameter, Tensor grad, ParameterState& state,
                       const Options& options) = 0;
-  /// Throws ValueError for options the optimizer refuses; subclass
-  /// constructors call it for each group, load_options_dict for each loaded one.
+  /// Throws ValueError for options the optimizer refuses: the one check of
+  /// an Options, which subclass constructors call for each group,
+  /// load_options_dict for each loaded one and set_options (so set_lr) for
+  /// the new one.
   virtual void check_options(const Options& options) const = 0;
   void check_all_options() const {
     for (const Group& group : groups_) check_options(group.options);
   }
 
  private:
+  Group& group_at(std::size_t group) {
+    check_group(group, groups_.size());
+    return groups_[group];
+  }
+  const Group& group_at(std::size_t group) const {
+    check_group(group, groups_.size());
+    return groups_[group];
+  }
+
   std::vector<Options> loaded_options(const Metadata& text) const {
     detail::MetadataReader reader(text, name() + ".load_options_dict");
     std::vector<Options> loaded;

@@ -2,8 +2,11 @@
 // group of one optimizer, once per epoch, as torch.optim.lr_scheduler's.
 //
 //   optim::SGD sgd(model.parameters(), {.lr = 0.1});
-//   optim::CosineAnnealingLR schedule(sgd, /*T_max=*/100);
+//   optim::CosineAnnealingLR schedule(sgd, {.T_max = 100});
 //   for (epoch...) { train_one_epoch(sgd); schedule.step(); }
+//
+// Each scheduler takes its options as a struct, as the optimizers do (torch's
+// keyword arguments); an option without a default must be given.
 //
 // state_dict() is what changes while training (the epoch, the plateau's best
 // metric...), as text; tether/optim/checkpoint.h saves it with the model.
@@ -63,7 +66,9 @@ class Scheduler {
 /// Being a closed form, it overrides lr changes made by anyone else.
 class LRScheduler : public Scheduler {
  public:
-  /// Advances t by one and sets every group's learning rate to lr_at(initial, t).
+  /// Advances t by one and sets every group's learning rate to lr_at(initial, t)
+  /// through the optimizer's set_lr, which refuses one that overflowed to
+  /// infinity (a ValueError).
   void step();
   /// Epochs stepped so far (t).
   std::int64_t last_epoch() const { return epoch_; }
@@ -87,40 +92,56 @@ class LRScheduler : public Scheduler {
   std::int64_t epoch_ = 0;
 };
 
-/// lr_t = initial * gamma^floor(t / step_size). Throws ValueError unless
-/// step_size >= 1 and gamma > 0.
-class StepLR final : public LRScheduler {
- public:
-  StepLR(Optimizer& optimizer, std::int64_t step_size, double gamma = 0.1);
-
- private:
-  double lr_at(double initial_lr, std::int64_t epoch) const override;
-  std::int64_t step_size_;
-  double gamma_;
+struct StepLROptions {
+  std::int64_t step_size = 0;  ///< epochs between two decays; required, >= 1
+  double gamma = 0.1;          ///< the factor of each decay; finite and > 0
 };
 
-/// lr_t = initial * gamma^t. Throws ValueError unless gamma > 0.
-class ExponentialLR final : public LRScheduler {
+/// lr_t = initial * gamma^floor(t / step_size).
+class StepLR final : public LRScheduler {
  public:
-  ExponentialLR(Optimizer& optimizer, double gamma);
+  /// Throws ValueError for options outside the ranges StepLROptions states.
+  StepLR(Optimizer& optimizer, StepLROptions options);
+  const StepLROptions& options() const { return options_; }
 
  private:
   double lr_at(double initial_lr, std::int64_t epoch) const override;
-  double gamma_;
+  StepLROptions options_;
+};
+
+struct ExponentialLROptions {
+  double gamma = 0;  ///< the factor of each epoch; required, finite and > 0
+};
+
+/// lr_t = initial * gamma^t.
+class ExponentialLR final : public LRScheduler {
+ public:
+  /// Throws ValueError for options outside the ranges ExponentialLROptions states.
+  ExponentialLR(Optimizer& optimizer, ExponentialLROptions options);
+  const ExponentialLROptions& options() const { return options_; }
+
+ private:
+  double lr_at(double initial_lr, std::int64_t epoch) const override;
+  ExponentialLROptions options_;
+};
+
+struct CosineAnnealingLROptions {
+  std::int64_t T_max = 0;  ///< epochs from the initial lr down to eta_min; required, >= 1
+  double eta_min = 0;      ///< the lowest lr; finite and >= 0
 };
 
 /// lr_t = eta_min + (initial - eta_min) (1 + cos(pi t / T_max)) / 2: half a
 /// cosine from the initial lr down to eta_min at t = T_max (Loshchilov and
-/// Hutter's SGDR without restarts); past T_max it rises again. Throws
-/// ValueError unless T_max >= 1 and eta_min >= 0.
+/// Hutter's SGDR without restarts); past T_max it rises again.
 class CosineAnnealingLR final : public LRScheduler {
  public:
-  CosineAnnealingLR(Optimizer& optimizer, std::int64_t T_max, double eta_min = 0);
+  /// Throws ValueError for options outside the ranges CosineAnnealingLROptions states.
+  CosineAnnealingLR(Optimizer& optimizer, CosineAnnealingLROptions options);
+  const CosineAnnealingLROptions& options() const { return options_; }
 
  private:
   double lr_at(double initial_lr, std::int64_t epoch) const override;
-  std::int64_t T_max_;
-  double eta_min_;
+  CosineAnnealingLROptions options_;
 };
 
 struct ReduceLROnPlateauOptions {
@@ -142,8 +163,10 @@ struct ReduceLROnPlateauOptions {
 class ReduceLROnPlateau final : public Scheduler {
  public:
   /// Throws ValueError for a factor outside (0, 1) or a negative patience,
-  /// threshold, cooldown, min_lr or eps. The optimizer must outlive this.
+  /// cooldown, or a threshold, min_lr or eps that is not a finite number >= 0.
+  /// The optimizer must outlive this.
   ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOptions options = {});
+  const ReduceLROnPlateauOptions& options() const { return options_; }
   /// Records one epoch's metric and reduces the learning rates if it is time.
   void step(double metric);
   /// The best metric so far (+inf in min mode before any step, -inf in max).
