@@ -123,11 +123,15 @@ std::shared_ptr<Constraint> chain(std::shared_ptr<Constraint> first,
 /// optimizer step, and in eval mode under NoGradGuard once until it changes.
 class ComputedParameter final : public Parameter {
  public:
-  /// `raw_inputs` become the trainable leaves (marked requires_grad).
+  /// `raw_inputs` become the trainable leaves (marked requires_grad); the
+  /// constraint's prepare() sees them.
   ComputedParameter(std::shared_ptr<Constraint> constraint, std::vector<Tensor> raw_inputs);
 
-  /// Errors raised inside the constraint's forward keep their type and
-  /// message, prefixed with the constraint's name and the raw input shapes.
+  /// A write into the value handed out earlier is carried to the raw inputs
+  /// first, as assign(written value) carries it (an infeasible write is a
+  /// ValueError). Errors raised inside the constraint's forward keep their
+  /// type and message, prefixed with the constraint's name and the raw input
+  /// shapes.
   Tensor value() override;
   NamedTensors trainables() override;
   NamedTensors buffers() override { return constraint_->buffers(); }
