@@ -422,3 +422,24 @@ TEST_CASE(
     }
   }
 }
+
+TEST_CASE(
+    "a write into a spectrally normalised value is kept when feasible and a ValueError "
+    "otherwise, never a silent change",
+    "[constraints][values]") {
+  manual_seed(108);
+  const auto weight = spectral_norm(make_parameter(randn({4, 3}, DType::f64)));
+  const Tensor normalised = weight->value().detach().clone();
+  {
+    NoGradGuard no_grad;
+    weight->value().mul_(-1.0);  // largest singular value still 1
+  }
+  CHECK(max_abs_diff(weight->value(), -normalised) < 1e-9);
+  {
+    NoGradGuard no_grad;
+    weight->value().mul_(2.0);
+  }
+  CHECK_THROWS_WITH(weight->value(),
+                    Catch::StartsWith("spectral_norm: cannot hold the value (expected weights "
+                                      "whose largest singular value is 1)"));
+}
