@@ -1,6 +1,6 @@
 // The orthogonal constraint beyond the strategy table and its training test
 // (strategies_test.cpp): assigning an orthogonal matrix through right_inverse,
-// a value that is not orthogonal, and the "base" buffer in state dicts.
+// a weight that is not orthogonal, and the "base" buffer in state dicts.
 #include <tether/tether.h>
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -63,19 +63,25 @@ TEST_CASE("assigning an orthogonal matrix makes value() return it: square, tall 
   }
 }
 
-TEST_CASE("constraining a weight that is not orthogonal keeps the Q of its QR decomposition",
-          "[orthogonal]") {
+TEST_CASE(
+    "constraining a weight that is not orthogonal takes it as the raw input, and "
+    "ValuePolicy::nearest gives its polar factor",
+    "[orthogonal]") {
   manual_seed(82);
   const Tensor weight = randn({5, 3}, DType::f64);
-  const auto parameter = constrain(make_parameter(weight.clone()), constraints::orthogonal());
-  const Tensor q = parameter->value();
+  const auto as_raw = constrain(make_parameter(weight.clone()), constraints::orthogonal());
+  CHECK(max_abs_diff(as_raw->raw_inputs()[0], weight) == 0.0);
+  CHECK(orthogonality_error(as_raw->value()) < 1e-12);
+  CHECK(max_abs_diff(as_raw->buffers().at(0).second, eye(5, {}, DType::f64)) == 0.0);
+
+  const auto nearest =
+      constrain(make_parameter(weight.clone()), constraints::orthogonal(), ValuePolicy::nearest);
+  const Tensor q = nearest->value();
   CHECK(orthogonality_error(q) < 1e-12);
-  // weight = Q R with R = Q^T weight upper triangular, its diagonal positive.
-  const std::vector<double> r = matmul(q.t(), weight).to_vector<double>();
-  for (int i = 0; i < 3; ++i) {
-    CHECK(r[i * 3 + i] > 0);
-    for (int j = 0; j < i; ++j) CHECK(std::abs(r[i * 3 + j]) < 1e-12);
-  }
+  // weight = Q P with P = Q^T weight symmetric positive definite: the polar decomposition.
+  const Tensor p = matmul(q.t(), weight);
+  CHECK(max_abs_diff(p, p.t()) < 1e-12);
+  CHECK(amin(diagonal(cholesky(p))).item<double>() > 0);
 }
 
 TEST_CASE(

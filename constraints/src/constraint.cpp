@@ -1,9 +1,14 @@
 #include "tether/constraint.h"
 
-#include "tether/error.h"
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "feasibility.h"
 #include "tether/grad_mode.h"
 #include "tether/node.h"
 #include "tether/ops.h"
+#include "tether/projection.h"
 
 namespace tether {
 
@@ -12,25 +17,105 @@ std::vector<Tensor> Constraint::right_inverse(const Tensor&) {
                    "assigned to a parameter it computes");
 }
 
+Tensor Constraint::project(const Tensor&) {
+  fail<ValueError>(name(), ": this constraint has no projection to the nearest feasible value");
+}
+
+namespace detail {
+
+double feasibility_tolerance(DType dtype) {
+  return dtype == DType::f32 ? std::sqrt(std::numeric_limits<float>::epsilon())
+                             : std::sqrt(std::numeric_limits<double>::epsilon());
+}
+
+namespace {
+
+/// The index of flat element `flat` in a row-major tensor of `shape`: "[1, 0]".
+std::string index_of(std::int64_t flat, const Shape& shape) {
+  std::vector<std::int64_t> index(static_cast<std::size_t>(shape.size()));
+  for (std::size_t d = index.size(); d-- > 0;) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  std::ostringstream os;
+  os << "[";
+  for (std::size_t d = 0; d < index.size(); ++d) os << (d ? ", " : "") << index[d];
+  os << "]";
+  return os.str();
+}
+
+bool all_finite(const std::vector<double>& values) {
+  for (double v : values)
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string miss_report(const Constraint& constraint, const Tensor& value, const Tensor& reproduced,
+                        const std::vector<Tensor>& raw) {
+  const std::string prefix =
+      constraint.name() + ": cannot hold the value (expected " + constraint.condition() + "): ";
+  if (!(reproduced.shape() == value.shape()))
+    return concat(prefix, "its forward gives shape ", reproduced.shape(), " for a value of shape ",
+                  value.shape());
+  const std::vector<double> wanted = value.to_vector<double>(),
+                            got = reproduced.to_vector<double>();
+  // A NaN misses by infinity, and so does an element whose raw input is not finite.
+  const double worst_miss = std::numeric_limits<double>::infinity();
+  std::vector<double> miss(wanted.size());
+  double scale = 0;
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    const double difference = std::abs(got[i] - wanted[i]);
+    miss[i] = std::isfinite(difference) ? difference : worst_miss;
+    if (std::isfinite(wanted[i])) scale = std::max(scale, std::abs(wanted[i]));
+  }
+  for (const Tensor& input : raw) {
+    const std::vector<double> values = input.to_vector<double>();
+    if (input.shape() == value.shape()) {
+      for (std::size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i])) miss[i] = worst_miss;
+    } else if (!miss.empty() && !all_finite(values)) {
+      miss[0] = worst_miss;  // no element of its own: blame the first
+    }
+  }
+  std::size_t worst = 0;
+  for (std::size_t i = 1; i < miss.size(); ++i)
+    if (miss[i] > miss[worst]) worst = i;
+  if (miss.empty() || miss[worst] <= feasibility_tolerance(value.dtype()) * scale) return "";
+  // Streams print a NaN as "nan" or "-nan" by its sign bit, which means nothing.
+  const auto number = [](double x) { return std::isnan(x) ? std::string("nan") : concat(x); };
+  return concat(prefix, "element ", index_of(static_cast<std::int64_t>(worst), value.shape()),
+                " is ", number(wanted[worst]), ", which becomes ", number(got[worst]));
+}
+
+}  // namespace detail
+
 namespace {
 
 class LambdaConstraint final : public Constraint {
  public:
-  LambdaConstraint(std::string name, std::function<Tensor(const Tensor&)> forward,
-                   std::function<Tensor(const Tensor&)> inverse)
-      : name_(std::move(name)), forward_(std::move(forward)), inverse_(std::move(inverse)) {}
+  LambdaConstraint(std::string name, ConstraintFunctions functions)
+      : name_(std::move(name)), functions_(std::move(functions)) {
+    if (!functions_.forward) fail<ValueError>(name_, ": make_constraint needs a forward function");
+  }
 
   std::string name() const override { return name_; }
-  Tensor forward(const std::vector<Tensor>& raw) override { return forward_(raw[0]); }
-  bool has_right_inverse() const override { return static_cast<bool>(inverse_); }
+  std::string condition() const override { return functions_.condition; }
+  Tensor forward(const std::vector<Tensor>& raw) override { return functions_.forward(raw[0]); }
+  bool has_right_inverse() const override { return static_cast<bool>(functions_.right_inverse); }
   std::vector<Tensor> right_inverse(const Tensor& value) override {
-    if (!inverse_) return Constraint::right_inverse(value);
-    return {inverse_(value)};
+    if (!functions_.right_inverse) return Constraint::right_inverse(value);
+    return {functions_.right_inverse(value)};
+  }
+  Tensor project(const Tensor& value) override {
+    if (!functions_.project) return Constraint::project(value);
+    return functions_.project(value);
   }
 
  private:
   std::string name_;
-  std::function<Tensor(const Tensor&)> forward_, inverse_;
+  ConstraintFunctions functions_;
 };
 
 class Chain final : public Constraint {
@@ -43,6 +128,9 @@ class Chain final : public Constraint {
   }
 
   std::string name() const override { return first_->name() + "+" + second_->name(); }
+  std::string condition() const override {
+    return second_->condition() + " (of " + first_->name() + " values)";
+  }
   std::vector<std::string> input_names() const override { return first_->input_names(); }
   Tensor forward(const std::vector<Tensor>& raw) override {
     return second_->forward({first_->forward(raw)});
@@ -59,6 +147,7 @@ class Chain final : public Constraint {
     for (auto& [name, t] : second_->buffers()) all.emplace_back("1." + name, t);
     return all;
   }
+  void prepare(const std::vector<Tensor>& raw) override { first_->prepare(raw); }
   void train(bool on) override {
     Constraint::train(on);
     first_->train(on);
@@ -69,13 +158,137 @@ class Chain final : public Constraint {
   std::shared_ptr<Constraint> first_, second_;
 };
 
+/// Rethrows `error` as its own tether::Error type (the first of Types it is),
+/// its message prefixed with `context`.
+template <class Type, class... Types>
+[[noreturn]] void rethrow_with_context(const Error& error, const std::string& context) {
+  if (dynamic_cast<const Type*>(&error)) fail<Type>(context, error.what());
+  if constexpr (sizeof...(Types) > 0) rethrow_with_context<Types...>(error, context);
+  fail<Error>(context, error.what());
+}
+
+/// Rethrows `error`, raised by `what` of `constraint` on tensors of `shapes`,
+/// as its own type, its message prefixed with what ran: "symmetric (forward of
+/// raw [3, 2]): add: ...".
+[[noreturn]] void rethrow_named(const Constraint& constraint, const std::string& what,
+                                const std::vector<Shape>& shapes, const Error& error) {
+  std::ostringstream context;
+  context << constraint.name() << " (" << what;
+  for (std::size_t i = 0; i < shapes.size(); ++i) context << (i ? ", " : " ") << shapes[i];
+  context << "): ";
+  rethrow_with_context<LinAlgError, ValueError, ShapeError, DTypeError, DeviceError, IndexError,
+                       AutogradError>(error, context.str());
+}
+
+/// step(), its errors named as rethrow_named says.
+template <class Step>
+auto naming_errors(const Constraint& constraint, const std::string& what,
+                   const std::vector<Shape>& shapes, Step step) {
+  try {
+    return step();
+  } catch (const Error& error) {
+    rethrow_named(constraint, what, shapes, error);
+  }
+}
+
+std::vector<Shape> shapes_of(const std::vector<Tensor>& tensors) {
+  std::vector<Shape> shapes;
+  for (const Tensor& t : tensors) shapes.push_back(t.shape());
+  return shapes;
+}
+
+/// The constraint's buffers as they were, put back unless dismiss()ed: a
+/// right_inverse may set them before its value turns out infeasible.
+class BufferRestorer {
+ public:
+  explicit BufferRestorer(Constraint& constraint) {
+    for (const auto& [name, buffer] : constraint.buffers())
+      saved_.emplace_back(buffer, buffer.clone());
+  }
+  ~BufferRestorer() {
+    NoGradGuard no_grad;
+    // In place where the shape allows, which moves the version counter.
+    for (auto& [buffer, copy] : saved_) {
+      if (buffer.shape() == copy.shape())
+        buffer.copy_(copy);
+      else
+        adopt_data(buffer, copy);
+    }
+  }
+  void dismiss() { saved_.clear(); }
+
+ private:
+  std::vector<std::pair<Tensor, Tensor>> saved_;
+};
+
+/// Raw inputs for which the constraint gives a value, or why there are none.
+struct Fit {
+  std::vector<Tensor> raw;
+  /// Empty when raw fits; else the message of keep's ValueError.
+  std::string failure;
+};
+
+/// right_inverse(value), checked by running forward on it; a value it cannot
+/// hold leaves the constraint's buffers as they were.
+Fit fit(Constraint& constraint, const Tensor& value) {
+  if (!constraint.has_right_inverse())
+    return {{},
+            constraint.name() + ": this constraint has no right_inverse, so a value cannot " +
+                "be kept; ValuePolicy::as_raw takes it as the raw input"};
+  NoGradGuard no_grad;
+  BufferRestorer restorer(constraint);
+  Fit result;
+  try {
+    result.raw = constraint.right_inverse(value);
+    result.failure =
+        detail::miss_report(constraint, value, constraint.forward(result.raw), result.raw);
+  } catch (const detail::Infeasible& error) {
+    result.failure = error.what();
+  } catch (const ValueError& error) {  // a cholesky that fails, a user's own check
+    result.failure = detail::concat(constraint.name(), ": cannot hold the value (expected ",
+                                    constraint.condition(), "): ", error.what());
+  } catch (const Error& error) {
+    rethrow_named(constraint, "right_inverse and forward of a value", {value.shape()}, error);
+  }
+  if (result.failure.empty()) restorer.dismiss();
+  return result;
+}
+
+/// The raw inputs of ValuePolicy::as_raw: `value` itself.
+std::vector<Tensor> as_raw_inputs(const Constraint& constraint, const Tensor& value) {
+  if (constraint.input_names().size() != 1)
+    fail<ValueError>(constraint.name(), ": a value can be taken as the raw input only by a ",
+                     "constraint with one raw input, this one has ",
+                     constraint.input_names().size());
+  return {value};
+}
+
+/// The nearest feasible value to `value`, and the raw inputs that give it.
+std::vector<Tensor> nearest_fit(Constraint& constraint, const Tensor& value) {
+  const Tensor nearest = naming_errors(constraint, "project of a value", {value.shape()}, [&] {
+    NoGradGuard no_grad;
+    return constraint.project(value);
+  });
+  Fit fitted = fit(constraint, nearest);
+  if (!fitted.failure.empty())
+    fail<ValueError>(fitted.failure, " (the nearest feasible value to the one given)");
+  return fitted.raw;
+}
+
+constexpr const char* keep_hint = "; ValuePolicy::nearest takes the nearest feasible value instead";
+
 }  // namespace
 
 std::shared_ptr<Constraint> make_constraint(std::string name,
                                             std::function<Tensor(const Tensor&)> forward,
                                             std::function<Tensor(const Tensor&)> right_inverse) {
-  return std::make_shared<LambdaConstraint>(std::move(name), std::move(forward),
-                                            std::move(right_inverse));
+  return make_constraint(std::move(name),
+                         ConstraintFunctions{.forward = std::move(forward),
+                                             .right_inverse = std::move(right_inverse)});
+}
+
+std::shared_ptr<Constraint> make_constraint(std::string name, ConstraintFunctions functions) {
+  return std::make_shared<LambdaConstraint>(std::move(name), std::move(functions));
 }
 
 std::shared_ptr<Constraint> chain(std::shared_ptr<Constraint> first,
@@ -92,6 +305,7 @@ ComputedParameter::ComputedParameter(std::shared_ptr<Constraint> constraint,
                      raw_inputs_.size());
   for (auto& raw : raw_inputs_)
     if (!raw.requires_grad()) raw.requires_grad_();
+  constraint_->prepare(raw_inputs_);
 }
 
 template <class Visit>
@@ -128,7 +342,7 @@ Tensor ComputedParameter::value() {
     for_each_version([&](std::uint64_t v) { unchanged = unchanged && versions_[i++] == v; });
     if (unchanged) return cached_;
   }
-  cached_ = constraint_->forward(raw_inputs_);
+  cached_ = compute();
   // Every graph built on the cached value shares the constraint's graph: no
   // backward may free it while the cache hands the value out.
   if (!recompute_every_use_) autograd::retain_graph_of(cached_);
@@ -153,32 +367,84 @@ void ComputedParameter::train(bool on) {
   constraint_->train(on);
 }
 
-void ComputedParameter::assign(const Tensor& value) {
-  const std::vector<Tensor> raw = constraint_->right_inverse(value.detach());
+Tensor ComputedParameter::compute() {
+  return naming_errors(*constraint_, "forward of raw", shapes_of(raw_inputs_),
+                       [this] { return constraint_->forward(raw_inputs_); });
+}
+
+void ComputedParameter::write_raw(const std::vector<Tensor>& raw) {
+  for (std::size_t i = 0; i < raw_inputs_.size(); ++i)
+    if (!(raw[i].shape() == raw_inputs_[i].shape()))
+      fail<ShapeError>(constraint_->name(), ": assign: the value gives the raw input \"",
+                       constraint_->input_names()[i], "\" shape ", raw[i].shape(),
+                       ", the parameter's is ", raw_inputs_[i].shape());
   NoGradGuard no_grad;
   for (std::size_t i = 0; i < raw_inputs_.size(); ++i) raw_inputs_[i].copy_(raw[i]);
   invalidate();
 }
 
+void ComputedParameter::assign(const Tensor& value, ValuePolicy policy) {
+  const Tensor target = value.detach();
+  if (policy == ValuePolicy::as_raw) return write_raw(as_raw_inputs(*constraint_, target));
+  if (policy == ValuePolicy::nearest) return write_raw(nearest_fit(*constraint_, target));
+  Fit fitted = fit(*constraint_, target);
+  if (fitted.failure.empty()) return write_raw(fitted.raw);
+  if (policy == ValuePolicy::keep_or_raw) return write_raw(as_raw_inputs(*constraint_, target));
+  fail<ValueError>(fitted.failure, keep_hint);
+}
+
+namespace {
+
+/// `fitted` written into `leaves` when the shapes agree, so the tensors an
+/// optimizer holds stay the raw inputs; else copies of `fitted`.
+std::vector<Tensor> into_leaves(std::vector<Tensor> leaves, std::vector<Tensor> fitted) {
+  bool same_shapes = leaves.size() == fitted.size();
+  for (std::size_t i = 0; same_shapes && i < leaves.size(); ++i)
+    same_shapes = leaves[i].shape() == fitted[i].shape();
+  NoGradGuard no_grad;
+  if (!same_shapes) {
+    for (Tensor& raw : fitted) raw = raw.detach().clone();
+    return fitted;
+  }
+  for (std::size_t i = 0; i < leaves.size(); ++i) leaves[i].copy_(fitted[i]);
+  return leaves;
+}
+
+}  // namespace
+
 std::shared_ptr<ComputedParameter> constrain(const std::shared_ptr<Parameter>& parameter,
-                                             std::shared_ptr<Constraint> constraint) {
+                                             std::shared_ptr<Constraint> constraint,
+                                             ValuePolicy policy) {
+  if (const auto* projected = dynamic_cast<const ProjectedParameter*>(parameter.get()))
+    fail<ValueError>("constrain: the parameter is projected (", projected->name(), ") and ",
+                     constraint->name(), " would drop that projection; constrain the ",
+                     "parameter before projecting it, or freeze() it first");
   const Tensor current = parameter->value().detach();
-  std::vector<Tensor> raw;
-  if (constraint->has_right_inverse()) {
-    NoGradGuard no_grad;
-    raw = constraint->right_inverse(current);
+  // The leaves the parameter trains, which stay the raw inputs where they can.
+  std::vector<Tensor> leaves;
+  if (const auto computed = std::dynamic_pointer_cast<ComputedParameter>(parameter)) {
+    constraint = chain(computed->constraint_ptr(), std::move(constraint));
+    leaves = computed->raw_inputs();
+  } else if (const auto* plain = dynamic_cast<const RawParameter*>(parameter.get())) {
+    leaves = {plain->tensor()};
+  } else {
+    leaves = {current.clone()};
   }
-  const auto* plain = dynamic_cast<const RawParameter*>(parameter.get());
-  if (raw.empty()) raw = {plain ? plain->tensor() : current.clone()};
-  if (plain && raw.size() == 1 && !raw[0].is_same(plain->tensor()) &&
-      raw[0].shape() == plain->tensor().shape()) {
-    // Keep the leaf the caller's optimizer may already hold, with the new data.
-    Tensor leaf = plain->tensor();
-    NoGradGuard no_grad;
-    leaf.copy_(raw[0]);
-    raw[0] = leaf;
+  std::vector<Tensor> raw = leaves;
+  if (policy == ValuePolicy::nearest) {
+    raw = into_leaves(leaves, nearest_fit(*constraint, current));
+  } else if (policy != ValuePolicy::as_raw) {
+    Fit fitted = fit(*constraint, current);
+    if (fitted.failure.empty())
+      raw = into_leaves(leaves, std::move(fitted.raw));
+    else if (policy == ValuePolicy::keep)
+      fail<ValueError>(fitted.failure, keep_hint);
   }
-  return std::make_shared<ComputedParameter>(std::move(constraint), std::move(raw));
+  if (raw.size() != constraint->input_names().size())
+    as_raw_inputs(*constraint, current);  // throws: the tensor cannot be the raw inputs
+  auto result = std::make_shared<ComputedParameter>(std::move(constraint), std::move(raw));
+  result->train(parameter->is_training());
+  return result;
 }
 
 std::shared_ptr<Parameter> freeze(const std::shared_ptr<Parameter>& parameter) {

@@ -3,6 +3,8 @@
 #include <tuple>
 #include <utility>
 
+#include "eigen_matrix.h"
+
 #include "tether/constraints.h"
 #include "tether/error.h"
 #include "tether/grad_mode.h"
@@ -13,6 +15,8 @@ namespace tether {
 namespace constraints {
 
 namespace {
+
+using detail::to_eigen;
 
 class SpectralNorm final : public Constraint {
  public:
@@ -34,6 +38,7 @@ class SpectralNorm final : public Constraint {
   }
 
   std::string name() const override { return "spectral_norm"; }
+  std::string condition() const override { return "weights whose largest singular value is 1"; }
 
   Tensor forward(const std::vector<Tensor>& raw) override {
     const Tensor& weight = raw[0];
@@ -52,8 +57,16 @@ class SpectralNorm final : public Constraint {
   }
 
   bool has_right_inverse() const override { return true; }
-  /// A value is taken as the raw weight; value() is then it divided by its sigma.
-  std::vector<Tensor> right_inverse(const Tensor& value) override { return {value}; }
+  /// The value becomes the raw weight and u, v its exact top singular vectors
+  /// (from an SVD), so forward reproduces a value of largest singular value 1
+  /// and divides any other by its own.
+  std::vector<Tensor> right_inverse(const Tensor& value) override {
+    const Eigen::BDCSVD<Eigen::MatrixXd> svd(to_eigen(as_matrix(value)),
+                                             Eigen::ComputeThinU | Eigen::ComputeThinV);
+    u_.copy_(detail::from_eigen(svd.matrixU().col(0), u_.shape(), u_));
+    v_.copy_(detail::from_eigen(svd.matrixV().col(0), v_.shape(), v_));
+    return {value};
+  }
   NamedTensors buffers() override { return {{"u", u_}, {"v", v_}}; }
 
   /// The weight as a matrix with dim_ first.
@@ -100,17 +113,17 @@ std::shared_ptr<ComputedParameter> spectral_norm(const std::shared_ptr<Parameter
                                                  std::int64_t dim, int power_iteration_steps,
                                                  double eps) {
   NoGradGuard no_grad;
+  // The weight is the raw input whether or not its largest singular value is
+  // 1, so as_raw, which skips right_inverse's SVD, gives the same parameter.
   return constrain(parameter,
-                   constraints::spectral_norm(parameter->value(), dim, power_iteration_steps, eps));
+                   constraints::spectral_norm(parameter->value(), dim, power_iteration_steps, eps),
+                   ValuePolicy::as_raw);
 }
 
 double largest_singular_value(const Tensor& matrix) {
   if (matrix.dim() != 2)
     fail<ShapeError>("largest_singular_value: expected a matrix, got ", matrix.shape());
-  const std::vector<double> values = matrix.detach().to_vector<double>();
-  const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>
-      map(values.data(), matrix.size(0), matrix.size(1));
-  return Eigen::JacobiSVD<Eigen::MatrixXd>(map).singularValues()(0);
+  return Eigen::JacobiSVD<Eigen::MatrixXd>(detail::to_eigen(matrix)).singularValues()(0);
 }
 
 SpectralNormCheck check_spectral_norm(ComputedParameter& parameter) {

@@ -1,24 +1,57 @@
 // The element-wise and matrix-structure strategies. Each is a forward and,
-// where one exists, a right_inverse, written with differentiable ops.
+// where one exists, a right_inverse, written with differentiable ops, and a
+// projection onto its feasible set (outside the graph).
+//
+// A right_inverse never repairs a value: for one outside the feasible set it
+// returns raw inputs that are NaN or infinite, or whose forward misses the
+// value, and ComputedParameter reports the worst element.
+#include <Eigen/Eigenvalues>
 #include <Eigen/QR>
+#include <Eigen/SVD>
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
+#include "eigen_matrix.h"
+#include "feasibility.h"
 #include "tether/constraints.h"
 #include "tether/error.h"
+#include "tether/grad_mode.h"
 #include "tether/ops.h"
 
 namespace tether::constraints {
 
 namespace {
 
-/// The inverse of softplus, y + log(1 - exp(-y)), stable for large y.
+/// exp(x) - 1 without cancellation near 0 (Kahan): (u - 1) x / log(u) for
+/// u = exp(x), and x itself where u rounds to 1.
+Tensor expm1(const Tensor& x) {
+  const Tensor u = exp(x);
+  return where(eq(u, ones_like(u)), x, (u - 1.0) * x / log(u));
+}
+
+/// The inverse of softplus, log(exp(y) - 1): NaN for y < 0 and -inf at 0,
+/// accurate down to the smallest y (f32's exp(-y) rounds to 1 below 6e-8,
+/// where the textbook y + log1p(-exp(-y)) gives -inf), and written as that
+/// above 1, where exp(y) would overflow.
 Tensor inverse_softplus(const Tensor& y) {
-  return y + log1p(-exp(-y));
+  return where(y > 1.0, y + log1p(-exp(-y)), log(expm1(y)));
+}
+
+/// How far (relative) ValuePolicy::nearest stays inside an open boundary.
+double margin(const Tensor& value) {
+  return detail::feasibility_tolerance(value.dtype());
 }
 
 void check_matrix(const char* op, const Tensor& x) {
   if (x.dim() < 2)
     fail<ShapeError>(op, ": expected a matrix (or a batch of them), got ", x.shape());
+}
+
+void check_square(const char* op, const Tensor& x) {
+  check_matrix(op, x);
+  if (x.size(-1) != x.size(-2))
+    fail<ShapeError>(op, ": expected a square matrix (or a batch of them), got ", x.shape());
 }
 
 Tensor diagonal_mask(const Tensor& x) {
@@ -37,15 +70,21 @@ class WeightNorm final : public Constraint {
  public:
   explicit WeightNorm(std::int64_t dim) : dim_(dim) {}
   std::string name() const override { return "weight_norm"; }
+  std::string condition() const override { return "finite values"; }
   std::vector<std::string> input_names() const override { return {"g", "v"}; }
   Tensor forward(const std::vector<Tensor>& raw) override {
     const Tensor& v = raw[1];
     return raw[0] * v / norm_except(v, wrap_dim("weight_norm", dim_, v.dim()));
   }
   bool has_right_inverse() const override { return true; }
+  /// g = the slice norms, v = value; a zero slice gets v = 1 (g = 0 keeps it
+  /// zero), where v = 0 would give 0 / 0.
   std::vector<Tensor> right_inverse(const Tensor& value) override {
-    return {norm_except(value, wrap_dim("weight_norm", dim_, value.dim())), value};
+    const Tensor g = norm_except(value, wrap_dim("weight_norm", dim_, value.dim()));
+    return {g, value + (g <= 0.0)};
   }
+  /// Every finite value is feasible.
+  Tensor project(const Tensor& value) override { return value; }
 
  private:
   std::int64_t dim_;
@@ -56,23 +95,35 @@ Tensor cholesky_factor_forward(const Tensor& raw) {
   return tril(raw, -1) + softplus(raw) * diagonal_mask(raw);
 }
 
+/// inverse_softplus of the diagonal only: the zeros above it would give -inf,
+/// and -inf * 0 is NaN. A diagonal that is not positive gives NaN or -inf.
 Tensor cholesky_factor_inverse(const Tensor& factor) {
-  return tril(factor, -1) +
-         inverse_softplus(clamp(factor, 1e-12, std::nullopt)) * diagonal_mask(factor);
+  const Tensor mask = diagonal_mask(factor);
+  return tril(factor, -1) + inverse_softplus(factor * mask + (1.0 - mask)) * mask;
 }
 
-using RowMajorMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-
-/// A copy of a matrix's values in f64, for decompositions outside the graph.
-RowMajorMatrix to_eigen(const Tensor& matrix) {
-  const std::vector<double> values = matrix.detach().to_vector<double>();
-  return Eigen::Map<const RowMajorMatrix>(values.data(), matrix.size(0), matrix.size(1));
+/// The lower triangle with its diagonal raised to at least the margin.
+Tensor cholesky_factor_project(const Tensor& value) {
+  check_matrix("cholesky_factor", value);
+  const Tensor mask = diagonal_mask(value);
+  return tril(value, -1) + clamp(value, margin(value), std::nullopt) * mask;
 }
 
-/// `matrix` as a tensor with the dtype and device of `like`.
-Tensor from_eigen(const RowMajorMatrix& matrix, const Tensor& like) {
-  return tensor(std::vector<double>(matrix.data(), matrix.data() + matrix.size()),
-                {matrix.rows(), matrix.cols()}, like.options());
+using detail::from_eigen;
+using detail::RowMajorMatrix;
+using detail::to_eigen;
+
+/// The nearest symmetric matrix with eigenvalues >= eps (Frobenius norm):
+/// the symmetric part with its eigenvalues raised to eps, plus the margin.
+Tensor nearest_positive_definite(const Tensor& value, double eps) {
+  if (value.dim() != 2 || value.size(0) != value.size(1))
+    fail<ShapeError>("positive_definite: project expects a square matrix, got ", value.shape());
+  const RowMajorMatrix a = to_eigen(value);
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen((a + a.transpose()) / 2);
+  const Eigen::VectorXd raised = eigen.eigenvalues().cwiseMax(
+      eps + margin(value) * std::max(1.0, eigen.eigenvalues().cwiseAbs().maxCoeff()));
+  return from_eigen(eigen.eigenvectors() * raised.asDiagonal() * eigen.eigenvectors().transpose(),
+                    value);
 }
 
 /// The Cholesky factor of a symmetric positive definite matrix, outside the graph.
@@ -80,12 +131,7 @@ Tensor cholesky_of(const Tensor& matrix) {
   if (matrix.dim() != 2 || matrix.size(0) != matrix.size(1))
     fail<ShapeError>("positive_definite: right_inverse expects a square matrix, got ",
                      matrix.shape());
-  try {
-    return cholesky(matrix.detach());
-  } catch (const LinAlgError& error) {
-    fail<LinAlgError>("positive_definite: right_inverse needs a positive definite matrix (",
-                      error.what(), ")");
-  }
+  return cholesky(matrix.detach());
 }
 
 void check_orthogonal_shape(const Tensor& x) {
@@ -114,6 +160,44 @@ Tensor completed_orthogonal(const Tensor& tall) {
   return from_eigen(q, tall);
 }
 
+/// The nearest matrix with orthonormal columns to `tall` (Frobenius norm): the
+/// polar factor U V^T of its thin SVD U S V^T.
+Tensor polar_factor(const Tensor& tall) {
+  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(to_eigen(tall),
+                                              Eigen::ComputeThinU | Eigen::ComputeThinV);
+  return from_eigen(svd.matrixU() * svd.matrixV().transpose(), tall);
+}
+
+/// The nearest point (Euclidean) to each slice of `value` along `dim` among
+/// vectors summing to 1 whose elements are at least margin / n: the sort-based
+/// projection onto the simplex (Held, Wolfe and Crowder, 1974), shifted by
+/// that floor. A slice holding NaN or infinity becomes NaN.
+Tensor nearest_on_simplex(const Tensor& value, std::int64_t dim) {
+  const int d = wrap_dim("simplex", dim, value.dim());
+  const Tensor moved = transpose(value.detach(), d, -1).contiguous();
+  const std::int64_t n = moved.size(-1);
+  std::vector<double> x = moved.to_vector<double>();
+  const double floor = margin(value) / static_cast<double>(n), total = 1 - floor * n;
+  for (auto slice = x.begin(); slice != x.end(); slice += n) {
+    std::vector<double> sorted(slice, slice + n);
+    if (!std::all_of(sorted.begin(), sorted.end(), [](double v) { return std::isfinite(v); })) {
+      std::fill(slice, slice + n, std::nan(""));
+      continue;
+    }
+    std::sort(sorted.begin(), sorted.end(), std::greater<>());
+    // theta: the shift after which the parts above the floor sum to total.
+    double cumulative = 0, theta = 0;
+    for (std::int64_t j = 0; j < n; ++j) {
+      cumulative += sorted[j] - floor;
+      const double candidate = (cumulative - total) / static_cast<double>(j + 1);
+      if (sorted[j] - floor > candidate) theta = candidate;
+    }
+    for (auto element = slice; element != slice + n; ++element)
+      *element = std::max(*element - floor - theta, 0.0) + floor;
+  }
+  return transpose(tensor(x, moved.shape(), value.options()), d, -1);
+}
+
 /// value = (base @ exp(A))[:, :k] for a value [n, k] with n >= k, where A is
 /// skew-symmetric: L - L^T, L the strictly lower triangle of raw [n, k] padded
 /// with zero columns to [n, n]. The exponential of a skew-symmetric matrix is
@@ -123,12 +207,15 @@ Tensor completed_orthogonal(const Tensor& tall) {
 class Orthogonal final : public Constraint {
  public:
   std::string name() const override { return "orthogonal"; }
+  std::string condition() const override {
+    return "matrices with orthonormal columns (rows when wide)";
+  }
 
   Tensor forward(const std::vector<Tensor>& raw) override {
     check_orthogonal_shape(raw[0]);
     const Tensor tall = as_tall(raw[0]);
     const std::int64_t n = tall.size(0), k = tall.size(1);
-    if (!base_.defined()) base_ = eye(n, std::nullopt, tall.options());
+    prepare(raw);
     if (!(base_.shape() == Shape{n, n}))
       fail<ShapeError>("orthogonal: a raw input of shape ", raw[0].shape(), " needs a base of [", n,
                        ", ", n, "], the buffer has ", base_.shape());
@@ -141,9 +228,16 @@ class Orthogonal final : public Constraint {
   bool has_right_inverse() const override { return true; }
   /// Stores the completion of `value` to an orthogonal matrix in base and
   /// returns raw = 0, for which forward gives base's first columns: `value`.
+  /// Throws detail::Infeasible, base untouched, unless those columns are
+  /// `value`'s (within rounding): only then is `value` orthonormal.
   std::vector<Tensor> right_inverse(const Tensor& value) override {
     check_orthogonal_shape(value);
-    const Tensor base = completed_orthogonal(as_tall(value));
+    const Tensor tall = as_tall(value);
+    const Tensor base = completed_orthogonal(tall);
+    const Tensor columns = narrow(base, 1, 0, tall.size(1));
+    const std::string miss =
+        detail::miss_report(*this, value, is_wide(value) ? columns.mT() : columns, {});
+    if (!miss.empty()) throw detail::Infeasible(miss);
     // Written in place when the shape allows: a new tensor would restart the
     // version counter that tells computed parameters their cache is stale.
     if (base_.defined() && base_.shape() == base.shape())
@@ -153,48 +247,90 @@ class Orthogonal final : public Constraint {
     return {zeros_like(value)};
   }
 
+  /// base starts as the identity, m x m for m = max(n, k).
+  void prepare(const std::vector<Tensor>& raw) override {
+    check_orthogonal_shape(raw[0]);
+    const Tensor tall = as_tall(raw[0]);
+    if (!base_.defined()) base_ = eye(tall.size(0), std::nullopt, tall.options());
+  }
+
+  Tensor project(const Tensor& value) override {
+    check_orthogonal_shape(value);
+    const Tensor q = polar_factor(as_tall(value));
+    return is_wide(value) ? q.mT().contiguous() : q;
+  }
+
   NamedTensors buffers() override {
     if (!base_.defined()) return {};
     return {{"base", base_}};
   }
 
  private:
-  // Created by the first forward or right_inverse, which know n.
+  // Created by prepare, the first forward or right_inverse, which know n.
   Tensor base_;
 };
 
 }  // namespace
 
 std::shared_ptr<Constraint> positive(PositiveMap map, double lower_bound) {
+  const auto project = [lower_bound](const Tensor& value) {
+    return clamp(value, lower_bound + margin(value) * std::max(1.0, std::abs(lower_bound)),
+                 std::nullopt);
+  };
+  const std::string condition = detail::concat("values > ", lower_bound);
   if (map == PositiveMap::exp)
     return make_constraint(
-        "positive", [lower_bound](const Tensor& raw) { return exp(raw) + lower_bound; },
-        [lower_bound](const Tensor& value) { return log(value - lower_bound); });
+        "positive",
+        {.forward = [lower_bound](const Tensor& raw) { return exp(raw) + lower_bound; },
+         .right_inverse = [lower_bound](const Tensor& value) { return log(value - lower_bound); },
+         .condition = condition,
+         .project = project});
   return make_constraint(
-      "positive", [lower_bound](const Tensor& raw) { return softplus(raw) + lower_bound; },
-      [lower_bound](const Tensor& value) { return inverse_softplus(value - lower_bound); });
+      "positive",
+      {.forward = [lower_bound](const Tensor& raw) { return softplus(raw) + lower_bound; },
+       .right_inverse =
+           [lower_bound](const Tensor& value) { return inverse_softplus(value - lower_bound); },
+       .condition = condition,
+       .project = project});
 }
 
 std::shared_ptr<Constraint> bounded(double lo, double hi) {
   if (!(lo < hi)) fail<ValueError>("bounded: expected lo < hi, got ", lo, " and ", hi);
   return make_constraint(
-      "bounded", [lo, hi](const Tensor& raw) { return sigmoid(raw) * (hi - lo) + lo; },
-      [lo, hi](const Tensor& value) {
-        const Tensor p = (value - lo) / (hi - lo);
-        return log(p) - log1p(-p);
-      });
+      "bounded", {.forward = [lo, hi](const Tensor& raw) { return sigmoid(raw) * (hi - lo) + lo; },
+                  .right_inverse =
+                      [lo, hi](const Tensor& value) {
+                        const Tensor p = (value - lo) / (hi - lo);
+                        return log(p) - log1p(-p);
+                      },
+                  .condition = detail::concat("values in (", lo, ", ", hi, ")"),
+                  .project =
+                      [lo, hi](const Tensor& value) {
+                        const double inside = margin(value) * (hi - lo);
+                        return clamp(value, lo + inside, hi - inside);
+                      }});
 }
 
 std::shared_ptr<Constraint> simplex(std::int64_t dim) {
   return make_constraint(
-      "simplex", [dim](const Tensor& raw) { return softmax(raw, dim); },
-      [](const Tensor& value) { return log(value); });
+      "simplex",
+      {.forward = [dim](const Tensor& raw) { return softmax(raw, dim); },
+       .right_inverse = [](const Tensor& value) { return log(value); },
+       .condition = detail::concat("slices along dim ", dim, " of positive values summing to 1"),
+       .project = [dim](const Tensor& value) { return nearest_on_simplex(value, dim); }});
 }
 
 std::shared_ptr<Constraint> unit_norm(std::int64_t dim) {
-  return make_constraint(
-      "unit_norm", [dim](const Tensor& raw) { return normalize(raw, dim); },
-      [](const Tensor& value) { return value; });
+  // Dividing by the norm is the identity on the feasible set, gives NaN for a
+  // zero slice (which normalize() would keep at zero) and is the projection.
+  const auto divide_by_norm = [dim](const Tensor& value) {
+    return value / norm(value, {wrap_dim("unit_norm", dim, value.dim())}, true);
+  };
+  return make_constraint("unit_norm",
+                         {.forward = [dim](const Tensor& raw) { return normalize(raw, dim); },
+                          .right_inverse = divide_by_norm,
+                          .condition = detail::concat("slices of unit L2 norm along dim ", dim),
+                          .project = divide_by_norm});
 }
 
 std::shared_ptr<Constraint> weight_norm(std::int64_t dim) {
@@ -202,49 +338,63 @@ std::shared_ptr<Constraint> weight_norm(std::int64_t dim) {
 }
 
 std::shared_ptr<Constraint> symmetric() {
-  return make_constraint(
-      "symmetric",
-      [](const Tensor& raw) {
-        check_matrix("symmetric", raw);
-        return (raw + raw.mT()) * 0.5;
-      },
-      [](const Tensor& value) { return value; });
+  const auto symmetric_part = [](const Tensor& x) {
+    check_square("symmetric", x);
+    return (x + x.mT()) * 0.5;
+  };
+  return make_constraint("symmetric", {.forward = symmetric_part,
+                                       .right_inverse = [](const Tensor& value) { return value; },
+                                       .condition = "symmetric matrices",
+                                       .project = symmetric_part});
 }
 
 std::shared_ptr<Constraint> skew_symmetric() {
-  return make_constraint(
-      "skew_symmetric",
-      [](const Tensor& raw) {
-        check_matrix("skew_symmetric", raw);
-        return (raw - raw.mT()) * 0.5;
-      },
-      [](const Tensor& value) { return value; });
+  const auto skew_part = [](const Tensor& x) {
+    check_square("skew_symmetric", x);
+    return (x - x.mT()) * 0.5;
+  };
+  return make_constraint("skew_symmetric",
+                         {.forward = skew_part,
+                          .right_inverse = [](const Tensor& value) { return value; },
+                          .condition = "skew-symmetric matrices",
+                          .project = skew_part});
 }
 
 std::shared_ptr<Constraint> lower_triangular() {
-  return make_constraint(
-      "lower_triangular",
-      [](const Tensor& raw) {
-        check_matrix("lower_triangular", raw);
-        return tril(raw);
-      },
-      [](const Tensor& value) { return value; });
+  const auto lower_part = [](const Tensor& x) {
+    check_matrix("lower_triangular", x);
+    return tril(x);
+  };
+  return make_constraint("lower_triangular",
+                         {.forward = lower_part,
+                          .right_inverse = [](const Tensor& value) { return value; },
+                          .condition = "lower-triangular matrices",
+                          .project = lower_part});
 }
 
 std::shared_ptr<Constraint> cholesky_factor() {
-  return make_constraint("cholesky_factor", cholesky_factor_forward, cholesky_factor_inverse);
+  return make_constraint("cholesky_factor",
+                         {.forward = cholesky_factor_forward,
+                          .right_inverse = cholesky_factor_inverse,
+                          .condition = "lower-triangular matrices with a positive diagonal",
+                          .project = cholesky_factor_project});
 }
 
 std::shared_ptr<Constraint> positive_definite(double eps) {
   return make_constraint(
       "positive_definite",
-      [eps](const Tensor& raw) {
-        const Tensor factor = cholesky_factor_forward(raw);
-        return matmul(factor, factor.mT()) + diagonal_mask(raw) * eps;
-      },
-      [eps](const Tensor& value) {
-        return cholesky_factor_inverse(cholesky_of(value - diagonal_mask(value) * eps));
-      });
+      {.forward =
+           [eps](const Tensor& raw) {
+             check_square("positive_definite", raw);
+             const Tensor factor = cholesky_factor_forward(raw);
+             return matmul(factor, factor.mT()) + diagonal_mask(raw) * eps;
+           },
+       .right_inverse =
+           [eps](const Tensor& value) {
+             return cholesky_factor_inverse(cholesky_of(value - diagonal_mask(value) * eps));
+           },
+       .condition = detail::concat("symmetric matrices with eigenvalues > ", eps),
+       .project = [eps](const Tensor& value) { return nearest_positive_definite(value, eps); }});
 }
 
 std::shared_ptr<Constraint> orthogonal() {

@@ -13,27 +13,24 @@ namespace tether::nn::init {
 
 namespace {
 
-/// Writes `value` into `parameter`: a computed one through its constraint's
-/// right_inverse, any other (raw, projected) into its one leaf in place; a
-/// projected leaf is projected at its next value(), as after an optimizer step.
-void write(const char* function, Parameter& parameter, const Tensor& value) {
-  if (auto* computed = dynamic_cast<ComputedParameter*>(&parameter)) {
-    if (!computed->constraint().has_right_inverse())
-      fail<ValueError>("init::", function, ": the parameter's constraint \"",
-                       computed->constraint().name(),
-                       "\" has no right_inverse, so an initial value cannot be written to it");
-    computed->assign(value);
-    return;
-  }
+/// Writes `value` into `parameter`: a computed one as constrain() takes a
+/// weight (ValuePolicy::keep_or_raw: kept where the constraint can hold it,
+/// else it initialises the raw input, so kaiming_uniform_ of a positive()
+/// weight gives softplus of the draw), any other (raw, projected) into its one
+/// leaf in place; a projected leaf is projected at its next value(), as after
+/// an optimizer step.
+void write(Parameter& parameter, const Tensor& value) {
+  if (auto* computed = dynamic_cast<ComputedParameter*>(&parameter))
+    return computed->assign(value, ValuePolicy::keep_or_raw);
   parameter.trainables().front().second.copy_(value);
 }
 
 /// Draws a value like the parameter's current one with `draw(current)` and
-/// writes it, naming `function` in errors.
+/// writes it.
 template <class Draw>
-void initialise(const char* function, Parameter& parameter, Draw draw) {
+void initialise(Parameter& parameter, Draw draw) {
   NoGradGuard no_grad;
-  write(function, parameter, draw(parameter.value().detach()));
+  write(parameter, draw(parameter.value().detach()));
 }
 
 void require_matrix(const char* function, const Tensor& weight) {
@@ -108,17 +105,15 @@ double calculate_gain(Nonlinearity nonlinearity, double negative_slope) {
 }
 
 void uniform_(Parameter& parameter, double low, double high) {
-  initialise("uniform_", parameter,
-             [&](const Tensor& current) { return uniform_like(current, low, high); });
+  initialise(parameter, [&](const Tensor& current) { return uniform_like(current, low, high); });
 }
 
 void normal_(Parameter& parameter, double mean, double std) {
-  initialise("normal_", parameter,
-             [&](const Tensor& current) { return normal_like(current, mean, std); });
+  initialise(parameter, [&](const Tensor& current) { return normal_like(current, mean, std); });
 }
 
 void constant_(Parameter& parameter, double value) {
-  initialise("constant_", parameter, [&](const Tensor& current) {
+  initialise(parameter, [&](const Tensor& current) {
     return full(current.shape(), value, current.options());
   });
 }
@@ -134,7 +129,7 @@ void ones_(Parameter& parameter) {
 void xavier_uniform_(Parameter& parameter, double gain) {
   // U(-a, a) has variance a^2 / 3.
   constexpr const char* function = "xavier_uniform_";
-  initialise(function, parameter, [&](const Tensor& current) {
+  initialise(parameter, [&](const Tensor& current) {
     const double bound = std::sqrt(3.0) * xavier_std(function, current, gain);
     return uniform_like(current, -bound, bound);
   });
@@ -142,14 +137,14 @@ void xavier_uniform_(Parameter& parameter, double gain) {
 
 void xavier_normal_(Parameter& parameter, double gain) {
   constexpr const char* function = "xavier_normal_";
-  initialise(function, parameter, [&](const Tensor& current) {
+  initialise(parameter, [&](const Tensor& current) {
     return normal_like(current, 0, xavier_std(function, current, gain));
   });
 }
 
 void kaiming_uniform_(Parameter& parameter, double a, FanMode mode, Nonlinearity nonlinearity) {
   constexpr const char* function = "kaiming_uniform_";
-  initialise(function, parameter, [&](const Tensor& current) {
+  initialise(parameter, [&](const Tensor& current) {
     const double bound = std::sqrt(3.0) * kaiming_std(function, current, a, mode, nonlinearity);
     return uniform_like(current, -bound, bound);
   });
@@ -157,14 +152,14 @@ void kaiming_uniform_(Parameter& parameter, double a, FanMode mode, Nonlinearity
 
 void kaiming_normal_(Parameter& parameter, double a, FanMode mode, Nonlinearity nonlinearity) {
   constexpr const char* function = "kaiming_normal_";
-  initialise(function, parameter, [&](const Tensor& current) {
+  initialise(parameter, [&](const Tensor& current) {
     return normal_like(current, 0, kaiming_std(function, current, a, mode, nonlinearity));
   });
 }
 
 void orthogonal_(Parameter& parameter, double gain) {
   constexpr const char* function = "orthogonal_";
-  initialise(function, parameter, [&](const Tensor& current) {
+  initialise(parameter, [&](const Tensor& current) {
     require_matrix(function, current);
     if (current.numel() == 0) return current.clone();
     const std::int64_t rows = current.size(0), columns = current.numel() / rows;

@@ -9,6 +9,14 @@
 //   };
 //
 // or a pair of lambdas, make_constraint("positive", forward, right_inverse).
+//
+// The set a constraint can hold is its feasible set. One rule covers every
+// value handed to a constrained parameter: a feasible value is kept exactly
+// (within rounding), an infeasible one is never turned into NaN nor silently
+// replaced. constrain() takes a freshly initialised weight, feasible or not,
+// and gives a usable constrained weight; assign() of an infeasible value is a
+// ValueError unless the caller asks for the nearest feasible value. ValuePolicy
+// names the choices.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +29,25 @@
 
 namespace tether {
 
+/// What constrain() and ComputedParameter::assign() do with the value given.
+enum class ValuePolicy {
+  /// The value must be feasible: right_inverse(value) finite and forward of
+  /// it reproducing value within rounding (sqrt of the dtype's epsilon times
+  /// the largest |value|). Else ValueError naming the constraint, its
+  /// condition and the worst element (its index, its value, what it became).
+  keep,
+  /// The nearest feasible value (Constraint::project), then kept.
+  nearest,
+  /// The tensor becomes the raw input unchanged and the value is forward of
+  /// it, as a PyTorch parametrization without right_inverse (or registered
+  /// with unsafe=True). Needs a constraint with one raw input.
+  as_raw,
+  /// keep for a feasible value, as_raw for any other: constrain()'s default,
+  /// so a pretrained feasible weight is kept exactly and a fresh layer's
+  /// weight becomes a usable constrained one (softplus(w) under positive()).
+  keep_or_raw,
+};
+
 class Constraint {
  public:
   virtual ~Constraint() = default;
@@ -32,13 +59,26 @@ class Constraint {
   virtual std::vector<std::string> input_names() const { return {"raw"}; }
   /// The constrained value, recorded so that gradients reach the raw inputs.
   virtual Tensor forward(const std::vector<Tensor>& raw) = 0;
-  /// Raw inputs for which forward() gives `value`; a constraint whose value
-  /// also depends on its buffers may set those too (orthogonal's "base"). The
-  /// default has none and throws ValueError; has_right_inverse() says which applies.
+  /// Raw inputs for which forward() gives `value` when it is feasible; for
+  /// an infeasible value, raw inputs that are not finite or whose forward
+  /// misses it (how assign() tells), or a ValueError. A constraint whose value
+  /// also depends on its buffers may set those too (orthogonal's "base"), and
+  /// leaves them untouched when it throws. The default has none and throws
+  /// ValueError; has_right_inverse() says which applies.
   virtual std::vector<Tensor> right_inverse(const Tensor& value);
   virtual bool has_right_inverse() const { return false; }
+  /// The feasible set in words, for errors: "values > 0", "symmetric matrices".
+  virtual std::string condition() const { return "values its forward can produce"; }
+  /// The feasible value nearest to `value` (an open set's boundary is
+  /// approached to a relative sqrt(epsilon)), for ValuePolicy::nearest. The
+  /// default throws ValueError naming the constraint.
+  virtual Tensor project(const Tensor& value);
   /// Non-trainable state, by name (spectral norm's "u" and "v").
   virtual NamedTensors buffers() { return {}; }
+  /// Called by ComputedParameter with its raw inputs before anything else:
+  /// creates the buffers whose shape depends on them (orthogonal's "base"),
+  /// so that state dicts hold them before the first forward.
+  virtual void prepare(const std::vector<Tensor>& /*raw*/) {}
 
   virtual void train(bool on) { training_ = on; }
   bool is_training() const { return training_; }
@@ -53,7 +93,21 @@ std::shared_ptr<Constraint> make_constraint(
     std::string name, std::function<Tensor(const Tensor&)> forward,
     std::function<Tensor(const Tensor&)> right_inverse = {});
 
-/// `first` then `second`: value = second(first(raw)). `second` must take one input.
+/// The parts of a constraint with one raw input; only forward is required.
+struct ConstraintFunctions {
+  std::function<Tensor(const Tensor&)> forward;
+  std::function<Tensor(const Tensor&)> right_inverse = {};
+  /// The feasible set in words, for errors ("values > 0").
+  std::string condition = "values its forward can produce";
+  /// The nearest feasible value, for ValuePolicy::nearest.
+  std::function<Tensor(const Tensor&)> project = {};
+};
+/// A constraint from its functions:
+/// make_constraint("positive", {.forward = ..., .right_inverse = ..., .condition = "values > 0"}).
+std::shared_ptr<Constraint> make_constraint(std::string name, ConstraintFunctions functions);
+
+/// `first` then `second`: value = second(first(raw)). `second` must take one
+/// input. Feasible: what second can hold whose right_inverse first can hold.
 std::shared_ptr<Constraint> chain(std::shared_ptr<Constraint> first,
                                   std::shared_ptr<Constraint> second);
 
@@ -77,9 +131,15 @@ std::shared_ptr<Constraint> chain(std::shared_ptr<Constraint> first,
 /// the old value is left.
 class ComputedParameter final : public Parameter {
  public:
-  /// `raw_inputs` become the trainable leaves (marked requires_grad).
+  /// `raw_inputs` become the trainable leaves (marked requires_grad); the
+  /// constraint's prepare() sees them.
   ComputedParameter(std::shared_ptr<Constraint> constraint, std::vector<Tensor> raw_inputs);
 
+  /// A write into the value handed out earlier is carried to the raw inputs
+  /// first, as assign(written value) carries it (an infeasible write is a
+  /// ValueError). Errors raised inside the constraint's forward keep their
+  /// type and message, prefixed with the constraint's name and the raw input
+  /// shapes.
   Tensor value() override;
   NamedTensors trainables() override;
   NamedTensors buffers() override { return constraint_->buffers(); }
@@ -90,19 +150,28 @@ class ComputedParameter final : public Parameter {
   /// Recompute at every value() instead of caching (trades time for memory:
   /// each use gets a graph of its own, which its backward frees).
   void set_recompute_every_use(bool on) { recompute_every_use_ = on; }
-  /// Sets the raw inputs so that value() reproduces `value`, through the
-  /// constraint's right_inverse. Throws ValueError if it has none.
-  void assign(const Tensor& value);
+  /// Sets the raw inputs so that value() gives `value` (policy keep), its
+  /// nearest feasible value (nearest), forward(value) (as_raw), or the first
+  /// that applies (keep_or_raw), as ValuePolicy says. Throws ValueError for
+  /// an infeasible value under keep, or when the constraint lacks what the
+  /// policy needs (right_inverse, project, one raw input); a failed assign
+  /// changes nothing.
+  void assign(const Tensor& value, ValuePolicy policy = ValuePolicy::keep);
   /// How many times the constraint's forward has run (for tests and diagnostics).
   std::uint64_t recompute_count() const { return recompute_count_; }
 
   Constraint& constraint() { return *constraint_; }
+  const std::shared_ptr<Constraint>& constraint_ptr() const { return constraint_; }
   const std::vector<Tensor>& raw_inputs() const { return raw_inputs_; }
 
  private:
   void data_replaced() override { invalidate(); }
   bool cache_is_valid() const;
   bool value_was_written() const;
+  /// constraint_->forward(raw_inputs_), its errors naming the constraint.
+  Tensor compute();
+  /// Copies `raw` into the raw inputs (checking shapes) and drops the cache.
+  void write_raw(const std::vector<Tensor>& raw);
   /// Visits the version counter of every raw input and buffer, in a fixed order.
   template <class Visit>
   void for_each_version(Visit visit);
@@ -120,12 +189,24 @@ class ComputedParameter final : public Parameter {
   bool training_mode_ = true;
 };
 
-/// A computed parameter applying `constraint` to what `parameter` holds. The
-/// current value is kept where the constraint can represent it: the raw inputs
-/// are right_inverse(value) when it exists, else the value itself. A raw
-/// parameter's leaf tensor is reused, so optimizers built earlier still see it.
+/// A computed parameter applying `constraint` to what `parameter` holds, its
+/// current value treated as `policy` says (see ValuePolicy). The default,
+/// keep_or_raw, keeps a feasible value exactly and otherwise takes the
+/// current tensor as the raw input: a fresh Linear's weight under positive()
+/// becomes softplus(w), under simplex() softmax(w), under orthogonal()
+/// base @ matrix_exp(skew(w)); never NaN.
+///
+/// The trainable leaves stay those of `parameter`, so an optimizer built
+/// earlier keeps training them: a raw parameter's leaf becomes the raw input
+/// (written in place when the value is kept); a computed parameter is
+/// stacked, as PyTorch's register_parametrization stacks: chain(its
+/// constraint, `constraint`) over its own raw inputs, which as_raw (or
+/// keep_or_raw for an infeasible value) leaves untouched, so the old value
+/// becomes the input of `constraint`. Throws ValueError for a
+/// ProjectedParameter, whose projection would be dropped.
 std::shared_ptr<ComputedParameter> constrain(const std::shared_ptr<Parameter>& parameter,
-                                             std::shared_ptr<Constraint> constraint);
+                                             std::shared_ptr<Constraint> constraint,
+                                             ValuePolicy policy = ValuePolicy::keep_or_raw);
 
 /// A raw parameter holding a copy of `parameter`'s current value, for deployment.
 std::shared_ptr<Parameter> freeze(const std::shared_ptr<Parameter>& parameter);

@@ -3,6 +3,12 @@
 //
 //   layer->weight = tether::constrain(layer->weight, tether::constraints::positive());
 //   layer->weight = tether::spectral_norm(layer->weight);   // the common case, in one call
+//
+// Each names its feasible set (Constraint::condition, quoted below) and, but
+// for spectral_norm, the nearest feasible value (Constraint::project, used by
+// ValuePolicy::nearest; an open set's boundary is approached to within a
+// relative sqrt(epsilon) of the dtype). Its right_inverse never repairs a
+// value: an infeasible one is reported by ComputedParameter::assign.
 #pragma once
 
 #include <cstdint>
@@ -16,35 +22,45 @@ namespace constraints {
 
 enum class PositiveMap { softplus, exp };
 
-/// lower_bound + softplus(raw) (or exp(raw)): values above lower_bound.
+/// lower_bound + softplus(raw) (or exp(raw)): "values > lower_bound". The
+/// nearest value clamps from below.
 std::shared_ptr<Constraint> positive(PositiveMap map = PositiveMap::softplus,
                                      double lower_bound = 0.0);
-/// lo + (hi - lo) * sigmoid(raw): values in (lo, hi).
+/// lo + (hi - lo) * sigmoid(raw): "values in (lo, hi)"; nearest clamps.
 std::shared_ptr<Constraint> bounded(double lo, double hi);
-/// softmax(raw, dim): non-negative slices along dim that sum to one.
+/// softmax(raw, dim): "slices along dim of positive values summing to 1";
+/// nearest is the Euclidean projection onto the simplex.
 std::shared_ptr<Constraint> simplex(std::int64_t dim = -1);
-/// raw / ||raw|| along dim.
+/// raw / ||raw|| along dim: "slices of unit L2 norm"; nearest divides by the
+/// norm (a zero slice has none).
 std::shared_ptr<Constraint> unit_norm(std::int64_t dim = -1);
 /// Weight normalisation (Salimans and Kingma, 2016): inputs "g" and "v", value
-/// g * v / ||v|| with norms over all dims but `dim`.
+/// g * v / ||v|| with norms over all dims but `dim`. Every finite value is
+/// feasible; right_inverse gives g = the slice norms, v = value (1 for a zero
+/// slice, which g = 0 keeps zero).
 std::shared_ptr<Constraint> weight_norm(std::int64_t dim = 0);
-/// (raw + raw^T) / 2 over the last two dims.
+/// (raw + raw^T) / 2 over the last two dims (square): "symmetric matrices";
+/// nearest is that same symmetric part.
 std::shared_ptr<Constraint> symmetric();
-/// (raw - raw^T) / 2 over the last two dims.
+/// (raw - raw^T) / 2 over the last two dims (square); nearest likewise.
 std::shared_ptr<Constraint> skew_symmetric();
-/// The lower triangle of raw (zeros above the diagonal).
+/// The lower triangle of raw (zeros above the diagonal); nearest likewise.
 std::shared_ptr<Constraint> lower_triangular();
-/// A lower-triangular matrix with a positive (softplus) diagonal: a Cholesky factor.
+/// A lower-triangular matrix with a positive (softplus) diagonal: a Cholesky
+/// factor. Nearest: the lower triangle, its diagonal clamped from below.
 std::shared_ptr<Constraint> cholesky_factor();
-/// L L^T + eps I with L = cholesky_factor(raw): symmetric positive definite.
+/// L L^T + eps I with L = cholesky_factor(raw), square: "symmetric matrices
+/// with eigenvalues > eps". Nearest: the symmetric part with its eigenvalues
+/// raised to eps (2-d values only).
 std::shared_ptr<Constraint> positive_definite(double eps = 1e-6);
 /// A matrix [n, k] with orthonormal columns (orthonormal rows when n < k):
 /// base @ matrix_exp(A), first k columns, A the skew-symmetric matrix made
 /// from the strictly lower triangle of raw (same shape as the value; a wide
 /// raw is used transposed). The buffer "base", m x m for m = max(n, k), starts
 /// as the identity; right_inverse(Q) stores in it Q completed to an orthogonal
-/// matrix (by Householder QR) and returns raw = 0. A value that is not
-/// orthogonal is replaced by the orthogonal factor of its QR decomposition.
+/// matrix (by Householder QR) and returns raw = 0. A value without
+/// orthonormal columns is infeasible (right_inverse throws ValueError and
+/// leaves base alone); its nearest feasible value is its polar factor U V^T.
 /// Throws ShapeError unless raw and values are 2-d.
 std::shared_ptr<Constraint> orthogonal();
 
@@ -53,13 +69,17 @@ std::shared_ptr<Constraint> orthogonal();
 /// singular value estimated by power iteration. Buffers u and v start from
 /// normalised random vectors refined by 15 iterations; each recompute in
 /// training mode runs `power_iteration_steps` more (under no-grad); eval mode
-/// reuses u and v.
+/// reuses u and v. Feasible: "weights whose largest singular value is 1";
+/// right_inverse takes the value as the raw weight and sets u and v to its
+/// exact top singular vectors (an SVD). No projection.
 std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim = 0,
                                           int power_iteration_steps = 1, double eps = 1e-12);
 
 }  // namespace constraints
 
-/// `parameter` spectrally normalised (see constraints::spectral_norm).
+/// `parameter` spectrally normalised (see constraints::spectral_norm), its
+/// current tensor taken as the raw weight (ValuePolicy::as_raw); stacked on a
+/// computed parameter's constraint.
 std::shared_ptr<ComputedParameter> spectral_norm(const std::shared_ptr<Parameter>& parameter,
                                                  std::int64_t dim = 0,
                                                  int power_iteration_steps = 1, double eps = 1e-12);

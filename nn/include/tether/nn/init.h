@@ -6,13 +6,16 @@
 //   tether::nn::init::orthogonal_(*layer->weight);   // lands in weight.raw
 //
 // A RawParameter's leaf is overwritten in place, so optimizers holding it see
-// the new value. A ComputedParameter is set through its constraint's
-// right_inverse (ComputedParameter::assign), so the write reaches the raw
-// tensors it is computed from instead of a cached value the next step would
-// discard; its value() is then the constraint applied to the drawn value
-// (spectral norm divides it by its largest singular value). For a constraint
-// without right_inverse each initialiser throws ValueError naming itself and
-// the constraint. Nothing here records a gradient.
+// the new value. A ComputedParameter takes the drawn value as constrain()
+// takes a weight (ComputedParameter::assign with ValuePolicy::keep_or_raw),
+// so the write reaches the raw tensors it is computed from instead of a
+// cached value the next step would discard: a value the constraint can hold
+// is kept exactly (orthogonal_ of an orthogonal() weight), any other
+// initialises the raw input, and value() is the constraint applied to it
+// (kaiming_uniform_ of a positive() weight gives softplus of the draw;
+// spectral norm divides it by its largest singular value). A constraint with
+// several raw inputs and no right_inverse is a ValueError. Nothing here
+// records a gradient.
 #pragma once
 
 #include "tether/parameter.h"
