@@ -81,6 +81,12 @@ const std::map<std::string, BinaryOp>& binary_ops() {
       {"maximum", {maximum}},
       {"minimum", {minimum}},
       {"where", {[](const Tensor& a, const Tensor& b) { return where(condition, a, b); }}},
+      {"cat", {[](const Tensor& a, const Tensor& b) {
+         return cat({a, b});
+       }}},
+      {"stack", {[](const Tensor& a, const Tensor& b) {
+         return stack({a, b});
+       }}},
       {"clamp_min",
        {.tensor_scalar = [](const Tensor& x, Scalar min) { return clamp(x, min, std::nullopt); }}},
       {"clamp_max",
@@ -263,6 +269,10 @@ TEST_CASE("a promoted input's gradient comes back in the input's own dtype", "[p
       {"where",
        [](const Tensor& a, const Tensor& b) {
          return where(tensor({1, 0, 1}, {3}), a, b);
+       }},
+      {"cat",
+       [](const Tensor& a, const Tensor& b) {
+         return cat({a, b}) * cat({b, a});
        }},
   };
   const std::vector<double> a_values = {0.5, 1.5, 2.0}, b_values = {1.25, 0.75, 2.5};

@@ -43,6 +43,7 @@ COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
 
 # The operand pairs tether has an overload for, by the ops' forms.
 TENSOR_PAIRS = [(a, b) for a in TENSORS for b in TENSORS]
+DIMENSIONED_PAIRS = [(a, b) for a, b in TENSOR_PAIRS if "[5]" in a and "[5]" in b]
 ONLY_SCALAR = [(a, s) for a in TENSORS for s in SCALARS]
 TENSOR_SCALAR_PAIRS = TENSOR_PAIRS + ONLY_SCALAR
 ARITHMETIC_PAIRS = TENSOR_SCALAR_PAIRS + [(s, b) for s in SCALARS for b in TENSORS]
@@ -58,6 +59,8 @@ BINARY = {
     **{op: (getattr(torch, op), TENSOR_PAIRS) for op in ("eq", "ne", "maximum", "minimum")},
     "pow": (operator.pow, TENSOR_SCALAR_PAIRS),
     "where": (lambda a, b: torch.where(CONDITION, a, b), TENSOR_PAIRS),
+    "cat": (lambda a, b: torch.cat([a, b]), DIMENSIONED_PAIRS),
+    "stack": (lambda a, b: torch.stack([a, b]), DIMENSIONED_PAIRS),
     "clamp_min": (lambda a, b: torch.clamp(a, min=b), ONLY_SCALAR),
     "clamp_max": (lambda a, b: torch.clamp(a, max=b), ONLY_SCALAR),
     "add_": (inplace("add_"), TENSOR_SCALAR_PAIRS),

@@ -245,6 +245,7 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
 Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index);
 Tensor contiguous(const Tensor& x);
 Tensor clone(const Tensor& x);
+/// Joins tensors along dim; mixed dtypes promote (result_type), as in torch.cat.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 /// Rows (slices along dim) picked by a 1-d i64 index.
