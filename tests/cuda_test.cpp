@@ -5,6 +5,7 @@
 // skipped (SKIP_REGULAR_EXPRESSION in tests/CMakeLists.txt).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <iostream>
 #include <string>
 
@@ -245,7 +246,7 @@ TEST_CASE("an op mixing CPU and CUDA tensors names both devices", "[cuda]") {
   CHECK_THROWS_AS(a.matmul(b), DeviceError);
 }
 
-TEST_CASE("CUDA kernels report bad indices and integer division by zero", "[cuda]") {
+TEST_CASE("CUDA kernels report bad indices and integers to negative powers", "[cuda]") {
   if (skip_without_cuda()) return;
   const TensorOptions ints_on_gpu = TensorOptions(DType::i64).with_device(kCuda);
   const Tensor x = ones({3, 2}, TensorOptions().with_device(kCuda));
@@ -253,9 +254,14 @@ TEST_CASE("CUDA kernels report bad indices and integer division by zero", "[cuda
   CHECK_THROWS_AS(index_select(x, 0, bad_index), IndexError);
   CHECK_THROWS_WITH(index_select(x, 0, bad_index),
                     Catch::Matchers::Contains("index 3 is out of range"));
-  CHECK_THROWS_AS(tensor({1, 2}, {2}, ints_on_gpu) / tensor({1, 0}, {2}, ints_on_gpu), ValueError);
-  CHECK(div(tensor({7, -7}, {2}, ints_on_gpu), tensor({2, 2}, {2}, ints_on_gpu))
-            .to_vector<std::int64_t>() == std::vector<std::int64_t>{3, -3});
+  CHECK_THROWS_AS(pow(tensor({2, 2}, {2}, ints_on_gpu), tensor({1, -1}, {2}, ints_on_gpu)),
+                  ValueError);
+  CHECK(pow(tensor({3, -2}, {2}, ints_on_gpu), tensor({2, 3}, {2}, ints_on_gpu))
+            .to_vector<std::int64_t>() == std::vector<std::int64_t>{9, -8});
+  // Division of integers is true division, as in PyTorch.
+  const Tensor quotient = div(tensor({7, -7}, {2}, ints_on_gpu), tensor({2, 0}, {2}, ints_on_gpu));
+  CHECK(quotient.dtype() == DType::f32);
+  CHECK(quotient.to_vector<float>() == std::vector<float>{3.5f, -INFINITY});
 }
 
 TEST_CASE("moving a tensor to a missing CUDA device is a DeviceError that says so", "[cuda]") {

@@ -49,9 +49,8 @@ TEST_CASE("an element-wise op on shapes that do not broadcast names the op and b
   REQUIRE_THROWS_MATCHES(a * b, tether::ShapeError, MessageContains({"mul", "[2, 3]", "[4]"}));
 }
 
-TEST_CASE("mixing dtypes names the op and both dtypes", "[errors]") {
+TEST_CASE("mixing dtypes in a matrix product names the op and both dtypes", "[errors]") {
   const Tensor single = floats({2}), dual = tether::zeros({2}, DType::f64);
-  REQUIRE_THROWS_MATCHES(single + dual, tether::DTypeError, MessageContains({"add", "f32", "f64"}));
   REQUIRE_THROWS_MATCHES(single.matmul(dual), tether::DTypeError,
                          MessageContains({"matmul", "f32", "f64"}));
 }
@@ -63,9 +62,10 @@ TEST_CASE("matmul with different inner dimensions names both shapes", "[errors]"
                          MessageContains({"matmul", "[2, 3]", "[2]"}));
 }
 
-TEST_CASE("a floating-point op on an i64 tensor throws DTypeError", "[errors]") {
+TEST_CASE("an op PyTorch refuses on integers throws DTypeError for an i64 tensor", "[errors]") {
   const Tensor labels = tether::arange(4);
-  REQUIRE_THROWS_MATCHES(labels.exp(), tether::DTypeError, MessageContains({"exp", "i64"}));
+  REQUIRE_THROWS_MATCHES(tether::softplus(labels), tether::DTypeError,
+                         MessageContains({"softplus", "i64"}));
   REQUIRE_THROWS_MATCHES(labels.mean(), tether::DTypeError, MessageContains({"mean", "i64"}));
 }
 

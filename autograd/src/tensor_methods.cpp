@@ -111,7 +111,7 @@ Tensor Tensor::gather(std::int64_t d, const Tensor& index) const {
 Tensor Tensor::neg() const {
   return tether::neg(*this);
 }
-Tensor Tensor::pow(double exponent) const {
+Tensor Tensor::pow(Scalar exponent) const {
   return tether::pow(*this, exponent);
 }
 Tensor Tensor::pow(const Tensor& exponent) const {
@@ -150,7 +150,7 @@ Tensor Tensor::sigmoid() const {
 Tensor Tensor::relu() const {
   return tether::relu(*this);
 }
-Tensor Tensor::clamp(std::optional<double> min, std::optional<double> max) const {
+Tensor Tensor::clamp(std::optional<Scalar> min, std::optional<Scalar> max) const {
   return tether::clamp(*this, min, max);
 }
 

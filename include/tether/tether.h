@@ -42,6 +42,7 @@
 #include "tether/optim/scheduler.h"
 #include "tether/parameter.h"
 #include "tether/projection.h"
+#include "tether/scalar.h"
 #include "tether/shape.h"
 #include "tether/tensor.h"
 #include "tether/threads.h"

@@ -2,10 +2,12 @@
 // autograd/src/ops/<family>.cpp: argument checks, one kernel call, and its
 // backward written with these same ops (so gradients of gradients work).
 //
-// Conventions: element-wise binary ops broadcast as NumPy does and require
-// both operands to have the same dtype and device (a mismatch is an error, not
-// a silent conversion); scalars take the tensor's dtype. Dimension arguments
-// may be negative. Reductions take a list of dims (empty = all) and keepdim.
+// Conventions: element-wise ops broadcast as NumPy does and promote dtypes as
+// PyTorch does (result_type below; the table is docs/TYPE_PROMOTION.md): an
+// i64 tensor with a floating operand computes in floating point, and a
+// promoted input's gradient comes back in its own dtype. Operands must share
+// a device. Dimension arguments may be negative. Reductions take a list of
+// dims (empty = all) and keepdim.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +47,20 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptio
 /// A 0-d tensor.
 Tensor scalar_tensor(double value, TensorOptions options = {});
 
+// ---- type promotion (promotion.cpp) -----------------------------------------
+/// The dtype an element-wise op on a and b computes in and returns, as
+/// torch.result_type. Operands rank in three groups: tensors with dims, 0-d
+/// tensors, scalars. The highest group present decides, unless only a lower
+/// one holds a floating operand; then the two promote (promote_types). So an
+/// i64 tensor with 0.5 gives f32 and with an f64 0-d tensor f64, but an f32
+/// tensor with an f64 0-d tensor stays f32. A floating scalar counts as
+/// default_float_dtype, an integer one as i64.
+DType result_type(const Tensor& a, const Tensor& b);
+DType result_type(const Tensor& tensor, Scalar scalar);
+
 // ---- element-wise (elementwise.cpp) -----------------------------------------
+// Binary ops compute in result_type(a, b), except that div, the true division,
+// turns an integer result type into default_float_dtype (arange(5) / 2 is f32).
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
@@ -54,21 +69,28 @@ Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);
 Tensor operator*(const Tensor& a, const Tensor& b);
 Tensor operator/(const Tensor& a, const Tensor& b);
-Tensor operator+(const Tensor& a, double b);
-Tensor operator-(const Tensor& a, double b);
-Tensor operator*(const Tensor& a, double b);
-Tensor operator/(const Tensor& a, double b);
-Tensor operator+(double a, const Tensor& b);
-Tensor operator-(double a, const Tensor& b);
-Tensor operator*(double a, const Tensor& b);
-Tensor operator/(double a, const Tensor& b);
+Tensor operator+(const Tensor& a, Scalar b);
+Tensor operator-(const Tensor& a, Scalar b);
+Tensor operator*(const Tensor& a, Scalar b);
+Tensor operator/(const Tensor& a, Scalar b);
+Tensor operator+(Scalar a, const Tensor& b);
+Tensor operator-(Scalar a, const Tensor& b);
+Tensor operator*(Scalar a, const Tensor& b);
+Tensor operator/(Scalar a, const Tensor& b);
 Tensor operator-(const Tensor& a);
 
-/// scale * x + shift in one kernel (the scalar arithmetic above uses it).
-Tensor affine(const Tensor& x, double scale, double shift);
+// Unary ops of an i64 tensor, as in PyTorch: neg, abs, sign, relu and clamp
+// (with integer bounds) stay i64; softplus, leaky_relu and gelu throw
+// DTypeError; the others compute in default_float_dtype (exp(arange(3)) is f32).
+
+/// scale * x + shift in one kernel, in the result type of x and both scalars
+/// (the scalar arithmetic above uses it: arange(5) * 2 is i64, * 0.5 is f32).
+Tensor affine(const Tensor& x, Scalar scale, Scalar shift);
 Tensor neg(const Tensor& x);
 Tensor reciprocal(const Tensor& x);
-Tensor pow(const Tensor& x, double exponent);
+/// x ^ exponent in result_type(x, exponent): i64 for an i64 x and an integer
+/// exponent (a negative one throws ValueError), floating otherwise.
+Tensor pow(const Tensor& x, Scalar exponent);
 Tensor pow(const Tensor& x, const Tensor& exponent);
 Tensor exp(const Tensor& x);
 Tensor log(const Tensor& x);
@@ -89,14 +111,16 @@ Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor gelu(const Tensor& x);
 /// log(1 + exp(x)), without overflow for large |x|.
 Tensor softplus(const Tensor& x);
-/// Limits x to [min, max]; a missing bound is not applied.
-Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
+/// Limits x to [min, max]; a missing bound is not applied. The result has the
+/// result type of x and both bounds (an i64 x with a bound 0.5 gives f32).
+Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max);
 /// Element-wise condition ? a : b (condition: nonzero is true).
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 
-/// Comparisons return masks of 1 and 0 in the operands' dtype, with no gradient.
+/// Comparisons compare in the operands' result_type and return masks of 1 and 0
+/// in that dtype (tether has no bool dtype), with no gradient.
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -107,10 +131,14 @@ Tensor operator<(const Tensor& a, const Tensor& b);
 Tensor operator<=(const Tensor& a, const Tensor& b);
 Tensor operator>(const Tensor& a, const Tensor& b);
 Tensor operator>=(const Tensor& a, const Tensor& b);
-Tensor operator<(const Tensor& a, double b);
-Tensor operator<=(const Tensor& a, double b);
-Tensor operator>(const Tensor& a, double b);
-Tensor operator>=(const Tensor& a, double b);
+Tensor operator<(const Tensor& a, Scalar b);
+Tensor operator<=(const Tensor& a, Scalar b);
+Tensor operator>(const Tensor& a, Scalar b);
+Tensor operator>=(const Tensor& a, Scalar b);
+Tensor operator<(Scalar a, const Tensor& b);
+Tensor operator<=(Scalar a, const Tensor& b);
+Tensor operator>(Scalar a, const Tensor& b);
+Tensor operator>=(Scalar a, const Tensor& b);
 
 // ---- reductions (reduction.cpp) ---------------------------------------------
 Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
@@ -217,6 +245,7 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
 Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index);
 Tensor contiguous(const Tensor& x);
 Tensor clone(const Tensor& x);
+/// Joins tensors along dim; mixed dtypes promote (result_type), as in torch.cat.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 /// Rows (slices along dim) picked by a 1-d i64 index.

@@ -74,7 +74,7 @@ Tensor triangle_mask(const Tensor& x, std::int64_t diagonal, bool lower) {
   const TensorOptions options = TensorOptions(DType::i64).with_device(x.device());
   const Tensor rows = arange(static_cast<double>(x.size(-2)), options).reshape({-1, 1});
   const Tensor offset = arange(static_cast<double>(x.size(-1)), options) - rows;
-  return lower ? offset <= static_cast<double>(diagonal) : offset >= static_cast<double>(diagonal);
+  return lower ? offset <= diagonal : offset >= diagonal;  // integer scalars keep the mask i64
 }
 
 /// x's diagonal `offset` as a view, unrecorded.

@@ -1,5 +1,6 @@
-// Element-wise ops. Binary ops broadcast; their backward sums each gradient
-// back to its input's shape (sum_to_shape).
+// Element-wise ops. Binary ops broadcast and promote dtypes (binary_kernel);
+// their backward undoes both: it sums each gradient back to its input's shape
+// (sum_to_shape) and converts it back to its input's dtype.
 #include <cmath>
 #include <numbers>
 
@@ -11,22 +12,34 @@ using namespace ops;
 
 namespace {
 
-/// Records a binary op whose gradients are `da(g)` and `db(g)` before summing
-/// back to the inputs' shapes.
+/// The gradient `grad` of a binary op's input `i`, summed to that input's
+/// shape and converted to its dtype; undefined when the input needs none.
+Tensor gradient_for_input(const Node& n, std::size_t i, const Tensor& grad, const Shape& shape,
+                          DType dtype) {
+  if (!grad.defined() || !n.needs_grad(i)) return Tensor();
+  return to(sum_to_shape(grad, shape), dtype);
+}
+
+/// Records a binary op whose gradients are `da(g)` and `db(g)` in the
+/// output's shape and dtype.
 template <class Backward>
 Tensor record_binary(const char* name, const Tensor& a, const Tensor& b, Tensor out,
                      std::initializer_list<Tensor> saved, Backward backward) {
   return record(
       name, {a, b}, std::move(out), saved,
-      [sa = a.shape(), sb = b.shape(), backward](Node& n, const Tensor& g) -> GradList {
+      [sa = a.shape(), sb = b.shape(), da = a.dtype(), db = b.dtype(), backward](
+          Node& n, const Tensor& g) -> GradList {
         auto [ga, gb] = backward(n, g);
-        return {ga.defined() ? sum_to_shape(ga, sa) : ga, gb.defined() ? sum_to_shape(gb, sb) : gb};
+        return {gradient_for_input(n, 0, ga, sa, da), gradient_for_input(n, 1, gb, sb, db)};
       });
 }
 
-/// A 0-d tensor of x's dtype and device, broadcast against x by binary ops.
-Tensor scalar_like(const Tensor& x, double value) {
-  return full({}, value, x.options());
+/// `value` as a 0-d tensor on x's device, of the dtype x and the scalar
+/// promote to: op `name` of x with it computes as x with the scalar would.
+Tensor scalar_like(const char* name, const Tensor& x, Scalar value) {
+  check_defined(name, x);
+  const DType dtype = ResultType().add(x).add(value).dtype();
+  return full({}, value.to_double(), TensorOptions(dtype).with_device(x.device()));
 }
 
 }  // namespace
@@ -64,7 +77,6 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor pow(const Tensor& x, const Tensor& exponent) {
-  check_floating("pow", x);
   Tensor out = binary_kernel("pow", BinaryOp::pow, x, exponent);
   return record_binary("pow", x, exponent, out, {x, exponent, out}, [](Node& n, const Tensor& g) {
     const Tensor x = n.saved(0), y = n.saved(1);
@@ -98,15 +110,16 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
-  check_same_dtype("where", a, b);
   check_same_device("where", a, b);
   check_same_device("where", condition, a);
+  const DType dtype = result_type(a, b);
   const Shape shape =
       broadcast_shapes("where", broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  Tensor views[3];
+  Tensor out = Tensor::empty(shape, dtype, a.device());
+  Tensor copies[2], views[3];
   backend_of(a).where(broadcast_view(condition, shape, views[0]),
-                      broadcast_view(a, shape, views[1]), broadcast_view(b, shape, views[2]), out);
+                      broadcast_view(converted_data(a, dtype, copies[0]), shape, views[1]),
+                      broadcast_view(converted_data(b, dtype, copies[1]), shape, views[2]), out);
   return record_binary("where", a, b, out, {condition}, [](Node& n, const Tensor& g) {
     const Tensor c = n.saved(0), zero = zeros_like(g);
     return std::pair{where(c, g, zero), where(c, zero, g)};
@@ -125,29 +138,31 @@ Tensor operator*(const Tensor& a, const Tensor& b) {
 Tensor operator/(const Tensor& a, const Tensor& b) {
   return div(a, b);
 }
-Tensor operator+(const Tensor& a, double b) {
-  return affine(a, 1.0, b);
+// affine promotes with its scalars; the integer 1 and 0 leave an i64 tensor
+// i64, while the floating 1 / b makes division true division.
+Tensor operator+(const Tensor& a, Scalar b) {
+  return affine(a, 1, b);
 }
-Tensor operator-(const Tensor& a, double b) {
-  return affine(a, 1.0, -b);
+Tensor operator-(const Tensor& a, Scalar b) {
+  return affine(a, 1, -b);
 }
-Tensor operator*(const Tensor& a, double b) {
-  return affine(a, b, 0.0);
+Tensor operator*(const Tensor& a, Scalar b) {
+  return affine(a, b, 0);
 }
-Tensor operator/(const Tensor& a, double b) {
-  return affine(a, 1.0 / b, 0.0);
+Tensor operator/(const Tensor& a, Scalar b) {
+  return affine(a, 1.0 / b.to_double(), 0);
 }
-Tensor operator+(double a, const Tensor& b) {
-  return affine(b, 1.0, a);
+Tensor operator+(Scalar a, const Tensor& b) {
+  return affine(b, 1, a);
 }
-Tensor operator-(double a, const Tensor& b) {
-  return affine(b, -1.0, a);
+Tensor operator-(Scalar a, const Tensor& b) {
+  return affine(b, -1, a);
 }
-Tensor operator*(double a, const Tensor& b) {
-  return affine(b, a, 0.0);
+Tensor operator*(Scalar a, const Tensor& b) {
+  return affine(b, a, 0);
 }
-Tensor operator/(double a, const Tensor& b) {
-  return reciprocal(b) * a;
+Tensor operator/(Scalar a, const Tensor& b) {
+  return reciprocal(b) * a;  // reciprocal of an i64 tensor is floating
 }
 Tensor operator-(const Tensor& a) {
   return neg(a);
@@ -185,26 +200,40 @@ Tensor operator>(const Tensor& a, const Tensor& b) {
 Tensor operator>=(const Tensor& a, const Tensor& b) {
   return ge(a, b);
 }
-Tensor operator<(const Tensor& a, double b) {
-  return lt(a, scalar_like(a, b));
+Tensor operator<(const Tensor& a, Scalar b) {
+  return lt(a, scalar_like("lt", a, b));
 }
-Tensor operator<=(const Tensor& a, double b) {
-  return le(a, scalar_like(a, b));
+Tensor operator<=(const Tensor& a, Scalar b) {
+  return le(a, scalar_like("le", a, b));
 }
-Tensor operator>(const Tensor& a, double b) {
-  return gt(a, scalar_like(a, b));
+Tensor operator>(const Tensor& a, Scalar b) {
+  return gt(a, scalar_like("gt", a, b));
 }
-Tensor operator>=(const Tensor& a, double b) {
-  return ge(a, scalar_like(a, b));
+Tensor operator>=(const Tensor& a, Scalar b) {
+  return ge(a, scalar_like("ge", a, b));
+}
+Tensor operator<(Scalar a, const Tensor& b) {
+  return b > a;
+}
+Tensor operator<=(Scalar a, const Tensor& b) {
+  return b >= a;
+}
+Tensor operator>(Scalar a, const Tensor& b) {
+  return b < a;
+}
+Tensor operator>=(Scalar a, const Tensor& b) {
+  return b <= a;
 }
 
 // ---- unary ops --------------------------------------------------------------
 
-Tensor affine(const Tensor& x, double scale, double shift) {
+Tensor affine(const Tensor& x, Scalar scale, Scalar shift) {
   check_defined("affine", x);
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_of(x).unary(UnaryOp::affine, x, out, {scale, shift});
-  return record("affine", {x}, out, {},
+  // Only an i64 x can change dtype here, and it takes no gradient.
+  const Tensor input = to(x, ResultType().add(x).add(scale).add(shift).dtype());
+  Tensor out = Tensor::empty(input.shape(), input.dtype(), input.device());
+  backend_of(input).unary(UnaryOp::affine, input, out, {scale.to_double(), shift.to_double()});
+  return record("affine", {input}, out, {},
                 [scale](Node&, const Tensor& g) -> GradList { return {g * scale}; });
 }
 
@@ -223,11 +252,15 @@ Tensor reciprocal(const Tensor& x) {
   });
 }
 
-Tensor pow(const Tensor& x, double exponent) {
-  Tensor out = unary_kernel("pow", UnaryOp::pow, x, {exponent});
-  return record("pow", {x}, out, {x}, [exponent](Node& n, const Tensor& g) -> GradList {
-    if (exponent == 0.0) return {zeros_like(g)};
-    return {g * pow(n.saved(0), exponent - 1.0) * exponent};
+Tensor pow(const Tensor& x, Scalar exponent) {
+  check_defined("pow", x);
+  // Integer powers of integers: the binary kernel's exact power by squaring.
+  if (!is_floating(result_type(x, exponent))) return pow(x, scalar_like("pow", x, exponent));
+  const double power = exponent.to_double();
+  Tensor out = unary_kernel("pow", UnaryOp::pow, x, {power});
+  return record("pow", {x}, out, {x}, [power](Node& n, const Tensor& g) -> GradList {
+    if (power == 0.0) return {zeros_like(g)};
+    return {g * pow(n.saved(0), power - 1.0) * power};
   });
 }
 
@@ -329,14 +362,18 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 }
 
 Tensor gelu(const Tensor& x) {
+  check_floating("gelu", x);  // as PyTorch, which has no integer GELU
   return x * (erf(x * (1.0 / std::numbers::sqrt2)) + 1.0) * 0.5;
 }
 
-Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
-  const double lo = min.value_or(-INFINITY), hi = max.value_or(INFINITY);
+Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max) {
+  check_defined("clamp", x);
+  const double lo = min ? min->to_double() : -INFINITY, hi = max ? max->to_double() : INFINITY;
   if (lo > hi) fail<ValueError>("clamp: min ", lo, " is greater than max ", hi);
-  Tensor out = unary_kernel("clamp", UnaryOp::clamp, x, {lo, hi});
-  return record("clamp", {x}, out, {x}, [lo, hi](Node& n, const Tensor& g) -> GradList {
+  // Only an i64 x can change dtype here, and it takes no gradient.
+  const Tensor input = to(x, ResultType().add(x).add(min).add(max).dtype());
+  Tensor out = unary_kernel("clamp", UnaryOp::clamp, input, {lo, hi});
+  return record("clamp", {input}, out, {input}, [lo, hi](Node& n, const Tensor& g) -> GradList {
     const Tensor x = n.saved(0);
     return {g * (x >= lo) * (x <= hi)};
   });

@@ -9,36 +9,50 @@ using namespace ops;
 
 namespace {
 
-/// self = op(self, other), broadcasting `other` to self's shape.
+/// Throws DTypeError unless a result computed in `result` may be written into
+/// self, as PyTorch's in-place ops: i64 cannot hold a floating result.
+void check_castable(const char* name, DType result, const Tensor& self) {
+  if (!can_cast(result, self.dtype()))
+    fail<DTypeError>(name, ": result type ", result, " can't be cast to the desired output type ",
+                     self.dtype(), " (use the out-of-place op, or convert with .to(dtype))");
+}
+
+/// self = op(self, other), broadcasting `other` to self's shape, computed in
+/// their result type.
 Tensor& binary_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor& other) {
   check_inplace(name, self, other);
   check_defined(name, other);
-  check_same_dtype(name, self, other);
   check_same_device(name, self, other);
+  const DType dtype = result_type(self, other);
+  check_castable(name, dtype, self);
   if (!(broadcast_shapes(name, self.shape(), other.shape()) == self.shape()))
     fail<ShapeError>(name, ": cannot broadcast an operand of shape ", other.shape(),
                      " into a tensor of shape ", self.shape());
-  Tensor view;
-  const Tensor& operand = broadcast_view(other, self.shape(), view);
-  if (self.is_contiguous()) {
+  Tensor copy, view;
+  const Tensor& operand = broadcast_view(converted_data(other, dtype, copy), self.shape(), view);
+  if (self.is_contiguous() && self.dtype() == dtype) {
     backend_of(self).binary(op, self, operand, self);  // element-wise, so aliasing is safe
   } else {
-    Tensor result = Tensor::empty(self.shape(), self.dtype(), self.device());
-    backend_of(self).binary(op, self, operand, result);
+    // f32 += f64 computes in f64 and rounds once, as PyTorch does.
+    Tensor self_copy, result = Tensor::empty(self.shape(), dtype, self.device());
+    backend_of(self).binary(op, converted_data(self, dtype, self_copy), operand, result);
     backend_of(self).copy(result, self);
   }
   self.storage()->bump_version();
   return self;
 }
 
-/// self = scale * self + shift.
-Tensor& affine_inplace(const char* name, Tensor& self, double scale, double shift) {
+/// self = scale * self + shift. A floating scalar never changes a floating
+/// tensor's dtype, so the only promotion possible (i64 to floating) is refused.
+Tensor& affine_inplace(const char* name, Tensor& self, Scalar scale, Scalar shift) {
   check_inplace(name, self);
+  check_castable(name, ResultType().add(self).add(scale).add(shift).dtype(), self);
+  const backend::UnaryParams params{scale.to_double(), shift.to_double()};
   if (self.is_contiguous()) {
-    backend_of(self).unary(UnaryOp::affine, self, self, {scale, shift});
+    backend_of(self).unary(UnaryOp::affine, self, self, params);
   } else {
     Tensor result = Tensor::empty(self.shape(), self.dtype(), self.device());
-    backend_of(self).unary(UnaryOp::affine, self, result, {scale, shift});
+    backend_of(self).unary(UnaryOp::affine, self, result, params);
     backend_of(self).copy(result, self);
   }
   self.storage()->bump_version();
@@ -47,8 +61,8 @@ Tensor& affine_inplace(const char* name, Tensor& self, double scale, double shif
 
 /// self += alpha * other (or -=), scaling `other` outside the graph.
 Tensor& scaled_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor& other,
-                       double alpha) {
-  if (alpha == 1.0) return binary_inplace(name, op, self, other);
+                       Scalar alpha) {
+  if (alpha.to_double() == 1.0) return binary_inplace(name, op, self, other);
   check_inplace(name, self, other);
   Tensor scaled;
   {
@@ -60,25 +74,25 @@ Tensor& scaled_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor
 
 }  // namespace
 
-Tensor& Tensor::add_(const Tensor& other, double alpha) {
+Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
   return scaled_inplace("add_", BinaryOp::add, *this, other, alpha);
 }
 
-Tensor& Tensor::sub_(const Tensor& other, double alpha) {
+Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
   return scaled_inplace("sub_", BinaryOp::sub, *this, other, alpha);
 }
 
 Tensor& Tensor::mul_(const Tensor& other) {
   return binary_inplace("mul_", BinaryOp::mul, *this, other);
 }
-Tensor& Tensor::add_(double value) {
-  return affine_inplace("add_", *this, 1.0, value);
+Tensor& Tensor::add_(Scalar value) {
+  return affine_inplace("add_", *this, 1, value);
 }
-Tensor& Tensor::mul_(double value) {
-  return affine_inplace("mul_", *this, value, 0.0);
+Tensor& Tensor::mul_(Scalar value) {
+  return affine_inplace("mul_", *this, value, 0);
 }
-Tensor& Tensor::div_(double value) {
-  return affine_inplace("div_", *this, 1.0 / value, 0.0);
+Tensor& Tensor::div_(Scalar value) {
+  return affine_inplace("div_", *this, 1.0 / value.to_double(), 0);  // true division
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {

@@ -78,23 +78,60 @@ Tensor contiguous_data(const Tensor& x) {
   return out;
 }
 
+const Tensor& converted_data(const Tensor& x, DType dtype, Tensor& copy) {
+  if (x.dtype() == dtype) return x;
+  copy = Tensor::empty(x.shape(), dtype, x.device());
+  backend_of(x).copy(x, copy);
+  return copy;
+}
+
+namespace {
+
+/// The dtype a unary op computes in for x, following PyTorch on integers:
+/// ops that map integers to integers keep i64, ops PyTorch does not define on
+/// integers throw, and the rest (exp, sqrt, ...) compute in floating point.
+DType unary_dtype(const char* name, UnaryOp op, const Tensor& x) {
+  if (x.is_floating_point()) return x.dtype();
+  switch (op) {
+    case UnaryOp::neg:
+    case UnaryOp::abs:
+    case UnaryOp::sign:
+    case UnaryOp::relu:
+    case UnaryOp::affine:
+    case UnaryOp::clamp:
+      return x.dtype();
+    case UnaryOp::softplus:
+    case UnaryOp::leaky_relu:
+      check_floating(name, x);  // throws: x holds integers
+      return x.dtype();
+    default:
+      return default_float_dtype;
+  }
+}
+
+}  // namespace
+
 Tensor unary_kernel(const char* name, UnaryOp op, const Tensor& x, backend::UnaryParams params) {
-  check_floating(name, x);
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  backend_of(x).unary(op, x, out, params);
+  check_defined(name, x);
+  const DType dtype = unary_dtype(name, op, x);
+  Tensor out = Tensor::empty(x.shape(), dtype, x.device());
+  Tensor copy;
+  backend_of(x).unary(op, converted_data(x, dtype, copy), out, params);
   return out;
 }
 
 Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
   check_defined(name, a);
   check_defined(name, b);
-  check_same_dtype(name, a, b);
   check_same_device(name, a, b);
+  const DType common = result_type(a, b);
+  const DType dtype = op == BinaryOp::div ? true_division_type(common) : common;
   const Shape shape =
       a.shape() == b.shape() ? a.shape() : broadcast_shapes(name, a.shape(), b.shape());
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  Tensor a_view, b_view;
-  backend_of(a).binary(op, broadcast_view(a, shape, a_view), broadcast_view(b, shape, b_view), out);
+  Tensor out = Tensor::empty(shape, dtype, a.device());
+  Tensor a_copy, b_copy, a_view, b_view;
+  backend_of(a).binary(op, broadcast_view(converted_data(a, dtype, a_copy), shape, a_view),
+                       broadcast_view(converted_data(b, dtype, b_copy), shape, b_view), out);
   return out;
 }
 

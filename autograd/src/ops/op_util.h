@@ -3,6 +3,7 @@
 #pragma once
 
 #include <initializer_list>
+#include <optional>
 
 #include "tether/backend/backend.h"
 #include "tether/error.h"
@@ -38,10 +39,37 @@ std::optional<Strides> view_strides(const Tensor& x, const Shape& shape);
 /// Same data as x with a contiguous layout (x itself if already contiguous); unrecorded.
 Tensor contiguous_data(const Tensor& x);
 
-/// out = op(x) for a floating x; unrecorded.
+/// torch.result_type over any number of operands (promotion.cpp): add each,
+/// then read dtype(). An absent optional operand (a missing bound) is skipped.
+class ResultType {
+ public:
+  ResultType& add(const Tensor& x);
+  ResultType& add(std::optional<Scalar> x);
+  /// Throws ValueError when no operand was added.
+  DType dtype() const;
+
+ private:
+  /// Promotes `group` with `dtype`.
+  static void include(std::optional<DType>& group, DType dtype);
+
+  std::optional<DType> dimensioned_, zero_dim_, scalars_;
+};
+
+/// The dtype of a true division of these dtypes: floating ones stay, i64 gives
+/// default_float_dtype.
+DType true_division_type(DType dtype);
+
+/// x's data in `dtype`: x itself when it has it already, else a converted
+/// copy kept alive in `copy`; unrecorded.
+const Tensor& converted_data(const Tensor& x, DType dtype, Tensor& copy);
+
+/// out = op(x); unrecorded. An i64 x stays i64 for the ops that map integers
+/// to integers, is converted to default_float_dtype for the other ops, or
+/// throws DTypeError for those PyTorch refuses on integers (see ops.h).
 Tensor unary_kernel(const char* name, UnaryOp op, const Tensor& x,
                     backend::UnaryParams params = {});
-/// out = op(a, b) with broadcasting; same dtype and device required; unrecorded.
+/// out = op(a, b) with broadcasting, computed in the operands' result type
+/// (true_division_type of it for div); same device required; unrecorded.
 Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tensor& b);
 
 /// The dims of a reduction as a bit mask over x's dims (empty = all dims).

@@ -264,10 +264,11 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
   const int d = wrap_dim("cat", dim, first.dim());
   Shape shape = first.shape();
   shape[d] = 0;
+  ResultType dtype;
   for (const auto& t : tensors) {
     check_defined("cat", t);
-    check_same_dtype("cat", first, t);
     check_same_device("cat", first, t);
+    dtype.add(t);
     Shape expected = first.shape();
     expected[d] = t.dim() == first.dim() ? t.shape()[d] : -1;
     if (!(t.shape() == expected))
@@ -275,21 +276,22 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
                        " and ", t.shape());
     shape[d] += t.shape()[d];
   }
-  Tensor out = Tensor::empty(shape, first.dtype(), first.device());
-  std::vector<std::int64_t> sizes;
+  // Mixed dtypes promote, as in torch.cat; the copies convert.
+  Tensor out = Tensor::empty(shape, dtype.dtype(), first.device());
+  std::vector<std::pair<std::int64_t, DType>> parts;  // each input's extent along d, and dtype
   std::int64_t offset = 0;
   for (const auto& t : tensors) {
     Shape part = shape;
     part[d] = t.shape()[d];
     backend_of(t).copy(t, Tensor::view_of(out, part, out.strides(), offset * out.strides()[d]));
     offset += part[d];
-    sizes.push_back(part[d]);
+    parts.emplace_back(part[d], t.dtype());
   }
-  return record("cat", tensors, out, {}, [d, sizes](Node&, const Tensor& g) -> GradList {
+  return record("cat", tensors, out, {}, [d, parts](Node&, const Tensor& g) -> GradList {
     GradList grads;
     std::int64_t start = 0;
-    for (auto size : sizes) {
-      grads.push_back(narrow(g, d, start, size));
+    for (auto [size, part_dtype] : parts) {
+      grads.push_back(to(narrow(g, d, start, size), part_dtype));
       start += size;
     }
     return grads;

@@ -22,6 +22,24 @@ constexpr bool is_floating(DType dtype) {
   return dtype != DType::i64;
 }
 
+/// The floating dtype factories default to, and the one integers become when
+/// they meet a floating-point scalar or a true division (torch.get_default_dtype()).
+inline constexpr DType default_float_dtype = DType::f32;
+
+/// The smallest dtype that holds values of both a and b, as torch.promote_types:
+/// i64 < f32 < f64.
+constexpr DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  return a == DType::f64 || b == DType::f64 ? DType::f64 : DType::f32;
+}
+
+/// Whether a result computed in `from` may be written into a tensor of dtype
+/// `to` (an in-place op's destination), as torch.can_cast: everything except
+/// floating into integer.
+constexpr bool can_cast(DType from, DType to) {
+  return is_floating(to) || !is_floating(from);
+}
+
 /// "f32", "f64" or "i64".
 std::string_view name(DType dtype);
 std::ostream& operator<<(std::ostream& os, DType dtype);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tether/dtype.h"
+#include "tether/scalar.h"
 #include "tether/shape.h"
 #include "tether/storage.h"
 
@@ -31,7 +32,7 @@ class Node;
 /// What a factory makes: dtype, device and whether the result requires grad.
 /// Converts implicitly from a DType or a Device: zeros({2}, DType::f64).
 struct TensorOptions {
-  DType dtype = DType::f32;
+  DType dtype = default_float_dtype;
   Device device = Device::cpu();
   bool requires_grad = false;
 
@@ -183,7 +184,7 @@ class Tensor {
   Tensor gather(std::int64_t dim, const Tensor& index) const;
 
   Tensor neg() const;
-  Tensor pow(double exponent) const;
+  Tensor pow(Scalar exponent) const;
   Tensor pow(const Tensor& exponent) const;
   Tensor exp() const;
   Tensor log() const;
@@ -196,7 +197,7 @@ class Tensor {
   Tensor tanh() const;
   Tensor sigmoid() const;
   Tensor relu() const;
-  Tensor clamp(std::optional<double> min, std::optional<double> max) const;
+  Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max) const;
 
   Tensor sum(const Dims& dims = {}, bool keepdim = false) const;
   Tensor mean(const Dims& dims = {}, bool keepdim = false) const;
@@ -215,13 +216,16 @@ class Tensor {
   Tensor dot(const Tensor& other) const;
 
   /// In-place writes bump the storage version. They throw AutogradError while
-  /// grad mode is on and this tensor (or the operand) requires grad.
-  Tensor& add_(const Tensor& other, double alpha = 1.0);
-  Tensor& add_(double value);
-  Tensor& sub_(const Tensor& other, double alpha = 1.0);
+  /// grad mode is on and this tensor (or the operand) requires grad. The
+  /// arithmetic ones compute in the operands' result_type and write it back
+  /// into this tensor's dtype; a floating result for an i64 tensor
+  /// (arange(3).add_(0.5), .div_(2)) is a DTypeError, as in PyTorch.
+  Tensor& add_(const Tensor& other, Scalar alpha = 1);
+  Tensor& add_(Scalar value);
+  Tensor& sub_(const Tensor& other, Scalar alpha = 1);
   Tensor& mul_(const Tensor& other);
-  Tensor& mul_(double value);
-  Tensor& div_(double value);
+  Tensor& mul_(Scalar value);
+  Tensor& div_(Scalar value);
   Tensor& copy_(const Tensor& src);
   Tensor& fill_(double value);
   Tensor& zero_();
