@@ -103,7 +103,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   check_same_device("where", condition, a);
   const Shape shape =
       broadcast_shapes("where", broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device(), "where");
   Tensor views[3];
   backend_of(a).where(broadcast_view(condition, shape, views[0]),
                       broadcast_view(a, shape, views[1]), broadcast_view(b, shape, views[2]), out);
@@ -126,27 +126,35 @@ Tensor operator/(const Tensor& a, const Tensor& b) {
   return div(a, b);
 }
 Tensor operator+(const Tensor& a, double b) {
+  check_defined("add", a);
   return affine(a, 1.0, b);
 }
 Tensor operator-(const Tensor& a, double b) {
+  check_defined("sub", a);
   return affine(a, 1.0, -b);
 }
 Tensor operator*(const Tensor& a, double b) {
+  check_defined("mul", a);
   return affine(a, b, 0.0);
 }
 Tensor operator/(const Tensor& a, double b) {
+  check_defined("div", a);
   return affine(a, 1.0 / b, 0.0);
 }
 Tensor operator+(double a, const Tensor& b) {
+  check_defined("add", b);
   return affine(b, 1.0, a);
 }
 Tensor operator-(double a, const Tensor& b) {
+  check_defined("sub", b);
   return affine(b, -1.0, a);
 }
 Tensor operator*(double a, const Tensor& b) {
+  check_defined("mul", b);
   return affine(b, a, 0.0);
 }
 Tensor operator/(double a, const Tensor& b) {
+  check_defined("div", b);
   return reciprocal(b) * a;
 }
 Tensor operator-(const Tensor& a) {
@@ -186,15 +194,19 @@ Tensor operator>=(const Tensor& a, const Tensor& b) {
   return ge(a, b);
 }
 Tensor operator<(const Tensor& a, double b) {
+  check_defined("lt", a);
   return lt(a, scalar_like(a, b));
 }
 Tensor operator<=(const Tensor& a, double b) {
+  check_defined("le", a);
   return le(a, scalar_like(a, b));
 }
 Tensor operator>(const Tensor& a, double b) {
+  check_defined("gt", a);
   return gt(a, scalar_like(a, b));
 }
 Tensor operator>=(const Tensor& a, double b) {
+  check_defined("ge", a);
   return ge(a, scalar_like(a, b));
 }
 
@@ -329,6 +341,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 }
 
 Tensor gelu(const Tensor& x) {
+  check_floating("gelu", x);
   return x * (erf(x * (1.0 / std::numbers::sqrt2)) + 1.0) * 0.5;
 }
 

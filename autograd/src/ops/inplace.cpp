@@ -50,6 +50,7 @@ Tensor& scaled_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor
                        double alpha) {
   if (alpha == 1.0) return binary_inplace(name, op, self, other);
   check_inplace(name, self, other);
+  check_defined(name, other);
   Tensor scaled;
   {
     NoGradGuard no_grad;
