@@ -6,7 +6,10 @@
 #include <cmath>
 #include <functional>
 #include <initializer_list>
+#include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tether/tether.h"
 
@@ -75,6 +78,120 @@ TEST_CASE("a gradient before any backward is undefined, and every use of it name
   check_throws<ValueError>([&] { nn::mse_loss(u, u); }, {"mse_loss", undefined});
   check_throws<ValueError>([&] { w.expand_as(u); }, {"expand_as", undefined});
   check_throws<ValueError>([&] { zeros_like(u); }, {"zeros_like", undefined});
+}
+
+TEST_CASE("every Tensor method on an undefined tensor throws a ValueError naming the method",
+          "[repro]") {
+  Tensor u;
+  const Tensor x = zeros({2, 2}), index = zeros({2}, DType::i64);
+  using Call = std::function<void()>;
+  const std::vector<std::pair<std::string, Call>> calls = {
+      {"shape", [&] { u.shape(); }},
+      {"sizes", [&] { u.sizes(); }},
+      {"strides", [&] { u.strides(); }},
+      {"dim", [&] { u.dim(); }},
+      {"size", [&] { u.size(0); }},
+      {"stride", [&] { u.stride(0); }},
+      {"numel", [&] { u.numel(); }},
+      {"dtype", [&] { u.dtype(); }},
+      {"device", [&] { u.device(); }},
+      {"options", [&] { u.options(); }},
+      {"storage_offset", [&] { u.storage_offset(); }},
+      {"is_contiguous", [&] { u.is_contiguous(); }},
+      {"is_floating_point", [&] { u.is_floating_point(); }},
+      {"data_ptr", [&] { u.data_ptr<float>(); }},
+      {"raw_data", [&] { u.raw_data(); }},
+      {"storage", [&] { u.storage(); }},
+      {"version", [&] { u.version(); }},
+      {"requires_grad", [&] { u.requires_grad(); }},
+      {"requires_grad_", [&] { u.requires_grad_(); }},
+      {"grad", [&] { u.grad(); }},
+      {"set_grad", [&] { u.set_grad(x); }},
+      {"is_leaf", [&] { u.is_leaf(); }},
+      {"grad_fn", [&] { u.grad_fn(); }},
+      {"backward", [&] { u.backward(); }},
+      {"detach", [&] { u.detach(); }},
+      {"item", [&] { u.item<float>(); }},
+      {"to_vector", [&] { u.to_vector<float>(); }},
+      {"to", [&] { u.to(DType::f64); }},
+      {"to", [&] { u.to(Device::cpu()); }},
+      {"clone", [&] { u.clone(); }},
+      {"contiguous", [&] { u.contiguous(); }},
+      {"reshape", [&] { u.reshape({4}); }},
+      {"view", [&] { u.view({4}); }},
+      {"flatten", [&] { u.flatten(); }},
+      {"transpose", [&] { u.transpose(0, 1); }},
+      {"t", [&] { u.t(); }},
+      {"mT", [&] { u.mT(); }},
+      {"permute",
+       [&] {
+         u.permute({1, 0});
+       }},
+      {"squeeze", [&] { u.squeeze(); }},
+      {"squeeze", [&] { u.squeeze(0); }},
+      {"unsqueeze", [&] { u.unsqueeze(0); }},
+      {"expand",
+       [&] {
+         u.expand({2, 2});
+       }},
+      {"expand_as", [&] { u.expand_as(x); }},
+      {"expand_as", [&] { x.expand_as(u); }},
+      {"narrow", [&] { u.narrow(0, 0, 1); }},
+      {"select", [&] { u.select(0, 0); }},
+      {"index_select", [&] { u.index_select(0, index); }},
+      {"index_select", [&] { x.index_select(0, u); }},
+      {"gather", [&] { u.gather(0, index); }},
+      {"neg", [&] { u.neg(); }},
+      {"pow", [&] { u.pow(2.0); }},
+      {"pow", [&] { u.pow(x); }},
+      {"pow", [&] { x.pow(u); }},
+      {"exp", [&] { u.exp(); }},
+      {"log", [&] { u.log(); }},
+      {"log1p", [&] { u.log1p(); }},
+      {"sqrt", [&] { u.sqrt(); }},
+      {"rsqrt", [&] { u.rsqrt(); }},
+      {"abs", [&] { u.abs(); }},
+      {"sin", [&] { u.sin(); }},
+      {"cos", [&] { u.cos(); }},
+      {"tanh", [&] { u.tanh(); }},
+      {"sigmoid", [&] { u.sigmoid(); }},
+      {"relu", [&] { u.relu(); }},
+      {"clamp", [&] { u.clamp(0.0, 1.0); }},
+      {"sum", [&] { u.sum(); }},
+      {"mean", [&] { u.mean(); }},
+      {"var", [&] { u.var(); }},
+      {"amax", [&] { u.amax(); }},
+      {"amin", [&] { u.amin(); }},
+      {"logsumexp", [&] { u.logsumexp({0}); }},
+      {"norm", [&] { u.norm(); }},
+      {"argmax", [&] { u.argmax(0); }},
+      {"softmax", [&] { u.softmax(0); }},
+      {"log_softmax", [&] { u.log_softmax(0); }},
+      {"matmul", [&] { u.matmul(x); }},
+      {"matmul", [&] { x.matmul(u); }},
+      {"mm", [&] { u.mm(x); }},
+      {"mv", [&] { x.mv(u); }},
+      {"dot", [&] { u.dot(u); }},
+      {"add_", [&] { u.add_(x); }},
+      {"add_", [&] { Tensor(x).add_(u); }},
+      {"add_", [&] { Tensor(x).add_(u, 2.0); }},
+      {"add_", [&] { u.add_(1.0); }},
+      {"sub_", [&] { u.sub_(x); }},
+      {"mul_", [&] { u.mul_(x); }},
+      {"mul_", [&] { u.mul_(2.0); }},
+      {"div_", [&] { u.div_(2.0); }},
+      {"copy_", [&] { u.copy_(x); }},
+      {"copy_", [&] { Tensor(x).copy_(u); }},
+      {"fill_", [&] { u.fill_(1.0); }},
+      {"zero_", [&] { u.zero_(); }},
+  };
+  for (const auto& [name, call] : calls) {
+    INFO(name);
+    check_throws<ValueError>(call, {name + ": expected a defined tensor"});
+  }
+  std::ostringstream printed;
+  printed << u;
+  CHECK(printed.str() == "tensor(undefined)");
 }
 
 TEST_CASE("softmax and log_softmax over an empty dimension return an empty result, as torch",

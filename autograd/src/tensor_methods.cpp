@@ -95,6 +95,7 @@ Tensor Tensor::expand(const Shape& shape) const {
   return tether::expand(*this, shape);
 }
 Tensor Tensor::expand_as(const Tensor& other) const {
+  check_defined("expand_as", *this);
   check_defined("expand_as", other);
   return tether::expand(*this, other.shape());
 }

@@ -102,6 +102,7 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::zero_() {
+  check_defined("zero_", *this);
   return fill_(0.0);
 }
 

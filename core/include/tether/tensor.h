@@ -119,10 +119,13 @@ class Tensor {
   Device device() const { return state("device").storage->device(); }
   /// This tensor's dtype and device, for tensors made to go with it (as
   /// libtorch's Tensor::options(); requires_grad is false).
-  TensorOptions options() const { return TensorOptions(dtype()).with_device(device()); }
+  TensorOptions options() const {
+    const TensorImpl& s = state("options");
+    return TensorOptions(s.dtype).with_device(s.storage->device());
+  }
   std::int64_t storage_offset() const { return state("storage_offset").offset; }
   bool is_contiguous() const;
-  bool is_floating_point() const { return is_floating(dtype()); }
+  bool is_floating_point() const { return is_floating(state("is_floating_point").dtype); }
 
   /// Pointer to the first element. Throws DTypeError if T does not match.
   template <class T>
@@ -131,7 +134,7 @@ class Tensor {
     return static_cast<T*>(raw_data());
   }
   void* raw_data() const {
-    const TensorImpl& s = state("data_ptr");
+    const TensorImpl& s = state("raw_data");
     return static_cast<char*>(s.storage->data()) +
            s.offset * static_cast<std::int64_t>(element_size(s.dtype));
   }
