@@ -235,6 +235,20 @@ TEST_CASE(
   CHECK(std::isnan(var(ones({1})).item<double>()));
 }
 
+TEST_CASE("products over an empty inner dimension are zeros, as in torch", "[repro]") {
+  const Tensor a = ones({2, 0}), b = ones({0, 3}), v = ones({0});
+  // Fill the allocator's cache with non-zero garbage first: nothing may be left unwritten.
+  for (int i = 0; i < 4; ++i) full({2, 3}, NAN);
+  CHECK(matmul(a, b).to_vector<double>() == std::vector<double>(6, 0.0));
+  CHECK(mm(a, b).to_vector<double>() == std::vector<double>(6, 0.0));
+  CHECK(mv(a, v).to_vector<double>() == std::vector<double>(2, 0.0));
+  CHECK(dot(v, v).item<double>() == 0.0);
+  CHECK(matmul(ones({4, 2, 0}), ones({4, 0, 3})).to_vector<double>() ==
+        std::vector<double>(24, 0.0));
+  CHECK(linear(a, ones({3, 0}), ones({3})).to_vector<double>() == std::vector<double>(6, 1.0));
+  CHECK(linear(ones({5, 2, 0}), ones({3, 0})).shape() == Shape{5, 2, 3});
+}
+
 TEST_CASE("cholesky of a matrix with a NaN names the NaN element, with its batch index",
           "[repro]") {
   const Tensor a = tensor({1.0, NAN, NAN, 1.0}, {2, 2});
