@@ -300,6 +300,9 @@ TEST_CASE("factories and shape ops refuse shapes whose size overflows or exceeds
   check_refused<OutOfMemoryError>("randn", [&] { randn({3, kTera}); });
   check_refused<OutOfMemoryError>("linspace", [&] { linspace(0.0, 1.0, kTera); });
   check_refused<OutOfMemoryError>("arange", [&] { arange(static_cast<double>(kTera)); });
+  check_refused<ShapeError>("arange", [&] { arange(1e300); });
+  check_refused<ValueError>("arange", [&] { arange(0.0, INFINITY, 1.0); });
+  check_refused<ValueError>("arange", [&] { arange(NAN); });
 
   const Tensor one = ones({1, 1});
   check_refused<ShapeError>("expand", [&] { expand(one, {kHuge, 4}); });

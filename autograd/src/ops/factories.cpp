@@ -78,9 +78,17 @@ Tensor arange(double end, TensorOptions options) {
 }
 
 Tensor arange(double start, double end, double step, TensorOptions options) {
+  if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
+    fail<ValueError>("arange: expected a finite start, end and step, got ", start, ", ", end,
+                     " and ", step);
   if (step == 0.0 || (end - start) * step < 0.0)
     fail<ValueError>("arange: step ", step, " does not lead from ", start, " to ", end);
-  const auto count = static_cast<std::int64_t>(std::ceil((end - start) / step));
+  const double steps = std::ceil((end - start) / step);
+  // Converting a double beyond the int64 range is undefined behaviour: refuse it first.
+  if (!(steps < 0x1p63))
+    fail<ShapeError>("arange: from ", start, " to ", end, " by ", step, " is ", steps,
+                     " elements, more than a 64-bit count can hold");
+  const auto count = static_cast<std::int64_t>(steps);
   return generate("arange", {count}, options, [&](std::int64_t i) { return start + step * i; });
 }
 
