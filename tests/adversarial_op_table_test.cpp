@@ -316,6 +316,8 @@ TEST_CASE("factories and shape ops refuse shapes whose size overflows or exceeds
   check_refused<ShapeError>("matmul", [&] { matmul(column, row); });
   check_refused<OutOfMemoryError>("exp", [&] { exp(column); });
   check_refused<OutOfMemoryError>("cat", [&] { cat({column, column}); });
+  const Tensor longest = expand(one, {std::int64_t{1} << 62, 1});
+  check_refused<ShapeError>("cat", [&] { cat({longest, longest}); });
 }
 
 }  // namespace

@@ -268,7 +268,8 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     if (!(t.shape() == expected))
       fail<ShapeError>("cat: tensors must match except in dimension ", d, ", got ", first.shape(),
                        " and ", t.shape());
-    shape[d] += t.shape()[d];
+    if (__builtin_add_overflow(shape[d], t.shape()[d], &shape[d]))
+      fail<ShapeError>("cat: the extents along dimension ", d, " add up to more than 2^63");
   }
   Tensor out = Tensor::empty(shape, first.dtype(), first.device(), "cat");
   std::vector<std::int64_t> sizes;
