@@ -55,11 +55,11 @@ TEST_CASE("mixing dtypes in a matrix product names the op and both dtypes", "[er
                          MessageContains({"matmul", "f32", "f64"}));
 }
 
-TEST_CASE("matmul with different inner dimensions names both shapes", "[errors]") {
+TEST_CASE("matmul and mv with different inner dimensions name the op and both shapes", "[errors]") {
   REQUIRE_THROWS_MATCHES(floats({2, 3}).matmul(floats({4, 5})), tether::ShapeError,
                          MessageContains({"matmul", "[2, 3]", "[4, 5]"}));
   REQUIRE_THROWS_MATCHES(floats({2, 3}).mv(floats({2})), tether::ShapeError,
-                         MessageContains({"matmul", "[2, 3]", "[2]"}));
+                         MessageContains({"mv", "[2, 3]", "[2]"}));
 }
 
 TEST_CASE("an op PyTorch refuses on integers throws DTypeError for an i64 tensor", "[errors]") {

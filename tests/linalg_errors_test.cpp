@@ -44,8 +44,9 @@ TEST_CASE("cholesky of a matrix that is not positive definite names the failing 
   // A zero pivot: positive semi-definite is not enough.
   CHECK_THROWS_MATCHES(cholesky(f64({1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0}, {3, 3})),
                        LinAlgError, says({"leading minor of order 3"}));
+  // A NaN is named as the cause, with its index.
   CHECK_THROWS_MATCHES(cholesky(f64({std::numeric_limits<double>::quiet_NaN()}, {1, 1})),
-                       LinAlgError, says({"leading minor of order 1"}));
+                       LinAlgError, says({"element [0, 0] is NaN"}));
   // LinAlgError is a ValueError, for callers that catch the broader kind.
   CHECK_THROWS_AS(cholesky(f64({1.0, 2.0, 2.0, 1.0}, {2, 2})), ValueError);
 }

@@ -143,7 +143,8 @@ Roots collect_roots(const char* op, const std::vector<Tensor>& outputs,
   Roots roots;
   for (std::size_t i = 0; i < outputs.size(); ++i) {
     const Tensor& out = outputs[i];
-    if (!out.defined() || !out.requires_grad())
+    check_defined(op, out);
+    if (!out.requires_grad())
       fail<AutogradError>(op, ": output ", i, " does not require grad and has no grad_fn");
     Tensor grad = grad_outputs.empty() ? Tensor() : grad_outputs[i];
     if (!grad.defined()) {
@@ -177,8 +178,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   std::vector<std::shared_ptr<Node>> targets;  // keeps new grad accumulators alive
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& input = inputs[i];
-    if (!input.defined() || !input.requires_grad())
-      fail<AutogradError>("grad: input ", i, " does not require grad");
+    check_defined("grad", input);
+    if (!input.requires_grad()) fail<AutogradError>("grad: input ", i, " does not require grad");
     targets.push_back(input.is_leaf() ? grad_accumulator(input) : input.grad_fn());
     captures.emplace(targets.back().get(), Tensor());
   }

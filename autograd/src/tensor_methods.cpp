@@ -70,10 +70,12 @@ Tensor Tensor::transpose(std::int64_t d0, std::int64_t d1) const {
   return tether::transpose(*this, d0, d1);
 }
 Tensor Tensor::t() const {
+  check_defined("t", *this);
   if (dim() > 2) fail<ShapeError>("t: expected a tensor of rank <= 2, got shape ", shape());
   return tether::transpose(*this, 0, -1);
 }
 Tensor Tensor::mT() const {
+  check_defined("mT", *this);
   if (dim() < 2) fail<ShapeError>("mT: expected a tensor of rank >= 2, got shape ", shape());
   return tether::transpose(*this, -2, -1);
 }
@@ -93,6 +95,8 @@ Tensor Tensor::expand(const Shape& shape) const {
   return tether::expand(*this, shape);
 }
 Tensor Tensor::expand_as(const Tensor& other) const {
+  check_defined("expand_as", *this);
+  check_defined("expand_as", other);
   return tether::expand(*this, other.shape());
 }
 Tensor Tensor::narrow(std::int64_t d, std::int64_t start, std::int64_t length) const {

@@ -87,7 +87,8 @@ class CudaCachingAllocator final : public Allocator {
         cudaGetLastError();
         std::lock_guard lock(mutex_);
         stats_.bytes_in_use -= bytes;
-        fail<Error>("allocate: out of memory on ", device_, " requesting ", nbytes, " bytes");
+        fail<OutOfMemoryError>("allocate: out of memory on ", device_, " requesting ", nbytes,
+                               " bytes");
       }
     }
     return ptr;

@@ -1,11 +1,13 @@
 #include "tether/allocator.h"
 
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 
 #include <array>
 #include <atomic>
 #include <bit>
 #include <cstdlib>
+#include <limits>
 #include <mutex>
 #include <vector>
 
@@ -41,6 +43,18 @@ constexpr int kClasses = 64 * kSubClasses;
 constexpr int kThreadClasses = 41;
 /// Blocks a thread keeps per class before returning them to the shared lists.
 constexpr int kThreadBlocks = 16;
+
+/// The most memory the system can back: RAM and swap. A larger request fails
+/// at once; the system might grant it lazily (overcommit) and then kill the
+/// process on first touch.
+std::size_t system_memory() {
+  static const std::size_t bytes = [] {
+    struct sysinfo info {};
+    if (sysinfo(&info) != 0) return std::numeric_limits<std::size_t>::max();
+    return (static_cast<std::size_t>(info.totalram) + info.totalswap) * info.mem_unit;
+  }();
+  return bytes;
+}
 
 /// A counter written by one thread at a time (its owner, or anyone holding
 /// the allocator's mutex once the owner has ended), so a plain load and store
@@ -114,6 +128,9 @@ class CpuCachingAllocator final : public Allocator {
   }
 
   void* allocate(std::size_t nbytes) override {
+    if (nbytes > system_memory())
+      fail<OutOfMemoryError>("cannot allocate ", nbytes, " bytes: the system has ", system_memory(),
+                             " bytes of memory and swap");
     const int cls = size_class(std::max<std::size_t>(nbytes, 1));
     const auto bytes = static_cast<std::int64_t>(class_bytes(cls));
     ThreadCache* cache = thread_cache();
@@ -228,7 +245,7 @@ class CpuCachingAllocator final : public Allocator {
     // 80 bytes are not), so round up; ASan rejects the call otherwise.
     const std::size_t padded = (bytes + alignment - 1) / alignment * alignment;
     void* ptr = std::aligned_alloc(alignment, padded);
-    if (!ptr) fail<Error>("allocate: out of memory requesting ", bytes, " bytes");
+    if (!ptr) fail<OutOfMemoryError>("out of memory allocating ", bytes, " bytes");
     if (alignment == kHugePage) madvise(ptr, padded, MADV_HUGEPAGE);
     return ptr;
   }

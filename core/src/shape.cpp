@@ -40,6 +40,17 @@ std::ostream& operator<<(std::ostream& os, const Shape& shape) {
   return os << ']';
 }
 
+std::int64_t checked_numel(const char* op, const Shape& shape) {
+  for (auto d : shape)
+    if (d < 0) fail<ShapeError>(op, ": negative extent in shape ", shape);
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
+  std::int64_t n = 1;
+  for (auto d : shape)
+    if (__builtin_mul_overflow(n, d, &n))
+      fail<ShapeError>(op, ": shape ", shape, " has more elements than a 64-bit count can hold");
+  return n;
+}
+
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
   const int rank = std::max(a.size(), b.size());
   Shape out = Shape::filled(rank, 1);

@@ -10,26 +10,56 @@ TensorImpl::~TensorImpl() {
   if (grad_fn) detail::release_iteratively(std::move(grad_fn));
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
-  for (auto d : shape)
-    if (d < 0) fail<ShapeError>("empty: negative extent in shape ", shape);
-  auto storage = detail::make_pooled<Storage>(
-      static_cast<std::size_t>(shape.numel()) * element_size(dtype), device);
+namespace detail {
+
+void fail_undefined(const char* op) {
+  fail<ValueError>(op, ": expected a defined tensor, got an undefined one");
+}
+
+}  // namespace detail
+
+namespace {
+
+/// The bytes of a contiguous `shape` of `dtype`, checked for overflow.
+std::size_t checked_nbytes(const char* op, const Shape& shape, DType dtype) {
+  const std::int64_t numel = checked_numel(op, shape);
+  std::int64_t nbytes = 0;
+  if (__builtin_mul_overflow(numel, static_cast<std::int64_t>(element_size(dtype)), &nbytes))
+    fail<ShapeError>(op, ": shape ", shape, " of ", dtype,
+                     " has more bytes than a 64-bit count can hold");
+  return static_cast<std::size_t>(nbytes);
+}
+
+}  // namespace
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, const char* op) {
+  const std::size_t nbytes = checked_nbytes(op, shape, dtype);
+  std::shared_ptr<Storage> storage;
+  try {
+    storage = detail::make_pooled<Storage>(nbytes, device);
+  } catch (const OutOfMemoryError& e) {
+    // The allocator knows the bytes; the user knows the op and the shape.
+    fail<OutOfMemoryError>(op, ": shape ", shape, " of ", dtype, ": ", e.what());
+  }
   return Tensor(detail::make_pooled<TensorImpl>(shape, contiguous_strides(shape), 0, dtype,
                                                 std::move(storage)));
 }
 
 Tensor Tensor::view_of(const Tensor& base, const Shape& shape, const Strides& strides,
-                       std::int64_t offset) {
+                       std::int64_t offset, const char* op) {
+  check_defined(op, base);
+  checked_numel(op, shape);
   return Tensor(
       detail::make_pooled<TensorImpl>(shape, strides, offset, base.dtype(), base.storage()));
 }
 
 std::int64_t Tensor::stride(std::int64_t d) const {
-  return strides()[wrap_dim("stride", d, dim())];
+  const Strides& steps = state("stride").strides;
+  return steps[wrap_dim("stride", d, steps.size())];
 }
 
 bool Tensor::is_contiguous() const {
+  check_defined("is_contiguous", *this);
   std::int64_t expected = 1;
   for (int i = dim() - 1; i >= 0; --i) {
     if (shape()[i] == 1) continue;
@@ -44,6 +74,7 @@ void Tensor::wrong_dtype(DType requested) const {
 }
 
 Tensor& Tensor::requires_grad_(bool requires_grad) {
+  check_defined("requires_grad_", *this);
   if (requires_grad && !is_floating_point())
     fail<DTypeError>("requires_grad_: only floating-point tensors can require grad, got ", dtype());
   if (!is_leaf())
@@ -53,10 +84,11 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
 }
 
 Tensor Tensor::grad() const {
-  return Tensor(impl_->grad);
+  return Tensor(state("grad").grad);
 }
 
 void Tensor::set_grad(const Tensor& grad) const {
+  check_defined("set_grad", *this);
   if (grad.defined() && !(grad.shape() == shape()))
     fail<ShapeError>("set_grad: gradient of shape ", grad.shape(), " for a tensor of shape ",
                      shape());

@@ -24,6 +24,8 @@ Tensor reduce(const Tensor& losses, Reduction reduction) {
 }
 
 void check_same_shape(const char* op, const Tensor& input, const Tensor& target) {
+  check_defined(op, input);
+  check_defined(op, target);
   if (!(input.shape() == target.shape()))
     fail<ShapeError>(op, ": input ", input.shape(), " and target ", target.shape(),
                      " must have the same shape");
@@ -31,6 +33,8 @@ void check_same_shape(const char* op, const Tensor& input, const Tensor& target)
 
 /// Checks log_probs [N, C] (floating) against target [N] (i64), naming `op`.
 void check_classification(const char* op, const Tensor& scores, const Tensor& target) {
+  check_defined(op, scores);
+  check_defined(op, target);
   if (!scores.is_floating_point())
     fail<DTypeError>(op, ": expected floating-point scores, got ", scores.dtype());
   if (target.dtype() != DType::i64)
@@ -79,6 +83,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& targe
 Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var, bool full,
                          double eps, Reduction reduction) {
   check_same_shape("gaussian_nll_loss", input, target);
+  check_defined("gaussian_nll_loss", var);
   const Shape& shape = input.shape();
   const bool lacks_last_dim = var.dim() + 1 == input.dim() &&
                               std::equal(var.shape().begin(), var.shape().end(), shape.begin());

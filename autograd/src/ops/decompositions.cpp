@@ -4,6 +4,7 @@
 // are composed from them. tril, triu and diagonal, which those backwards and
 // logdet need, are here too.
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "op_util.h"
@@ -115,17 +116,35 @@ Tensor cholesky_backward(const Tensor& l, const Tensor& g) {
   return solve_triangular(l, left, /*upper=*/false, /*left=*/false);
 }
 
+/// Throws LinAlgError naming `op` and the first NaN in the lower triangle (the
+/// part cholesky reads) of matrix `flat` of `matrices` [B, n, n], if it has one:
+/// a NaN, not the matrix, is then why the factorization failed.
+void check_no_nan(const char* op, const Tensor& matrices, std::int64_t flat, const Shape& batch) {
+  const std::int64_t n = matrices.size(-1);
+  const std::vector<double> values = matrices.detach().select(0, flat).to_vector<double>();
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t j = 0; j <= i; ++j)
+      if (std::isnan(values[i * n + j])) {
+        Shape index = unravel(flat, batch);
+        index.push_back(i);
+        index.push_back(j);
+        fail<LinAlgError>(op, ": the input's element ", index,
+                          " is NaN, so the input has no Cholesky factorization");
+      }
+}
+
 /// The lower Cholesky factor of a, for the op named `op` (its errors say so).
 Tensor lower_cholesky(const char* op, const Tensor& a) {
   check_square(op, "the input", a);
   check_floating(op, a);
   const Shape batch = batch_shape(a);
   const std::int64_t n = a.size(-1);
-  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device());
+  Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device(), op);
   const Shape kernel_shape = {batch.numel(), n, n};
+  const Tensor matrices = kernel_operand(a, batch);
   if (const auto failure = backend_of(a).cholesky(
-          kernel_operand(a, batch),
-          Tensor::view_of(out, kernel_shape, contiguous_strides(kernel_shape), 0)))
+          matrices, Tensor::view_of(out, kernel_shape, contiguous_strides(kernel_shape), 0))) {
+    check_no_nan(op, matrices, failure->batch, batch);
     fail<LinAlgError>(op, ": ",
                       batch.empty()
                           ? std::string()
@@ -133,6 +152,7 @@ Tensor lower_cholesky(const char* op, const Tensor& a) {
                       "the factorization could not be completed because the input is not "
                       "positive-definite (the leading minor of order ",
                       failure->order, " is not positive-definite)");
+  }
   return record("cholesky", {a}, out, {out}, [](Node& node, const Tensor& g) -> GradList {
     return {cholesky_backward(node.saved(0), g)};
   });
@@ -166,7 +186,7 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
   Shape shape = batch;
   shape.push_back(b.size(-2));
   shape.push_back(b.size(-1));
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device(), "solve_triangular");
   const Shape kernel_shape = {batch.numel(), b.size(-2), b.size(-1)};
   backend_of(a).solve_triangular(
       kernel_operand(a, batch), kernel_operand(b, batch),

@@ -115,7 +115,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   const DType dtype = result_type(a, b);
   const Shape shape =
       broadcast_shapes("where", broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
-  Tensor out = Tensor::empty(shape, dtype, a.device());
+  Tensor out = Tensor::empty(shape, dtype, a.device(), "where");
   Tensor copies[2], views[3];
   backend_of(a).where(broadcast_view(condition, shape, views[0]),
                       broadcast_view(converted_data(a, dtype, copies[0]), shape, views[1]),
@@ -141,27 +141,35 @@ Tensor operator/(const Tensor& a, const Tensor& b) {
 // affine promotes with its scalars; the integer 1 and 0 leave an i64 tensor
 // i64, while the floating 1 / b makes division true division.
 Tensor operator+(const Tensor& a, Scalar b) {
+  check_defined("add", a);
   return affine(a, 1, b);
 }
 Tensor operator-(const Tensor& a, Scalar b) {
+  check_defined("sub", a);
   return affine(a, 1, -b);
 }
 Tensor operator*(const Tensor& a, Scalar b) {
+  check_defined("mul", a);
   return affine(a, b, 0);
 }
 Tensor operator/(const Tensor& a, Scalar b) {
+  check_defined("div", a);
   return affine(a, 1.0 / b.to_double(), 0);
 }
 Tensor operator+(Scalar a, const Tensor& b) {
+  check_defined("add", b);
   return affine(b, 1, a);
 }
 Tensor operator-(Scalar a, const Tensor& b) {
+  check_defined("sub", b);
   return affine(b, -1, a);
 }
 Tensor operator*(Scalar a, const Tensor& b) {
+  check_defined("mul", b);
   return affine(b, a, 0);
 }
 Tensor operator/(Scalar a, const Tensor& b) {
+  check_defined("div", b);
   return reciprocal(b) * a;  // reciprocal of an i64 tensor is floating
 }
 Tensor operator-(const Tensor& a) {
@@ -213,15 +221,19 @@ Tensor operator>=(const Tensor& a, Scalar b) {
   return ge(a, scalar_like("ge", a, b));
 }
 Tensor operator<(Scalar a, const Tensor& b) {
+  check_defined("lt", b);
   return b > a;
 }
 Tensor operator<=(Scalar a, const Tensor& b) {
+  check_defined("le", b);
   return b >= a;
 }
 Tensor operator>(Scalar a, const Tensor& b) {
+  check_defined("gt", b);
   return b < a;
 }
 Tensor operator>=(Scalar a, const Tensor& b) {
+  check_defined("ge", b);
   return b <= a;
 }
 

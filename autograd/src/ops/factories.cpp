@@ -17,14 +17,27 @@ Tensor finish(Tensor t, const TensorOptions& options) {
   return t;
 }
 
+/// A tensor of `shape` filled with `value`; `op` names the factory in errors.
+Tensor filled(const char* op, const Shape& shape, double value, const TensorOptions& options) {
+  Tensor out = Tensor::empty(shape, options.dtype, options.device, op);
+  backend_of(out).fill(out, value);
+  return finish(out, options);
+}
+
 /// A tensor filled element by element from `value(i)`, computed in f64 on the
-/// CPU and then converted to the requested dtype and device.
+/// CPU and then converted to the requested dtype and device. The requested
+/// tensor is checked first, so that a shape it cannot hold fails before the
+/// host buffer is made.
 template <class ValueAt>
-Tensor generate(const Shape& shape, const TensorOptions& options, ValueAt value) {
-  Tensor host = Tensor::empty(shape, DType::f64, Device::cpu());
+Tensor generate(const char* op, const Shape& shape, const TensorOptions& options, ValueAt value) {
+  Tensor out = Tensor::empty(shape, options.dtype, options.device, op);
+  const bool in_place = options.dtype == DType::f64 && options.device.is_cpu();
+  const Tensor host = in_place ? out : Tensor::empty(shape, DType::f64, Device::cpu(), op);
   double* data = host.data_ptr<double>();
   for (std::int64_t i = 0; i < host.numel(); ++i) data[i] = value(i);
-  return finish(host.to(options.dtype).to(options.device), options);
+  // The CPU copy converts dtypes; a copy to a device takes the requested dtype.
+  if (!in_place) backend_of(out).copy(out.device().is_cpu() ? host : host.to(options.dtype), out);
+  return finish(out, options);
 }
 
 }  // namespace
@@ -34,30 +47,30 @@ Tensor empty(const Shape& shape, TensorOptions options) {
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
-  Tensor out = Tensor::empty(shape, options.dtype, options.device);
-  backend_of(out).fill(out, value);
-  return finish(out, options);
+  return filled("full", shape, value, options);
 }
-
 Tensor zeros(const Shape& shape, TensorOptions options) {
-  return full(shape, 0.0, options);
+  return filled("zeros", shape, 0.0, options);
 }
 Tensor ones(const Shape& shape, TensorOptions options) {
-  return full(shape, 1.0, options);
+  return filled("ones", shape, 1.0, options);
 }
 
 Tensor full_like(const Tensor& like, double value) {
+  check_defined("full_like", like);
   return full(like.shape(), value, like.options());
 }
 Tensor zeros_like(const Tensor& like) {
+  check_defined("zeros_like", like);
   return full_like(like, 0.0);
 }
 Tensor ones_like(const Tensor& like) {
+  check_defined("ones_like", like);
   return full_like(like, 1.0);
 }
 
 Tensor scalar_tensor(double value, TensorOptions options) {
-  return full({}, value, options);
+  return filled("scalar_tensor", {}, value, options);
 }
 
 Tensor arange(double end, TensorOptions options) {
@@ -65,16 +78,24 @@ Tensor arange(double end, TensorOptions options) {
 }
 
 Tensor arange(double start, double end, double step, TensorOptions options) {
+  if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
+    fail<ValueError>("arange: expected a finite start, end and step, got ", start, ", ", end,
+                     " and ", step);
   if (step == 0.0 || (end - start) * step < 0.0)
     fail<ValueError>("arange: step ", step, " does not lead from ", start, " to ", end);
-  const auto count = static_cast<std::int64_t>(std::ceil((end - start) / step));
-  return generate({count}, options, [&](std::int64_t i) { return start + step * i; });
+  const double steps = std::ceil((end - start) / step);
+  // Converting a double beyond the int64 range is undefined behaviour: refuse it first.
+  if (!(steps < 0x1p63))
+    fail<ShapeError>("arange: from ", start, " to ", end, " by ", step, " is ", steps,
+                     " elements, more than a 64-bit count can hold");
+  const auto count = static_cast<std::int64_t>(steps);
+  return generate("arange", {count}, options, [&](std::int64_t i) { return start + step * i; });
 }
 
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options) {
   if (steps < 0) fail<ValueError>("linspace: steps must be non-negative, got ", steps);
   const double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
-  return generate({steps}, options, [&](std::int64_t i) {
+  return generate("linspace", {steps}, options, [&](std::int64_t i) {
     return i > 0 && i == steps - 1 ? end : start + step * static_cast<double>(i);
   });
 }
@@ -82,7 +103,7 @@ Tensor linspace(double start, double end, std::int64_t steps, TensorOptions opti
 Tensor eye(std::int64_t n, std::optional<std::int64_t> m, TensorOptions options) {
   const std::int64_t cols = m.value_or(n);
   if (n < 0 || cols < 0) fail<ValueError>("eye: sizes must be non-negative, got ", n, " x ", cols);
-  return generate({n, cols}, options,
+  return generate("eye", {n, cols}, options,
                   [cols](std::int64_t i) { return i / cols == i % cols ? 1.0 : 0.0; });
 }
 
@@ -93,21 +114,22 @@ Tensor rand(const Shape& shape, TensorOptions options) {
   const int bits = options.dtype == DType::f32 ? 24 : 53;
   const double scale = std::ldexp(1.0, -bits);
   auto& generator = detail::global_generator();
-  return generate(shape, options, [&](std::int64_t) {
+  return generate("rand", shape, options, [&](std::int64_t) {
     return static_cast<double>(generator() >> (64 - bits)) * scale;
   });
 }
 
 Tensor randn(const Shape& shape, TensorOptions options) {
   auto& generator = detail::global_generator();
-  return generate(shape, options, [&](std::int64_t) { return detail::standard_normal(generator); });
+  return generate("randn", shape, options,
+                  [&](std::int64_t) { return detail::standard_normal(generator); });
 }
 
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options) {
-  if (static_cast<std::int64_t>(values.size()) != shape.numel())
+  if (static_cast<std::int64_t>(values.size()) != checked_numel("tensor", shape))
     fail<ShapeError>("tensor: ", values.size(), " values do not fill shape ", shape, " (",
                      shape.numel(), " elements)");
-  return generate(shape, options, [&](std::int64_t i) { return values[i]; });
+  return generate("tensor", shape, options, [&](std::int64_t i) { return values[i]; });
 }
 
 }  // namespace tether

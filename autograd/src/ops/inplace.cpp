@@ -64,6 +64,7 @@ Tensor& scaled_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor
                        Scalar alpha) {
   if (alpha.to_double() == 1.0) return binary_inplace(name, op, self, other);
   check_inplace(name, self, other);
+  check_defined(name, other);
   Tensor scaled;
   {
     NoGradGuard no_grad;
@@ -115,6 +116,7 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::zero_() {
+  check_defined("zero_", *this);
   return fill_(0.0);
 }
 

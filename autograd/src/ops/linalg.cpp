@@ -30,7 +30,7 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b) {
   Shape shape = batch;
   shape.push_back(a.size(-2));
   shape.push_back(b.size(-1));
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device(), "matmul");
   backend_of(a).matmul(
       as_batched(a, batch), as_batched(b, batch),
       Tensor::view_of(out, {batch.numel(), a.size(-2), b.size(-1)},
@@ -67,7 +67,7 @@ Tensor matrix_product(const Tensor& a, const Tensor& b) {
   Shape shape;
   if (a.dim() == 2) shape.push_back(rows);
   if (b.dim() == 2) shape.push_back(cols);
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device());
+  Tensor out = Tensor::empty(shape, a.dtype(), a.device(), "matmul");
   backend_of(a).matmul(as_single_matrix(a, true), as_single_matrix(b, false),
                        Tensor::view_of(out, {1, rows, cols}, {0, cols, 1}, 0));
   // With g = dL/d(out): dL/da = g b^T and dL/db = a^T g, where a product with
@@ -84,19 +84,26 @@ Tensor matrix_product(const Tensor& a, const Tensor& b) {
   });
 }
 
-}  // namespace
-
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  check_floating("matmul", a);
-  check_floating("matmul", b);
-  check_same_dtype("matmul", a, b);
-  check_same_device("matmul", a, b);
+/// The checks every product makes (matmul, mm, mv, dot), naming `op`:
+/// floating operands of one dtype and device, with at least one dimension
+/// each and matching inner dimensions.
+void check_product(const char* op, const Tensor& a, const Tensor& b) {
+  check_floating(op, a);
+  check_floating(op, b);
+  check_same_dtype(op, a, b);
+  check_same_device(op, a, b);
   if (a.dim() == 0 || b.dim() == 0)
-    fail<ShapeError>("matmul: both operands need at least one dimension, got ", a.shape(), " and ",
+    fail<ShapeError>(op, ": both operands need at least one dimension, got ", a.shape(), " and ",
                      b.shape());
   // Checked before promoting 1-d operands, so the message shows the user's shapes.
   if (a.size(-1) != b.size(b.dim() == 1 ? 0 : -2))
-    fail<ShapeError>("matmul: inner dimensions differ: ", a.shape(), " @ ", b.shape());
+    fail<ShapeError>(op, ": inner dimensions differ: ", a.shape(), " @ ", b.shape());
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_product("matmul", a, b);
   if (a.dim() <= 2 && b.dim() <= 2) return matrix_product(a, b);
   // 1-d operands become a row (left) or column (right) matrix, removed again after.
   const Tensor a2 = a.dim() == 1 ? unsqueeze(a, 0) : a;
@@ -128,7 +135,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   }
   // [N, in] inputs, the common case: one product, the bias added in place, one node.
   const std::int64_t rows = x.shape()[0], cols = weight.shape()[0];
-  Tensor out = Tensor::empty({rows, cols}, x.dtype(), x.device());
+  Tensor out = Tensor::empty({rows, cols}, x.dtype(), x.device(), "linear");
   backend::Backend& backend = backend_of(x);
   backend.matmul(as_single_matrix(x, true), as_single_matrix(weight, true, true),
                  Tensor::view_of(out, {1, rows, cols}, {0, cols, 1}, 0));
@@ -142,12 +149,14 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 }
 
 Tensor mm(const Tensor& a, const Tensor& b) {
+  check_product("mm", a, b);
   if (a.dim() != 2 || b.dim() != 2)
     fail<ShapeError>("mm: expected two matrices, got ", a.shape(), " and ", b.shape());
   return matmul(a, b);
 }
 
 Tensor mv(const Tensor& matrix, const Tensor& vec) {
+  check_product("mv", matrix, vec);
   if (matrix.dim() != 2 || vec.dim() != 1)
     fail<ShapeError>("mv: expected a matrix and a vector, got ", matrix.shape(), " and ",
                      vec.shape());
@@ -155,6 +164,7 @@ Tensor mv(const Tensor& matrix, const Tensor& vec) {
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
+  check_product("dot", a, b);
   if (a.dim() != 1 || b.dim() != 1 || a.size(0) != b.size(0))
     fail<ShapeError>("dot: expected two vectors of equal length, got ", a.shape(), " and ",
                      b.shape());
@@ -162,6 +172,7 @@ Tensor dot(const Tensor& a, const Tensor& b) {
 }
 
 Tensor outer(const Tensor& a, const Tensor& b) {
+  check_same_device("outer", a, b);
   if (a.dim() != 1 || b.dim() != 1)
     fail<ShapeError>("outer: expected two vectors, got ", a.shape(), " and ", b.shape());
   return unsqueeze(a, 1) * unsqueeze(b, 0);

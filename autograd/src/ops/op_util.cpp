@@ -4,10 +4,6 @@
 
 namespace tether::ops {
 
-void check_defined(const char* op, const Tensor& x) {
-  if (!x.defined()) fail<ValueError>(op, ": expected a defined tensor, got an undefined one");
-}
-
 void check_floating(const char* op, const Tensor& x) {
   check_defined(op, x);
   if (!x.is_floating_point())
@@ -15,12 +11,16 @@ void check_floating(const char* op, const Tensor& x) {
 }
 
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  check_defined(op, a);
+  check_defined(op, b);
   if (a.dtype() != b.dtype())
     fail<DTypeError>(op, ": expected operands of the same dtype, got ", a.dtype(), " and ",
                      b.dtype(), " (convert one with .to(dtype))");
 }
 
 void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  check_defined(op, a);
+  check_defined(op, b);
   if (a.device() != b.device())
     fail<DeviceError>(op, ": expected operands on the same device, got ", a.device(), " and ",
                       b.device(), " (move one with .to(device))");
@@ -114,7 +114,7 @@ DType unary_dtype(const char* name, UnaryOp op, const Tensor& x) {
 Tensor unary_kernel(const char* name, UnaryOp op, const Tensor& x, backend::UnaryParams params) {
   check_defined(name, x);
   const DType dtype = unary_dtype(name, op, x);
-  Tensor out = Tensor::empty(x.shape(), dtype, x.device());
+  Tensor out = Tensor::empty(x.shape(), dtype, x.device(), name);
   Tensor copy;
   backend_of(x).unary(op, converted_data(x, dtype, copy), out, params);
   return out;
@@ -128,7 +128,7 @@ Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tenso
   const DType dtype = op == BinaryOp::div ? true_division_type(common) : common;
   const Shape shape =
       a.shape() == b.shape() ? a.shape() : broadcast_shapes(name, a.shape(), b.shape());
-  Tensor out = Tensor::empty(shape, dtype, a.device());
+  Tensor out = Tensor::empty(shape, dtype, a.device(), name);
   Tensor a_copy, b_copy, a_view, b_view;
   backend_of(a).binary(op, broadcast_view(converted_data(a, dtype, a_copy), shape, a_view),
                        broadcast_view(converted_data(b, dtype, b_copy), shape, b_view), out);
@@ -136,6 +136,7 @@ Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tenso
 }
 
 std::uint32_t reduce_mask(const char* op, const Tensor& x, const Dims& dims) {
+  check_defined(op, x);
   if (dims.empty()) return x.dim() == 0 ? 0u : (1u << x.dim()) - 1;
   std::uint32_t mask = 0;
   for (auto d : dims) {

@@ -18,8 +18,9 @@ using autograd::record;
 using backend::BinaryOp;
 using backend::UnaryOp;
 
-/// Throws ValueError naming `op` unless the tensor is defined.
-void check_defined(const char* op, const Tensor& x);
+// Each check below first checks that its tensors are defined (check_defined,
+// tensor.h), so an op that checks its arguments names itself for an undefined one.
+
 /// Throws DTypeError naming `op` unless x is f32 or f64.
 void check_floating(const char* op, const Tensor& x);
 /// Throws DTypeError / DeviceError naming `op` and both operands.

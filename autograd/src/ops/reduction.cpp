@@ -13,7 +13,7 @@ namespace {
 /// Runs a reduction kernel; the result keeps the reduced dims (extent 1).
 Tensor reduce_kernel(const char* name, backend::ReduceOp op, const Tensor& x, std::uint32_t mask) {
   check_defined(name, x);
-  Tensor out = Tensor::empty(reduced_shape(x.shape(), mask, true), x.dtype(), x.device());
+  Tensor out = Tensor::empty(reduced_shape(x.shape(), mask, true), x.dtype(), x.device(), name);
   backend_of(x).reduce(op, x, mask, out);
   return out;
 }
@@ -39,10 +39,21 @@ Tensor expand_reduced(const Tensor& reduced, const Shape& input_shape, std::uint
   return expand(reshape(reduced, reduced_shape(input_shape, mask, true)), input_shape);
 }
 
+/// Throws IndexError naming `op` when a reduced dim of x is empty while the
+/// result is not: the maximum (or minimum) of no elements is undefined.
+void check_nonempty_reduction(const char* op, const Tensor& x, std::uint32_t mask) {
+  if (x.numel() != 0 || reduced_shape(x.shape(), mask, true).numel() == 0) return;
+  for (int d = 0; d < x.dim(); ++d)
+    if ((mask & (1u << d)) && x.shape()[d] == 0)
+      fail<IndexError>(op, ": cannot reduce over dimension ", d, " of shape ", x.shape(),
+                       ", which is empty (the extreme of no elements is undefined)");
+}
+
 /// amax / amin. The gradient is shared equally among the extreme elements.
 Tensor extremum(const char* name, backend::ReduceOp op, const Tensor& x, const Dims& dims,
                 bool keepdim) {
   const std::uint32_t mask = reduce_mask(name, x, dims);
+  check_nonempty_reduction(name, x, mask);
   Tensor out = finish_reduction(reduce_kernel(name, op, x, mask), x.shape(), mask, keepdim);
   return record(name, {x}, out, {x, out},
                 [mask, shape = x.shape()](Node& n, const Tensor& g) -> GradList {
@@ -50,6 +61,14 @@ Tensor extremum(const char* name, backend::ReduceOp op, const Tensor& x, const D
                   const Tensor count = sum(hit, mask_dims(mask, shape.size()), true);
                   return {hit * expand_reduced(g, shape, mask) / count};
                 });
+}
+
+/// The maximum of x over dims (kept): the shift that keeps exp from
+/// overflowing in softmax, log_softmax and logsumexp. An empty x has nothing
+/// to shift (and no maximum), so its shift is 0, and the result is what torch
+/// gives: empty for softmax, -inf (log 0) for logsumexp.
+Tensor exp_shift(const Tensor& x, const Dims& dims) {
+  return x.numel() == 0 ? zeros({}, x.options()) : amax(x, dims, true);
 }
 
 }  // namespace
@@ -97,7 +116,7 @@ Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim) {
   check_floating("logsumexp", x);
   // Shift by the (constant) maximum so exp cannot overflow; an all -inf slice
   // is shifted by 0 instead so that it yields -inf rather than NaN.
-  Tensor shift = amax(x, dims, true).detach();
+  Tensor shift = exp_shift(x, dims).detach();
   shift = where(abs(shift) < INFINITY, shift, zeros_like(shift));
   Tensor out = log(sum(exp(x - shift), dims, true)) + shift;
   return keepdim ? out
@@ -126,7 +145,9 @@ Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
   check_defined("argmax", x);
   const int d = wrap_dim("argmax", dim, x.dim());
   const std::uint32_t mask = x.dim() == 0 ? 0u : 1u << d;
-  Tensor out = Tensor::empty(reduced_shape(x.shape(), mask, true), DType::i64, x.device());
+  check_nonempty_reduction("argmax", x, mask);
+  Tensor out =
+      Tensor::empty(reduced_shape(x.shape(), mask, true), DType::i64, x.device(), "argmax");
   backend_of(x).argmax(x, d, out);
   return finish_reduction(out, x.shape(), mask, keepdim);
 }
@@ -137,7 +158,7 @@ Tensor softmax(const Tensor& x, std::int64_t dim) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    const Tensor e = exp(x - amax(x, {d}, true));
+    const Tensor e = exp(x - exp_shift(x, {d}));
     out = e / sum(e, {d}, true);
   }
   return record("softmax", {x}, out, {out}, [d](Node& n, const Tensor& g) -> GradList {
@@ -152,7 +173,7 @@ Tensor log_softmax(const Tensor& x, std::int64_t dim) {
   Tensor out;
   {
     NoGradGuard no_grad;
-    const Tensor shifted = x - amax(x, {d}, true);
+    const Tensor shifted = x - exp_shift(x, {d});
     out = shifted - log(sum(exp(shifted), {d}, true));
   }
   return record("log_softmax", {x}, out, {out}, [d](Node& n, const Tensor& g) -> GradList {
@@ -166,6 +187,7 @@ Tensor normalize(const Tensor& x, std::int64_t dim, double eps) {
 }
 
 Tensor sum_to_shape(const Tensor& grad, const Shape& shape) {
+  check_defined("sum_to_shape", grad);
   if (grad.shape() == shape) return grad;
   const int leading = grad.dim() - shape.size();
   if (leading < 0)

@@ -10,26 +10,19 @@ using namespace ops;
 
 namespace {
 
-Tensor make_view(const char* name, const Tensor& x, const Shape& shape, const Strides& strides,
-                 std::int64_t offset) {
-  check_defined(name, x);
-  return Tensor::view_of(x, shape, strides, offset);
-}
-
 Shape infer_shape(const char* op, const Tensor& x, const Shape& requested) {
   Shape shape = requested;
   int inferred = -1;
-  std::int64_t known = 1;
   for (int i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       if (inferred >= 0) fail<ShapeError>(op, ": only one extent may be -1, got ", requested);
       inferred = i;
+      shape[i] = 1;
     } else if (shape[i] < 0) {
       fail<ShapeError>(op, ": invalid extent in ", requested);
-    } else {
-      known *= shape[i];
     }
   }
+  const std::int64_t known = checked_numel(op, shape);  // the -1 taken as 1
   if (inferred >= 0 && known != 0 && x.numel() % known == 0) shape[inferred] = x.numel() / known;
   if (shape.numel() != x.numel() || (inferred >= 0 && known == 0))
     fail<ShapeError>(op, ": cannot reshape a tensor of shape ", x.shape(), " (", x.numel(),
@@ -92,7 +85,7 @@ Tensor view(const Tensor& x, const Shape& shape) {
   if (!strides)
     fail<ShapeError>("view: a tensor of shape ", x.shape(), " and strides ", x.strides(),
                      " cannot be viewed as ", target, "; use reshape()");
-  Tensor out = make_view("view", x, target, *strides, x.storage_offset());
+  Tensor out = Tensor::view_of(x, target, *strides, x.storage_offset(), "view");
   return record("view", {x}, out, {}, [shape = x.shape()](Node&, const Tensor& g) -> GradList {
     return {reshape(g, shape)};
   });
@@ -123,7 +116,7 @@ Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
   Strides strides = x.strides();
   std::swap(shape[d0], shape[d1]);
   std::swap(strides[d0], strides[d1]);
-  Tensor out = make_view("transpose", x, shape, strides, x.storage_offset());
+  Tensor out = Tensor::view_of(x, shape, strides, x.storage_offset(), "transpose");
   return record("transpose", {x}, out, {},
                 [d0, d1](Node&, const Tensor& g) -> GradList { return {transpose(g, d0, d1)}; });
 }
@@ -142,7 +135,7 @@ Tensor permute(const Tensor& x, const Dims& dims) {
     shape.push_back(x.shape()[d]);
     strides.push_back(x.strides()[d]);
   }
-  Tensor out = make_view("permute", x, shape, strides, x.storage_offset());
+  Tensor out = Tensor::view_of(x, shape, strides, x.storage_offset(), "permute");
   return record("permute", {x}, out, {},
                 [inverse](Node&, const Tensor& g) -> GradList { return {permute(g, inverse)}; });
 }
@@ -185,6 +178,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
     if (have != 1 && have != target[i])
       fail<ShapeError>("expand: cannot expand a tensor of shape ", x.shape(), " to ", shape);
   }
+  checked_numel("expand", target);
   if (target == x.shape()) return x;
   Tensor out = broadcast_view(x, target);
   return record("expand", {x}, out, {}, [shape = x.shape()](Node&, const Tensor& g) -> GradList {
@@ -206,7 +200,8 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
   Strides strides = x.strides();
   shape[d] = (last - first + step - 1) / step;
   strides[d] *= step;
-  Tensor out = make_view("slice", x, shape, strides, x.storage_offset() + first * x.strides()[d]);
+  Tensor out =
+      Tensor::view_of(x, shape, strides, x.storage_offset() + first * x.strides()[d], "slice");
   return record("slice", {x}, out, {},
                 [d, first, step, in_shape = x.shape()](Node&, const Tensor& g) -> GradList {
                   return {slice_backward(g, in_shape, d, first, step)};
@@ -242,7 +237,7 @@ Tensor contiguous(const Tensor& x) {
 
 Tensor clone(const Tensor& x) {
   check_defined("clone", x);
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device(), "clone");
   backend_of(x).copy(x, out);
   return record("clone", {x}, out, {}, [](Node&, const Tensor& g) -> GradList { return {g}; });
 }
@@ -250,7 +245,7 @@ Tensor clone(const Tensor& x) {
 Tensor to(const Tensor& x, DType dtype) {
   check_defined("to", x);
   if (x.dtype() == dtype) return x;
-  Tensor out = Tensor::empty(x.shape(), dtype, x.device());
+  Tensor out = Tensor::empty(x.shape(), dtype, x.device(), "to");
   backend_of(x).copy(x, out);
   if (!is_floating(dtype)) return out;
   return record("to", {x}, out, {},
@@ -274,10 +269,11 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     if (!(t.shape() == expected))
       fail<ShapeError>("cat: tensors must match except in dimension ", d, ", got ", first.shape(),
                        " and ", t.shape());
-    shape[d] += t.shape()[d];
+    if (__builtin_add_overflow(shape[d], t.shape()[d], &shape[d]))
+      fail<ShapeError>("cat: the extents along dimension ", d, " add up to more than 2^63");
   }
   // Mixed dtypes promote, as in torch.cat; the copies convert.
-  Tensor out = Tensor::empty(shape, dtype.dtype(), first.device());
+  Tensor out = Tensor::empty(shape, dtype.dtype(), first.device(), "cat");
   std::vector<std::pair<std::int64_t, DType>> parts;  // each input's extent along d, and dtype
   std::int64_t offset = 0;
   for (const auto& t : tensors) {
@@ -300,9 +296,11 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
 
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
   if (tensors.empty()) fail<ValueError>("stack: expected at least one tensor");
+  check_defined("stack", tensors.front());
   const int d = wrap_dim("stack", dim, tensors.front().dim() + 1);
   std::vector<Tensor> parts;
   for (const auto& t : tensors) {
+    check_same_device("stack", tensors.front(), t);
     if (!(t.shape() == tensors.front().shape()))
       fail<ShapeError>("stack: all tensors must have one shape, got ", tensors.front().shape(),
                        " and ", t.shape());
@@ -319,7 +317,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
   const int d = wrap_dim("index_select", dim, x.dim());
   Shape shape = x.shape();
   shape[d] = index.numel();
-  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device(), "index_select");
   const Tensor flat_index = contiguous_data(index.dim() == 0 ? reshape(index, {1}) : index);
   backend_of(x).index_select(x, d, flat_index, out);
   return record("index_select", {x}, out, {flat_index},
@@ -335,7 +333,7 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
   if (index.dim() != x.dim())
     fail<ShapeError>("gather: index of shape ", index.shape(), " must have the rank of the input ",
                      x.shape());
-  Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device());
+  Tensor out = Tensor::empty(index.shape(), x.dtype(), x.device(), "gather");
   backend_of(x).gather(x, d, index, out);
   return record("gather", {x}, out, {index},
                 [d, shape = x.shape()](Node& n, const Tensor& g) -> GradList {

@@ -39,6 +39,12 @@ class AutogradError : public Error {
  public:
   using Error::Error;
 };
+/// A request for more memory than the device can provide (as
+/// torch.OutOfMemoryError): the message names the op, the shape and the bytes.
+class OutOfMemoryError : public Error {
+ public:
+  using Error::Error;
+};
 /// Any other invalid argument.
 class ValueError : public Error {
  public:

@@ -87,6 +87,11 @@ inline Strides contiguous_strides(const Shape& shape) {
   return strides;
 }
 
+/// The number of elements of `shape`, checked: throws ShapeError naming `op`
+/// and the shape when an extent is negative or the count overflows 64 bits.
+/// (A shape with a zero extent has no elements, whatever its other extents.)
+std::int64_t checked_numel(const char* op, const Shape& shape);
+
 /// NumPy broadcast of two shapes; throws ShapeError naming `op` and both shapes.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 

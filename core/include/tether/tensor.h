@@ -29,6 +29,11 @@ namespace autograd {
 class Node;
 }
 
+namespace detail {
+/// Throws ValueError: `op` was given an undefined tensor.
+[[noreturn]] void fail_undefined(const char* op);
+}  // namespace detail
+
 /// What a factory makes: dtype, device and whether the result requires grad.
 /// Converts implicitly from a DType or a Device: zeros({2}, DType::f64).
 struct TensorOptions {
@@ -86,44 +91,58 @@ class Tensor {
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
-  /// A new, uninitialised, contiguous tensor.
-  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
-  /// A view of `base`'s storage with its own shape, strides and offset.
+  /// A new, uninitialised, contiguous tensor: every tensor's memory is made
+  /// here. Throws ShapeError naming `op` and the shape when an extent is
+  /// negative or the element count or byte size overflows, and
+  /// OutOfMemoryError when the device cannot provide the bytes.
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu(),
+                      const char* op = "empty");
+  /// A view of `base`'s storage with its own shape, strides and offset. Throws
+  /// ShapeError naming `op` for a shape whose element count overflows.
   static Tensor view_of(const Tensor& base, const Shape& shape, const Strides& strides,
-                        std::int64_t offset);
+                        std::int64_t offset, const char* op = "view");
 
+  /// Whether this handle refers to a tensor. Every other accessor and method
+  /// throws ValueError naming itself (or the op) on an undefined handle.
   bool defined() const { return impl_ != nullptr; }
-  const Shape& shape() const { return impl_->shape; }
-  const Shape& sizes() const { return impl_->shape; }
-  const Strides& strides() const { return impl_->strides; }
-  int dim() const { return impl_->shape.size(); }
+  const Shape& shape() const { return state("shape").shape; }
+  const Shape& sizes() const { return state("sizes").shape; }
+  const Strides& strides() const { return state("strides").strides; }
+  int dim() const { return state("dim").shape.size(); }
   /// Extent of dimension `d` (negative counts from the end).
-  std::int64_t size(std::int64_t d) const { return shape()[wrap_dim("size", d, dim())]; }
+  std::int64_t size(std::int64_t d) const {
+    const Shape& extents = state("size").shape;
+    return extents[wrap_dim("size", d, extents.size())];
+  }
   std::int64_t stride(std::int64_t d) const;
-  std::int64_t numel() const { return impl_->shape.numel(); }
-  DType dtype() const { return impl_->dtype; }
-  Device device() const { return impl_->storage->device(); }
+  std::int64_t numel() const { return state("numel").shape.numel(); }
+  DType dtype() const { return state("dtype").dtype; }
+  Device device() const { return state("device").storage->device(); }
   /// This tensor's dtype and device, for tensors made to go with it (as
   /// libtorch's Tensor::options(); requires_grad is false).
-  TensorOptions options() const { return TensorOptions(dtype()).with_device(device()); }
-  std::int64_t storage_offset() const { return impl_->offset; }
+  TensorOptions options() const {
+    const TensorImpl& s = state("options");
+    return TensorOptions(s.dtype).with_device(s.storage->device());
+  }
+  std::int64_t storage_offset() const { return state("storage_offset").offset; }
   bool is_contiguous() const;
-  bool is_floating_point() const { return is_floating(dtype()); }
+  bool is_floating_point() const { return is_floating(state("is_floating_point").dtype); }
 
   /// Pointer to the first element. Throws DTypeError if T does not match.
   template <class T>
   T* data_ptr() const {
-    if (dtype() != dtype_of<T>()) wrong_dtype(dtype_of<T>());
+    if (state("data_ptr").dtype != dtype_of<T>()) wrong_dtype(dtype_of<T>());
     return static_cast<T*>(raw_data());
   }
   void* raw_data() const {
-    return static_cast<char*>(impl_->storage->data()) +
-           impl_->offset * static_cast<std::int64_t>(element_size(dtype()));
+    const TensorImpl& s = state("raw_data");
+    return static_cast<char*>(s.storage->data()) +
+           s.offset * static_cast<std::int64_t>(element_size(s.dtype));
   }
 
-  const std::shared_ptr<Storage>& storage() const { return impl_->storage; }
+  const std::shared_ptr<Storage>& storage() const { return state("storage").storage; }
   /// The storage's version counter (see Storage::version).
-  std::uint64_t version() const { return impl_->storage->version(); }
+  std::uint64_t version() const { return state("version").storage->version(); }
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   /// Whether both handles refer to the same tensor (not merely equal values).
@@ -131,15 +150,15 @@ class Tensor {
   long use_count() const { return impl_.use_count(); }
 
   // ---- autograd state -------------------------------------------------------
-  bool requires_grad() const { return impl_->requires_grad; }
+  bool requires_grad() const { return state("requires_grad").requires_grad; }
   /// Marks a leaf as trainable. Throws for non-floating dtypes and non-leaves.
   Tensor& requires_grad_(bool requires_grad = true);
   /// Accumulated gradient of a leaf; undefined until a backward reaches it.
   Tensor grad() const;
   /// Replaces the accumulated gradient (an undefined tensor clears it).
   void set_grad(const Tensor& grad) const;
-  bool is_leaf() const { return impl_->grad_fn == nullptr; }
-  const std::shared_ptr<autograd::Node>& grad_fn() const { return impl_->grad_fn; }
+  bool is_leaf() const { return state("is_leaf").grad_fn == nullptr; }
+  const std::shared_ptr<autograd::Node>& grad_fn() const { return state("grad_fn").grad_fn; }
 
   // ---- defined in autograd/ (documented in tether/ops.h) --------------------
   /// Backpropagates from this tensor. Without `gradient` the tensor must have
@@ -231,10 +250,23 @@ class Tensor {
   Tensor& zero_();
 
  private:
+  /// The state behind this handle; throws ValueError naming `accessor` when undefined.
+  TensorImpl& state(const char* accessor) const {
+    if (!impl_) [[unlikely]]
+      detail::fail_undefined(accessor);
+    return *impl_;
+  }
   [[noreturn]] void wrong_dtype(DType requested) const;
 
   std::shared_ptr<TensorImpl> impl_;
 };
+
+/// Throws ValueError naming `op` unless x is defined: the check every op makes
+/// of each tensor argument before it reads it.
+inline void check_defined(const char* op, const Tensor& x) {
+  if (!x.defined()) [[unlikely]]
+    detail::fail_undefined(op);
+}
 
 /// Prints like PyTorch: tensor([[1.0000, 2.0000], ...], dtype=f64, requires_grad=True).
 std::ostream& operator<<(std::ostream& os, const Tensor& tensor);
