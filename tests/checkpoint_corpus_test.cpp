@@ -19,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path corpus = fs::path(__FILE__).parent_path() / "data" / "checkpoint_corpus";
+const fs::path corpus = fs::path(TETHER_TEST_DATA_DIR) / "checkpoint_corpus";
 
 std::vector<fs::path> corpus_files() {
   std::vector<fs::path> files;

@@ -36,7 +36,7 @@ using Inputs = std::vector<Tensor>;
 /// An op of the table: inputs and the case's "args" to the result.
 using Op = std::function<Tensor(const Inputs&, const json&)>;
 
-const fs::path kData = fs::path(__FILE__).parent_path() / "data" / "torch_reference";
+const fs::path kData = fs::path(TETHER_TEST_DATA_DIR) / "torch_reference";
 
 // ---- tensors in the data files ----------------------------------------------
 
