@@ -97,6 +97,14 @@ json encode(const Tensor& t) {
 
 // ---- the op table -----------------------------------------------------------
 
+/// A case's integer or real argument `key`.
+std::int64_t integer(const json& a, const char* key) {
+  return a.at(key).get<std::int64_t>();
+}
+double real(const json& a, const char* key) {
+  return a.at(key).get<double>();
+}
+
 Dims dims_of(const json& a) {
   return a.contains("dims") ? shape_of(a["dims"]) : Dims{};
 }
@@ -141,7 +149,7 @@ Op reduction(Tensor (*f)(const Tensor&, const Dims&, bool)) {
 
 /// An op of one tensor and args.dim.
 Op along_dim(Tensor (*f)(const Tensor&, std::int64_t)) {
-  return [f](const Inputs& x, const json& a) { return f(x[0], a["dim"].get<std::int64_t>()); };
+  return [f](const Inputs& x, const json& a) { return f(x[0], integer(a, "dim")); };
 }
 
 TensorOptions factory_options(const json& a) {
@@ -156,7 +164,7 @@ std::shared_ptr<Constraint> strategy(const json& a, const Inputs& raw) {
     return constraints::positive(a.value("map", "") == "exp" ? constraints::PositiveMap::exp
                                                              : constraints::PositiveMap::softplus,
                                  a.value("lower_bound", 0.0));
-  if (name == "bounded") return constraints::bounded(a["lo"], a["hi"]);
+  if (name == "bounded") return constraints::bounded(real(a, "lo"), real(a, "hi"));
   if (name == "simplex") return constraints::simplex(dim);
   if (name == "unit_norm") return constraints::unit_norm(dim);
   if (name == "weight_norm") return constraints::weight_norm(a.value("dim", std::int64_t{0}));
@@ -239,7 +247,7 @@ const std::map<std::string, Op>& op_table() {
        }},
       {"argmax",
        [](const Inputs& x, const json& a) {
-         return argmax(x[0], a["dim"].get<std::int64_t>(), keepdim(a));
+         return argmax(x[0], integer(a, "dim"), keepdim(a));
        }},
       {"softmax", along_dim(softmax)},
       {"log_softmax", along_dim(log_softmax)},
@@ -260,7 +268,7 @@ const std::map<std::string, Op>& op_table() {
        [](const Inputs& x, const json& a) { return cholesky(x[0], a.value("upper", false)); }},
       {"solve_triangular",
        [](const Inputs& x, const json& a) {
-         return solve_triangular(x[0], x[1], a["upper"], a.value("left", true),
+         return solve_triangular(x[0], x[1], a.at("upper").get<bool>(), a.value("left", true),
                                  a.value("unitriangular", false));
        }},
       {"cholesky_solve",
@@ -291,30 +299,30 @@ const std::map<std::string, Op>& op_table() {
        }},
       {"transpose",
        [](const Inputs& x, const json& a) {
-         return transpose(x[0], a["dim0"].get<std::int64_t>(), a["dim1"].get<std::int64_t>());
+         return transpose(x[0], integer(a, "dim0"), integer(a, "dim1"));
        }},
       {"permute", [](const Inputs& x, const json& a) { return permute(x[0], shape_of(a["dims"])); }},
       {"squeeze",
        [](const Inputs& x, const json& a) {
-         return a.contains("dim") ? squeeze(x[0], a["dim"].get<std::int64_t>()) : squeeze(x[0]);
+         return a.contains("dim") ? squeeze(x[0], integer(a, "dim")) : squeeze(x[0]);
        }},
       {"unsqueeze", along_dim(unsqueeze)},
       {"narrow",
        [](const Inputs& x, const json& a) {
-         return narrow(x[0], a["dim"], a["start"], a["length"]);
+         return narrow(x[0], integer(a, "dim"), integer(a, "start"), integer(a, "length"));
        }},
       {"slice",
        [](const Inputs& x, const json& a) {
-         return slice(x[0], a["dim"], a["start"], a["end"], a.value("step", std::int64_t{1}));
+         return slice(x[0], integer(a, "dim"), integer(a, "start"), integer(a, "end"), a.value("step", std::int64_t{1}));
        }},
       {"select",
-       [](const Inputs& x, const json& a) { return select(x[0], a["dim"], a["index"]); }},
+       [](const Inputs& x, const json& a) { return select(x[0], integer(a, "dim"), integer(a, "index")); }},
       {"cat", [](const Inputs& x, const json& a) { return cat(x, a.value("dim", std::int64_t{0})); }},
       {"stack",
        [](const Inputs& x, const json& a) { return stack(x, a.value("dim", std::int64_t{0})); }},
       {"index_select",
-       [](const Inputs& x, const json& a) { return index_select(x[0], a["dim"], x[1]); }},
-      {"gather", [](const Inputs& x, const json& a) { return gather(x[0], a["dim"], x[1]); }},
+       [](const Inputs& x, const json& a) { return index_select(x[0], integer(a, "dim"), x[1]); }},
+      {"gather", [](const Inputs& x, const json& a) { return gather(x[0], integer(a, "dim"), x[1]); }},
       {"to", [](const Inputs& x, const json& a) { return to(x[0], dtype_named(a["dtype"])); }},
       {"zeros",
        [](const Inputs&, const json& a) { return zeros(shape_of(a["shape"]), factory_options(a)); }},
@@ -322,15 +330,15 @@ const std::map<std::string, Op>& op_table() {
        [](const Inputs&, const json& a) { return ones(shape_of(a["shape"]), factory_options(a)); }},
       {"full",
        [](const Inputs&, const json& a) {
-         return full(shape_of(a["shape"]), a["value"], factory_options(a));
+         return full(shape_of(a["shape"]), real(a, "value"), factory_options(a));
        }},
       {"arange",
-       [](const Inputs&, const json& a) { return arange(a["start"], a["end"], a["step"]); }},
+       [](const Inputs&, const json& a) { return arange(real(a, "start"), real(a, "end"), real(a, "step")); }},
       {"linspace",
-       [](const Inputs&, const json& a) { return linspace(a["start"], a["end"], a["steps"]); }},
+       [](const Inputs&, const json& a) { return linspace(real(a, "start"), real(a, "end"), integer(a, "steps")); }},
       {"eye",
        [](const Inputs&, const json& a) {
-         return eye(a["n"], a.value("m", a["n"].get<std::int64_t>()));
+         return eye(integer(a, "n"), a.value("m", integer(a, "n")));
        }},
       {"constraint", constrained_value},
       // The Gram matrix of the orthogonal value (the identity), where torch's
