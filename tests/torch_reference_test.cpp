@@ -435,7 +435,12 @@ std::string replay(const json& c) {
   const auto op = op_table().find(c["op"]);
   if (op == op_table().end()) return "\n  the replay has no op of this name";
   const json& expected = c["expected"];
-  Inputs inputs = decode_all(c["inputs"]);
+  Inputs inputs;
+  try {
+    inputs = decode_all(c["inputs"]);
+  } catch (const std::exception& e) {
+    return "\n  building the inputs throws: " + std::string(e.what());
+  }
   Inputs leaves;
   if (c.contains("grad_output")) {
     for (auto& x : inputs) {
