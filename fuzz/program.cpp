@@ -728,8 +728,9 @@ const std::vector<Instruction> instructions = {
     {"item", op([](Tensor x) { (void)x.item<double>(); })},
     {"print", op([](Tensor x) { std::ostringstream os; os << x; })},
     // losses
-    {"mse_loss", op([](Tensor a, Tensor b) { return nn::mse_loss(a, b); }), kKeepsFinite},
-    {"l1_loss", op([](Tensor a, Tensor b) { return nn::l1_loss(a, b); }), kKeepsFinite},
+    // (Not kKeepsFinite: their mean over no elements is NaN, as in PyTorch.)
+    {"mse_loss", op([](Tensor a, Tensor b) { return nn::mse_loss(a, b); })},
+    {"l1_loss", op([](Tensor a, Tensor b) { return nn::l1_loss(a, b); })},
     {"binary_cross_entropy_with_logits",
      op([](Tensor x, Tensor y) { return nn::binary_cross_entropy_with_logits(x, y); })},
     {"gaussian_nll_loss",
