@@ -7,10 +7,10 @@
 // to decode, in order (a Tensor is a register, a Dim a dimension of the
 // tensor read before it, a double a scalar from a table of ordinary and
 // extreme values, ...), and a Tensor f returns is the result. Every operand
-// is decoded before anything runs and takes a fixed number of bytes, so
-// whether an instruction throws never changes how the rest of the program
-// reads. Reads past the end give zeros; the program ends when no byte is left
-// for an opcode.
+// is decoded before anything runs, from as many bytes as the bytes themselves
+// say, so what an instruction does (a value, an error) never changes how the
+// rest of the program reads. Reads past the end give zeros; the program ends
+// when no byte is left for an opcode.
 //
 // Adding an op is one entry at the end of the table (of at most 255). The
 // header byte says how many entries the program was written for (0: all of
