@@ -203,6 +203,14 @@ class Machine {
     registers_[destination_] = result;
   }
 
+  /// A copy of `t`'s values outside the graph (undefined for an undefined
+  /// tensor or one too large to copy cheaply).
+  Tensor copy(const Tensor& t) const {
+    if (!t.defined() || !countable(t.shape()) || t.numel() > kMaxNumel) return Tensor();
+    NoGradGuard no_grad;
+    return t.clone();
+  }
+
   /// Throws Finding for the running instruction.
   [[noreturn]] void fail(const std::string& what) const {
     throw Finding(std::string(instruction_->name) + "(" + operands() + ") " + what);
@@ -404,15 +412,29 @@ Labels Machine::read<Labels>() {
   return {labels};
 }
 
-/// An instruction that decodes f's parameters in order, calls f and puts
-/// the Tensor it returns (if it returns one).
+/// An instruction that decodes f's parameters in order and calls f. A Tensor
+/// f returns is the result; an f that returns nothing writes its first
+/// Tensor operand in place, or nothing.
 template <class F, class Result, class... Operands>
 void decode_and_run(Machine& m, const F& f, Result (F::*)(Operands...) const) {
   auto operands = m.read_all<std::decay_t<Operands>...>();
-  if constexpr (std::is_void_v<Result>)
-    std::apply(f, operands);
-  else
+  if constexpr (!std::is_void_v<Result>) {
     m.put(std::apply(f, operands));
+  } else if constexpr (std::is_same_v<std::tuple_element_t<0, std::tuple<Operands..., void>>,
+                                      Tensor>) {
+    // An in-place write to the first operand: when it throws, it must have
+    // left the tensor as it was.
+    const Tensor& target = std::get<0>(operands);
+    const Tensor before = m.copy(target);
+    try {
+      std::apply(f, operands);
+    } catch (const Error&) {
+      if (before.defined() && !same_bytes(target, before)) m.fail("failed, but wrote its tensor");
+      throw;
+    }
+  } else {
+    std::apply(f, operands);
+  }
 }
 template <class F>
 std::function<void(Machine&)> op(F f) {
@@ -513,15 +535,15 @@ ComputedParameter* computed(const std::shared_ptr<Parameter>& parameter) {
   return dynamic_cast<ComputedParameter*>(parameter.get());
 }
 
-std::vector<Tensor> copies(const NamedTensors& tensors) {
+std::vector<Tensor> copies(const Machine& m, const NamedTensors& tensors) {
   std::vector<Tensor> copied;
-  for (const auto& [name, tensor] : tensors) copied.push_back(tensor.clone());
+  for (const auto& [name, tensor] : tensors) copied.push_back(m.copy(tensor));
   return copied;
 }
 
 bool unchanged(const NamedTensors& tensors, const std::vector<Tensor>& before) {
   for (std::size_t i = 0; i < before.size(); ++i)
-    if (!same_bytes(tensors[i].second, before[i])) return false;
+    if (before[i].defined() && !same_bytes(tensors[i].second, before[i])) return false;
   return true;
 }
 
@@ -552,7 +574,7 @@ void assign_slot(Machine& m) {
   ComputedParameter* parameter = computed(slot);
   if (!parameter) return;
   const bool was_moderate = moderate(value);  // `value` may be a raw input, which assign writes
-  const std::vector<Tensor> before = copies(parameter->trainables());
+  const std::vector<Tensor> before = copies(m, parameter->trainables());
   try {
     parameter->assign(value);
   } catch (const Error&) {
