@@ -87,6 +87,14 @@ bool moderate(const Tensor& t) {
   return t.defined() && !any_element(t, [](double x) { return !(std::abs(x) <= kModerate); });
 }
 
+/// Whether two tensors hold the same elements in row-major order (NaN equal to NaN).
+bool same_elements(const Tensor& a, const Tensor& b) {
+  if (!a.defined() || !b.defined() || a.dtype() != b.dtype()) return false;
+  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                    [](double u, double v) { return u == v || (std::isnan(u) && std::isnan(v)); });
+}
+
 /// Whether every extent is non-negative and the element count fits an int64.
 bool countable(const Shape& shape) {
   std::int64_t numel = 1;
@@ -147,12 +155,18 @@ class Machine;
 /// sizes its buffers from it).
 using MakeConstraint = std::function<std::shared_ptr<Constraint>(const Tensor& weight)>;
 
+/// What an instruction's result keeps of its operands, checked when it succeeds.
+enum class Keeps {
+  nothing_checked,
+  finite,    ///< finite operands never give a NaN
+  elements,  ///< the first operand's elements, in row-major order (so finite too)
+};
+
 /// One entry of the instruction table.
 struct Instruction {
   const char* name;
   std::function<void(Machine&)> run;
-  /// Finite operands never give a NaN here (a NaN then is a finding).
-  bool keeps_finite = false;
+  Keeps keeps = Keeps::nothing_checked;
 };
 
 /// The register file, the parameter slots and the byte stream operands are
@@ -197,8 +211,10 @@ class Machine {
         result_ += " (too large, dropped)";
         return;
       }
-      if (instruction_->keeps_finite && operands_finite_ && has_nan(result))
+      if (instruction_->keeps != Keeps::nothing_checked && operands_finite_ && has_nan(result))
         fail("gave NaN from finite operands");
+      if (instruction_->keeps == Keeps::elements && !same_elements(result, first_tensor_))
+        fail("changed the elements of its operand");
     }
     registers_[destination_] = result;
   }
@@ -247,7 +263,7 @@ class Machine {
     operands_.clear();
     result_.clear();
     operands_finite_ = true;
-    last_tensor_ = Tensor();
+    first_tensor_ = last_tensor_ = Tensor();
     last_dim_.reset();
     // The trace is written as the operands are read, so a crash shows the instruction.
     if (trace_) *trace_ << instruction.name << "(" << std::flush;
@@ -315,7 +331,7 @@ class Machine {
   std::vector<std::string> operands_;
   std::string result_;
   bool operands_finite_ = true;
-  Tensor last_tensor_;
+  Tensor first_tensor_, last_tensor_;
   std::optional<std::int64_t> last_dim_;
 };
 
@@ -326,6 +342,7 @@ Tensor Machine::read<Tensor>() {
   note(register_name(index) + " " + describe(operand));
   operands_finite_ = operands_finite_ && finite(operand);
   last_tensor_ = operand;
+  if (!first_tensor_.defined()) first_tensor_ = operand;
   return operand;
 }
 template <>
@@ -441,7 +458,8 @@ std::function<void(Machine&)> op(F f) {
   return [f](Machine& m) { decode_and_run(m, f, &F::operator()); };
 }
 
-constexpr bool kKeepsFinite = true;
+constexpr Keeps kKeepsFinite = Keeps::finite;
+constexpr Keeps kKeepsElements = Keeps::elements;
 
 using constraints::PositiveMap;
 
@@ -714,18 +732,18 @@ const std::vector<Instruction> instructions = {
     {"triu", op([](Tensor x, Count k) { return triu(x, k.value); }), kKeepsFinite},
     {"diagonal", op([](Tensor x, Count k) { return diagonal(x, k.value); }), kKeepsFinite},
     // shapes, views and indexing
-    {"reshape", op([](Tensor x, Shape s) { return x.reshape(s); }), kKeepsFinite},
-    {"view", op([](Tensor x, Shape s) { return x.view(s); }), kKeepsFinite},
+    {"reshape", op([](Tensor x, Shape s) { return x.reshape(s); }), kKeepsElements},
+    {"view", op([](Tensor x, Shape s) { return x.view(s); }), kKeepsElements},
     {"flatten", op([](Tensor x, Dim a, Dim b) { return x.flatten(a.value, b.value); }),
-     kKeepsFinite},
+     kKeepsElements},
     {"transpose", op([](Tensor x, Dim a, Dim b) { return x.transpose(a.value, b.value); }),
      kKeepsFinite},
     {"t", op([](Tensor x) { return x.t(); }), kKeepsFinite},
     {"mT", op([](Tensor x) { return x.mT(); }), kKeepsFinite},
     {"permute", op([](Tensor x, DimList d) { return x.permute(d.dims); }), kKeepsFinite},
-    {"squeeze", op([](Tensor x) { return x.squeeze(); }), kKeepsFinite},
-    {"squeeze(dim)", op([](Tensor x, Dim d) { return x.squeeze(d.value); }), kKeepsFinite},
-    {"unsqueeze", op([](Tensor x, Dim d) { return x.unsqueeze(d.value); }), kKeepsFinite},
+    {"squeeze", op([](Tensor x) { return x.squeeze(); }), kKeepsElements},
+    {"squeeze(dim)", op([](Tensor x, Dim d) { return x.squeeze(d.value); }), kKeepsElements},
+    {"unsqueeze", op([](Tensor x, Dim d) { return x.unsqueeze(d.value); }), kKeepsElements},
     {"expand", op([](Tensor x, SmallShape s) { return x.expand(s.shape); }), kKeepsFinite},
     {"narrow", op([](Tensor x, Dim d, Count start, Count length) {
        return x.narrow(d.value, start.value, length.value);
@@ -743,9 +761,9 @@ const std::vector<Instruction> instructions = {
      op([](Tensor x, Dim d, Index i) { return x.index_select(d.value, i.tensor); }), kKeepsFinite},
     {"gather", op([](Tensor x, Dim d, GatherIndex i) { return x.gather(d.value, i.tensor); }),
      kKeepsFinite},
-    {"contiguous", op([](Tensor x) { return x.contiguous(); }), kKeepsFinite},
-    {"clone", op([](Tensor x) { return x.clone(); }), kKeepsFinite},
-    {"detach", op([](Tensor x) { return x.detach(); }), kKeepsFinite},
+    {"contiguous", op([](Tensor x) { return x.contiguous(); }), kKeepsElements},
+    {"clone", op([](Tensor x) { return x.clone(); }), kKeepsElements},
+    {"detach", op([](Tensor x) { return x.detach(); }), kKeepsElements},
     {"to", op([](Tensor x, DType d) { return x.to(d); }), kKeepsFinite},
     {"item", op([](Tensor x) { (void)x.item<double>(); })},
     {"print", op([](Tensor x) { std::ostringstream os; os << x; })},
