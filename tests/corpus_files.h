@@ -1,4 +1,5 @@
-// The files of a fuzzing corpus directory, for the tests that replay one.
+// Reading the fuzzers' corpora, for the tests that replay them: where the source tree
+// is, the files of a corpus directory, and a file's bytes.
 #pragma once
 
 #include <algorithm>
