@@ -645,25 +645,29 @@ void step_slot(Machine& m) {
 
 const std::vector<Instruction> instructions = {
     // factories: small shapes, zero-size ones, and now and then an overflowing one
-    {"zeros", op([](Shape s, DType d) { return zeros(s, d); })},
-    {"ones", op([](Shape s, DType d) { return ones(s, d); })},
-    {"full", op([](Shape s, double v, DType d) { return full(s, v, d); })},
-    {"rand", op([](Shape s, DType d) { return rand(s, d); })},
-    {"randn", op([](Shape s, DType d) { return randn(s, d); })},
-    {"arange", op([](double end, DType d) { return arange(end, d); })},
-    {"arange(start, end, step)",
-     op([](double start, double end, double step, DType d) { return arange(start, end, step, d); })},
+    {"zeros", op([](Shape s, DType d) { return zeros(s, d); }), kKeepsFinite},
+    {"ones", op([](Shape s, DType d) { return ones(s, d); }), kKeepsFinite},
+    {"full", op([](Shape s, double v, DType d) { return full(s, v, d); }), kKeepsFinite},
+    {"rand", op([](Shape s, DType d) { return rand(s, d); }), kKeepsFinite},
+    {"randn", op([](Shape s, DType d) { return randn(s, d); }), kKeepsFinite},
+    {"arange", op([](double end, DType d) { return arange(end, d); }), kKeepsFinite},
+    {"arange(start, end, step)", op([](double start, double end, double step, DType d) {
+       return arange(start, end, step, d);
+     }),
+     kKeepsFinite},
     {"linspace", op([](double start, double end, Count steps, DType d) {
        return linspace(start, end, steps.value, d);
-     })},
-    {"eye", op([](Count rows, Count cols, DType d) { return eye(rows.value, cols.value, d); })},
-    {"scalar_tensor", op([](double v, DType d) { return scalar_tensor(v, d); })},
-    {"zeros_like", op([](Tensor x) { return zeros_like(x); })},
-    {"full_like", op([](Tensor x, double v) { return full_like(x, v); })},
+     }),
+     kKeepsFinite},
+    {"eye", op([](Count rows, Count cols, DType d) { return eye(rows.value, cols.value, d); }),
+     kKeepsFinite},
+    {"scalar_tensor", op([](double v, DType d) { return scalar_tensor(v, d); }), kKeepsFinite},
+    {"zeros_like", op([](Tensor x) { return zeros_like(x); }), kKeepsFinite},
+    {"full_like", op([](Tensor x, double v) { return full_like(x, v); }), kKeepsFinite},
     {"undefined", op([]() { return Tensor(); })},
     // element-wise, unary
     {"neg", op([](Tensor x) { return -x; }), kKeepsFinite},
-    {"reciprocal", op([](Tensor x) { return reciprocal(x); })},
+    {"reciprocal", op([](Tensor x) { return reciprocal(x); }), kKeepsFinite},
     {"exp", op([](Tensor x) { return exp(x); }), kKeepsFinite},
     {"log", op([](Tensor x) { return log(x); })},
     {"log1p", op([](Tensor x) { return log1p(x); })},
@@ -705,22 +709,24 @@ const std::vector<Instruction> instructions = {
     // reductions
     {"sum", op([](Tensor x, DimList d, bool keep) { return x.sum(d.dims, keep); })},
     {"mean", op([](Tensor x, DimList d, bool keep) { return x.mean(d.dims, keep); })},
-    {"var", op([](Tensor x, DimList d, Count correction) { return x.var(d.dims, correction.value); })},
+    {"var", op([](Tensor x, DimList d, Count correction) {
+       return x.var(d.dims, correction.value);
+     })},
     {"amax", op([](Tensor x, DimList d, bool keep) { return x.amax(d.dims, keep); }), kKeepsFinite},
     {"amin", op([](Tensor x, DimList d) { return x.amin(d.dims); }), kKeepsFinite},
-    {"logsumexp", op([](Tensor x, DimList d) { return x.logsumexp(d.dims); })},
-    {"norm", op([](Tensor x, DimList d) { return x.norm(d.dims); })},
+    {"logsumexp", op([](Tensor x, DimList d) { return x.logsumexp(d.dims); }), kKeepsFinite},
+    {"norm", op([](Tensor x, DimList d) { return x.norm(d.dims); }), kKeepsFinite},
     {"argmax", op([](Tensor x, Dim d, bool keep) { return x.argmax(d.value, keep); })},
     {"softmax", op([](Tensor x, Dim d) { return softmax(x, d.value); }), kKeepsFinite},
     {"log_softmax", op([](Tensor x, Dim d) { return log_softmax(x, d.value); }), kKeepsFinite},
-    {"normalize", op([](Tensor x, Dim d) { return normalize(x, d.value); })},
+    {"normalize", op([](Tensor x, Dim d) { return normalize(x, d.value); }), kKeepsFinite},
     {"sum_to_shape", op([](Tensor x, SmallShape s) { return sum_to_shape(x, s.shape); })},
     // linear algebra
     {"matmul", op([](Tensor a, Tensor b) { return matmul(a, b); })},
     {"mm", op([](Tensor a, Tensor b) { return mm(a, b); })},
     {"mv", op([](Tensor a, Tensor b) { return mv(a, b); })},
     {"dot", op([](Tensor a, Tensor b) { return dot(a, b); })},
-    {"outer", op([](Tensor a, Tensor b) { return outer(a, b); })},
+    {"outer", op([](Tensor a, Tensor b) { return outer(a, b); }), kKeepsFinite},
     {"linear", op([](Tensor x, Tensor w, Tensor b) { return linear(x, w, b); })},
     {"matrix_exp", op([](Tensor a) { return matrix_exp(a); })},
     {"cholesky", op([](Tensor a, bool upper) { return cholesky(a, upper); })},
