@@ -574,11 +574,12 @@ bool close(const Tensor& a, const Tensor& b) {
   return true;
 }
 
+/// constrain(slot, strategy): a moderate value never becomes NaN.
 void constrain_slot(Machine& m) {
   std::shared_ptr<Parameter>& slot = m.slot();
   const MakeConstraint make = m.strategy();
   const Tensor before = m.checked_value(*slot);
-  const bool was_moderate = moderate(before);  // constrain may write the leaf `before` is
+  const bool was_moderate = moderate(before);  // now: constrain may write `before`'s leaf
   slot = constrain(slot, make(before));
   if (was_moderate && has_nan(slot->value())) m.fail("turned a finite, moderate value into NaN");
   m.checked_value(*slot);
@@ -613,6 +614,8 @@ void reassign_slot(Machine& m) {
     m.fail("assign(value()) changed the value");
 }
 
+/// One of the projection family, by `which`; each reads the arguments it needs
+/// of those decoded for all.
 void project_slot(Machine& m) {
   std::shared_ptr<Parameter>& slot = m.slot();
   const auto [which, bound, other_bound, dim] = m.read_all<Count, double, double, Count>();
