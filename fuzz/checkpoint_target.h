@@ -10,9 +10,10 @@
 #include <tether/optim/checkpoint.h>
 #include <tether/tether.h>
 
-#include <cstring>
 #include <memory>
 #include <string>
+
+#include "same_bytes.h"
 
 namespace tether::fuzz {
 
@@ -32,16 +33,11 @@ struct CheckpointModel : nn::Module {
   }
 };
 
-/// Whether two state dicts have the same keys, dtypes, shapes and bytes (NaN
-/// included, which == on values would not see).
+/// Whether two state dicts have the same keys, dtypes, shapes and bytes.
 inline bool same_bytes(const nn::StateDict& a, const nn::StateDict& b) {
   if (a.size() != b.size()) return false;
-  for (auto left = a.begin(), right = b.begin(); left != a.end(); ++left, ++right) {
-    const Tensor x = left->second.contiguous(), y = right->second.contiguous();
-    if (left->first != right->first || x.dtype() != y.dtype() || !(x.shape() == y.shape()) ||
-        std::memcmp(x.raw_data(), y.raw_data(), x.numel() * element_size(x.dtype())) != 0)
-      return false;
-  }
+  for (auto left = a.begin(), right = b.begin(); left != a.end(); ++left, ++right)
+    if (left->first != right->first || !same_bytes(left->second, right->second)) return false;
   return true;
 }
 

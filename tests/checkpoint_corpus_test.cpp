@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../fuzz/checkpoint_target.h"
+#include "corpus_files.h"
 
 using namespace tether;
 
@@ -19,13 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path corpus = fs::path(TETHER_TEST_DATA_DIR) / "checkpoint_corpus";
+const fs::path corpus = testing::source_tree() / "tests" / "data" / "checkpoint_corpus";
 
 std::vector<fs::path> corpus_files() {
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(corpus)) files.push_back(entry.path());
-  std::sort(files.begin(), files.end());
-  return files;
+  return testing::corpus_files(corpus);
 }
 
 /// What loading the file at `path` does, as its name says it.
