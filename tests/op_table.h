@@ -61,7 +61,7 @@ std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> reduction_cases();
 std::vector<OpCase> linalg_cases();
 std::vector<OpCase> shape_cases();
-/// Ops without a gradient (comparisons, sign, argmax, i64 arithmetic): their
+/// Ops without a gradient (comparisons, argmax, i64 arithmetic): their
 /// entries have no grad_inputs and are checked for values only.
 std::vector<OpCase> value_only_cases();
 
