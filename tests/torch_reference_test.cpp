@@ -104,6 +104,11 @@ std::int64_t integer(const json& a, const char* key) {
 double real(const json& a, const char* key) {
   return a.at(key).get<double>();
 }
+/// Argument `key` as the kind of number the file writes: an integer or a real.
+Scalar scalar(const json& a, const char* key) {
+  const json& v = a.at(key);
+  return v.is_number_integer() ? Scalar(v.get<std::int64_t>()) : Scalar(v.get<double>());
+}
 
 Dims dims_of(const json& a) {
   return a.contains("dims") ? shape_of(a["dims"]) : Dims{};
@@ -333,7 +338,7 @@ const std::map<std::string, Op>& op_table() {
          return full(shape_of(a["shape"]), real(a, "value"), factory_options(a));
        }},
       {"arange",
-       [](const Inputs&, const json& a) { return arange(real(a, "start"), real(a, "end"), real(a, "step")); }},
+       [](const Inputs&, const json& a) { return arange(scalar(a, "start"), scalar(a, "end"), scalar(a, "step")); }},
       {"linspace",
        [](const Inputs&, const json& a) { return linspace(real(a, "start"), real(a, "end"), integer(a, "steps")); }},
       {"eye",
