@@ -170,7 +170,9 @@ Tensor sum_to_shape(const Tensor& grad, const Shape& shape);
 // ---- linear algebra (linalg.cpp) --------------------------------------------
 /// As torch.matmul: 1-d x 1-d is a dot product, 2-d x 2-d a matrix product,
 /// 1-d operands are promoted to matrices and the result squeezed, and batch
-/// dimensions broadcast.
+/// dimensions broadcast. Operands share a dtype; i64 products (and mm, mv,
+/// dot of i64) are exact, wrap on overflow as PyTorch's, have no gradient,
+/// and run on the CPU only (a DTypeError on CUDA, as in PyTorch).
 Tensor matmul(const Tensor& a, const Tensor& b);
 /// [n, k] x [k, m] -> [n, m].
 Tensor mm(const Tensor& a, const Tensor& b);
