@@ -7,7 +7,9 @@
 // respect to every floating-point input and, where the case has them, the
 // second-order gradients. Every case runs in a child process (a crash fails
 // that case only) and is reported on its own, with its family, op, inputs, and
-// expected against actual results. Elements agree
+// expected against actual results. A case that tether refuses on purpose
+// ("tether_expected": "error", with a "tether_reason") must throw a
+// tether::Error whatever torch did. Elements agree
 // within 1e-10 + 1e-8 |expected| in f64 and 1e-6 + 1e-5 |expected| in f32;
 // NaN matches NaN, infinities match exactly. Run the suite with
 //   tether_tests "[torch_reference]"
@@ -454,16 +456,20 @@ std::string replay(const json& c) {
       leaves.push_back(x);
     }
   }
+  const bool tether_refuses = c.value("tether_expected", "") == "error";
+  const bool must_throw = tether_refuses || expected.contains("error");
   std::string report;
   try {
     const Tensor out = op->second(inputs, c["args"]);
-    if (expected.contains("error"))
-      return "\n  torch throws (" + expected["error"].get<std::string>() + "), tether returned " +
-             describe(encode(out));
+    if (must_throw)
+      return "\n  " +
+             (tether_refuses ? "tether should refuse this (" + c.value("tether_reason", "") + ")"
+                             : "torch throws (" + expected["error"].get<std::string>() + ")") +
+             ", tether returned " + describe(encode(out));
     compare_all("value", {out}, json::array({expected["value"]}), report);
     if (report.empty() && c.contains("grad_output")) compare_gradients(c, out, leaves, report);
   } catch (const Error& e) {
-    if (!expected.contains("error")) report += "\n  tether throws: " + std::string(e.what());
+    if (!must_throw) report += "\n  tether throws: " + std::string(e.what());
   } catch (const std::exception& e) {
     report += "\n  tether throws something other than a tether::Error: " + std::string(e.what());
   }
