@@ -54,6 +54,9 @@ struct OpCase {
   bool second_order = true;
   /// Finite-difference step and tolerances of both gradient checks.
   GradcheckOptions tolerance = {};
+  /// Whether CUDA computes it too; false for i64 products, which CUDA refuses
+  /// with a DTypeError, as PyTorch's does (cuda_test.cpp checks the refusal).
+  bool on_cuda = true;
 };
 
 /// The entries of each family, in op_table_<family>.cpp.
