@@ -37,8 +37,8 @@ constexpr std::int64_t kNoise = 2;
 
 /// The centres of the ring, [8, 2]: radius 2, angles 2 pi k / 8.
 Tensor ring_centres() {
-  const Tensor angle = arange(static_cast<double>(kModes), DType::f32) *
-                       (2 * std::numbers::pi / static_cast<double>(kModes));
+  const Tensor angle =
+      arange(kModes, DType::f32) * (2 * std::numbers::pi / static_cast<double>(kModes));
   return 2.0 * stack({cos(angle), sin(angle)}, 1);
 }
 

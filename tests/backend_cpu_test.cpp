@@ -473,7 +473,7 @@ TEST_CASE("matmul packs operands that are neither row- nor column-major") {
   check_matmul(every_other_column, row);
 }
 
-TEST_CASE("matmul computes f32 products, zeros for an empty inner dimension, and refuses i64") {
+TEST_CASE("matmul computes f32 products and zeros for an empty inner dimension") {
   Tensor a = Tensor::empty({1, 2, 3}, DType::f32), b = Tensor::empty({1, 3, 2}, DType::f32);
   cpu().copy(tensor<double>({1, 2, 3}, {1, 2, 3, 4, 5, 6}), a);
   cpu().copy(tensor<double>({1, 3, 2}, {1, 0, 0, 1, 1, 1}), b);
@@ -483,8 +483,14 @@ TEST_CASE("matmul computes f32 products, zeros for an empty inner dimension, and
   Tensor no_k = Tensor::empty({1, 2, 0}, DType::f32), k_rows = Tensor::empty({1, 0, 2}, DType::f32);
   cpu().matmul(no_k, k_rows, out);
   CHECK(values<float>(out) == Floats{0, 0, 0, 0});
-  Tensor l = Tensor::empty({1, 1, 1}, DType::i64);
-  CHECK_THROWS_AS(cpu().matmul(l, l, l), tether::DTypeError);
+}
+
+TEST_CASE("matmul computes i64 products exactly beyond 2^53, wrapping on overflow as PyTorch") {
+  const std::int64_t big = (std::int64_t{1} << 31) + 1, root = 3037000500;  // root^2 > 2^63
+  const Tensor a = tensor<std::int64_t>({1, 1, 2}, {big, root});
+  Tensor out = Tensor::empty({1, 1, 2}, DType::i64);
+  cpu().matmul(a, tensor<std::int64_t>({1, 2, 2}, {big, 0, 0, root}), out);
+  CHECK(values<std::int64_t>(out) == Longs{4611686022722355201, -9223372036709301616});
 }
 
 // ---- index ops -------------------------------------------------------------

@@ -265,7 +265,7 @@ TEST_CASE(
         "becomes nan; ValuePolicy::nearest takes the nearest feasible value instead");
   CHECK_THAT(message(positive(), ones({2}), tensor({0, 1}, {2})),
              Catch::StartsWith("positive: cannot hold the value (expected values > 0): element "
-                               "[0] is 0, which becomes 0"));
+                               "[0] is 0, which needs a non-finite raw input (-inf)"));
   CHECK_THAT(message(bounded(0, 1), full({2}, 0.5), tensor({0.5, 2.0}, {2})),
              Catch::StartsWith("bounded: cannot hold the value (expected values in (0, 1)): "
                                "element [1] is 2, which becomes nan"));
@@ -278,6 +278,11 @@ TEST_CASE(
   CHECK_THAT(message(simplex(), full({2}, 0.5), tensor({0.5, 0.6}, {2})),
              Catch::StartsWith("simplex: cannot hold the value (expected slices along dim -1 of "
                                "positive values summing to 1): element [1] is 0.6"));
+  CHECK_THAT(
+      message(simplex(), full({2, 3}, 1.0 / 3.0), tensor({0.2, 0.3, 0.5, 1.0, 0.0, 0.0}, {2, 3})),
+      Catch::StartsWith("simplex: cannot hold the value (expected slices along dim -1 of "
+                        "positive values summing to 1): element [1, 1] is 0, which needs a "
+                        "non-finite raw input (-inf)"));
   CHECK_THAT(message(positive_definite(), eye(2), tensor({1, 2, 2, 1}, {2, 2})),
              Catch::StartsWith("positive_definite: cannot hold the value (expected symmetric "
                                "matrices with eigenvalues > 1e-06): cholesky"));

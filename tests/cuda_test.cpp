@@ -71,8 +71,14 @@ void check_gradients(const std::vector<Tensor>& grads, const std::vector<Tensor>
 }
 
 /// Values, gradients (with a random cotangent) and, for second-order entries,
-/// the gradient of a random projection of those gradients: CUDA against CPU.
+/// the gradient of a random projection of those gradients: CUDA against CPU
+/// (or, for an entry CUDA does not compute, its DTypeError).
 void check_case_on_cuda(const OpCase& cpu_case, const OpCase& cuda_case) {
+  if (!cpu_case.on_cuda) {
+    const TableDevice on_cuda(kCuda);
+    CHECK_THROWS_AS(cuda_case.f(cuda_case.value_inputs), DTypeError);
+    return;
+  }
   {
     INFO("f64 values");
     const Tensor want = cpu_case.f(cpu_case.value_inputs);

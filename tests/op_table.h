@@ -54,6 +54,9 @@ struct OpCase {
   bool second_order = true;
   /// Finite-difference step and tolerances of both gradient checks.
   GradcheckOptions tolerance = {};
+  /// Whether CUDA computes it too; false for i64 products, which CUDA refuses
+  /// with a DTypeError, as PyTorch's does (cuda_test.cpp checks the refusal).
+  bool on_cuda = true;
 };
 
 /// The entries of each family, in op_table_<family>.cpp.
@@ -61,7 +64,7 @@ std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> reduction_cases();
 std::vector<OpCase> linalg_cases();
 std::vector<OpCase> shape_cases();
-/// Ops without a gradient (comparisons, sign, argmax, i64 arithmetic): their
+/// Ops without a gradient (comparisons, argmax, i64 arithmetic): their
 /// entries have no grad_inputs and are checked for values only.
 std::vector<OpCase> value_only_cases();
 

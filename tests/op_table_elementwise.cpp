@@ -117,6 +117,11 @@ std::vector<UnaryCase> unary_cases() {
        .f = apply(abs),
        .reference = [](double v) { return std::abs(v); },
        .domain = away_from({0.0})},
+      // Piecewise constant: its gradient is zero (PyTorch's), checked where it exists.
+      {.op = "sign",
+       .f = apply(sign),
+       .reference = [](double v) { return static_cast<double>((v > 0.0) - (v < 0.0)); },
+       .domain = away_from({0.0})},
       {.op = "sin", .f = apply(sin), .reference = [](double v) { return std::sin(v); }},
       {.op = "cos", .f = apply(cos), .reference = [](double v) { return std::cos(v); }},
       {.op = "tanh", .f = apply(tanh), .reference = [](double v) { return std::tanh(v); }},

@@ -131,6 +131,7 @@ const std::set<std::string> kDifferentiableOps = {
     "sqrt",
     "rsqrt",
     "abs",
+    "sign",
     "sin",
     "cos",
     "tanh",

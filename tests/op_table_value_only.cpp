@@ -1,5 +1,5 @@
 // Op table: ops without a gradient - comparisons (masks of 1 and 0 in the
-// operands' dtype), sign, argmax - and integer (i64) arithmetic. These entries
+// operands' dtype), argmax - and integer (i64) arithmetic. These entries
 // have no grad_inputs; the driver checks their values and dtype, and that the
 // result does not require grad.
 #include "op_table.h"
@@ -106,11 +106,6 @@ std::vector<OpCase> other_cases() {
        .f = [](const Inputs& x) { return eq(x[0], x[1]); },
        .value_inputs = {ints({1, 2}, {2, 1}), ints({1, 2, 2}, {3})},
        .expected = ints({1, 0, 0, 0, 1, 1}, {2, 3})},
-      {.op = "sign",
-       .variant = "both signs and zero",
-       .f = [](const Inputs& x) { return sign(x[0]); },
-       .value_inputs = {t({-2.0, -0.5, 0.0, 0.5, 3.0}, {5})},
-       .expected = t({-1, -1, 0, 1, 1}, {5})},
       {.op = "argmax",
        .variant = "dim 1",
        .f = [](const Inputs& x) { return argmax(x[0], 1); },
@@ -136,6 +131,25 @@ std::vector<OpCase> other_cases() {
        .f = [](const Inputs& x) { return mul(x[0], x[1]); },
        .value_inputs = i64_operands,
        .expected = ints({10, 20, 30, 20, 40, 60}, {2, 3})},
+      {.op = "matmul",
+       .variant = "i64 [2, 3] x [3, 2]",
+       .f = [](const Inputs& x) { return matmul(x[0], x[1]); },
+       .value_inputs = {i64_23, ints({1, 0, 0, 1, 1, 1}, {3, 2})},
+       .expected = ints({4, 5, 10, 11}, {2, 2}),
+       .on_cuda = false},
+      {.op = "matmul",
+       .variant = "i64 batched [2, 2, 3] x [3]",
+       .f = [](const Inputs& x) { return matmul(x[0], x[1]); },
+       .value_inputs = {ints({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {2, 2, 3}),
+                        ints({1, -1, 2}, {3})},
+       .expected = ints({5, 11, 17, 23}, {2, 2}),
+       .on_cuda = false},
+      {.op = "dot",
+       .variant = "i64",
+       .f = [](const Inputs& x) { return dot(x[0], x[1]); },
+       .value_inputs = {ints({1, -2, 3}, {3}), ints({4, 5, 6}, {3})},
+       .expected = ints({12}, {}),
+       .on_cuda = false},
       {.op = "sum",
        .variant = "i64, all dims",
        .f = [](const Inputs& x) { return sum(x[0]); },

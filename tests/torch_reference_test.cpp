@@ -7,7 +7,9 @@
 // respect to every floating-point input and, where the case has them, the
 // second-order gradients. Every case runs in a child process (a crash fails
 // that case only) and is reported on its own, with its family, op, inputs, and
-// expected against actual results. Elements agree
+// expected against actual results. A case that tether refuses on purpose
+// ("tether_expected": "error", with a "tether_reason") must throw a
+// tether::Error whatever torch did. Elements agree
 // within 1e-10 + 1e-8 |expected| in f64 and 1e-6 + 1e-5 |expected| in f32;
 // NaN matches NaN, infinities match exactly. Run the suite with
 //   tether_tests "[torch_reference]"
@@ -103,6 +105,11 @@ std::int64_t integer(const json& a, const char* key) {
 }
 double real(const json& a, const char* key) {
   return a.at(key).get<double>();
+}
+/// Argument `key` as the kind of number the file writes: an integer or a real.
+Scalar scalar(const json& a, const char* key) {
+  const json& v = a.at(key);
+  return v.is_number_integer() ? Scalar(v.get<std::int64_t>()) : Scalar(v.get<double>());
 }
 
 Dims dims_of(const json& a) {
@@ -333,7 +340,7 @@ const std::map<std::string, Op>& op_table() {
          return full(shape_of(a["shape"]), real(a, "value"), factory_options(a));
        }},
       {"arange",
-       [](const Inputs&, const json& a) { return arange(real(a, "start"), real(a, "end"), real(a, "step")); }},
+       [](const Inputs&, const json& a) { return arange(scalar(a, "start"), scalar(a, "end"), scalar(a, "step")); }},
       {"linspace",
        [](const Inputs&, const json& a) { return linspace(real(a, "start"), real(a, "end"), integer(a, "steps")); }},
       {"eye",
@@ -449,16 +456,20 @@ std::string replay(const json& c) {
       leaves.push_back(x);
     }
   }
+  const bool tether_refuses = c.value("tether_expected", "") == "error";
+  const bool must_throw = tether_refuses || expected.contains("error");
   std::string report;
   try {
     const Tensor out = op->second(inputs, c["args"]);
-    if (expected.contains("error"))
-      return "\n  torch throws (" + expected["error"].get<std::string>() + "), tether returned " +
-             describe(encode(out));
+    if (must_throw)
+      return "\n  " +
+             (tether_refuses ? "tether should refuse this (" + c.value("tether_reason", "") + ")"
+                             : "torch throws (" + expected["error"].get<std::string>() + ")") +
+             ", tether returned " + describe(encode(out));
     compare_all("value", {out}, json::array({expected["value"]}), report);
     if (report.empty() && c.contains("grad_output")) compare_gradients(c, out, leaves, report);
   } catch (const Error& e) {
-    if (!expected.contains("error")) report += "\n  tether throws: " + std::string(e.what());
+    if (!must_throw) report += "\n  tether throws: " + std::string(e.what());
   } catch (const std::exception& e) {
     report += "\n  tether throws something other than a tether::Error: " + std::string(e.what());
   }

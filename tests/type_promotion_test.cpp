@@ -223,6 +223,21 @@ TEST_CASE("an i64 tensor with a fractional scalar computes in f32, not in intege
 }
 
 TEST_CASE(
+    "arange infers default_float_dtype when start, end or step is floating, i64 otherwise, "
+    "as torch.arange",
+    "[promotion]") {
+  const Tensor quarters = arange(0, 1, 0.25);
+  CHECK(quarters.dtype() == DType::f32);
+  CHECK(quarters.to_vector<double>() == std::vector<double>{0, 0.25, 0.5, 0.75});
+  CHECK(arange(0.5, 3, 1).to_vector<double>() == std::vector<double>{0.5, 1.5, 2.5});
+  CHECK(arange(3.0).dtype() == DType::f32);
+  CHECK(arange(0, 6, 2).dtype() == DType::i64);
+  CHECK(arange(0, 6, 2).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 2, 4});
+  CHECK(arange(0, 1, 0.25, DType::f64).dtype() == DType::f64);
+  CHECK(arange(4.0, DType::i64).dtype() == DType::i64);
+}
+
+TEST_CASE(
     "an in-place op whose result an i64 tensor cannot hold throws a DTypeError naming "
     "both dtypes",
     "[promotion]") {

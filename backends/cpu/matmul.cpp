@@ -147,10 +147,15 @@ void eigen_gemm(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n
 
 /// c = a @ b by the textbook loop, for products too small to repay a GEMM's
 /// packing (a few hundred multiply-adds: a matrix-vector product in spectral
-/// norm's power iteration costs ~40 instructions here, over 1,000 in the GEMM).
+/// norm's power iteration costs ~40 instructions here, over 1,000 in the GEMM),
+/// and for integers of any size, which are exact here and have no GEMM library.
 template <class T>
 void small_gemm(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n, std::int64_t k,
                 T* c) {
+  // Integers multiply and add as unsigned, so an overflow wraps (as in
+  // PyTorch) instead of being undefined behaviour.
+  using Arithmetic = typename std::conditional_t<std::is_integral_v<T>, std::make_unsigned<T>,
+                                                 std::type_identity<T>>::type;
   const std::int64_t a_row = a.column_major ? 1 : a.leading, a_col = a.column_major ? a.leading : 1;
   const std::int64_t b_row = b.column_major ? 1 : b.leading, b_col = b.column_major ? b.leading : 1;
   std::fill_n(c, m * n, T(0));
@@ -159,10 +164,12 @@ void small_gemm(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n
   const auto accumulate = [&](auto b_step) {
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t p = 0; p < k; ++p) {
-        const T a_ip = a.data[i * a_row + p * a_col];
+        const auto a_ip = static_cast<Arithmetic>(a.data[i * a_row + p * a_col]);
         const T* b_p = b.data + p * b_row;
         T* c_i = c + i * n;
-        for (std::int64_t j = 0; j < n; ++j) c_i[j] += a_ip * b_p[j * b_step];
+        for (std::int64_t j = 0; j < n; ++j)
+          c_i[j] = static_cast<T>(static_cast<Arithmetic>(c_i[j]) +
+                                  a_ip * static_cast<Arithmetic>(b_p[j * b_step]));
       }
   };
   if (b_col == 1)
@@ -194,19 +201,19 @@ void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& 
     m *= batches;
     batches = 1;
   }
-  const GemmKernel kernel = m * n * k <= kSmallGemm ? GemmKernel::small
-                            : use_openblas(m, n, k) ? GemmKernel::openblas
-                                                    : GemmKernel::eigen;
+  const GemmKernel kernel = std::is_integral_v<T> || m * n * k <= kSmallGemm ? GemmKernel::small
+                            : use_openblas(m, n, k)                          ? GemmKernel::openblas
+                                                                             : GemmKernel::eigen;
   for (std::int64_t i = 0; i < batches; ++i) {
     switch (kernel) {
       case GemmKernel::small:
         small_gemm(a[i], b[i], m, n, k, c + i * m * n);
         break;
       case GemmKernel::eigen:
-        eigen_gemm(a[i], b[i], m, n, k, c + i * m * n);
+        if constexpr (std::is_floating_point_v<T>) eigen_gemm(a[i], b[i], m, n, k, c + i * m * n);
         break;
       case GemmKernel::openblas:
-        blas_gemm(a[i], b[i], m, n, k, c + i * m * n);
+        if constexpr (std::is_floating_point_v<T>) blas_gemm(a[i], b[i], m, n, k, c + i * m * n);
         break;
     }
   }
@@ -217,7 +224,7 @@ void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& 
 void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   if (!out.is_contiguous()) fail<ValueError>("matmul: the output must be contiguous");
   if (out.numel() == 0) return;
-  visit_floating("matmul", out.dtype(), [&](auto type) {
+  visit_dtype(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     matmul_typed<T>(a, b, out);
   });

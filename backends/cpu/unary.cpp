@@ -22,8 +22,10 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, con
       return run([](const auto& x) { return -x; });
     case UnaryOp::abs:
       return run([](const auto& x) { return x.abs(); });
-    case UnaryOp::sign:
-      return run([](const auto& x) { return x.sign(); });
+    case UnaryOp::sign:  // 0 at NaN, as PyTorch (Eigen's sign keeps the NaN)
+      return run([](const auto& x) {
+        return (x > T(0)).template cast<T>() - (x < T(0)).template cast<T>();
+      });
     case UnaryOp::relu:
       return run([](const auto& x) { return x.max(T(0)); });
     case UnaryOp::affine:
@@ -63,8 +65,11 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, con
       case UnaryOp::reciprocal:
         return run([](const auto& x) { return x.inverse(); });
       case UnaryOp::pow:
-        // Squares (losses, norms) take the cheap exact path.
+        // Squares (losses, norms) take the cheap exact path. Square roots go
+        // through sqrt, as in PyTorch: (-inf)^0.5 is NaN there, +inf by std::pow.
         if (alpha == T(2)) return run([](const auto& x) { return x.square(); });
+        if (alpha == T(0.5)) return run([](const auto& x) { return x.sqrt(); });
+        if (alpha == T(-0.5)) return run([](const auto& x) { return x.rsqrt(); });
         // std::pow rather than Eigen's pow, which can be an ulp off exact results.
         return run(
             [=](const auto& x) { return x.unaryExpr([=](T v) { return std::pow(v, alpha); }); });

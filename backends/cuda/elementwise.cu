@@ -46,8 +46,8 @@ __device__ T apply(UnaryOp op, T x, T alpha, T beta) {
       return x < T(0) ? -x : x;
     case UnaryOp::sign:
       return static_cast<T>((x > T(0)) - (x < T(0)));
-    case UnaryOp::relu:
-      return x > T(0) ? x : T(0);
+    case UnaryOp::relu:  // NaN passes, as on the CPU and in PyTorch
+      return x <= T(0) ? T(0) : x;
     case UnaryOp::affine:
       return x * alpha + beta;
     case UnaryOp::clamp:
@@ -81,8 +81,11 @@ __device__ T apply(UnaryOp op, T x, T alpha, T beta) {
         return (x > T(0) ? x : T(0)) + log1p(exp(-fabs(x)));
       case UnaryOp::reciprocal:
         return T(1) / x;
-      case UnaryOp::pow:
-        return alpha == T(2) ? x * x : pow(x, alpha);
+      case UnaryOp::pow:  // as on the CPU: squares exact, square roots by sqrt
+        if (alpha == T(2)) return x * x;
+        if (alpha == T(0.5)) return sqrt(x);
+        if (alpha == T(-0.5)) return T(1) / sqrt(x);
+        return pow(x, alpha);
       case UnaryOp::leaky_relu:
         return x > T(0) ? x : x * alpha;
       default:

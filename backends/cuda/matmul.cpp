@@ -101,7 +101,10 @@ void CudaBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   if (a.shape()[2] == 0) return fill(out, 0.0);
   if (out.dtype() == DType::f32) return matmul_typed<float>(a, b, out);
   if (out.dtype() == DType::f64) return matmul_typed<double>(a, b, out);
-  fail<DTypeError>("matmul: expected a floating dtype (f32 or f64), got ", out.dtype());
+  // cuBLAS has no 64-bit integer GEMM (nor has PyTorch on CUDA).
+  fail<DTypeError>("matmul: ", out.dtype(),
+                   " products are not implemented on CUDA; compute them on the CPU or convert "
+                   "with .to(DType::f64)");
 }
 
 }  // namespace tether::backend::cuda

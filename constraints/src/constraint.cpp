@@ -1,7 +1,9 @@
 #include "tether/constraint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <sstream>
 
 #include "feasibility.h"
@@ -44,12 +46,6 @@ std::string index_of(std::int64_t flat, const Shape& shape) {
   return os.str();
 }
 
-bool all_finite(const std::vector<double>& values) {
-  for (double v : values)
-    if (!std::isfinite(v)) return false;
-  return true;
-}
-
 }  // namespace
 
 std::string miss_report(const Constraint& constraint, const Tensor& value, const Tensor& reproduced,
@@ -70,23 +66,39 @@ std::string miss_report(const Constraint& constraint, const Tensor& value, const
     miss[i] = std::isfinite(difference) ? difference : worst_miss;
     if (std::isfinite(wanted[i])) scale = std::max(scale, std::abs(wanted[i]));
   }
+  const double tolerance = feasibility_tolerance(value.dtype()) * scale;
+  // The non-finite raw value behind each element, where there is one.
+  std::vector<std::optional<double>> bad_raw(wanted.size());
+  const auto blame = [&](std::size_t i, double raw_value) {
+    miss[i] = worst_miss;
+    if (!bad_raw[i]) bad_raw[i] = raw_value;
+  };
   for (const Tensor& input : raw) {
     const std::vector<double> values = input.to_vector<double>();
     if (input.shape() == value.shape()) {
       for (std::size_t i = 0; i < values.size(); ++i)
-        if (!std::isfinite(values[i])) miss[i] = worst_miss;
-    } else if (!miss.empty() && !all_finite(values)) {
-      miss[0] = worst_miss;  // no element of its own: blame the first
+        if (!std::isfinite(values[i])) blame(i, values[i]);
+    } else if (!miss.empty()) {
+      const auto first_bad =
+          std::find_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); });
+      if (first_bad != values.end()) blame(0, *first_bad);  // no element of its own: the first
     }
   }
   std::size_t worst = 0;
   for (std::size_t i = 1; i < miss.size(); ++i)
     if (miss[i] > miss[worst]) worst = i;
-  if (miss.empty() || miss[worst] <= feasibility_tolerance(value.dtype()) * scale) return "";
+  if (miss.empty() || miss[worst] <= tolerance) return "";
   // Streams print a NaN as "nan" or "-nan" by its sign bit, which means nothing.
   const auto number = [](double x) { return std::isnan(x) ? std::string("nan") : concat(x); };
-  return concat(prefix, "element ", index_of(static_cast<std::int64_t>(worst), value.shape()),
-                " is ", number(wanted[worst]), ", which becomes ", number(got[worst]));
+  const std::string element =
+      concat(prefix, "element ", index_of(static_cast<std::int64_t>(worst), value.shape()), " is ",
+             number(wanted[worst]));
+  // A value on the domain's edge (0 for positive or simplex): the forward
+  // reproduces it, but only from an infinite raw input, which training could
+  // never move back.
+  if (bad_raw[worst] && std::abs(got[worst] - wanted[worst]) <= tolerance)
+    return concat(element, ", which needs a non-finite raw input (", number(*bad_raw[worst]), ")");
+  return concat(element, ", which becomes ", number(got[worst]));
 }
 
 }  // namespace detail

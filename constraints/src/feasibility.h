@@ -18,7 +18,10 @@ double feasibility_tolerance(DType dtype);
 /// "" when every raw input is finite and `reproduced` (forward of `raw`)
 /// matches `value` within tolerance. Else "<name>: cannot hold the value
 /// (expected <condition>): element [i, j] is v, which becomes w", naming the
-/// element missed most (a NaN or a non-finite raw input counts as the worst).
+/// element missed most (a NaN or a non-finite raw input counts as the worst);
+/// an element reproduced only from a non-finite raw input r (0 in positive(),
+/// whose raw input would be -inf) ends "..., which needs a non-finite raw
+/// input (r)" instead.
 std::string miss_report(const Constraint& constraint, const Tensor& value, const Tensor& reproduced,
                         const std::vector<Tensor>& raw);
 

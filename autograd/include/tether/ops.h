@@ -28,10 +28,16 @@ Tensor full(const Shape& shape, double value, TensorOptions options = {});
 Tensor zeros_like(const Tensor& like);
 Tensor ones_like(const Tensor& like);
 Tensor full_like(const Tensor& like, double value);
-/// 0, 1, ..., end - 1 (i64 unless options say otherwise).
-Tensor arange(double end, TensorOptions options = DType::i64);
-/// start, start + step, ... while < end (or > end for negative step).
-Tensor arange(double start, double end, double step, TensorOptions options = DType::i64);
+/// 0, 1, ..., end - 1. Without options, the dtype is inferred as in
+/// torch.arange: i64 for an integer end, default_float_dtype for a floating
+/// one (arange(5) is i64, arange(5.0) f32); options, when given, set it.
+Tensor arange(Scalar end);
+Tensor arange(Scalar end, TensorOptions options);
+/// start, start + step, ... while < end (or > end for negative step). Without
+/// options: i64 when all three are integers, otherwise default_float_dtype
+/// (arange(0, 1, 0.25) is f32, as in PyTorch).
+Tensor arange(Scalar start, Scalar end, Scalar step);
+Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options);
 /// `steps` evenly spaced values from start to end inclusive.
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options = {});
 /// n x m identity (m defaults to n).
@@ -164,7 +170,9 @@ Tensor sum_to_shape(const Tensor& grad, const Shape& shape);
 // ---- linear algebra (linalg.cpp) --------------------------------------------
 /// As torch.matmul: 1-d x 1-d is a dot product, 2-d x 2-d a matrix product,
 /// 1-d operands are promoted to matrices and the result squeezed, and batch
-/// dimensions broadcast.
+/// dimensions broadcast. Operands share a dtype; i64 products (and mm, mv,
+/// dot of i64) are exact, wrap on overflow as PyTorch's, have no gradient,
+/// and run on the CPU only (a DTypeError on CUDA, as in PyTorch).
 Tensor matmul(const Tensor& a, const Tensor& b);
 /// [n, k] x [k, m] -> [n, m].
 Tensor mm(const Tensor& a, const Tensor& b);

@@ -73,8 +73,8 @@ Tensor solved_triangle(const Tensor& x, bool upper, bool unitriangular) {
 /// [rows, cols] on x's device.
 Tensor triangle_mask(const Tensor& x, std::int64_t diagonal, bool lower) {
   const TensorOptions options = TensorOptions(DType::i64).with_device(x.device());
-  const Tensor rows = arange(static_cast<double>(x.size(-2)), options).reshape({-1, 1});
-  const Tensor offset = arange(static_cast<double>(x.size(-1)), options) - rows;
+  const Tensor rows = arange(x.size(-2), options).reshape({-1, 1});
+  const Tensor offset = arange(x.size(-1), options) - rows;
   return lower ? offset <= diagonal : offset >= diagonal;  // integer scalars keep the mask i64
 }
 

@@ -78,35 +78,46 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor pow(const Tensor& x, const Tensor& exponent) {
   Tensor out = binary_kernel("pow", BinaryOp::pow, x, exponent);
+  // As PyTorch: x^0 is constant in x, and 0^y (y >= 0) in y, so those
+  // gradients are 0 where the formulas would give 0 * inf = NaN.
   return record_binary("pow", x, exponent, out, {x, exponent, out}, [](Node& n, const Tensor& g) {
     const Tensor x = n.saved(0), y = n.saved(1);
-    return std::pair{n.needs_grad(0) ? g * y * pow(x, y - 1.0) : Tensor(),
-                     n.needs_grad(1) ? g * n.saved(2) * log(x) : Tensor()};
+    Tensor dx, dy;
+    if (n.needs_grad(0)) {
+      const Tensor slope = y * pow(x, y - 1.0);
+      dx = g * where(eq(y, zeros_like(y)), zeros_like(slope), slope);
+    }
+    if (n.needs_grad(1)) {
+      const Tensor slope = n.saved(2) * log(x);
+      dy = g * where(eq(x, zeros_like(x)) * (y >= 0.0), zeros_like(slope), slope);
+    }
+    return std::pair{dx, dy};
   });
 }
 
 namespace {
 
-/// maximum / minimum: the gradient goes to the operand `wins` picks; ties share
-/// it equally, as in PyTorch.
-Tensor pick(const char* name, BinaryOp op, Tensor (*wins)(const Tensor&, const Tensor&),
+/// maximum / minimum: an operand gets the gradient unless `loses` says the
+/// other one is picked; ties share it equally. As in PyTorch, a NaN neither
+/// wins nor loses, so both operands of a comparison with NaN get all of it.
+Tensor pick(const char* name, BinaryOp op, Tensor (*loses)(const Tensor&, const Tensor&),
             const Tensor& a, const Tensor& b) {
-  return record_binary(name, a, b, binary_kernel(name, op, a, b), {a, b},
-                       [wins](Node& n, const Tensor& g) {
-                         const Tensor a = n.saved(0), b = n.saved(1);
-                         const Tensor to_a = wins(a, b) + eq(a, b) * 0.5;
-                         return std::pair{g * to_a, g * (1.0 - to_a)};
-                       });
+  return record_binary(
+      name, a, b, binary_kernel(name, op, a, b), {a, b}, [loses](Node& n, const Tensor& g) {
+        const Tensor a = n.saved(0), b = n.saved(1);
+        const Tensor tie = eq(a, b) * 0.5;
+        return std::pair{g * (1.0 - loses(a, b) - tie), g * (1.0 - loses(b, a) - tie)};
+      });
 }
 
 }  // namespace
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  return pick("maximum", BinaryOp::maximum, gt, a, b);
+  return pick("maximum", BinaryOp::maximum, lt, a, b);
 }
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  return pick("minimum", BinaryOp::minimum, lt, a, b);
+  return pick("minimum", BinaryOp::minimum, gt, a, b);
 }
 
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
@@ -314,7 +325,10 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor sign(const Tensor& x) {
-  return unary_kernel("sign", UnaryOp::sign, x);
+  // Piecewise constant: a zero gradient (PyTorch's), not a cut in the graph.
+  Tensor out = unary_kernel("sign", UnaryOp::sign, x);
+  return record("sign", {x}, out, {},
+                [](Node&, const Tensor& g) -> GradList { return {zeros_like(g)}; });
 }
 
 Tensor sin(const Tensor& x) {
@@ -361,8 +375,10 @@ Tensor softplus(const Tensor& x) {
 
 Tensor relu(const Tensor& x) {
   Tensor out = unary_kernel("relu", UnaryOp::relu, x);
-  return record("relu", {x}, out, {x},
-                [](Node& n, const Tensor& g) -> GradList { return {g * (n.saved(0) > 0.0)}; });
+  // Zero where x <= 0 (so NaN passes the gradient, as PyTorch's threshold_backward).
+  return record("relu", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
+    return {where(n.saved(0) <= 0.0, zeros_like(g), g)};
+  });
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {

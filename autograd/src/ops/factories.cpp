@@ -73,11 +73,23 @@ Tensor scalar_tensor(double value, TensorOptions options) {
   return filled("scalar_tensor", {}, value, options);
 }
 
-Tensor arange(double end, TensorOptions options) {
-  return arange(0.0, end, 1.0, options);
+Tensor arange(Scalar end) {
+  return arange(0, end, 1);
 }
 
-Tensor arange(double start, double end, double step, TensorOptions options) {
+Tensor arange(Scalar end, TensorOptions options) {
+  return arange(0, end, 1, options);
+}
+
+Tensor arange(Scalar start, Scalar end, Scalar step) {
+  const bool floating =
+      start.is_floating_point() || end.is_floating_point() || step.is_floating_point();
+  return arange(start, end, step, floating ? default_float_dtype : DType::i64);
+}
+
+Tensor arange(Scalar start_scalar, Scalar end_scalar, Scalar step_scalar, TensorOptions options) {
+  const double start = start_scalar.to_double(), end = end_scalar.to_double(),
+               step = step_scalar.to_double();
   if (!std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
     fail<ValueError>("arange: expected a finite start, end and step, got ", start, ", ", end,
                      " and ", step);

@@ -85,11 +85,9 @@ Tensor matrix_product(const Tensor& a, const Tensor& b) {
 }
 
 /// The checks every product makes (matmul, mm, mv, dot), naming `op`:
-/// floating operands of one dtype and device, with at least one dimension
-/// each and matching inner dimensions.
+/// operands of one dtype (any: i64 products are exact, and have no gradient)
+/// and device, with at least one dimension each and matching inner dimensions.
 void check_product(const char* op, const Tensor& a, const Tensor& b) {
-  check_floating(op, a);
-  check_floating(op, b);
   check_same_dtype(op, a, b);
   check_same_device(op, a, b);
   if (a.dim() == 0 || b.dim() == 0)

@@ -98,10 +98,25 @@ Tensor mean(const Tensor& x, const Dims& dims, bool keepdim) {
 
 Tensor var(const Tensor& x, const Dims& dims, std::int64_t correction, bool keepdim) {
   check_floating("var", x);
-  const Shape kept = reduced_shape(x.shape(), reduce_mask("var", x, dims), true);
+  const std::uint32_t mask = reduce_mask("var", x, dims);
+  const Shape kept = reduced_shape(x.shape(), mask, true);
   const double count = static_cast<double>(x.numel()) / static_cast<double>(kept.numel());
-  const Tensor centered = x - mean(x, dims, true);
-  return sum(centered * centered, dims, keepdim) * (1.0 / std::max(count - correction, 0.0));
+  const double scale = 1.0 / std::max(count - correction, 0.0);
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    const Tensor centered = x - mean(x, dims, true);
+    out = sum(centered * centered, dims, keepdim) * scale;
+  }
+  // 2 (x - mean) / (N - correction), without the mean's own term, which sums
+  // to zero (as PyTorch's var_backward): through it one infinite element
+  // would make every gradient of its slice NaN.
+  return record(
+      "var", {x}, out, {x},
+      [mask, dims, scale, shape = x.shape()](Node& n, const Tensor& g) -> GradList {
+        const Tensor x = n.saved(0);
+        return {expand_reduced(g, shape, mask) * (x - mean(x, dims, true)) * (2.0 * scale)};
+      });
 }
 
 Tensor amax(const Tensor& x, const Dims& dims, bool keepdim) {
@@ -132,12 +147,13 @@ Tensor norm(const Tensor& x, const Dims& dims, bool keepdim) {
     out = sum(x * x, dims, keepdim);
     backend_of(out).unary(backend::UnaryOp::sqrt, out, out, {});  // in place: the sum is fresh
   }
-  // d||x||/dx = x / ||x||, taken as 0 where ||x|| = 0 (a subgradient).
+  // d||x||/dx = x / ||x||, taken as 0 where ||x|| = 0 (a subgradient); a NaN
+  // norm stays NaN for the whole slice, as in PyTorch.
   return record("norm", {x}, out, {x, out},
                 [mask, shape = x.shape()](Node& n, const Tensor& g) -> GradList {
                   const Tensor norm = expand_reduced(n.saved(1), shape, mask);
                   const Tensor scale = expand_reduced(g, shape, mask) / norm;
-                  return {n.saved(0) * where(norm > 0.0, scale, zeros_like(scale))};
+                  return {n.saved(0) * where(eq(norm, zeros_like(norm)), zeros_like(scale), scale)};
                 });
 }
 
