@@ -235,6 +235,10 @@ TEST_CASE(
   CHECK(arange(0, 6, 2).to_vector<std::int64_t>() == std::vector<std::int64_t>{0, 2, 4});
   CHECK(arange(0, 1, 0.25, DType::f64).dtype() == DType::f64);
   CHECK(arange(4.0, DType::i64).dtype() == DType::i64);
+  // Options that name only a device or requires_grad leave the dtype to inference.
+  CHECK(arange(5, Device::cpu()).dtype() == DType::i64);
+  CHECK(arange(5.0, TensorOptions().with_requires_grad()).dtype() == DType::f32);
+  CHECK(zeros({2}, Device::cpu()).dtype() == default_float_dtype);
 }
 
 TEST_CASE(

@@ -28,16 +28,14 @@ Tensor full(const Shape& shape, double value, TensorOptions options = {});
 Tensor zeros_like(const Tensor& like);
 Tensor ones_like(const Tensor& like);
 Tensor full_like(const Tensor& like, double value);
-/// 0, 1, ..., end - 1. Without options, the dtype is inferred as in
+/// 0, 1, ..., end - 1. Unless options ask for a dtype, it is inferred as in
 /// torch.arange: i64 for an integer end, default_float_dtype for a floating
-/// one (arange(5) is i64, arange(5.0) f32); options, when given, set it.
-Tensor arange(Scalar end);
-Tensor arange(Scalar end, TensorOptions options);
-/// start, start + step, ... while < end (or > end for negative step). Without
-/// options: i64 when all three are integers, otherwise default_float_dtype
-/// (arange(0, 1, 0.25) is f32, as in PyTorch).
-Tensor arange(Scalar start, Scalar end, Scalar step);
-Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options);
+/// one (arange(5) and arange(5, Device::cuda()) are i64, arange(5.0) f32).
+Tensor arange(Scalar end, TensorOptions options = {});
+/// start, start + step, ... while < end (or > end for negative step). Unless
+/// options ask for a dtype: i64 when all three are integers, otherwise
+/// default_float_dtype (arange(0, 1, 0.25) is f32, as in PyTorch).
+Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options = {});
 /// `steps` evenly spaced values from start to end inclusive.
 Tensor linspace(double start, double end, std::int64_t steps, TensorOptions options = {});
 /// n x m identity (m defaults to n).

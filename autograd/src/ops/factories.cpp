@@ -19,7 +19,7 @@ Tensor finish(Tensor t, const TensorOptions& options) {
 
 /// A tensor of `shape` filled with `value`; `op` names the factory in errors.
 Tensor filled(const char* op, const Shape& shape, double value, const TensorOptions& options) {
-  Tensor out = Tensor::empty(shape, options.dtype, options.device, op);
+  Tensor out = Tensor::empty(shape, options.dtype_or(), options.device, op);
   backend_of(out).fill(out, value);
   return finish(out, options);
 }
@@ -30,20 +30,21 @@ Tensor filled(const char* op, const Shape& shape, double value, const TensorOpti
 /// host buffer is made.
 template <class ValueAt>
 Tensor generate(const char* op, const Shape& shape, const TensorOptions& options, ValueAt value) {
-  Tensor out = Tensor::empty(shape, options.dtype, options.device, op);
-  const bool in_place = options.dtype == DType::f64 && options.device.is_cpu();
+  Tensor out = Tensor::empty(shape, options.dtype_or(), options.device, op);
+  const bool in_place = options.dtype_or() == DType::f64 && options.device.is_cpu();
   const Tensor host = in_place ? out : Tensor::empty(shape, DType::f64, Device::cpu(), op);
   double* data = host.data_ptr<double>();
   for (std::int64_t i = 0; i < host.numel(); ++i) data[i] = value(i);
   // The CPU copy converts dtypes; a copy to a device takes the requested dtype.
-  if (!in_place) backend_of(out).copy(out.device().is_cpu() ? host : host.to(options.dtype), out);
+  if (!in_place)
+    backend_of(out).copy(out.device().is_cpu() ? host : host.to(options.dtype_or()), out);
   return finish(out, options);
 }
 
 }  // namespace
 
 Tensor empty(const Shape& shape, TensorOptions options) {
-  return finish(Tensor::empty(shape, options.dtype, options.device), options);
+  return finish(Tensor::empty(shape, options.dtype_or(), options.device), options);
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
@@ -73,18 +74,8 @@ Tensor scalar_tensor(double value, TensorOptions options) {
   return filled("scalar_tensor", {}, value, options);
 }
 
-Tensor arange(Scalar end) {
-  return arange(0, end, 1);
-}
-
 Tensor arange(Scalar end, TensorOptions options) {
   return arange(0, end, 1, options);
-}
-
-Tensor arange(Scalar start, Scalar end, Scalar step) {
-  const bool floating =
-      start.is_floating_point() || end.is_floating_point() || step.is_floating_point();
-  return arange(start, end, step, floating ? default_float_dtype : DType::i64);
 }
 
 Tensor arange(Scalar start_scalar, Scalar end_scalar, Scalar step_scalar, TensorOptions options) {
@@ -101,6 +92,9 @@ Tensor arange(Scalar start_scalar, Scalar end_scalar, Scalar step_scalar, Tensor
     fail<ShapeError>("arange: from ", start, " to ", end, " by ", step, " is ", steps,
                      " elements, more than a 64-bit count can hold");
   const auto count = static_cast<std::int64_t>(steps);
+  const bool floating = start_scalar.is_floating_point() || end_scalar.is_floating_point() ||
+                        step_scalar.is_floating_point();
+  options.dtype = options.dtype_or(floating ? default_float_dtype : DType::i64);
   return generate("arange", {count}, options, [&](std::int64_t i) { return start + step * i; });
 }
 
@@ -123,7 +117,7 @@ Tensor rand(const Shape& shape, TensorOptions options) {
   // k / 2^bits with k of as many random bits as the dtype's significand holds,
   // as torch.rand does: a double in [0, 1) converted to f32 rounds up to 1 once
   // in 2^25 draws (and libstdc++'s uniform_real_distribution can return 1 itself).
-  const int bits = options.dtype == DType::f32 ? 24 : 53;
+  const int bits = options.dtype_or() == DType::f32 ? 24 : 53;
   const double scale = std::ldexp(1.0, -bits);
   auto& generator = detail::global_generator();
   return generate("rand", shape, options, [&](std::int64_t) {

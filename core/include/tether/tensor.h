@@ -36,14 +36,18 @@ namespace detail {
 
 /// What a factory makes: dtype, device and whether the result requires grad.
 /// Converts implicitly from a DType or a Device: zeros({2}, DType::f64).
+/// Without a dtype, a factory takes default_float_dtype, or the dtype its
+/// arguments imply where it infers one (arange(5, Device::cuda()) is i64).
 struct TensorOptions {
-  DType dtype = default_float_dtype;
+  std::optional<DType> dtype;
   Device device = Device::cpu();
   bool requires_grad = false;
 
   TensorOptions() = default;
   TensorOptions(DType dtype) : dtype(dtype) {}
   TensorOptions(Device device) : device(device) {}
+  /// The dtype asked for, or `inferred` when none was.
+  DType dtype_or(DType inferred = default_float_dtype) const { return dtype.value_or(inferred); }
   TensorOptions with_dtype(DType d) const {
     auto o = *this;
     o.dtype = d;
