@@ -53,7 +53,9 @@ class SpectralNorm final : public Constraint {
       u = u_.clone();
       v = v_.clone();
     }
-    return weight / dot(u, mv(matrix, v));
+    // sigma = u . W v is ||W v|| after a power iteration, so >= 0; max(sigma,
+    // eps), as normalize does, keeps a zero weight zero instead of 0 / 0.
+    return weight / clamp(dot(u, mv(matrix, v)), eps_, std::nullopt);
   }
 
   bool has_right_inverse() const override { return true; }

@@ -68,13 +68,19 @@ Tensor norm_except(const Tensor& v, int dim) {
 
 class WeightNorm final : public Constraint {
  public:
+  /// normalize's eps.
+  static constexpr double kEps = 1e-12;
+
   explicit WeightNorm(std::int64_t dim) : dim_(dim) {}
   std::string name() const override { return "weight_norm"; }
   std::string condition() const override { return "finite values"; }
   std::vector<std::string> input_names() const override { return {"g", "v"}; }
+  /// g * v / max(||v||, eps) per slice: as in normalize, a zero v (an
+  /// optimizer step, ValuePolicy::as_raw of a zero weight) gives zero, not 0 / 0.
   Tensor forward(const std::vector<Tensor>& raw) override {
     const Tensor& v = raw[1];
-    return raw[0] * v / norm_except(v, wrap_dim("weight_norm", dim_, v.dim()));
+    const Tensor norm = norm_except(v, wrap_dim("weight_norm", dim_, v.dim()));
+    return raw[0] * v / clamp(norm, kEps, std::nullopt);
   }
   bool has_right_inverse() const override { return true; }
   /// g = the slice norms, v = value; a zero slice gets v = 1 (g = 0 keeps it

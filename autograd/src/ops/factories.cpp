@@ -19,6 +19,7 @@ Tensor finish(Tensor t, const TensorOptions& options) {
 
 /// A tensor of `shape` filled with `value`; `op` names the factory in errors.
 Tensor filled(const char* op, const Shape& shape, double value, const TensorOptions& options) {
+  check_representable(op, value, options.dtype);
   Tensor out = Tensor::empty(shape, options.dtype, options.device, op);
   backend_of(out).fill(out, value);
   return finish(out, options);
@@ -34,7 +35,10 @@ Tensor generate(const char* op, const Shape& shape, const TensorOptions& options
   const bool in_place = options.dtype == DType::f64 && options.device.is_cpu();
   const Tensor host = in_place ? out : Tensor::empty(shape, DType::f64, Device::cpu(), op);
   double* data = host.data_ptr<double>();
-  for (std::int64_t i = 0; i < host.numel(); ++i) data[i] = value(i);
+  for (std::int64_t i = 0; i < host.numel(); ++i) {
+    data[i] = value(i);
+    check_representable(op, data[i], options.dtype);
+  }
   // The CPU copy converts dtypes; a copy to a device takes the requested dtype.
   if (!in_place) backend_of(out).copy(out.device().is_cpu() ? host : host.to(options.dtype), out);
   return finish(out, options);

@@ -35,9 +35,10 @@ std::shared_ptr<Constraint> simplex(std::int64_t dim = -1);
 /// norm (a zero slice has none).
 std::shared_ptr<Constraint> unit_norm(std::int64_t dim = -1);
 /// Weight normalisation (Salimans and Kingma, 2016): inputs "g" and "v", value
-/// g * v / ||v|| with norms over all dims but `dim`. Every finite value is
-/// feasible; right_inverse gives g = the slice norms, v = value (1 for a zero
-/// slice, which g = 0 keeps zero).
+/// g * v / max(||v||, 1e-12) with norms over all dims but `dim` (a zero v
+/// gives zero, as normalize does). Every finite value is feasible;
+/// right_inverse gives g = the slice norms, v = value (1 for a zero slice,
+/// which g = 0 keeps zero).
 std::shared_ptr<Constraint> weight_norm(std::int64_t dim = 0);
 /// (raw + raw^T) / 2 over the last two dims (square): "symmetric matrices";
 /// nearest is that same symmetric part.
@@ -66,7 +67,8 @@ std::shared_ptr<Constraint> orthogonal();
 
 /// Spectral normalisation (Miyato et al., 2018) of a weight shaped like `weight`:
 /// the weight viewed as a matrix with `dim` first, divided by its largest
-/// singular value estimated by power iteration. Buffers u and v start from
+/// singular value sigma estimated by power iteration, or by eps where sigma is
+/// smaller (a zero weight stays zero, as normalize does). Buffers u and v start from
 /// normalised random vectors refined by 15 iterations; each recompute in
 /// training mode runs `power_iteration_steps` more (under no-grad); eval mode
 /// reuses u and v. Feasible: "weights whose largest singular value is 1";
