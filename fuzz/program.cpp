@@ -95,11 +95,15 @@ bool same_elements(const Tensor& a, const Tensor& b) {
                     [](double u, double v) { return u == v || (std::isnan(u) && std::isnan(v)); });
 }
 
-/// Whether every extent is non-negative and the element count fits an int64.
+/// Whether every extent is non-negative and the element count fits an int64
+/// (a zero extent makes it 0, whatever the others: [2, 2^62, 0] is countable).
 bool countable(const Shape& shape) {
+  if (std::any_of(shape.begin(), shape.end(), [](std::int64_t extent) { return extent < 0; }))
+    return false;
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return true;
   std::int64_t numel = 1;
   for (std::int64_t extent : shape)
-    if (extent < 0 || __builtin_mul_overflow(numel, extent, &numel)) return false;
+    if (__builtin_mul_overflow(numel, extent, &numel)) return false;
   return true;
 }
 

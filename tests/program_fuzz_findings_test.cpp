@@ -181,5 +181,48 @@ TEST_CASE("weight_norm and spectral_norm of a zero weight give zero, not NaN, in
   }
 }
 
+TEST_CASE(
+    "a shape with a zero extent has no elements whatever its other extents, and a "
+    "reduction that drops the zero throws a ShapeError",
+    "[fuzz-findings]") {
+  constexpr std::int64_t huge = std::int64_t{1} << 62;
+  // The finding: [2, 2^62, 0], whose count 2 * 2^62 * 0 overflowed on the way.
+  const Tensor t = ones({2, huge, 0});
+  CHECK(t.numel() == 0);
+  CHECK(t.sum().item<double>() == 0.0);
+  CHECK_THROWS_AS(t.sum({2}), ShapeError);
+  const Tensor u = zeros({0, huge, 4});
+  CHECK(u.numel() == 0);
+  CHECK(u.transpose(0, 2).contiguous().shape() == Shape{4, huge, 0});
+  CHECK_THROWS_AS(u.amax({0}), ShapeError);
+}
+
+TEST_CASE(
+    "a constraint or projection made with a NaN, infinite or out-of-range number throws a "
+    "ValueError naming it and the argument",
+    "[fuzz-findings]") {
+  using constraints::PositiveMap;
+  // The finding: positive(exp, NaN) turned every value into NaN.
+  CHECK_THROWS_WITH(constraints::positive(PositiveMap::exp, kNaN),
+                    Contains("positive") && Contains("lower_bound") && Contains("nan"));
+  CHECK_THROWS_WITH(constraints::positive(PositiveMap::softplus, kInf), Contains("lower_bound"));
+  CHECK_THROWS_WITH(constraints::bounded(kNaN, 1), Contains("bounded") && Contains("lo"));
+  CHECK_THROWS_WITH(constraints::bounded(0, kInf), Contains("bounded") && Contains("hi"));
+  CHECK_THROWS_WITH(constraints::bounded(-1e308, 1e308), Contains("hi - lo"));
+  CHECK_THROWS_WITH(constraints::bounded(1, 1), Contains("hi - lo"));
+  CHECK_THROWS_WITH(constraints::positive_definite(kNaN), Contains("positive_definite"));
+  CHECK_THROWS_WITH(constraints::positive_definite(-1), Contains("eps >= 0"));
+  const Tensor weight = randn({3, 3});
+  CHECK_THROWS_WITH(constraints::spectral_norm(weight, 0, 1, 0.0),
+                    Contains("spectral_norm") && Contains("eps"));
+  CHECK_THROWS_WITH(project_clamp(make_parameter(weight.clone()), kNaN, 1),
+                    Contains("project_clamp"));
+  CHECK_THROWS_WITH(project_max_norm(make_parameter(weight.clone()), 0.0),
+                    Contains("project_max_norm") && Contains("max_norm"));
+  // An infinite clamp bound leaves its side open.
+  const auto clamped = project_clamp(make_parameter(full({2}, 5.0)), -kInf, kInf);
+  CHECK(clamped->value().to_vector<double>() == std::vector<double>{5, 5});
+}
+
 }  // namespace
 }  // namespace tether

@@ -3,6 +3,7 @@
 #include <tuple>
 #include <utility>
 
+#include "arguments.h"
 #include "eigen_matrix.h"
 
 #include "tether/constraints.h"
@@ -29,6 +30,7 @@ class SpectralNorm final : public Constraint {
                        weight.shape());
     if (steps < 0)
       fail<ValueError>("spectral_norm: power_iteration_steps must be >= 0, got ", steps);
+    detail::check_positive("spectral_norm", "eps", eps);
     NoGradGuard no_grad;
     const Tensor matrix = as_matrix(weight.detach());
     const TensorOptions options = weight.options();

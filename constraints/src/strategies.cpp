@@ -12,6 +12,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "arguments.h"
 #include "eigen_matrix.h"
 #include "feasibility.h"
 #include "tether/constraints.h"
@@ -279,6 +280,7 @@ class Orthogonal final : public Constraint {
 }  // namespace
 
 std::shared_ptr<Constraint> positive(PositiveMap map, double lower_bound) {
+  detail::check_finite("positive", "lower_bound", lower_bound);
   const auto project = [lower_bound](const Tensor& value) {
     return clamp(value, lower_bound + margin(value) * std::max(1.0, std::abs(lower_bound)),
                  std::nullopt);
@@ -301,7 +303,10 @@ std::shared_ptr<Constraint> positive(PositiveMap map, double lower_bound) {
 }
 
 std::shared_ptr<Constraint> bounded(double lo, double hi) {
-  if (!(lo < hi)) fail<ValueError>("bounded: expected lo < hi, got ", lo, " and ", hi);
+  detail::check_finite("bounded", "lo", lo);
+  detail::check_finite("bounded", "hi", hi);
+  // hi - lo must be finite too: the forward scales by it.
+  detail::check_positive("bounded", "hi - lo", hi - lo);
   return make_constraint(
       "bounded", {.forward = [lo, hi](const Tensor& raw) { return sigmoid(raw) * (hi - lo) + lo; },
                   .right_inverse =
@@ -387,6 +392,8 @@ std::shared_ptr<Constraint> cholesky_factor() {
 }
 
 std::shared_ptr<Constraint> positive_definite(double eps) {
+  detail::check_finite("positive_definite", "eps", eps);
+  if (eps < 0) fail<ValueError>("positive_definite: expected eps >= 0, got ", eps);
   return make_constraint(
       "positive_definite",
       {.forward =

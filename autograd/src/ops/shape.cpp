@@ -39,11 +39,12 @@ int sliced_dim(const char* op, const Tensor& x, std::int64_t dim) {
   return wrap_dim(op, dim, x.dim());
 }
 
-/// Strides for `count` elements `step` apart along dimension `dim` of
-/// `strides`. With at most one element the step is never taken, and the
-/// stride is kept: stride * step could overflow for a huge step.
-Strides stepped_strides(Strides strides, int dim, std::int64_t step, std::int64_t count) {
-  if (count > 1) strides[dim] *= step;  // at most the dimension's span: no overflow
+/// The strides of `shape`, every `step`-th element along dimension `dim` of a
+/// tensor with `strides`. Where no step is taken (at most one element along
+/// dim, or none at all) the stride is kept, as stride * step could overflow
+/// for a huge step; where one is, stride * step lies within the tensor.
+Strides stepped_strides(Strides strides, int dim, std::int64_t step, const Shape& shape) {
+  if (shape[dim] > 1 && shape.numel() > 0) strides[dim] *= step;
   return strides;
 }
 
@@ -52,7 +53,7 @@ Tensor slice_backward(const Tensor& g, const Shape& shape, int dim, std::int64_t
                       std::int64_t step) {
   Tensor out = zeros(shape, g.options());
   const std::int64_t count = g.size(dim);
-  const Strides strides = stepped_strides(out.strides(), dim, step, count);
+  const Strides strides = stepped_strides(out.strides(), dim, step, g.shape());
   backend_of(g).copy(g, Tensor::view_of(out, g.shape(), strides, start * out.strides()[dim]));
   // One past the last element taken (start + step * count could overflow).
   const std::int64_t end = count == 0 ? start : start + step * (count - 1) + 1;
@@ -215,7 +216,7 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
   const std::int64_t first = clip(start), last = std::max(clip(end), first);
   Shape shape = x.shape();
   shape[d] = last == first ? 0 : (last - first - 1) / step + 1;  // ceil, without overflow
-  const Strides strides = stepped_strides(x.strides(), d, step, shape[d]);
+  const Strides strides = stepped_strides(x.strides(), d, step, shape);
   Tensor out =
       Tensor::view_of(x, shape, strides, x.storage_offset() + first * x.strides()[d], "slice");
   return record("slice", {x}, out, {},

@@ -23,10 +23,11 @@ namespace constraints {
 enum class PositiveMap { softplus, exp };
 
 /// lower_bound + softplus(raw) (or exp(raw)): "values > lower_bound". The
-/// nearest value clamps from below.
+/// nearest value clamps from below. Throws ValueError for a non-finite lower_bound.
 std::shared_ptr<Constraint> positive(PositiveMap map = PositiveMap::softplus,
                                      double lower_bound = 0.0);
 /// lo + (hi - lo) * sigmoid(raw): "values in (lo, hi)"; nearest clamps.
+/// Throws ValueError unless lo < hi and lo, hi and hi - lo are finite.
 std::shared_ptr<Constraint> bounded(double lo, double hi);
 /// softmax(raw, dim): "slices along dim of positive values summing to 1";
 /// nearest is the Euclidean projection onto the simplex.
@@ -52,7 +53,7 @@ std::shared_ptr<Constraint> lower_triangular();
 std::shared_ptr<Constraint> cholesky_factor();
 /// L L^T + eps I with L = cholesky_factor(raw), square: "symmetric matrices
 /// with eigenvalues > eps". Nearest: the symmetric part with its eigenvalues
-/// raised to eps (2-d values only).
+/// raised to eps (2-d values only). Throws ValueError unless eps is finite and >= 0.
 std::shared_ptr<Constraint> positive_definite(double eps = 1e-6);
 /// A matrix [n, k] with orthonormal columns (orthonormal rows when n < k):
 /// base @ matrix_exp(A), first k columns, A the skew-symmetric matrix made
@@ -73,7 +74,8 @@ std::shared_ptr<Constraint> orthogonal();
 /// training mode runs `power_iteration_steps` more (under no-grad); eval mode
 /// reuses u and v. Feasible: "weights whose largest singular value is 1";
 /// right_inverse takes the value as the raw weight and sets u and v to its
-/// exact top singular vectors (an SVD). No projection.
+/// exact top singular vectors (an SVD). No projection. Throws ValueError
+/// unless eps is finite and positive.
 std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim = 0,
                                           int power_iteration_steps = 1, double eps = 1e-12);
 
