@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <sstream>
 #include <vector>
 
 #include "tether/tether.h"
@@ -195,6 +196,14 @@ TEST_CASE(
   CHECK(u.numel() == 0);
   CHECK(u.transpose(0, 2).contiguous().shape() == Shape{4, huge, 0});
   CHECK_THROWS_AS(u.amax({0}), ShapeError);
+  // The finding: [0, 2^63 - 1, 2], whose strides and merged rows overflowed.
+  const Tensor v = zeros({0, kMax, 2});
+  CHECK(v.is_contiguous());
+  CHECK((v + 1.0).numel() == 0);
+  CHECK(v.flatten(0, 2).shape() == Shape{0});
+  CHECK_THROWS_AS(v.flatten(1, 2), ShapeError);
+  std::ostringstream printed;
+  CHECK_NOTHROW(printed << v);
 }
 
 TEST_CASE(

@@ -117,12 +117,13 @@ Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
   const int end = wrap_dim("flatten", end_dim, x.dim());
   if (start > end)
     fail<IndexError>("flatten: start_dim ", start_dim, " is after end_dim ", end_dim);
-  Shape shape;
+  // The flattened extents' product, checked: in a tensor without elements it
+  // may not fit an int64 (dims 1 and 2 of [0, 2^62, 4]).
+  Shape shape, flattened;
   for (int d = 0; d < x.dim(); ++d) {
-    if (d <= start || d > end)
-      shape.push_back(x.shape()[d]);
-    else
-      shape.back() *= x.shape()[d];
+    if (d < start || d > end) shape.push_back(x.shape()[d]);
+    if (d >= start && d <= end) flattened.push_back(x.shape()[d]);
+    if (d == end) shape.push_back(checked_numel("flatten", flattened));
   }
   return reshape(x, shape);
 }
