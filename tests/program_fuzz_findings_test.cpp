@@ -204,6 +204,10 @@ TEST_CASE(
   CHECK_THROWS_AS(v.flatten(1, 2), ShapeError);
   std::ostringstream printed;
   CHECK_NOTHROW(printed << v);
+  // The finding: the diagonal of [0, 0, 2^63 - 1] summed strides beyond int64.
+  const Tensor w = rand({0, 0, kMax});
+  CHECK(diagonal(w, 3).shape() == Shape{0, 0});
+  CHECK(diagonal(zeros({0, 3, 3}), 1).shape() == Shape{0, 2});
 }
 
 TEST_CASE(
