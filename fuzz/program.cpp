@@ -95,11 +95,15 @@ bool same_elements(const Tensor& a, const Tensor& b) {
                     [](double u, double v) { return u == v || (std::isnan(u) && std::isnan(v)); });
 }
 
-/// Whether every extent is non-negative and the element count fits an int64.
+/// Whether every extent is non-negative and the element count fits an int64
+/// (a zero extent makes it 0, whatever the others: [2, 2^62, 0] is countable).
 bool countable(const Shape& shape) {
+  if (std::any_of(shape.begin(), shape.end(), [](std::int64_t extent) { return extent < 0; }))
+    return false;
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return true;
   std::int64_t numel = 1;
   for (std::int64_t extent : shape)
-    if (extent < 0 || __builtin_mul_overflow(numel, extent, &numel)) return false;
+    if (__builtin_mul_overflow(numel, extent, &numel)) return false;
   return true;
 }
 
@@ -201,6 +205,20 @@ class Machine {
   /// A constraint from the strategy table.
   MakeConstraint strategy();
 
+  /// Records that the running instruction made `made` from `from`. It is
+  /// made with extremes if `from` was, or if the instruction read a number
+  /// beyond kModerate (a constraint's bound): its value may then overflow to
+  /// inf and NaN from moderate raw inputs, as the arithmetic says
+  /// (bounded(-1e30, 0) chained with orthogonal hands matrix_exp a matrix of
+  /// norm 1e29), so the NaN checks leave it out.
+  void derive(const std::shared_ptr<Parameter>& made, const Parameter& from) {
+    if (!scalars_moderate_ || made_with_extremes(from)) extreme_.push_back(made);
+  }
+  bool made_with_extremes(const Parameter& parameter) const {
+    return std::any_of(extreme_.begin(), extreme_.end(),
+                       [&](const auto& extreme) { return extreme.get() == &parameter; });
+  }
+
   /// Checks `result` and stores it in the instruction's result register. A
   /// result larger than kMaxNumel is dropped.
   void put(const Tensor& result) {
@@ -237,7 +255,8 @@ class Machine {
   Tensor checked_value(Parameter& parameter) const {
     const Tensor value = parameter.value();
     if (!value.is_same(parameter.value())) fail("value(): a second call in a row recomputed");
-    if (has_nan(value) && all_moderate(parameter.trainables()) && all_moderate(parameter.buffers()))
+    if (has_nan(value) && all_moderate(parameter.trainables()) &&
+        all_moderate(parameter.buffers()) && !made_with_extremes(parameter))
       fail("value() is NaN although every raw input and buffer is finite and moderate");
     return value;
   }
@@ -262,7 +281,7 @@ class Machine {
     destination_ = pick(kRegisters);
     operands_.clear();
     result_.clear();
-    operands_finite_ = true;
+    operands_finite_ = scalars_moderate_ = true;
     first_tensor_ = last_tensor_ = Tensor();
     last_dim_.reset();
     // The trace is written as the operands are read, so a crash shows the instruction.
@@ -331,6 +350,10 @@ class Machine {
   std::vector<std::string> operands_;
   std::string result_;
   bool operands_finite_ = true;
+  bool scalars_moderate_ = true;
+  // Parameters made with extremes (see derive), held so that none is freed
+  // and its address reused.
+  std::vector<std::shared_ptr<Parameter>> extreme_;
   Tensor first_tensor_, last_tensor_;
   std::optional<std::int64_t> last_dim_;
 };
@@ -352,6 +375,7 @@ double Machine::read<double>() {
   os << scalar;
   note(os.str());
   operands_finite_ = operands_finite_ && std::isfinite(scalar);
+  scalars_moderate_ = scalars_moderate_ && std::abs(scalar) <= kModerate;
   return scalar;
 }
 template <>
@@ -580,8 +604,11 @@ void constrain_slot(Machine& m) {
   const MakeConstraint make = m.strategy();
   const Tensor before = m.checked_value(*slot);
   const bool was_moderate = moderate(before);  // now: constrain may write `before`'s leaf
+  const std::shared_ptr<Parameter> from = slot;
   slot = constrain(slot, make(before));
-  if (was_moderate && has_nan(slot->value())) m.fail("turned a finite, moderate value into NaN");
+  m.derive(slot, *from);
+  if (was_moderate && !m.made_with_extremes(*slot) && has_nan(slot->value()))
+    m.fail("turned a finite, moderate value into NaN");
   m.checked_value(*slot);
 }
 
@@ -600,7 +627,7 @@ void assign_slot(Machine& m) {
     if (!unchanged(parameter->trainables(), before)) m.fail("failed, but changed the raw inputs");
     throw;
   }
-  if (was_moderate && has_nan(m.checked_value(*parameter)))
+  if (was_moderate && !m.made_with_extremes(*parameter) && has_nan(m.checked_value(*parameter)))
     m.fail("of a finite, moderate value gave NaN");
 }
 
@@ -836,7 +863,9 @@ const std::vector<Instruction> instructions = {
      [](Machine& m) {
        std::shared_ptr<Parameter>& slot = m.slot();
        const auto [dim, steps] = m.read_all<Count, Count>();
+       const std::shared_ptr<Parameter> from = slot;
        slot = spectral_norm(slot, dim.value, steps.value);
+       m.derive(slot, *from);
        m.checked_value(*slot);
      }},
     {"project", project_slot},

@@ -254,8 +254,11 @@ void print_nested(std::ostream& os, const std::vector<double>& values, const Sha
     os << format(values[offset]);
     return;
   }
-  std::int64_t inner = 1;
-  for (int d = dim + 1; d < shape.size(); ++d) inner *= shape[d];
+  // Unsigned, as Shape::numel: the trailing extents of a tensor without
+  // elements may multiply beyond int64 ([3, 2^62, 4, 0]).
+  std::uint64_t product = 1;
+  for (int d = dim + 1; d < shape.size(); ++d) product *= static_cast<std::uint64_t>(shape[d]);
+  const auto inner = static_cast<std::int64_t>(product);
   os << '[';
   for (std::int64_t i = 0; i < shape[dim]; ++i) {
     if (i > 0) {

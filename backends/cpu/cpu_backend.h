@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../integer_arithmetic.h"  // saturate_cast, the Wrapping functors
 #include "tether/backend/backend.h"
 #include "tether/error.h"
 
@@ -62,19 +63,6 @@ decltype(auto) visit_floating(const char* op, DType dtype, F&& f) {
   if (dtype == DType::f32) return f(std::type_identity<float>{});
   if (dtype == DType::f64) return f(std::type_identity<double>{});
   fail<DTypeError>(op, ": expected a floating dtype (f32 or f64), got ", dtype);
-}
-
-/// A double (a fill value, an op parameter) as T. For integers, infinite or
-/// out-of-range values (an unbounded clamp) saturate instead of overflowing.
-template <class T>
-T saturate_cast(double value) {
-  if constexpr (std::is_integral_v<T>) {
-    if (!(value > static_cast<double>(std::numeric_limits<T>::lowest())))
-      return std::numeric_limits<T>::lowest();
-    if (value >= static_cast<double>(std::numeric_limits<T>::max()))
-      return std::numeric_limits<T>::max();
-  }
-  return static_cast<T>(value);
 }
 
 }  // namespace cpu

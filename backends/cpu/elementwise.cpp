@@ -41,6 +41,12 @@ struct ScalarPow {
   T operator()(T base, T exponent) const { return std::pow(base, exponent); }
 };
 
+/// x `f` y element-wise for a scalar functor `f` (not vectorised).
+template <class F>
+auto by_element(F f) {
+  return [f](const auto& x, const auto& y) { return x.binaryExpr(y, f); };
+}
+
 template <class T>
 void binary_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
                   const Operand<const T>& b, const Operand<T>& out) {
@@ -50,24 +56,32 @@ void binary_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
     run([&](const auto& x, const auto& y) { return predicate(x, y).template cast<T>(); });
   };
   switch (op) {
+    // Integers wrap around on overflow (integer_arithmetic.h).
     case BinaryOp::add:
-      return run([](const auto& x, const auto& y) { return x + y; });
+      if constexpr (std::is_integral_v<T>)
+        return run(by_element(WrappingAdd()));
+      else
+        return run([](const auto& x, const auto& y) { return x + y; });
     case BinaryOp::sub:
-      return run([](const auto& x, const auto& y) { return x - y; });
+      if constexpr (std::is_integral_v<T>)
+        return run(by_element(WrappingSub()));
+      else
+        return run([](const auto& x, const auto& y) { return x - y; });
     case BinaryOp::mul:
-      return run([](const auto& x, const auto& y) { return x * y; });
+      if constexpr (std::is_integral_v<T>)
+        return run(by_element(WrappingMul()));
+      else
+        return run([](const auto& x, const auto& y) { return x * y; });
     case BinaryOp::div:
       if constexpr (std::is_integral_v<T>)
-        return run(
-            [](const auto& x, const auto& y) { return x.binaryExpr(y, CheckedIntegerDivide()); });
+        return run(by_element(CheckedIntegerDivide()));
       else
         return run([](const auto& x, const auto& y) { return x / y; });
     case BinaryOp::pow:
       if constexpr (std::is_integral_v<T>)
-        return run(
-            [](const auto& x, const auto& y) { return x.binaryExpr(y, CheckedIntegerPow()); });
+        return run(by_element(CheckedIntegerPow()));
       else
-        return run([](const auto& x, const auto& y) { return x.binaryExpr(y, ScalarPow<T>()); });
+        return run(by_element(ScalarPow<T>()));
     case BinaryOp::maximum:
       return run(
           [](const auto& x, const auto& y) { return x.binaryExpr(y, NanPropagatingMax<T>()); });
@@ -105,8 +119,15 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
     const Operand<const S> source{src.data_ptr<S>(), &source_strides};
     visit_dtype(dst.dtype(), [&](auto dest_type) {
       using D = typename decltype(dest_type)::type;
-      map_elementwise([](const auto& x) { return x.template cast<D>(); }, dst.shape(),
-                      operand<D>(dst), source);
+      // Floating to integer saturates (a NaN, an infinity, 1e30 into i64);
+      // Eigen's cast would be undefined there.
+      const auto convert = [](const auto& x) {
+        if constexpr (std::is_floating_point_v<S> && std::is_integral_v<D>)
+          return x.unaryExpr([](S value) { return saturate_cast<D>(value); });
+        else
+          return x.template cast<D>();
+      };
+      map_elementwise(convert, dst.shape(), operand<D>(dst), source);
     });
   });
 }

@@ -86,7 +86,10 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask
     const T highest = Limits::has_infinity ? Limits::infinity() : Limits::max();
     switch (op) {
       case ReduceOp::sum:
-        return reduce_typed(Eigen::internal::scalar_sum_op<T, T>(), T(0), in, reduce_mask, out);
+        if constexpr (std::is_integral_v<T>)  // wraps around on overflow, as in PyTorch
+          return reduce_typed(WrappingAdd(), T(0), in, reduce_mask, out);
+        else
+          return reduce_typed(Eigen::internal::scalar_sum_op<T, T>(), T(0), in, reduce_mask, out);
       case ReduceOp::max:
         return reduce_typed(NanPropagatingMax<T>(), lowest, in, reduce_mask, out);
       case ReduceOp::min:

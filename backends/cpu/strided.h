@@ -11,6 +11,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <array>
 #include <concepts>
 #include <cstddef>
@@ -65,12 +66,15 @@ class StridedRows {
   requires(sizeof...(S) == N &&
            (std::same_as<S, Strides> && ...)) explicit StridedRows(const Shape& shape,
                                                                    const S&... strides) {
+    // No elements, no rows. (The strides of a tensor without elements may be
+    // such that merging its dimensions overflows: [0, 2^63 - 1, 2].)
+    empty_ = std::find(shape.begin(), shape.end(), 0) != shape.end();
+    if (empty_) return;
     const std::array<const Strides*, N> operand_strides = {&strides...};
     // Walk from the innermost dimension outwards, dropping extent-1 dimensions
     // and merging a dimension into the previous one when every operand steps
     // over it as if the two were one.
     for (int d = shape.size() - 1; d >= 0; --d) {
-      if (shape[d] == 0) empty_ = true;
       if (shape[d] == 1) continue;
       const bool mergeable = rank_ > 0 && [&] {
         for (std::size_t k = 0; k < N; ++k)

@@ -17,6 +17,22 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, con
                  UnaryParams params) {
   const auto run = [&](const auto& f) { map_elementwise(f, shape, out, in); };
   const T alpha = saturate_cast<T>(params.alpha), beta = saturate_cast<T>(params.beta);
+  if constexpr (std::is_integral_v<T>) {
+    // Integers wrap around on overflow (integer_arithmetic.h).
+    const auto by_element = [&](const auto& f) {
+      return run([&](const auto& x) { return x.unaryExpr(f); });
+    };
+    switch (op) {
+      case UnaryOp::neg:
+        return by_element(WrappingNeg());
+      case UnaryOp::abs:
+        return by_element(WrappingAbs());
+      case UnaryOp::affine:
+        return by_element(WrappingAffine{alpha, beta});
+      default:
+        break;
+    }
+  }
   switch (op) {
     case UnaryOp::neg:
       return run([](const auto& x) { return -x; });

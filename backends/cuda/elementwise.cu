@@ -7,12 +7,12 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "../cpu/cpu_backend.h"  // visit_dtype, visit_floating, saturate_cast
+#include "../cpu/cpu_backend.h"  // visit_dtype, visit_floating
+#include "../integer_arithmetic.h"
 #include "strided.cuh"
 
 namespace tether::backend::cuda {
 
-using cpu::saturate_cast;
 using cpu::visit_dtype;
 
 namespace {
@@ -33,12 +33,25 @@ struct Convert {
   D* out;
   const S* in;
   __device__ void operator()(const std::int64_t (&at)[2]) const {
-    out[at[0]] = static_cast<D>(in[at[1]]);
+    out[at[0]] = saturate_cast<D>(in[at[1]]);  // NaN or 1e30 into i64 saturates, as on the CPU
   }
 };
 
 template <class T>
 __device__ T apply(UnaryOp op, T x, T alpha, T beta) {
+  if constexpr (std::is_integral_v<T>) {
+    // Integers wrap around on overflow, as on the CPU (integer_arithmetic.h).
+    switch (op) {
+      case UnaryOp::neg:
+        return WrappingNeg()(x);
+      case UnaryOp::abs:
+        return WrappingAbs()(x);
+      case UnaryOp::affine:
+        return WrappingAffine{alpha, beta}(x);
+      default:
+        break;
+    }
+  }
   switch (op) {
     case UnaryOp::neg:
       return -x;
@@ -119,6 +132,19 @@ __device__ std::int64_t integer_divide(std::int64_t a, std::int64_t b) {
 
 template <class T>
 __device__ T apply(BinaryOp op, T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    // Integers wrap around on overflow, as on the CPU (integer_arithmetic.h).
+    switch (op) {
+      case BinaryOp::add:
+        return WrappingAdd()(a, b);
+      case BinaryOp::sub:
+        return WrappingSub()(a, b);
+      case BinaryOp::mul:
+        return WrappingMul()(a, b);
+      default:
+        break;
+    }
+  }
   switch (op) {
     case BinaryOp::add:
       return a + b;

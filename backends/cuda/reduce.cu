@@ -12,8 +12,10 @@
 #include <bit>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "../cpu/cpu_backend.h"  // visit_dtype
+#include "../integer_arithmetic.h"
 #include "strided.cuh"
 
 namespace tether::backend::cuda {
@@ -30,7 +32,12 @@ template <class T>
 struct Combine {
   ReduceOp op;
   __device__ T operator()(T a, T b) const {
-    if (op == ReduceOp::sum) return a + b;
+    if (op == ReduceOp::sum) {
+      if constexpr (std::is_integral_v<T>)
+        return WrappingAdd()(a, b);  // wraps around on overflow, as on the CPU
+      else
+        return a + b;
+    }
     return op == ReduceOp::max ? nan_max(a, b) : nan_min(a, b);
   }
 };

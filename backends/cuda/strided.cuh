@@ -31,6 +31,9 @@ struct StridedLayout {
   /// The layout of `shape` for operands with these strides (in elements; 0
   /// along broadcast dimensions).
   StridedLayout(const Shape& shape, const std::array<Strides, N>& strides) : numel(shape.numel()) {
+    // No elements, nothing to lay out (merging the dimensions of a tensor
+    // without elements can overflow: [0, 2^63 - 1, 2]).
+    if (numel == 0) return;
     for (int d = shape.size() - 1; d >= 0; --d) {
       if (shape[d] == 1) continue;
       const bool mergeable = rank > 0 && [&] {

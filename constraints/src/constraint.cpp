@@ -160,6 +160,19 @@ class Chain final : public Constraint {
     return all;
   }
   void prepare(const std::vector<Tensor>& raw) override { first_->prepare(raw); }
+
+  /// Why the chain missed `value`, when the reason is between its links: of
+  /// the intermediate values second maps to `value`, its right_inverse picks
+  /// one, which first may not give although another would (lower_triangular
+  /// of symmetric matrices: it picks the lower triangle itself). "" otherwise.
+  std::string missed_between_links(const Tensor& value) {
+    const Tensor intermediate = second_->right_inverse(value).front();
+    const std::vector<Tensor> raw = first_->right_inverse(intermediate);
+    const std::string miss = detail::miss_report(*first_, intermediate, first_->forward(raw), raw);
+    if (miss.empty()) return "";
+    return " (" + second_->name() + "'s right_inverse picks an intermediate value, and " + miss +
+           ")";
+  }
   void train(bool on) override {
     Constraint::train(on);
     first_->train(on);
@@ -254,6 +267,8 @@ Fit fit(Constraint& constraint, const Tensor& value) {
     result.raw = constraint.right_inverse(value);
     result.failure =
         detail::miss_report(constraint, value, constraint.forward(result.raw), result.raw);
+    if (auto* chain = dynamic_cast<Chain*>(&constraint); chain && !result.failure.empty())
+      result.failure += chain->missed_between_links(value);
   } catch (const detail::Infeasible& error) {
     result.failure = error.what();
   } catch (const ValueError& error) {  // a cholesky that fails, a user's own check

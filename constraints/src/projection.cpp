@@ -1,5 +1,8 @@
 #include "tether/projection.h"
 
+#include <cmath>
+
+#include "arguments.h"
 #include "tether/grad_mode.h"
 #include "tether/ops.h"
 
@@ -56,11 +59,15 @@ std::shared_ptr<Parameter> project_non_negative(const std::shared_ptr<Parameter>
 
 std::shared_ptr<Parameter> project_clamp(const std::shared_ptr<Parameter>& parameter, double min,
                                          double max) {
+  // An infinite bound leaves its side open; a NaN one would make every value NaN.
+  if (std::isnan(min) || std::isnan(max))
+    fail<ValueError>("project_clamp: expected bounds that are not NaN, got ", min, " and ", max);
   return project(parameter, "clamp", [min, max](Tensor& t) { t.copy_(clamp(t, min, max)); });
 }
 
 std::shared_ptr<Parameter> project_max_norm(const std::shared_ptr<Parameter>& parameter,
                                             double max_norm, std::int64_t dim) {
+  detail::check_positive("project_max_norm", "max_norm", max_norm);
   return project(parameter, "max_norm", [max_norm, dim](Tensor& t) {
     const Tensor norms = slice_norms(t, dim);
     t.mul_(max_norm / clamp(norms, max_norm, std::nullopt));

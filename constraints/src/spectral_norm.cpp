@@ -3,6 +3,7 @@
 #include <tuple>
 #include <utility>
 
+#include "arguments.h"
 #include "eigen_matrix.h"
 
 #include "tether/constraints.h"
@@ -29,6 +30,7 @@ class SpectralNorm final : public Constraint {
                        weight.shape());
     if (steps < 0)
       fail<ValueError>("spectral_norm: power_iteration_steps must be >= 0, got ", steps);
+    detail::check_positive("spectral_norm", "eps", eps);
     NoGradGuard no_grad;
     const Tensor matrix = as_matrix(weight.detach());
     const TensorOptions options = weight.options();
@@ -53,7 +55,9 @@ class SpectralNorm final : public Constraint {
       u = u_.clone();
       v = v_.clone();
     }
-    return weight / dot(u, mv(matrix, v));
+    // sigma = u . W v is ||W v|| after a power iteration, so >= 0; max(sigma,
+    // eps), as normalize does, keeps a zero weight zero instead of 0 / 0.
+    return weight / clamp(dot(u, mv(matrix, v)), eps_, std::nullopt);
   }
 
   bool has_right_inverse() const override { return true; }

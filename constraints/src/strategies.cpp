@@ -12,6 +12,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "arguments.h"
 #include "eigen_matrix.h"
 #include "feasibility.h"
 #include "tether/constraints.h"
@@ -68,13 +69,19 @@ Tensor norm_except(const Tensor& v, int dim) {
 
 class WeightNorm final : public Constraint {
  public:
+  /// normalize's eps.
+  static constexpr double kEps = 1e-12;
+
   explicit WeightNorm(std::int64_t dim) : dim_(dim) {}
   std::string name() const override { return "weight_norm"; }
   std::string condition() const override { return "finite values"; }
   std::vector<std::string> input_names() const override { return {"g", "v"}; }
+  /// g * v / max(||v||, eps) per slice: as in normalize, a zero v (an
+  /// optimizer step, ValuePolicy::as_raw of a zero weight) gives zero, not 0 / 0.
   Tensor forward(const std::vector<Tensor>& raw) override {
     const Tensor& v = raw[1];
-    return raw[0] * v / norm_except(v, wrap_dim("weight_norm", dim_, v.dim()));
+    const Tensor norm = norm_except(v, wrap_dim("weight_norm", dim_, v.dim()));
+    return raw[0] * v / clamp(norm, kEps, std::nullopt);
   }
   bool has_right_inverse() const override { return true; }
   /// g = the slice norms, v = value; a zero slice gets v = 1 (g = 0 keeps it
@@ -273,6 +280,7 @@ class Orthogonal final : public Constraint {
 }  // namespace
 
 std::shared_ptr<Constraint> positive(PositiveMap map, double lower_bound) {
+  detail::check_finite("positive", "lower_bound", lower_bound);
   const auto project = [lower_bound](const Tensor& value) {
     return clamp(value, lower_bound + margin(value) * std::max(1.0, std::abs(lower_bound)),
                  std::nullopt);
@@ -295,7 +303,10 @@ std::shared_ptr<Constraint> positive(PositiveMap map, double lower_bound) {
 }
 
 std::shared_ptr<Constraint> bounded(double lo, double hi) {
-  if (!(lo < hi)) fail<ValueError>("bounded: expected lo < hi, got ", lo, " and ", hi);
+  detail::check_finite("bounded", "lo", lo);
+  detail::check_finite("bounded", "hi", hi);
+  // hi - lo must be finite too: the forward scales by it.
+  detail::check_positive("bounded", "hi - lo", hi - lo);
   return make_constraint(
       "bounded", {.forward = [lo, hi](const Tensor& raw) { return sigmoid(raw) * (hi - lo) + lo; },
                   .right_inverse =
@@ -381,6 +392,8 @@ std::shared_ptr<Constraint> cholesky_factor() {
 }
 
 std::shared_ptr<Constraint> positive_definite(double eps) {
+  detail::check_finite("positive_definite", "eps", eps);
+  if (eps < 0) fail<ValueError>("positive_definite: expected eps >= 0, got ", eps);
   return make_constraint(
       "positive_definite",
       {.forward =

@@ -60,11 +60,13 @@ std::int64_t Tensor::stride(std::int64_t d) const {
 
 bool Tensor::is_contiguous() const {
   check_defined("is_contiguous", *this);
-  std::int64_t expected = 1;
+  // Unsigned, as contiguous_strides (shape.h) computes them: the strides of a
+  // tensor without elements can wrap ([0, 2^63 - 1, 2]).
+  std::uint64_t expected = 1;
   for (int i = dim() - 1; i >= 0; --i) {
     if (shape()[i] == 1) continue;
-    if (strides()[i] != expected) return false;
-    expected *= shape()[i];
+    if (static_cast<std::uint64_t>(strides()[i]) != expected) return false;
+    expected *= static_cast<std::uint64_t>(shape()[i]);
   }
   return true;
 }

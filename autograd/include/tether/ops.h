@@ -21,6 +21,8 @@
 namespace tether {
 
 // ---- factories (factories.cpp) ----------------------------------------------
+// A value an i64 tensor cannot hold (NaN, an infinity, beyond +-2^63) throws
+// ValueError naming the factory and the value, as in PyTorch; so does fill_.
 Tensor empty(const Shape& shape, TensorOptions options = {});
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
@@ -258,7 +260,10 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index);
 /// out[i][j] = x[index[i][j]][j] for dim 0 (and so on), index i64 of out's shape.
 Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
-/// Converts dtype; differentiable between floating dtypes.
+/// Converts dtype; differentiable between floating dtypes. Floating to i64
+/// truncates toward zero and saturates: values beyond the range give INT64_MIN
+/// or INT64_MAX, and NaN gives INT64_MIN (what PyTorch gives on x86, where its
+/// result is implementation-defined). The same holds for copy_ into i64.
 Tensor to(const Tensor& x, DType dtype);
 
 // ---- optimizer steps (inplace.cpp) ------------------------------------------

@@ -89,8 +89,12 @@ Tensor diagonal_view(const Tensor& x, std::int64_t offset) {
   shape.pop_back();
   strides.pop_back();
   shape.back() = length;
-  strides.back() = x.strides()[row] + x.strides()[col];
-  const std::int64_t start = length == 0   ? 0
+  // A view without elements addresses nothing, and the strides of a tensor
+  // without elements may sum beyond int64 ([0, 0, 2^63 - 1]): it starts at 0
+  // and steps by 1.
+  const bool empty = length == 0 || x.numel() == 0;
+  strides.back() = empty ? 1 : x.strides()[row] + x.strides()[col];
+  const std::int64_t start = empty         ? 0
                              : offset >= 0 ? offset * x.strides()[col]
                                            : -offset * x.strides()[row];
   return Tensor::view_of(x, shape, strides, x.storage_offset() + start);

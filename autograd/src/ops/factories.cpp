@@ -19,6 +19,7 @@ Tensor finish(Tensor t, const TensorOptions& options) {
 
 /// A tensor of `shape` filled with `value`; `op` names the factory in errors.
 Tensor filled(const char* op, const Shape& shape, double value, const TensorOptions& options) {
+  check_representable(op, value, options.dtype_or());
   Tensor out = Tensor::empty(shape, options.dtype_or(), options.device, op);
   backend_of(out).fill(out, value);
   return finish(out, options);
@@ -30,14 +31,17 @@ Tensor filled(const char* op, const Shape& shape, double value, const TensorOpti
 /// host buffer is made.
 template <class ValueAt>
 Tensor generate(const char* op, const Shape& shape, const TensorOptions& options, ValueAt value) {
-  Tensor out = Tensor::empty(shape, options.dtype_or(), options.device, op);
-  const bool in_place = options.dtype_or() == DType::f64 && options.device.is_cpu();
+  const DType dtype = options.dtype_or();
+  Tensor out = Tensor::empty(shape, dtype, options.device, op);
+  const bool in_place = dtype == DType::f64 && options.device.is_cpu();
   const Tensor host = in_place ? out : Tensor::empty(shape, DType::f64, Device::cpu(), op);
   double* data = host.data_ptr<double>();
-  for (std::int64_t i = 0; i < host.numel(); ++i) data[i] = value(i);
+  for (std::int64_t i = 0; i < host.numel(); ++i) {
+    data[i] = value(i);
+    check_representable(op, data[i], dtype);
+  }
   // The CPU copy converts dtypes; a copy to a device takes the requested dtype.
-  if (!in_place)
-    backend_of(out).copy(out.device().is_cpu() ? host : host.to(options.dtype_or()), out);
+  if (!in_place) backend_of(out).copy(out.device().is_cpu() ? host : host.to(dtype), out);
   return finish(out, options);
 }
 

@@ -110,6 +110,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::fill_(double value) {
   check_inplace("fill_", *this);
+  check_representable("fill_", value, dtype());
   backend_of(*this).fill(*this, value);
   storage()->bump_version();
   return *this;

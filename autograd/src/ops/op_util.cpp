@@ -26,6 +26,14 @@ void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
                       b.device(), " (move one with .to(device))");
 }
 
+void check_representable(const char* op, double value, DType dtype) {
+  // 2^63 is INT64_MAX as a double (an integer Scalar holds one), so it is let
+  // through and saturates to INT64_MAX.
+  constexpr double bound = 0x1p63;
+  if (dtype == DType::i64 && !(value >= -bound && value <= bound))
+    fail<ValueError>(op, ": value ", value, " cannot be converted to ", dtype, " without overflow");
+}
+
 backend::Backend& backend_of(const Tensor& x) {
   return backend::backend_for(x.device());
 }

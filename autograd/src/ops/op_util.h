@@ -26,6 +26,11 @@ void check_floating(const char* op, const Tensor& x);
 /// Throws DTypeError / DeviceError naming `op` and both operands.
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);
+/// Throws ValueError naming `op` and `value` unless `value` can be stored in
+/// `dtype`: for i64, a finite value in its range (a fraction truncates; 2^63,
+/// INT64_MAX as a double, gives INT64_MAX), as PyTorch's "value cannot be
+/// converted to type int64 without overflow".
+void check_representable(const char* op, double value, DType dtype);
 /// The backend of the inputs' common device.
 backend::Backend& backend_of(const Tensor& x);
 

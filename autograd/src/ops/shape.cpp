@@ -1,5 +1,6 @@
 // Shape ops. Most are views that share storage; each records how to route the
 // gradient back (reshape back, transpose back, pad a slice with zeros, ...).
+#include <algorithm>
 #include <numeric>
 
 #include "op_util.h"
@@ -30,18 +31,36 @@ Shape infer_shape(const char* op, const Tensor& x, const Shape& requested) {
   return shape;
 }
 
+/// Throws IndexError naming `op` for a 0-d x, which has no dimension to take
+/// a part of (as in PyTorch); returns dim wrapped.
+int sliced_dim(const char* op, const Tensor& x, std::int64_t dim) {
+  check_defined(op, x);
+  if (x.dim() == 0) fail<IndexError>(op, ": cannot be applied to a 0-d tensor");
+  return wrap_dim(op, dim, x.dim());
+}
+
+/// The strides of `shape`, every `step`-th element along dimension `dim` of a
+/// tensor with `strides`. Where no step is taken (at most one element along
+/// dim, or none at all) the stride is kept, as stride * step could overflow
+/// for a huge step; where one is, stride * step lies within the tensor.
+Strides stepped_strides(Strides strides, int dim, std::int64_t step, const Shape& shape) {
+  if (shape[dim] > 1 && shape.numel() > 0) strides[dim] *= step;
+  return strides;
+}
+
 /// The gradient of a strided slice: `g` placed into zeros of `shape`.
 Tensor slice_backward(const Tensor& g, const Shape& shape, int dim, std::int64_t start,
                       std::int64_t step) {
   Tensor out = zeros(shape, g.options());
-  Strides strides = out.strides();
-  strides[dim] *= step;
+  const std::int64_t count = g.size(dim);
+  const Strides strides = stepped_strides(out.strides(), dim, step, g.shape());
   backend_of(g).copy(g, Tensor::view_of(out, g.shape(), strides, start * out.strides()[dim]));
-  return record(
-      "slice_backward", {g}, out, {},
-      [dim, start, end = start + step * g.size(dim), step](Node&, const Tensor& gg) -> GradList {
-        return {slice(gg, dim, start, end, step)};
-      });
+  // One past the last element taken (start + step * count could overflow).
+  const std::int64_t end = count == 0 ? start : start + step * (count - 1) + 1;
+  return record("slice_backward", {g}, out, {},
+                [dim, start, end, step](Node&, const Tensor& gg) -> GradList {
+                  return {slice(gg, dim, start, end, step)};
+                });
 }
 
 /// The gradient of index_select: rows of `g` added into zeros of `shape`.
@@ -98,12 +117,13 @@ Tensor flatten(const Tensor& x, std::int64_t start_dim, std::int64_t end_dim) {
   const int end = wrap_dim("flatten", end_dim, x.dim());
   if (start > end)
     fail<IndexError>("flatten: start_dim ", start_dim, " is after end_dim ", end_dim);
-  Shape shape;
+  // The flattened extents' product, checked: in a tensor without elements it
+  // may not fit an int64 (dims 1 and 2 of [0, 2^62, 4]).
+  Shape shape, flattened;
   for (int d = 0; d < x.dim(); ++d) {
-    if (d <= start || d > end)
-      shape.push_back(x.shape()[d]);
-    else
-      shape.back() *= x.shape()[d];
+    if (d < start || d > end) shape.push_back(x.shape()[d]);
+    if (d >= start && d <= end) flattened.push_back(x.shape()[d]);
+    if (d == end) shape.push_back(checked_numel("flatten", flattened));
   }
   return reshape(x, shape);
 }
@@ -188,8 +208,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
 
 Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t end,
              std::int64_t step) {
-  check_defined("slice", x);
-  const int d = wrap_dim("slice", dim, x.dim());
+  const int d = sliced_dim("slice", x, dim);
   if (step <= 0) fail<ValueError>("slice: step must be positive, got ", step);
   const std::int64_t size = x.shape()[d];
   auto clip = [size](std::int64_t i) {
@@ -197,9 +216,8 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
   };
   const std::int64_t first = clip(start), last = std::max(clip(end), first);
   Shape shape = x.shape();
-  Strides strides = x.strides();
-  shape[d] = (last - first + step - 1) / step;
-  strides[d] *= step;
+  shape[d] = last == first ? 0 : (last - first - 1) / step + 1;  // ceil, without overflow
+  const Strides strides = stepped_strides(x.strides(), d, step, shape);
   Tensor out =
       Tensor::view_of(x, shape, strides, x.storage_offset() + first * x.strides()[d], "slice");
   return record("slice", {x}, out, {},
@@ -209,19 +227,18 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
 }
 
 Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t length) {
-  check_defined("narrow", x);
-  const int d = wrap_dim("narrow", dim, x.dim());
+  const int d = sliced_dim("narrow", x, dim);
   const std::int64_t size = x.shape()[d];
   if (start < 0) start += size;
-  if (start < 0 || length < 0 || start + length > size)
-    fail<IndexError>("narrow: range [", start, ", ", start + length, ") is outside dimension ", d,
+  // length > size - start, not start + length > size, which could overflow.
+  if (start < 0 || start > size || length < 0 || length > size - start)
+    fail<IndexError>("narrow: start ", start, " and length ", length, " are outside dimension ", d,
                      " of size ", size);
   return slice(x, d, start, start + length);
 }
 
 Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index) {
-  check_defined("select", x);
-  const int d = wrap_dim("select", dim, x.dim());
+  const int d = sliced_dim("select", x, dim);
   const std::int64_t size = x.shape()[d];
   if (index < -size || index >= size)
     fail<IndexError>("select: index ", index, " is out of range for dimension ", d, " of size ",
@@ -315,6 +332,13 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
   if (index.dim() > 1)
     fail<ShapeError>("index_select: expected a 1-d index, got shape ", index.shape());
   const int d = wrap_dim("index_select", dim, x.dim());
+  if (x.dim() == 0) {
+    // As in PyTorch, a 0-d x is one element along its one dimension, and
+    // picking from it leaves it 0-d: exactly one index (which must be 0).
+    if (index.numel() != 1)
+      fail<IndexError>("index_select: a 0-d input takes exactly one index, got ", index.numel());
+    return reshape(index_select(reshape(x, {1}), 0, index), {});
+  }
   Shape shape = x.shape();
   shape[d] = index.numel();
   Tensor out = Tensor::empty(shape, x.dtype(), x.device(), "index_select");
@@ -330,6 +354,12 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index) {
   check_defined("gather", x);
   check_index("gather", index);
   const int d = wrap_dim("gather", dim, x.dim());
+  if (x.dim() == 0 || index.dim() == 0) {
+    // As in PyTorch, a 0-d input or index counts as 1-d with one element.
+    const auto as_1d = [](const Tensor& t) { return t.dim() == 0 ? reshape(t, {1}) : t; };
+    if (std::max(x.dim(), 1) == std::max(index.dim(), 1))
+      return reshape(gather(as_1d(x), 0, as_1d(index)), index.shape());
+  }
   if (index.dim() != x.dim())
     fail<ShapeError>("gather: index of shape ", index.shape(), " must have the rank of the input ",
                      x.shape());

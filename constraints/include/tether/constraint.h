@@ -108,6 +108,10 @@ std::shared_ptr<Constraint> make_constraint(std::string name, ConstraintFunction
 
 /// `first` then `second`: value = second(first(raw)). `second` must take one
 /// input. Feasible: what second can hold whose right_inverse first can hold.
+/// A value of the chain can still be one it cannot hold: second's
+/// right_inverse picks one intermediate value, which first may not give
+/// (chain(symmetric(), lower_triangular()): it picks the lower triangle
+/// itself). Keeping such a value throws ValueError naming that pick.
 std::shared_ptr<Constraint> chain(std::shared_ptr<Constraint> first,
                                   std::shared_ptr<Constraint> second);
 

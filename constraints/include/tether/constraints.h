@@ -23,10 +23,11 @@ namespace constraints {
 enum class PositiveMap { softplus, exp };
 
 /// lower_bound + softplus(raw) (or exp(raw)): "values > lower_bound". The
-/// nearest value clamps from below.
+/// nearest value clamps from below. Throws ValueError for a non-finite lower_bound.
 std::shared_ptr<Constraint> positive(PositiveMap map = PositiveMap::softplus,
                                      double lower_bound = 0.0);
 /// lo + (hi - lo) * sigmoid(raw): "values in (lo, hi)"; nearest clamps.
+/// Throws ValueError unless lo < hi and lo, hi and hi - lo are finite.
 std::shared_ptr<Constraint> bounded(double lo, double hi);
 /// softmax(raw, dim): "slices along dim of positive values summing to 1";
 /// nearest is the Euclidean projection onto the simplex.
@@ -35,9 +36,10 @@ std::shared_ptr<Constraint> simplex(std::int64_t dim = -1);
 /// norm (a zero slice has none).
 std::shared_ptr<Constraint> unit_norm(std::int64_t dim = -1);
 /// Weight normalisation (Salimans and Kingma, 2016): inputs "g" and "v", value
-/// g * v / ||v|| with norms over all dims but `dim`. Every finite value is
-/// feasible; right_inverse gives g = the slice norms, v = value (1 for a zero
-/// slice, which g = 0 keeps zero).
+/// g * v / max(||v||, 1e-12) with norms over all dims but `dim` (a zero v
+/// gives zero, as normalize does). Every finite value is feasible;
+/// right_inverse gives g = the slice norms, v = value (1 for a zero slice,
+/// which g = 0 keeps zero).
 std::shared_ptr<Constraint> weight_norm(std::int64_t dim = 0);
 /// (raw + raw^T) / 2 over the last two dims (square): "symmetric matrices";
 /// nearest is that same symmetric part.
@@ -51,7 +53,7 @@ std::shared_ptr<Constraint> lower_triangular();
 std::shared_ptr<Constraint> cholesky_factor();
 /// L L^T + eps I with L = cholesky_factor(raw), square: "symmetric matrices
 /// with eigenvalues > eps". Nearest: the symmetric part with its eigenvalues
-/// raised to eps (2-d values only).
+/// raised to eps (2-d values only). Throws ValueError unless eps is finite and >= 0.
 std::shared_ptr<Constraint> positive_definite(double eps = 1e-6);
 /// A matrix [n, k] with orthonormal columns (orthonormal rows when n < k):
 /// base @ matrix_exp(A), first k columns, A the skew-symmetric matrix made
@@ -66,12 +68,14 @@ std::shared_ptr<Constraint> orthogonal();
 
 /// Spectral normalisation (Miyato et al., 2018) of a weight shaped like `weight`:
 /// the weight viewed as a matrix with `dim` first, divided by its largest
-/// singular value estimated by power iteration. Buffers u and v start from
+/// singular value sigma estimated by power iteration, or by eps where sigma is
+/// smaller (a zero weight stays zero, as normalize does). Buffers u and v start from
 /// normalised random vectors refined by 15 iterations; each recompute in
 /// training mode runs `power_iteration_steps` more (under no-grad); eval mode
 /// reuses u and v. Feasible: "weights whose largest singular value is 1";
 /// right_inverse takes the value as the raw weight and sets u and v to its
-/// exact top singular vectors (an SVD). No projection.
+/// exact top singular vectors (an SVD). No projection. Throws ValueError
+/// unless eps is finite and positive.
 std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim = 0,
                                           int power_iteration_steps = 1, double eps = 1e-12);
 

@@ -48,11 +48,13 @@ class Shape {
   void erase(int position);
   void pop_back() { --size_; }
 
-  /// Product of the extents (1 for a scalar).
+  /// Product of the extents (1 for a scalar). Unsigned, so that a zero-extent
+  /// shape whose other extents overflow ([2, 2^62, 0], which checked_numel
+  /// accepts) gives 0 without overflowing: a 0 factor zeroes the product mod 2^64.
   std::int64_t numel() const {
-    std::int64_t n = 1;
-    for (auto d : *this) n *= d;
-    return n;
+    std::uint64_t n = 1;
+    for (auto d : *this) n *= static_cast<std::uint64_t>(d);
+    return static_cast<std::int64_t>(n);
   }
   std::vector<std::int64_t> to_vector() const { return {begin(), end()}; }
   /// "[2, 3]".
@@ -80,10 +82,15 @@ std::ostream& operator<<(std::ostream& os, const Shape& shape);
 using Strides = Shape;
 using Dims = Shape;
 
-/// Row-major (C-order) strides of a shape, in elements.
+/// Row-major (C-order) strides of a shape, in elements. Computed unsigned, as
+/// numel(): a shape with no elements may have extents whose product overflows
+/// ([0, 2^62, 4]), and its strides then wrap, which is harmless: they never
+/// address an element.
 inline Strides contiguous_strides(const Shape& shape) {
   Strides strides = Shape::filled(shape.size(), 1);
-  for (int i = shape.size() - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
+  for (int i = shape.size() - 2; i >= 0; --i)
+    strides[i] = static_cast<std::int64_t>(static_cast<std::uint64_t>(strides[i + 1]) *
+                                           static_cast<std::uint64_t>(shape[i + 1]));
   return strides;
 }
 

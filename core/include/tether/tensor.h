@@ -183,6 +183,7 @@ class Tensor {
   template <class T>
   std::vector<T> to_vector() const;
 
+  /// tether::to(*this, dtype) (ops.h): floating to i64 saturates, NaN gives INT64_MIN.
   Tensor to(DType dtype) const;
   Tensor to(Device device) const;
   Tensor clone() const;
