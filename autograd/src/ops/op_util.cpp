@@ -112,9 +112,21 @@ DType unary_dtype(const char* name, UnaryOp op, const Tensor& x) {
     case UnaryOp::leaky_relu:
       check_floating(name, x);  // throws: x holds integers
       return x.dtype();
-    default:
+    case UnaryOp::exp:
+    case UnaryOp::log:
+    case UnaryOp::log1p:
+    case UnaryOp::sqrt:
+    case UnaryOp::rsqrt:
+    case UnaryOp::sin:
+    case UnaryOp::cos:
+    case UnaryOp::tanh:
+    case UnaryOp::sigmoid:
+    case UnaryOp::erf:
+    case UnaryOp::reciprocal:
+    case UnaryOp::pow:
       return default_float_dtype;
   }
+  fail<ValueError>(name, ": unknown unary op");  // unreachable: the switch names every op
 }
 
 }  // namespace
