@@ -67,6 +67,25 @@ TEST_CASE("a stacked constraint keeps a value both can hold, writing the old lea
 }
 
 TEST_CASE(
+    "a freshly stacked layer holds every buffer of its chain before its first value, so it "
+    "loads a trained twin's state strictly",
+    "[constraints][stack]") {
+  const auto stack_on = [](nn::Linear& linear) {
+    linear.weight = constrain(spectral_norm(linear.weight), constraints::orthogonal());
+  };
+  nn::Linear trained(3, 3), fresh(3, 3);
+  stack_on(trained);
+  stack_on(fresh);
+  const auto& sn = computed(fresh.weight).constraint().buffers();
+  const Tensor u = sn.front().second.clone();
+  trained.weight->value();
+  CHECK(fresh.state_dict().size() == trained.state_dict().size());
+  CHECK(max_abs_diff(sn.front().second, u) == 0);  // preparing ran no power iteration
+  fresh.load_state_dict(trained.state_dict());
+  CHECK(max_abs_diff(fresh.weight->value(), trained.weight->value()) < 1e-6);
+}
+
+TEST_CASE(
     "an error raised inside a constraint's forward names the constraint and the raw input "
     "shapes, and keeps the original message",
     "[constraints][errors]") {

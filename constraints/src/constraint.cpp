@@ -159,7 +159,20 @@ class Chain final : public Constraint {
     for (auto& [name, t] : second_->buffers()) all.emplace_back("1." + name, t);
     return all;
   }
-  void prepare(const std::vector<Tensor>& raw) override { first_->prepare(raw); }
+  void prepare(const std::vector<Tensor>& raw) override {
+    first_->prepare(raw);
+    // second's buffers may take their shape from what first gives (orthogonal's
+    // base), and a state dict must hold them before the first value(): run
+    // first once, in eval mode, so that it moves no buffer of its own.
+    struct EvalMode {
+      Constraint& constraint;
+      bool was_training = constraint.is_training();
+      ~EvalMode() { constraint.train(was_training); }
+    } eval{*first_};
+    first_->train(false);
+    NoGradGuard no_grad;
+    second_->prepare({first_->forward(raw)});
+  }
 
   /// Why the chain missed `value`, when the reason is between its links: of
   /// the intermediate values second maps to `value`, its right_inverse picks
