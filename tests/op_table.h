@@ -17,8 +17,10 @@
 //    .grad_inputs = random_inputs({{2, 2}})},
 //
 // (or in a family's shorthand, such as UnaryCase for element-wise ops of one
-// tensor), and its name to the list in the test "every op in ops.h has a table
-// entry". Expected values come from closed forms or by hand, never from tether.
+// tensor). Expected values come from closed forms or by hand, never from
+// tether. The driver reads ops.h and nn/functional.h and fails for a function
+// declared there without a gradient-checked entry, unless its allow-list
+// (factories, comparisons, ...) gives the reason.
 //
 // Non-contiguous operands are made inside `f` (gradcheck copies its inputs into
 // fresh contiguous leaves), e.g. `f = op(transpose(x[0], 0, 1))`. Index and
@@ -64,6 +66,8 @@ std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> reduction_cases();
 std::vector<OpCase> linalg_cases();
 std::vector<OpCase> shape_cases();
+/// nn's losses (nn/functional.h).
+std::vector<OpCase> loss_cases();
 /// Ops without a gradient (comparisons, argmax, i64 arithmetic): their
 /// entries have no grad_inputs and are checked for values only.
 std::vector<OpCase> value_only_cases();

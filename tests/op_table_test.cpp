@@ -5,6 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -115,86 +119,156 @@ void check_family(const std::vector<OpCase>& cases) {
   }
 }
 
-/// Every differentiable op in ops.h; operators are variants of add, sub, mul, div and neg.
-const std::set<std::string> kDifferentiableOps = {
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "affine",
-    "neg",
-    "reciprocal",
-    "pow",
-    "exp",
-    "log",
-    "log1p",
-    "sqrt",
-    "rsqrt",
-    "abs",
-    "sign",
-    "sin",
-    "cos",
-    "tanh",
-    "sigmoid",
-    "erf",
-    "relu",
-    "leaky_relu",
-    "gelu",
-    "softplus",
-    "clamp",
-    "where",
-    "maximum",
-    "minimum",
-    "sum",
-    "mean",
-    "var",
-    "amax",
-    "amin",
-    "logsumexp",
-    "norm",
-    "softmax",
-    "log_softmax",
-    "normalize",
-    "sum_to_shape",
-    "matmul",
-    "mm",
-    "mv",
-    "dot",
-    "outer",
-    "linear",
-    "matrix_exp",
-    "reshape",
-    "view",
-    "flatten",
-    "transpose",
-    "permute",
-    "squeeze",
-    "unsqueeze",
-    "expand",
-    "narrow",
-    "slice",
-    "select",
-    "contiguous",
-    "clone",
-    "cat",
-    "stack",
-    "index_select",
-    "gather",
-    "to",
-    "cholesky",
-    "solve_triangular",
-    "cholesky_solve",
-    "logdet",
-    "tril",
-    "triu",
-    "diagonal",
+const std::string kOpsHeader = "autograd/include/tether/ops.h";
+const std::string kLossesHeader = "nn/include/tether/nn/functional.h";
+
+/// A function declared in a public header, with the source file its section
+/// of the header names ("// ---- element-wise (elementwise.cpp) ---"), or the
+/// header's own name where it has no sections.
+struct Declaration {
+  std::string name;
+  std::string section;
 };
+
+/// The functions declared at namespace scope in `header` (a path under the
+/// source tree). A declaration starts on an unindented line that is no comment,
+/// directive or closing brace, and names its function before the first '(';
+/// its continuation lines are indented.
+std::vector<Declaration> declared_functions(const std::string& header) {
+  std::ifstream file(std::string(TETHER_SOURCE_DIR) + "/" + header);
+  REQUIRE(file.is_open());
+  const std::regex section_start(R"(^// ---- .*\((\w+\.cpp)\))");
+  const std::regex declaration(R"(^[^\s/#}].*?\b(operator\S+?|\w+)\s*\()");
+  std::vector<Declaration> found;
+  std::string section = std::filesystem::path(header).filename().string();
+  std::smatch match;
+  for (std::string line; std::getline(file, line);) {
+    if (std::regex_search(line, match, section_start))
+      section = match[1];
+    else if (std::regex_search(line, match, declaration))
+      found.push_back({match[1], section});
+  }
+  return found;
+}
+
+/// The named ops that ops.h's operators call, and so the table's entries for
+/// them: "a + b" is checked as a variant of add ("operator+ on tensors"),
+/// "a + 2.0" as one of add too (it calls affine), "-a" of neg.
+const std::map<std::string, std::vector<std::string>> kOperatorOps = {
+    {"operator+", {"add"}}, {"operator-", {"sub", "neg"}}, {"operator*", {"mul"}},
+    {"operator/", {"div"}}, {"operator<", {"lt"}},         {"operator<=", {"le"}},
+    {"operator>", {"gt"}},  {"operator>=", {"ge"}},
+};
+
+/// The table file for the ops of a header section (see Declaration).
+const std::map<std::string, std::string> kTableFiles = {
+    {"elementwise.cpp", "op_table_elementwise.cpp"},
+    {"reduction.cpp", "op_table_reduction.cpp"},
+    {"linalg.cpp", "op_table_linalg.cpp"},
+    {"matrix_functions.cpp", "op_table_linalg.cpp"},
+    {"decompositions.cpp", "op_table_linalg.cpp"},
+    {"shape.cpp", "op_table_shape.cpp"},
+    {"functional.h", "op_table_loss.cpp"},
+};
+
+std::string table_file(const std::string& section) {
+  const auto it = kTableFiles.find(section);
+  return it != kTableFiles.end()
+             ? "tests/" + it->second
+             : "a new tests/op_table_<family>.cpp (its cases function declared in op_table.h, "
+               "called in differentiable_cases() and listed in kTableFiles)";
+}
+
+/// Functions with no gradient to check, and why; nothing else may lack a
+/// gradient-checked entry.
+struct WithoutGradient {
+  std::vector<std::string> names;
+  std::string reason;
+};
+
+const std::vector<WithoutGradient> kOpsWithoutGradient = {
+    {{"empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand", "randn", "tensor",
+      "scalar_tensor"},
+     "factories: their result is a new leaf, a function of no tensor"},
+    {{"zeros_like", "ones_like", "full_like"},
+     "factories that read only the shape, dtype and device of their argument"},
+    {{"result_type"}, "returns a DType, not a tensor"},
+    {{"eq", "ne", "lt", "le", "gt", "ge"},
+     "comparisons: piecewise-constant masks, values checked in op_table_value_only.cpp"},
+    {{"argmax"}, "returns i64 indices, values checked in op_table_value_only.cpp"},
+    {{"adam_step_"}, "an in-place optimizer update, refused in grad mode (optim::Adam's step)"},
+};
+
+/// The name of every function in `header`, an operator as the named ops it
+/// calls, each with its section.
+std::multimap<std::string, std::string> declared_ops(const std::string& header) {
+  const std::vector<Declaration> declarations = declared_functions(header);
+  if (declarations.empty()) FAIL("the parser finds no declaration in " << header);
+  std::multimap<std::string, std::string> sections_of_ops;
+  std::set<std::string> unmapped_operators;
+  for (const auto& d : declarations) {
+    if (!d.name.starts_with("operator")) {
+      sections_of_ops.emplace(d.name, d.section);
+    } else if (const auto named = kOperatorOps.find(d.name); named != kOperatorOps.end()) {
+      for (const auto& op : named->second) sections_of_ops.emplace(op, d.section);
+    } else {
+      unmapped_operators.insert(d.name);
+    }
+  }
+  for (const auto& name : unmapped_operators)
+    FAIL_CHECK(header << " declares " << name
+                      << ": add the named ops it calls to kOperatorOps in tests/op_table_test.cpp");
+  return sections_of_ops;
+}
 
 std::vector<OpCase> differentiable_cases() {
   std::vector<OpCase> cases;
-  for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases})
+  for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
+}
+
+/// The ops with a gradient-checked entry.
+std::set<std::string> gradient_checked_ops() {
+  std::set<std::string> ops;
+  for (const auto& c : differentiable_cases()) {
+    INFO(c.op << " / " << c.variant
+              << " is in a family of differentiable ops: give it grad_inputs "
+                 "or move it to op_table_value_only.cpp");
+    CHECK(static_cast<bool>(c.grad_inputs));
+    ops.insert(c.op);
+  }
+  return ops;
+}
+
+/// Fails for each op of `header` that has no gradient-checked entry and is not
+/// in `without_gradient`, and for each name there that `header` does not
+/// declare or that has a gradient-checked entry after all.
+void check_coverage(const std::string& header,
+                    const std::vector<WithoutGradient>& without_gradient) {
+  const std::multimap<std::string, std::string> declared = declared_ops(header);
+  const std::set<std::string> checked = gradient_checked_ops();
+  std::map<std::string, std::string> reasons;
+  for (const auto& group : without_gradient)
+    for (const auto& name : group.names) reasons.emplace(name, group.reason);
+  for (const auto& [op, section] : declared) {
+    if (checked.count(op) == 0 && reasons.count(op) == 0)
+      FAIL_CHECK(header << " declares " << op << ", which no op-table entry gradient-checks: add "
+                        << "an entry with grad_inputs to " << table_file(section)
+                        << ", or, if it has no gradient, add it with the reason to the "
+                           "allow-list of "
+                        << header << " in tests/op_table_test.cpp");
+  }
+  for (const auto& [name, reason] : reasons) {
+    if (declared.count(name) == 0)
+      FAIL_CHECK(name << " is allow-listed (" << reason << "), but " << header
+                      << " does not declare it: remove it from the allow-list in "
+                         "tests/op_table_test.cpp");
+    if (checked.count(name) == 1)
+      FAIL_CHECK(name << " is allow-listed (" << reason
+                      << "), but has a gradient-checked entry: remove it from the allow-list in "
+                         "tests/op_table_test.cpp");
+  }
 }
 
 }  // namespace
@@ -238,17 +312,24 @@ TEST_CASE("amax, amin, maximum and minimum share the gradient equally among ties
   CHECK(gradients(minimum(a, b), {a, b}) == Values{{0.5, 0.0, 1.0}, {0.5, 1.0, 0.0}});
 }
 
-TEST_CASE("every op in ops.h has a table entry", "[ops]") {
-  std::set<std::string> tabled;
-  for (const auto& c : differentiable_cases()) {
-    INFO(c.op << " / " << c.variant);
-    CHECK(kDifferentiableOps.count(c.op) == 1);
-    CHECK(static_cast<bool>(c.grad_inputs));
-    tabled.insert(c.op);
-  }
-  for (const auto& op : kDifferentiableOps) {
-    INFO(op);
-    CHECK(tabled.count(op) == 1);
+TEST_CASE("every function of ops.h has a gradient-checked table entry or a reason why not",
+          "[ops]") {
+  check_coverage(kOpsHeader, kOpsWithoutGradient);
+}
+
+TEST_CASE("every loss of nn/functional.h has a gradient-checked table entry", "[ops]") {
+  check_coverage(kLossesHeader, {});
+}
+
+TEST_CASE("every table entry names a function of ops.h or nn/functional.h", "[ops]") {
+  std::set<std::string> declared;
+  for (const auto& header : {kOpsHeader, kLossesHeader})
+    for (const auto& [op, section] : declared_ops(header)) declared.insert(op);
+  for (const auto& family : {differentiable_cases(), value_only_cases()}) {
+    for (const auto& c : family) {
+      INFO("the entry " << c.op << " / " << c.variant << " names no declared function");
+      CHECK(declared.count(c.op) == 1);
+    }
   }
 }
 
