@@ -1,5 +1,5 @@
 // What the checkpoint fuzzer (fuzz/checkpoint_fuzz.cpp) does with an input that
-// parses, shared with tests/checkpoint_corpus_test.cpp, which replays the corpus.
+// parses, shared with tests/fuzz_checkpoint_corpus_test.cpp, which replays the corpus.
 // A small fixed training setup receives it twice: as a module's state
 // (Module::load_state_dict) and as a training checkpoint (optim::load_checkpoint
 // into the module, Adam and StepLR). It has every dtype a checkpoint holds and

@@ -1,5 +1,5 @@
 // The program fuzzer's interpreter (fuzz/program.cpp), shared by the libFuzzer
-// target fuzz/program_fuzz.cpp and by tests/program_corpus_test.cpp, which
+// target fuzz/program_fuzz.cpp and by tests/fuzz_program_corpus_test.cpp, which
 // replays the regression corpus.
 //
 // Bytes are read as a short program of tensor ops and constraint calls over

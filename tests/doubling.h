@@ -1,4 +1,4 @@
-// A constraint for caching tests (tests/caching_test.cpp, tests/cuda_test.cpp):
+// A constraint for caching tests (tests/constraints_caching_test.cpp, tests/backend_cuda_test.cpp):
 // it counts how often its forward runs.
 #pragma once
 

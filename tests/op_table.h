@@ -57,7 +57,7 @@ struct OpCase {
   /// Finite-difference step and tolerances of both gradient checks.
   GradcheckOptions tolerance = {};
   /// Whether CUDA computes it too; false for i64 products, which CUDA refuses
-  /// with a DTypeError, as PyTorch's does (cuda_test.cpp checks the refusal).
+  /// with a DTypeError, as PyTorch's does (backend_cuda_test.cpp checks the refusal).
   bool on_cuda = true;
 };
 
@@ -75,7 +75,7 @@ std::vector<OpCase> value_only_cases();
 // ---- helpers for writing entries (op_table_test.cpp) ------------------------
 
 /// The device t() and ints() create their tensors on: the CPU, unless a test
-/// runs the table on another device (cuda_test.cpp).
+/// runs the table on another device (backend_cuda_test.cpp).
 Device& table_device();
 /// An explicit f64 tensor on table_device(): t({1, 2, 3, 4}, {2, 2}).
 Tensor t(const std::vector<double>& values, const Shape& shape);

@@ -1,5 +1,5 @@
 // The orthogonal constraint beyond the strategy table and its training test
-// (strategies_test.cpp): assigning an orthogonal matrix through right_inverse,
+// (constraints_strategies_test.cpp): assigning an orthogonal matrix through right_inverse,
 // a weight that is not orthogonal, and the "base" buffer in state dicts.
 #include <tether/tether.h>
 #include <algorithm>

@@ -1,6 +1,6 @@
 // The program fuzzer's findings (fuzz/program.h), one test per class of bug;
 // the inputs that found them are in tests/data/program_corpus/, named for
-// what they found, and replayed by program_corpus_test.cpp. Expected values
+// what they found, and replayed by fuzz_program_corpus_test.cpp. Expected values
 // are torch 1.13's where torch defines them.
 #include <catch2/catch.hpp>
 

@@ -111,7 +111,7 @@ TEST_CASE(
 
 TEST_CASE("Module::load without strict loads what a file holds and returns what it lacks",
           "[module]") {
-  const testing::ScratchDirectory directory("tether_module_load_test");
+  const testing::ScratchDirectory directory("tether_nn_module_load_test");
   const std::string path = directory / "partial.safetensors";
   const nn::StateDict state = partial_state();
   nn::save_safetensors(path, state);

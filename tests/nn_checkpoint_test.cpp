@@ -19,7 +19,7 @@ namespace {
 
 /// A scratch directory of this file's own.
 struct ScratchDirectory : testing::ScratchDirectory {
-  ScratchDirectory() : testing::ScratchDirectory("tether_checkpoint_test") {}
+  ScratchDirectory() : testing::ScratchDirectory("tether_nn_checkpoint_test") {}
 };
 
 std::string read_bytes(const std::string& path) {
