@@ -98,10 +98,7 @@ void run_size(std::int64_t n, const bench::Options& options) {
 
 int main(int argc, char** argv) {
   CLI::App app{"f32 square matrix product: tether::matmul against OpenBLAS and Eigen"};
-  bench::Options options;
-  options.samples = 7;
-  options.sample_ms = 2;
-  options.min_seconds = 0.3;
+  bench::Options options{.samples = 7, .sample_ms = 2, .min_seconds = 0.3};
   options.add_flags(app);
   int threads = 1;
   app.add_option("--threads", threads, "OpenBLAS threads (tether's large products use OpenBLAS)")

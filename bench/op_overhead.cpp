@@ -199,10 +199,7 @@ void run_op(const Op& op, int chain_length, const bench::Options& options,
 
 int main(int argc, char** argv) {
   CLI::App app{"tether per-op overhead on tiny tensors (compare: shared/peers/op_overhead.cpp)"};
-  bench::Options options;
-  options.samples = 15;
-  options.sample_ms = 10;
-  options.min_seconds = 0.2;
+  bench::Options options{.samples = 15, .sample_ms = 10, .min_seconds = 0.2};
   options.add_flags(app);
   int chain_length = 100;
   app.add_option("--chain-len", chain_length, "ops per chain")

@@ -7,10 +7,7 @@
 int main(int argc, char** argv) {
   using namespace tether;
   CLI::App app{"spectral-norm toy: 1,000 SGD steps of a spectrally normalised Linear(3, 4)"};
-  bench::Options options;
-  options.samples = 7;
-  options.sample_ms = 1;
-  options.min_seconds = 0.2;
+  bench::Options options{.samples = 7, .sample_ms = 1, .min_seconds = 0.2};
   options.add_flags(app);
   int steps = 1000;
   app.add_option("--steps", steps, "SGD steps per loop")->capture_default_str();

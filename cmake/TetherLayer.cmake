@@ -17,3 +17,21 @@ function(tether_add_layer layer)
   endforeach()
   set_target_properties(${target} PROPERTIES EXPORT_NAME ${layer})
 endfunction()
+
+# tether_native_eigen(<target>)
+#
+# Compiles <target>'s C++ with -march=native when TETHER_NATIVE is on, as the CPU kernels
+# are. Under GCC it also turns off the uninitialised-value warnings that GCC 12 gives for
+# the AVX-512 intrinsics Eigen's packet code inlines (_mm512_undefined, the don't-care
+# upper half of a cast): a false positive in the compiler's own header, about 750 lines of
+# it, that would bury real ones.
+function(tether_native_eigen target)
+  if(NOT TETHER_NATIVE)
+    return()
+  endif()
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-march=native>)
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    target_compile_options(${target} PRIVATE
+      $<$<COMPILE_LANGUAGE:CXX>:-Wno-maybe-uninitialized;-Wno-uninitialized>)
+  endif()
+endfunction()

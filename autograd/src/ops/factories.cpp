@@ -1,5 +1,6 @@
-// Factories, named as in libtorch. Values are produced on the CPU and copied
-// when another device is asked for.
+// Factories, named as in libtorch. Constant fills run the device's fill kernel;
+// values computed element by element are produced on the CPU in f64 and copied
+// when another dtype or device is asked for.
 #include <cmath>
 #include <random>
 
