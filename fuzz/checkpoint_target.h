@@ -1,14 +1,14 @@
 // What the checkpoint fuzzer (fuzz/checkpoint_fuzz.cpp) does with an input that
 // parses, shared with tests/fuzz_checkpoint_corpus_test.cpp, which replays the corpus.
 // A small fixed training setup receives it twice: as a module's state
-// (Module::load_state_dict) and as a training checkpoint (optim::load_checkpoint
+// (Module::load_state_dict) and as a training checkpoint (training::load_checkpoint
 // into the module, Adam and StepLR). It has every dtype a checkpoint holds and
 // a computed parameter, so key, shape and dtype mismatches all have something
 // to mismatch.
 #pragma once
 
-#include <tether/optim/checkpoint.h>
 #include <tether/tether.h>
+#include <tether/train/checkpoint.h>
 
 #include <memory>
 #include <string>
@@ -34,7 +34,7 @@ struct CheckpointModel : nn::Module {
 };
 
 /// Whether two state dicts have the same keys, dtypes, shapes and bytes.
-inline bool same_bytes(const nn::StateDict& a, const nn::StateDict& b) {
+inline bool same_bytes(const StateDict& a, const StateDict& b) {
   if (a.size() != b.size()) return false;
   for (auto left = a.begin(), right = b.begin(); left != a.end(); ++left, ++right)
     if (left->first != right->first || !same_bytes(left->second, right->second)) return false;
@@ -63,15 +63,15 @@ class CheckpointTarget {
   std::string load(const nn::Checkpoint& checkpoint) {
     const bool module_loads = loads([&] { model.load_state_dict(checkpoint.tensors); });
     const bool training_loads =
-        loads([&] { optim::load_checkpoint(checkpoint, "input", model, adam, &schedule); });
+        loads([&] { training::load_checkpoint(checkpoint, "input", model, adam, &schedule); });
     if (module_loads) return training_loads ? "both" : "module";
     return training_loads ? "training" : "neither";
   }
 
  private:
   struct Snapshot {
-    nn::StateDict model, adam;
-    optim::Metadata options, schedule;
+    StateDict model, adam;
+    Metadata options, schedule;
     bool operator==(const Snapshot& other) const {
       return same_bytes(model, other.model) && same_bytes(adam, other.adam) &&
              options == other.options && schedule == other.schedule;

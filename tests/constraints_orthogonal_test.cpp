@@ -94,7 +94,7 @@ TEST_CASE(
     Tensor raw = computed(source->weight).raw_inputs()[0];
     raw.add_(randn({5, 3}, DType::f64));
   }
-  const nn::StateDict state = source->state_dict();
+  const StateDict state = source->state_dict();
   std::vector<std::string> keys;
   for (const auto& [key, tensor] : state) keys.push_back(key);
   CHECK(keys == std::vector<std::string>{"bias", "weight.base", "weight.raw"});

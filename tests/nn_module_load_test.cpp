@@ -18,8 +18,8 @@ using testing::snapshot, testing::spectral_linear, testing::Values;
 namespace {
 
 /// Another module's state without "weight.u" and "bias", with "extra" and "head.bias".
-nn::StateDict partial_state() {
-  nn::StateDict state = spectral_linear(2)->state_dict();
+StateDict partial_state() {
+  StateDict state = spectral_linear(2)->state_dict();
   state.erase("weight.u");
   state.erase("bias");
   state["extra"] = zeros({1}, DType::f64);
@@ -29,8 +29,7 @@ nn::StateDict partial_state() {
 
 /// Checks that `module` holds `source`'s values for the keys both have and
 /// `before`'s for the others.
-void check_loaded_where_matched(nn::Module& module, const nn::StateDict& source,
-                                const Values& before) {
+void check_loaded_where_matched(nn::Module& module, const StateDict& source, const Values& before) {
   for (const auto& [key, values] : snapshot(module.state_dict())) {
     INFO(key);
     const auto it = source.find(key);
@@ -46,7 +45,7 @@ TEST_CASE(
     "[module]") {
   const auto linear = spectral_linear(1);
   const Values before = snapshot(linear->state_dict());
-  const nn::StateDict state = partial_state();
+  const StateDict state = partial_state();
 
   const nn::IncompatibleKeys unmatched = linear->load_state_dict(state, /*strict=*/false);
   CHECK(unmatched.missing_keys == Strings{"bias", "weight.u"});
@@ -61,7 +60,7 @@ TEST_CASE("a strict load_state_dict names every missing and unexpected key and c
   CHECK_THROWS_WITH(linear->load_state_dict(partial_state()),
                     "load_state_dict: missing keys \"bias\", \"weight.u\" and unexpected keys "
                     "\"extra\", \"head.bias\" (strict=false loads the keys that match)");
-  nn::StateDict one_missing = spectral_linear(2)->state_dict();
+  StateDict one_missing = spectral_linear(2)->state_dict();
   one_missing.erase("bias");
   CHECK_THROWS_AS(linear->load_state_dict(one_missing), ValueError);
   CHECK_THROWS_WITH(linear->load_state_dict(one_missing),
@@ -71,7 +70,7 @@ TEST_CASE("a strict load_state_dict names every missing and unexpected key and c
 
 TEST_CASE("a strict load_state_dict of a full state returns no incompatible keys", "[module]") {
   const auto linear = spectral_linear(1);
-  const nn::StateDict state = spectral_linear(2)->state_dict();
+  const StateDict state = spectral_linear(2)->state_dict();
   const nn::IncompatibleKeys unmatched = linear->load_state_dict(state);
   CHECK(unmatched.missing_keys.empty());
   CHECK(unmatched.unexpected_keys.empty());
@@ -98,13 +97,13 @@ TEST_CASE(
     INFO(bad.message);
     const auto linear = spectral_linear(1);
     const Values before = snapshot(linear->state_dict());
-    nn::StateDict state = partial_state();  // keys missing and unexpected too
+    StateDict state = partial_state();  // keys missing and unexpected too
     state[bad.key] = bad.tensor;
     CHECK_THROWS_WITH(linear->load_state_dict(state, /*strict=*/false), bad.message);
     CHECK(snapshot(linear->state_dict()) == before);
   }
   const auto linear = spectral_linear(1);
-  nn::StateDict state = partial_state();
+  StateDict state = partial_state();
   state["weight.raw"] = zeros({3, 4}, DType::f64);
   CHECK_THROWS_AS(linear->load_state_dict(state, /*strict=*/false), ShapeError);
 }
@@ -113,7 +112,7 @@ TEST_CASE("Module::load without strict loads what a file holds and returns what 
           "[module]") {
   const testing::ScratchDirectory directory("tether_nn_module_load_test");
   const std::string path = directory / "partial.safetensors";
-  const nn::StateDict state = partial_state();
+  const StateDict state = partial_state();
   nn::save_safetensors(path, state);
 
   const auto linear = spectral_linear(1);

@@ -12,7 +12,7 @@ using testing::snapshot, testing::spectral_linear, testing::Values;
 
 namespace {
 
-std::vector<std::string> keys(const nn::StateDict& state) {
+std::vector<std::string> keys(const StateDict& state) {
   std::vector<std::string> names;
   for (const auto& [key, tensor] : state) names.push_back(key);
   return names;
@@ -56,7 +56,7 @@ struct TwoLayers : nn::Module {
 TEST_CASE("state_dict of a spectrally normalised Linear holds weight.raw, .u, .v and bias",
           "[module]") {
   const auto linear = spectral_linear(61);
-  const nn::StateDict state = linear->state_dict();
+  const StateDict state = linear->state_dict();
   CHECK(keys(state) == std::vector<std::string>{"bias", "weight.raw", "weight.u", "weight.v"});
   CHECK(state.at("weight.raw").shape() == Shape{4, 3});
   CHECK(state.at("weight.u").shape() == Shape{4});
@@ -80,24 +80,24 @@ TEST_CASE("load_state_dict rejects a bad entry by name and leaves the module unc
           "[module]") {
   struct BadState {
     std::string what, key;
-    std::function<void(nn::StateDict&)> spoil;
+    std::function<void(StateDict&)> spoil;
   };
   const std::vector<BadState> bad_states = {
-      {"a missing key", "weight.u", [](nn::StateDict& s) { s.erase("weight.u"); }},
+      {"a missing key", "weight.u", [](StateDict& s) { s.erase("weight.u"); }},
       {"a mis-shaped entry", "weight.raw",
-       [](nn::StateDict& s) {
+       [](StateDict& s) {
          s["weight.raw"] = zeros({3, 4}, DType::f64);
        }},
       {"an unexpected key", "weight.w",
-       [](nn::StateDict& s) { s["weight.w"] = zeros({3}, DType::f64); }},
+       [](StateDict& s) { s["weight.w"] = zeros({3}, DType::f64); }},
       {"an integer entry for a float tensor", "bias",
-       [](nn::StateDict& s) { s["bias"] = zeros({4}, DType::i64); }},
+       [](StateDict& s) { s["bias"] = zeros({4}, DType::i64); }},
   };
   for (const auto& bad : bad_states) {
     INFO(bad.what);
     const auto linear = spectral_linear(64);
     const Values before = snapshot(linear->state_dict());
-    nn::StateDict state = spectral_linear(65)->state_dict();  // every value differs
+    StateDict state = spectral_linear(65)->state_dict();  // every value differs
     bad.spoil(state);
     CHECK_THROWS_WITH(linear->load_state_dict(state), Catch::Contains("\"" + bad.key + "\""));
     CHECK(snapshot(linear->state_dict()) == before);

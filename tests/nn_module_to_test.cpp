@@ -20,7 +20,7 @@ struct WithBuffers : nn::Module {
   }
 };
 
-std::vector<std::string> keys(const nn::StateDict& state) {
+std::vector<std::string> keys(const StateDict& state) {
   std::vector<std::string> names;
   for (const auto& [key, tensor] : state) names.push_back(key);
   return names;

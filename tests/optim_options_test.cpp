@@ -41,7 +41,7 @@ void check_refused_everywhere(const Options& bad, bool only_lr_is_bad) {
   CHECK_FALSE(from_constructor.empty());
 
   Optimizer optimizer({p}, Options{});
-  const optim::Metadata before = optimizer.options_dict();
+  const Metadata before = optimizer.options_dict();
   CHECK_THROWS_AS(optimizer.set_options(0, bad), ValueError);
   CHECK(error_of([&] { optimizer.set_options(0, bad); }) == from_constructor);
   if (only_lr_is_bad) CHECK(error_of([&] { optimizer.set_lr(0, bad.lr); }) == from_constructor);

@@ -237,7 +237,7 @@ TEST_CASE("optimizer state saves and restores, and both copies step alike", "[op
     INFO(name);
     const std::unique_ptr<optim::Optimizer> original = make_optimizer(fresh_parameters());
     train(*original, 3, 1.0);
-    const optim::StateDict state = original->state_dict();
+    const StateDict state = original->state_dict();
     CHECK(state.at("0.step").item<std::int64_t>() == 3);
     CHECK(state.at("1.step").item<std::int64_t>() == 3);
 
@@ -271,9 +271,9 @@ TEST_CASE("load_state_dict rejects a bad key, naming it, and keeps the old state
   optim::Adam adam({p}, {.lr = 0.1});
   p.set_grad(full({1}, 1.0, DType::f64));
   adam.step();
-  const optim::StateDict good = adam.state_dict();
+  const StateDict good = adam.state_dict();
   const auto with = [&](const std::string& key, const Tensor& tensor) {
-    optim::StateDict state = good;
+    StateDict state = good;
     state[key] = tensor;
     return state;
   };

@@ -14,7 +14,7 @@ namespace tether::testing {
 /// Every entry's values, for bitwise comparisons of two states.
 using Values = std::map<std::string, std::vector<double>>;
 
-inline Values snapshot(const nn::StateDict& state) {
+inline Values snapshot(const StateDict& state) {
   Values values;
   for (const auto& [key, tensor] : state) values[key] = tensor.to_vector<double>();
   return values;

@@ -7,10 +7,11 @@
 //   loss.backward();          // w.grad() now holds d loss / d w
 //
 // Headers: tensor.h (the Tensor handle), ops.h (every differentiable op),
-// autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h, threads.h;
+// autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h, threads.h,
+// state_dict.h (StateDict, Metadata);
 // parameter.h, constraint.h, constraints.h, projection.h (constrained
 // parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,
-// learning-rate schedulers, gradient clipping, training checkpoints).
+// learning-rate schedulers, gradient clipping); train/ (training checkpoints).
 #pragma once
 
 #include "tether/allocator.h"
@@ -36,7 +37,6 @@
 #include "tether/nn/rnn.h"
 #include "tether/nn/sequential.h"
 #include "tether/ops.h"
-#include "tether/optim/checkpoint.h"
 #include "tether/optim/clip_grad.h"
 #include "tether/optim/optimizer.h"
 #include "tether/optim/scheduler.h"
@@ -44,5 +44,7 @@
 #include "tether/projection.h"
 #include "tether/scalar.h"
 #include "tether/shape.h"
+#include "tether/state_dict.h"
 #include "tether/tensor.h"
 #include "tether/threads.h"
+#include "tether/train/checkpoint.h"

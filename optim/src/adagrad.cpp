@@ -11,22 +11,6 @@ Adagrad::Adagrad(std::vector<Group> groups)
   check_all_options();
 }
 
-std::vector<detail::OptionField> option_fields(AdagradOptions& options) {
-  return {{"lr", &options.lr},
-          {"lr_decay", &options.lr_decay},
-          {"weight_decay", &options.weight_decay},
-          {"initial_accumulator_value", &options.initial_accumulator_value},
-          {"eps", &options.eps}};
-}
-
-void Adagrad::check_options(const AdagradOptions& options) const {
-  check_non_negative("learning rate", options.lr);
-  check_non_negative("lr_decay", options.lr_decay);
-  check_non_negative("weight decay", options.weight_decay);
-  check_non_negative("initial_accumulator_value", options.initial_accumulator_value);
-  check_non_negative("eps", options.eps);
-}
-
 void Adagrad::update(Tensor& p, Tensor grad, ParameterState& state, const AdagradOptions& options) {
   if (options.weight_decay != 0) grad = grad + p * options.weight_decay;
   // s += g^2 over the whole run; p -= lr_t g / (sqrt(s) + eps), so weights

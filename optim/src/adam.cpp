@@ -18,20 +18,9 @@ Adam::Adam(std::vector<Group> groups, bool decoupled_weight_decay)
   check_all_options();
 }
 
-std::vector<detail::OptionField> option_fields(AdamOptions& options) {
-  return {{"lr", &options.lr},
-          {"beta1", &options.betas.first},
-          {"beta2", &options.betas.second},
-          {"eps", &options.eps},
-          {"weight_decay", &options.weight_decay},
-          {"amsgrad", &options.amsgrad}};
-}
-
 void Adam::check_options(const AdamOptions& options) const {
+  GroupedOptimizer::check_options(options);  // lr, eps and weight decay
   const auto [beta1, beta2] = options.betas;
-  check_non_negative("learning rate", options.lr);
-  check_non_negative("eps", options.eps);
-  check_non_negative("weight decay", options.weight_decay);
   if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1))
     fail<ValueError>(name(), ": betas must lie in [0, 1), got (", beta1, ", ", beta2, ")");
 }

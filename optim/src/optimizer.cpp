@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <string_view>
 #include <system_error>
 
 #include "tether/error.h"
@@ -76,22 +77,51 @@ std::vector<double> MetadataReader::list(const std::string& key, std::size_t siz
   return values;
 }
 
-void MetadataReader::options(const std::string& prefix, const std::vector<OptionField>& fields) {
-  for (const auto& [name, field] : fields) {
-    const std::string key = prefix + name;
-    if (double* const* number_field = std::get_if<double*>(&field)) {
-      **number_field = number(key);
-      continue;
-    }
-    const std::string& flag = text(key);
-    if (flag != "true" && flag != "false") bad(key, "true or false");
-    *std::get<bool*>(field) = flag == "true";
-  }
+bool MetadataReader::flag(const std::string& key) {
+  const std::string& value = text(key);
+  if (value != "true" && value != "false") bad(key, "true or false");
+  return value == "true";
 }
 
 void MetadataReader::finish(const std::string& hint) const {
   for (const auto& [key, value] : metadata_)
     if (!read_.count(key)) fail<ValueError>(owner_, ": unexpected key \"", key, "\"", hint);
+}
+
+void write_option(Metadata& text, const std::string& prefix, double value, const char* key) {
+  text[prefix + key] = to_text(value);
+}
+
+void write_option(Metadata& text, const std::string& prefix, bool value, const char* key) {
+  text[prefix + key] = to_text(value);
+}
+
+void write_option(Metadata& text, const std::string& prefix, const std::pair<double, double>& value,
+                  const char* first, const char* second) {
+  write_option(text, prefix, value.first, first);
+  write_option(text, prefix, value.second, second);
+}
+
+void read_option(MetadataReader& reader, const std::string& prefix, double& value,
+                 const char* key) {
+  value = reader.number(prefix + key);
+}
+
+void read_option(MetadataReader& reader, const std::string& prefix, bool& value, const char* key) {
+  value = reader.flag(prefix + key);
+}
+
+void read_option(MetadataReader& reader, const std::string& prefix,
+                 std::pair<double, double>& value, const char* first, const char* second) {
+  read_option(reader, prefix, value.first, first);
+  read_option(reader, prefix, value.second, second);
+}
+
+const char* option_label(const char* key) {
+  const std::string_view name = key;
+  if (name == "lr") return "learning rate";
+  if (name == "weight_decay") return "weight decay";
+  return key;
 }
 
 }  // namespace detail
@@ -199,14 +229,6 @@ std::vector<ParameterState> Optimizer::loaded_state(const StateDict& dict) const
 
 SGD::SGD(std::vector<Tensor> parameters, SGDOptions options)
     : SGD({{std::move(parameters), options}}) {}
-
-std::vector<detail::OptionField> option_fields(SGDOptions& options) {
-  return {{"lr", &options.lr},
-          {"momentum", &options.momentum},
-          {"dampening", &options.dampening},
-          {"weight_decay", &options.weight_decay},
-          {"nesterov", &options.nesterov}};
-}
 
 SGD::SGD(std::vector<Group> groups)
     : GroupedOptimizer("SGD", std::move(groups), {"momentum_buffer"}) {

@@ -12,23 +12,6 @@ RMSprop::RMSprop(std::vector<Group> groups)
   check_all_options();
 }
 
-std::vector<detail::OptionField> option_fields(RMSpropOptions& options) {
-  return {{"lr", &options.lr},
-          {"alpha", &options.alpha},
-          {"eps", &options.eps},
-          {"weight_decay", &options.weight_decay},
-          {"momentum", &options.momentum},
-          {"centered", &options.centered}};
-}
-
-void RMSprop::check_options(const RMSpropOptions& options) const {
-  check_non_negative("learning rate", options.lr);
-  check_non_negative("alpha", options.alpha);
-  check_non_negative("eps", options.eps);
-  check_non_negative("weight decay", options.weight_decay);
-  check_non_negative("momentum", options.momentum);
-}
-
 void RMSprop::update(Tensor& p, Tensor grad, ParameterState& state, const RMSpropOptions& options) {
   const double alpha = options.alpha;
   if (options.weight_decay != 0) grad = grad + p * options.weight_decay;

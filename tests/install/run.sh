@@ -62,3 +62,4 @@ echo "== building the consumer"
 cmake --build "$work/build" > "$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
 echo "== running the consumer"
 "$work/build/consumer"
+"$work/build/optim_only"

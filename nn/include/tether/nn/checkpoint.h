@@ -21,12 +21,12 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 
 #include "tether/error.h"
 #include "tether/nn/module.h"
+#include "tether/state_dict.h"
 
 namespace tether::nn {
 
@@ -42,11 +42,8 @@ class CheckpointError : public ValueError {
 /// implementation's limit).
 inline constexpr std::uint64_t kMaxSafetensorsHeader = 100'000'000;
 
-/// The header's "__metadata__": text by key, for what is not a tensor (an
-/// optimizer's options, a scheduler's epoch; see tether/optim/checkpoint.h).
-using Metadata = std::map<std::string, std::string>;
-
-/// Everything a safetensors file holds.
+/// Everything a safetensors file holds: its tensors and its "__metadata__"
+/// (tether/train/checkpoint.h keeps an optimizer's and a scheduler's there).
 struct Checkpoint {
   StateDict tensors;
   Metadata metadata;

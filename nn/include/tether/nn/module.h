@@ -15,17 +15,14 @@
 #pragma once
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "tether/parameter.h"
+#include "tether/state_dict.h"
 
 namespace tether::nn {
-
-/// Tensors by dotted name, as state_dict() returns them.
-using StateDict = std::map<std::string, Tensor>;
 
 /// What a non-strict load_state_dict did not match, as torch's
 /// _IncompatibleKeys; both empty after a strict load.

@@ -12,32 +12,29 @@
 // state (step count, moment buffers) is indexed by the parameter's position in
 // parameters(), which is how state_dict() names it: "0.step", "0.exp_avg", ...
 // The groups' options are text in options_dict(): "0.lr", "1.weight_decay", ...
-// tether/optim/checkpoint.h saves both with the model in one file.
+// Each Options struct lists its members once, in a constexpr fields() that
+// both options_dict() and load_options_dict() walk; GroupedOptimizer checks at
+// compile time that it names every member, so no option can be left out of a
+// checkpoint. tether/train/checkpoint.h saves both with the model in one file.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "tether/grad_mode.h"
+#include "tether/state_dict.h"
 #include "tether/tensor.h"
 
 namespace tether::optim {
 
-/// Tensors by name; the same type as nn::StateDict, so a checkpoint can hold both.
-using StateDict = std::map<std::string, Tensor>;
-/// Numbers as text by name (options, epochs); the same type as nn::Metadata,
-/// a checkpoint's "__metadata__".
-using Metadata = std::map<std::string, std::string>;
-
 namespace detail {
-
-/// A named option of a group: what options_dict() writes and load_options_dict() reads.
-using OptionField = std::pair<const char*, std::variant<double*, bool*>>;
 
 /// `value` as text that reads back to exactly the same value.
 std::string to_text(double value);
@@ -55,10 +52,9 @@ class MetadataReader {
   double number(const std::string& key, bool infinite_too = false);
   double non_negative(const std::string& key);  ///< a finite number >= 0
   std::int64_t count(const std::string& key);   ///< an integer >= 0
+  bool flag(const std::string& key);            ///< "true" or "false"
   /// "<key>.0", "<key>.1", ... "<key>.<size - 1>", each non_negative().
   std::vector<double> list(const std::string& key, std::size_t size);
-  /// Sets each field from "<prefix><name>".
-  void options(const std::string& prefix, const std::vector<OptionField>& fields);
   /// Throws for a key that none of the calls above read; `hint` ends the message.
   void finish(const std::string& hint = "") const;
 
@@ -70,6 +66,55 @@ class MetadataReader {
   std::string owner_;
   std::set<std::string> read_;
 };
+
+/// One option as options_dict() writes it, under "<prefix><key>": a number, a
+/// flag, or a pair of numbers under two keys (Adam's betas).
+void write_option(Metadata& text, const std::string& prefix, double value, const char* key);
+void write_option(Metadata& text, const std::string& prefix, bool value, const char* key);
+void write_option(Metadata& text, const std::string& prefix, const std::pair<double, double>& value,
+                  const char* first, const char* second);
+/// The same option read back, as a finite number, true/false and two finite numbers.
+void read_option(MetadataReader& reader, const std::string& prefix, double& value, const char* key);
+void read_option(MetadataReader& reader, const std::string& prefix, bool& value, const char* key);
+void read_option(MetadataReader& reader, const std::string& prefix,
+                 std::pair<double, double>& value, const char* first, const char* second);
+
+/// How error messages name the option `key`: "learning rate" and "weight
+/// decay" in words, the others by their key.
+const char* option_label(const char* key);
+
+/// Converts to any type; only named in unevaluated initialisers, by member_count.
+struct AnyMember {
+  template <class T>
+  operator T() const;
+};
+
+/// How many non-static members the aggregate T has: the most initialisers
+/// `T{...}` accepts (a std::pair member takes one).
+template <class T, class... Members>
+constexpr std::size_t member_count() {
+  if constexpr (requires { T{Members{}..., AnyMember{}}; })
+    return member_count<T, Members..., AnyMember>();
+  else
+    return sizeof...(Members);
+}
+
+/// Whether Options::fields(options, option) calls `option` once for each
+/// member of Options and never twice for the same one: the compile-time
+/// guard that keeps options_dict() complete.
+template <class Options>
+constexpr bool fields_name_every_member() {
+  Options options{};
+  std::array<const void*, member_count<Options>()> seen{};
+  std::size_t visits = 0;
+  bool repeated = false;
+  Options::fields(options, [&](const auto& member, const auto&...) {
+    for (std::size_t i = 0; i < visits && i < seen.size(); ++i) repeated |= seen[i] == &member;
+    if (visits < seen.size()) seen[visits] = &member;
+    ++visits;
+  });
+  return !repeated && visits == seen.size();
+}
 
 }  // namespace detail
 
@@ -165,11 +210,18 @@ struct ParamGroup {
   Options options;
 };
 
-/// An optimizer whose Options (a struct with an `lr`) are set per group. A
-/// subclass writes the update of one parameter; stepping through the groups
-/// under no-grad and counting steps happen here, once for all.
+/// An optimizer whose Options are set per group. Options is an aggregate with
+/// an `lr` and a `static constexpr void fields(auto& options, auto&& option)`
+/// that calls option(member, key) for each member in order (option(member,
+/// first_key, second_key) for a pair): the keys of options_dict(). A subclass
+/// writes the update of one parameter; stepping through the groups under
+/// no-grad, counting steps and the options' text happen here, once for all.
 template <class Options>
 class GroupedOptimizer : public Optimizer {
+  static_assert(detail::fields_name_every_member<Options>(),
+                "Options::fields must name each member of Options once, or "
+                "options_dict() would leave an option out of checkpoints");
+
  public:
   using Group = ParamGroup<Options>;
 
@@ -209,12 +261,10 @@ class GroupedOptimizer : public Optimizer {
 
   Metadata options_dict() const override {
     Metadata text;
-    for (std::size_t g = 0; g < groups_.size(); ++g) {
-      Options options = groups_[g].options;
-      for (const auto& [name, field] : option_fields(options))
-        text[std::to_string(g) + "." + name] =
-            std::visit([](const auto* value) { return detail::to_text(*value); }, field);
-    }
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+      Options::fields(groups_[g].options, [&](const auto& member, const auto*... keys) {
+        detail::write_option(text, std::to_string(g) + ".", member, keys...);
+      });
     return text;
   }
   void load_options_dict(const Metadata& text) override {
@@ -236,8 +286,15 @@ class GroupedOptimizer : public Optimizer {
   /// Throws ValueError for options the optimizer refuses: the one check of
   /// an Options, which subclass constructors call for each group,
   /// load_options_dict for each loaded one and set_options (so set_lr) for
-  /// the new one.
-  virtual void check_options(const Options& options) const = 0;
+  /// the new one. By default every number must be finite and >= 0, in the
+  /// order of fields() ("<name>: learning rate must be a finite number >= 0,
+  /// got nan"); a pair of numbers is left to the subclass.
+  virtual void check_options(const Options& options) const {
+    Options::fields(options, [&](const auto& member, const char* key, const auto*...) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(member)>, double>)
+        check_non_negative(detail::option_label(key), member);
+    });
+  }
   void check_all_options() const {
     for (const Group& group : groups_) check_options(group.options);
   }
@@ -257,7 +314,9 @@ class GroupedOptimizer : public Optimizer {
     std::vector<Options> loaded;
     for (std::size_t g = 0; g < groups_.size(); ++g) {
       Options options = groups_[g].options;
-      reader.options(std::to_string(g) + ".", option_fields(options));
+      Options::fields(options, [&](auto& member, const auto*... keys) {
+        detail::read_option(reader, std::to_string(g) + ".", member, keys...);
+      });
       check_options(options);
       loaded.push_back(options);
     }
@@ -283,8 +342,16 @@ struct SGDOptions {
   double dampening = 0.0;
   double weight_decay = 0.0;
   bool nesterov = false;
+
+  /// Each member and its options_dict() key (see GroupedOptimizer).
+  static constexpr void fields(auto& options, auto&& option) {
+    option(options.lr, "lr");
+    option(options.momentum, "momentum");
+    option(options.dampening, "dampening");
+    option(options.weight_decay, "weight_decay");
+    option(options.nesterov, "nesterov");
+  }
 };
-std::vector<detail::OptionField> option_fields(SGDOptions& options);
 
 /// Stochastic gradient descent with optional momentum, dampening, Nesterov
 /// momentum and weight decay, following torch.optim.SGD's update rule.
@@ -310,8 +377,16 @@ struct AdamOptions {
   double weight_decay = 0.0;
   /// Divides by the largest second moment seen so far (Reddi et al., 2018).
   bool amsgrad = false;
+
+  /// Each member and its options_dict() key (see GroupedOptimizer).
+  static constexpr void fields(auto& options, auto&& option) {
+    option(options.lr, "lr");
+    option(options.betas, "beta1", "beta2");
+    option(options.eps, "eps");
+    option(options.weight_decay, "weight_decay");
+    option(options.amsgrad, "amsgrad");
+  }
 };
-std::vector<detail::OptionField> option_fields(AdamOptions& options);
 
 /// Adam (Kingma and Ba, 2015), following torch.optim.Adam's update rule. Each
 /// parameter's state is created at its first step, on the parameter's device
@@ -352,11 +427,21 @@ struct RMSpropOptions {
   /// Divides by an estimate of the gradient's standard deviation (its mean
   /// square minus its squared mean) instead of its root mean square.
   bool centered = false;
+
+  /// Each member and its options_dict() key (see GroupedOptimizer).
+  static constexpr void fields(auto& options, auto&& option) {
+    option(options.lr, "lr");
+    option(options.alpha, "alpha");
+    option(options.eps, "eps");
+    option(options.weight_decay, "weight_decay");
+    option(options.momentum, "momentum");
+    option(options.centered, "centered");
+  }
 };
-std::vector<detail::OptionField> option_fields(RMSpropOptions& options);
 
 /// RMSprop (Hinton's lecture 6e), following torch.optim.RMSprop's update rule.
 /// State: "square_avg", with centered "grad_avg", with momentum "momentum_buffer".
+/// Every number option must be finite and >= 0.
 class RMSprop final : public GroupedOptimizer<RMSpropOptions> {
  public:
   RMSprop(std::vector<Tensor> parameters, RMSpropOptions options);
@@ -365,7 +450,6 @@ class RMSprop final : public GroupedOptimizer<RMSpropOptions> {
  private:
   void update(Tensor& parameter, Tensor grad, ParameterState& state,
               const RMSpropOptions& options) override;
-  void check_options(const RMSpropOptions& options) const override;
 };
 
 struct AdagradOptions {
@@ -374,12 +458,20 @@ struct AdagradOptions {
   double weight_decay = 0.0;               ///< L2 penalty added to the gradient
   double initial_accumulator_value = 0.0;  ///< the sum of squared gradients starts here
   double eps = 1e-10;                      ///< added to the denominator
+
+  /// Each member and its options_dict() key (see GroupedOptimizer).
+  static constexpr void fields(auto& options, auto&& option) {
+    option(options.lr, "lr");
+    option(options.lr_decay, "lr_decay");
+    option(options.weight_decay, "weight_decay");
+    option(options.initial_accumulator_value, "initial_accumulator_value");
+    option(options.eps, "eps");
+  }
 };
-std::vector<detail::OptionField> option_fields(AdagradOptions& options);
 
 /// Adagrad (Duchi et al., 2011), following torch.optim.Adagrad's update rule:
 /// each weight's step shrinks with the sum of its squared gradients.
-/// State: "sum".
+/// State: "sum". Every option must be finite and >= 0.
 class Adagrad final : public GroupedOptimizer<AdagradOptions> {
  public:
   Adagrad(std::vector<Tensor> parameters, AdagradOptions options);
@@ -388,7 +480,6 @@ class Adagrad final : public GroupedOptimizer<AdagradOptions> {
  private:
   void update(Tensor& parameter, Tensor grad, ParameterState& state,
               const AdagradOptions& options) override;
-  void check_options(const AdagradOptions& options) const override;
 };
 
 }  // namespace tether::optim

@@ -9,7 +9,7 @@
 // keyword arguments); an option without a default must be given.
 //
 // state_dict() is what changes while training (the epoch, the plateau's best
-// metric...), as text; tether/optim/checkpoint.h saves it with the model.
+// metric...), as text; tether/train/checkpoint.h saves it with the model.
 #pragma once
 
 #include <cstdint>

@@ -1,11 +1,13 @@
-// Optimizer and scheduler state in checkpoints: options_dict(), the
-// schedulers' state_dict(), and optim::save_checkpoint / load_checkpoint,
-// which resume training bit for bit or, given a bad file, change nothing.
+// Training checkpoints: training::save_checkpoint / load_checkpoint, which
+// resume training bit for bit or, given a bad file, change nothing.
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "scratch_directory.h"
 
@@ -16,11 +18,11 @@ namespace {
 
 /// A scratch directory of this file's own.
 struct ScratchFile : testing::ScratchDirectory {
-  ScratchFile() : testing::ScratchDirectory("tether_optim_checkpoint_test") {}
+  ScratchFile() : testing::ScratchDirectory("tether_train_checkpoint_test") {}
 };
 
 /// Every value of a state, for exact comparison.
-std::map<std::string, std::vector<double>> values(const nn::StateDict& state) {
+std::map<std::string, std::vector<double>> values(const StateDict& state) {
   std::map<std::string, std::vector<double>> result;
   for (const auto& [key, tensor] : state) result[key] = tensor.to_vector<double>();
   return result;
@@ -60,13 +62,13 @@ struct Training {
     }
   }
 
-  void save(const std::string& path) { optim::save_checkpoint(path, *model, adam, &schedule); }
-  void load(const std::string& path) { optim::load_checkpoint(path, *model, adam, &schedule); }
+  void save(const std::string& path) { training::save_checkpoint(path, *model, adam, &schedule); }
+  void load(const std::string& path) { training::load_checkpoint(path, *model, adam, &schedule); }
 
   /// Everything a load may change.
   struct Everything {
     std::map<std::string, std::vector<double>> model, adam;
-    optim::Metadata options, schedule;
+    Metadata options, schedule;
     bool operator==(const Everything&) const = default;
   };
   Everything everything() {
@@ -77,7 +79,7 @@ struct Training {
 
 }  // namespace
 
-TEST_CASE("a training checkpoint resumes Adam and StepLR bit for bit", "[optim]") {
+TEST_CASE("a training checkpoint resumes Adam and StepLR bit for bit", "[train]") {
   ScratchFile scratch;
   Training original(1);
   original.steps(3);
@@ -99,7 +101,7 @@ TEST_CASE("a training checkpoint resumes Adam and StepLR bit for bit", "[optim]"
 TEST_CASE(
     "a training checkpoint's weights load alone without strict, its optimizer state reported as "
     "unexpected keys",
-    "[optim]") {
+    "[train]") {
   ScratchFile scratch;
   Training original(1);
   original.steps(2);
@@ -116,46 +118,46 @@ TEST_CASE(
   CHECK(values(fresh.model->state_dict()) == values(original.model->state_dict()));
 }
 
-TEST_CASE("a training checkpoint names its entries as torch does", "[optim]") {
+TEST_CASE("a training checkpoint names its entries as torch does", "[train]") {
   ScratchFile scratch;
-  Training training(1);
-  training.steps(1);
-  training.save(scratch / "run.safetensors");
+  Training run(1);
+  run.steps(1);
+  run.save(scratch / "run.safetensors");
   const nn::Checkpoint file = nn::read_safetensors(scratch / "run.safetensors");
   CHECK(file.tensors.at("0.weight.raw").shape() == Shape{4, 3});
   CHECK(file.tensors.at("optimizer.state.0.exp_avg").shape() == Shape{4, 3});  // "0.weight.raw"
   CHECK(file.tensors.at("optimizer.state.0.step").item<std::int64_t>() == 1);
-  CHECK(file.metadata == nn::Metadata{{"optimizer.type", "Adam"},
-                                      {"optimizer.param_groups.0.lr", "0.05"},
-                                      {"optimizer.param_groups.0.beta1", "0.9"},
-                                      {"optimizer.param_groups.0.beta2", "0.999"},
-                                      {"optimizer.param_groups.0.eps", "1e-08"},
-                                      {"optimizer.param_groups.0.weight_decay", "0.01"},
-                                      {"optimizer.param_groups.0.amsgrad", "false"},
-                                      {"scheduler.type", "StepLR"},
-                                      {"scheduler.last_epoch", "1"},
-                                      {"scheduler.base_lrs.0", "0.05"},
-                                      {"scheduler.last_lr.0", "0.05"}});
+  CHECK(file.metadata == Metadata{{"optimizer.type", "Adam"},
+                                  {"optimizer.param_groups.0.lr", "0.05"},
+                                  {"optimizer.param_groups.0.beta1", "0.9"},
+                                  {"optimizer.param_groups.0.beta2", "0.999"},
+                                  {"optimizer.param_groups.0.eps", "1e-08"},
+                                  {"optimizer.param_groups.0.weight_decay", "0.01"},
+                                  {"optimizer.param_groups.0.amsgrad", "false"},
+                                  {"scheduler.type", "StepLR"},
+                                  {"scheduler.last_epoch", "1"},
+                                  {"scheduler.base_lrs.0", "0.05"},
+                                  {"scheduler.last_lr.0", "0.05"}});
 }
 
-TEST_CASE("a reload restores a learning rate changed by hand", "[optim]") {
+TEST_CASE("a reload restores a learning rate changed by hand", "[train]") {
   ScratchFile scratch;
-  Training training(1);
-  optim::AdamOptions changed = training.adam.options();
+  Training run(1);
+  optim::AdamOptions changed = run.adam.options();
   changed.lr = 0.0123;
   changed.amsgrad = true;
-  training.adam.set_options(0, changed);
-  optim::save_checkpoint(scratch / "run.safetensors", *training.model, training.adam);
+  run.adam.set_options(0, changed);
+  training::save_checkpoint(scratch / "run.safetensors", *run.model, run.adam);
 
   Training fresh(2);
-  optim::load_checkpoint(scratch / "run.safetensors", *fresh.model, fresh.adam);
+  training::load_checkpoint(scratch / "run.safetensors", *fresh.model, fresh.adam);
   CHECK(fresh.adam.options().lr == 0.0123);
   CHECK(fresh.adam.options().amsgrad);
   CHECK(fresh.adam.options().weight_decay == 0.01);
 }
 
 TEST_CASE("a bad training checkpoint is a CheckpointError naming the key and changes nothing",
-          "[optim]") {
+          "[train]") {
   ScratchFile scratch;
   Training source(1);
   source.steps(2);
@@ -218,108 +220,4 @@ TEST_CASE("a bad training checkpoint is a CheckpointError naming the key and cha
     CHECK_THROWS_WITH(target.load(path), Contains(path) && Contains(bad.message));
     CHECK(target.everything() == before);
   }
-}
-
-TEST_CASE("options_dict writes every option of every group and reads it back", "[optim]") {
-  const TensorOptions trainable = TensorOptions(DType::f64).with_requires_grad();
-  const Tensor a = ones({1}, trainable), b = ones({1}, trainable);
-  optim::SGD sgd({{{a}, {.lr = 0.1, .momentum = 0.9, .nesterov = true}}, {{b}, {.lr = 1e-3}}});
-  CHECK(sgd.options_dict() == optim::Metadata{{"0.lr", "0.1"},
-                                              {"0.momentum", "0.9"},
-                                              {"0.dampening", "0"},
-                                              {"0.weight_decay", "0"},
-                                              {"0.nesterov", "true"},
-                                              {"1.lr", "0.001"},
-                                              {"1.momentum", "0"},
-                                              {"1.dampening", "0"},
-                                              {"1.weight_decay", "0"},
-                                              {"1.nesterov", "false"}});
-  optim::Metadata changed = sgd.options_dict();
-  changed["1.lr"] = "0.30000000000000004";  // 0.1 + 0.2, which only the shortest exact text keeps
-  sgd.load_options_dict(changed);
-  CHECK(sgd.lr(1) == 0.1 + 0.2);
-  changed["0.momentum"] = "0";  // Nesterov without momentum
-  CHECK_THROWS_WITH(sgd.load_options_dict(changed),
-                    Contains("SGD: Nesterov momentum needs momentum > 0"));
-  CHECK(sgd.options(0).momentum == 0.9);
-
-  optim::RMSprop rmsprop({a}, {.centered = true});
-  CHECK(rmsprop.options_dict().at("0.centered") == "true");
-  optim::Adagrad adagrad({a}, {.lr_decay = 0.5});
-  CHECK(adagrad.options_dict().at("0.lr_decay") == "0.5");
-  adagrad.load_options_dict(adagrad.options_dict());
-  CHECK(adagrad.options().lr_decay == 0.5);
-}
-
-TEST_CASE("every scheduler's state_dict continues its schedule exactly", "[optim]") {
-  const TensorOptions trainable = TensorOptions(DType::f64).with_requires_grad();
-  using Make = std::function<std::unique_ptr<optim::LRScheduler>(optim::Optimizer&)>;
-  const std::vector<std::pair<std::string, Make>> kinds = {
-      {"StepLR",
-       [](optim::Optimizer& o) {
-         return std::make_unique<optim::StepLR>(o,
-                                                optim::StepLROptions{.step_size = 2, .gamma = 0.5});
-       }},
-      {"ExponentialLR",
-       [](optim::Optimizer& o) {
-         return std::make_unique<optim::ExponentialLR>(o,
-                                                       optim::ExponentialLROptions{.gamma = 0.9});
-       }},
-      {"CosineAnnealingLR",
-       [](optim::Optimizer& o) {
-         return std::make_unique<optim::CosineAnnealingLR>(
-             o, optim::CosineAnnealingLROptions{.T_max = 7, .eta_min = 1e-3});
-       }},
-  };
-  for (const auto& [name, make] : kinds) {
-    INFO(name);
-    optim::SGD first({ones({1}, trainable)}, {.lr = 0.1});
-    const auto original = make(first);
-    for (int t = 0; t < 3; ++t) original->step();
-    CHECK(original->name() == name);
-
-    optim::SGD second({ones({1}, trainable)}, {.lr = 0.7});  // another initial lr
-    const auto resumed = make(second);
-    resumed->load_state_dict(original->state_dict());
-    CHECK(resumed->last_epoch() == 3);
-    CHECK(resumed->last_lr() == original->last_lr());
-    for (int t = 0; t < 4; ++t) {
-      original->step();
-      resumed->step();
-      CHECK(second.lr(0) == first.lr(0));
-    }
-  }
-}
-
-TEST_CASE("ReduceLROnPlateau's state_dict keeps its best metric and counters", "[optim]") {
-  const TensorOptions trainable = TensorOptions(DType::f64).with_requires_grad();
-  optim::SGD first({ones({1}, trainable)}, {.lr = 0.1});
-  optim::ReduceLROnPlateau original(first, {.patience = 2, .cooldown = 1});
-  for (double metric : {5.0, 4.0, 4.5, 4.5}) original.step(metric);
-  CHECK(original.state_dict() == optim::Metadata{{"best", "4"},
-                                                 {"num_bad_epochs", "2"},
-                                                 {"cooldown_counter", "0"},
-                                                 {"last_lr.0", "0.1"}});
-
-  optim::SGD second({ones({1}, trainable)}, {.lr = 0.1});
-  optim::ReduceLROnPlateau resumed(second, {.patience = 2, .cooldown = 1});
-  CHECK(resumed.state_dict().at("best") == "inf");  // no metric yet
-  resumed.load_state_dict(resumed.state_dict());    // inf reads back
-  resumed.load_state_dict(original.state_dict());
-  for (double metric : {4.5, 4.5, 3.0}) {
-    original.step(metric);
-    resumed.step(metric);
-    CHECK(second.lr(0) == first.lr(0));
-  }
-  CHECK(first.lr(0) == Approx(0.01));
-  CHECK(resumed.best() == 3.0);
-
-  optim::Metadata bad = original.state_dict();
-  bad["best"] = "nan";
-  CHECK_THROWS_WITH(
-      resumed.load_state_dict(bad),
-      "ReduceLROnPlateau.load_state_dict: key \"best\" is \"nan\", expected a number");
-  bad.erase("best");
-  CHECK_THROWS_WITH(resumed.check_state_dict(bad), Contains("key \"best\" is missing"));
-  CHECK(resumed.best() == 3.0);
 }
