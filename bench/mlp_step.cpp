@@ -60,7 +60,7 @@ class Training {
  public:
   Training(bool spectral, const std::vector<Batch>& batches, Device device) : batches_(batches) {
     manual_seed(0);
-    if (spectral) model_.fc1->weight = spectral_norm(model_.fc1->weight);
+    if (spectral) model_.fc1->weight = spectrally_normalize(model_.fc1->weight);
     model_.to(device);
     adam_ = std::make_unique<optim::Adam>(model_.parameters(), optim::AdamOptions{.lr = 1e-3});
   }

@@ -60,7 +60,7 @@ Split split_digits() {
 /// a Conv2d).
 std::shared_ptr<nn::Conv2d> normalised_conv(std::int64_t in, std::int64_t out) {
   auto conv = std::make_shared<nn::Conv2d>(in, out, 3, 1, 1);
-  conv->weight = spectral_norm(conv->weight, 0);
+  conv->weight = spectrally_normalize(conv->weight, 0);
   return conv;
 }
 

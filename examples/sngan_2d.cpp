@@ -2,11 +2,11 @@
 // mode collapse:
 //
 //  - sngan: the discriminator's Linear weights are spectrally normalised
-//    (Miyato et al., 2018), one line per layer with tether::spectral_norm, and
-//    trained with the hinge loss. Every layer then has spectral norm 1, so the
-//    discriminator is 1-Lipschitz and its scores stay small where real and
-//    generated samples mix: its loss stays near 2 while its gradients still
-//    lead the generator to the modes;
+//    (Miyato et al., 2018), one line per layer with
+//    tether::spectrally_normalize, and trained with the hinge loss. Every
+//    layer then has spectral norm 1, so the discriminator is 1-Lipschitz and
+//    its scores stay small where real and generated samples mix: its loss
+//    stays near 2 while its gradients still lead the generator to the modes;
 //  - wgan-gp: a Wasserstein critic without normalisation whose gradient
 //    penalty (Gulrajani et al., 2017), lambda * (||grad_x D(x_hat)|| - 1)^2 at
 //    random points between real and fake samples, needs the gradient of a
@@ -57,10 +57,10 @@ std::shared_ptr<nn::Sequential> mlp(std::int64_t in, std::int64_t hidden, std::i
 }
 
 /// Replaces the weight slot of every Linear in `net` by its spectral normalisation.
-void spectrally_normalise(nn::Sequential& net) {
+void spectrally_normalize_linears(nn::Sequential& net) {
   for (std::size_t i = 0; i < net.size(); ++i)
     if (const auto linear = std::dynamic_pointer_cast<nn::Linear>(net[i]))
-      linear->weight = spectral_norm(linear->weight);
+      linear->weight = spectrally_normalize(linear->weight);
 }
 
 /// Hinge loss of a discriminator scoring real and fake samples.
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
   const Tensor centres = ring_centres();
   const auto generator = mlp(kNoise, hidden, 2);
   const auto discriminator = mlp(2, hidden, 1);
-  if (variant.spectral_norm) spectrally_normalise(*discriminator);
+  if (variant.spectral_norm) spectrally_normalize_linears(*discriminator);
   const optim::AdamOptions adam{.lr = lr, .betas = variant.adam_betas};
   optim::Adam g_adam(generator->parameters(), adam);
   optim::Adam d_adam(discriminator->parameters(), adam);

@@ -13,7 +13,7 @@ class SpectralNormToy {
  public:
   /// Draws the model and the target from the global generator (seed it first).
   SpectralNormToy(double lr, int batch) : linear_(3, 4), batch_(batch) {
-    linear_.weight = spectral_norm(linear_.weight);
+    linear_.weight = spectrally_normalize(linear_.weight);
     const Tensor t = randn({3, 4});
     target_ = t / largest_singular_value(t);
     sgd_ = std::make_unique<optim::SGD>(linear_.parameters(), optim::SGDOptions{.lr = lr});

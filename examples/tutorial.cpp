@@ -62,7 +62,7 @@ int main() {
 
   part(4, "a computed parameter's cache across a training step");
   nn::Linear layer(3, 2);
-  const auto weight = spectral_norm(layer.weight);
+  const auto weight = spectrally_normalize(layer.weight);
   layer.weight = weight;
   optim::SGD sgd(layer.parameters(), {.lr = 0.1});
   report("after construction", *weight);

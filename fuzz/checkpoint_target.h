@@ -27,7 +27,7 @@ struct CheckpointModel : nn::Module {
   CheckpointModel() {
     manual_seed(0);
     linear = register_module("linear", std::make_shared<nn::Linear>(3, 2));
-    linear->weight = spectral_norm(linear->weight);
+    linear->weight = spectrally_normalize(linear->weight);
     head = register_module("head", std::make_shared<nn::Linear>(2, 1, true, DType::f64));
     register_buffer("count", count);
   }

@@ -859,12 +859,12 @@ const std::vector<Instruction> instructions = {
     {"value", [](Machine& m) { m.put(m.checked_value(*m.slot())); }},
     {"assign", assign_slot},
     {"assign(value())", reassign_slot},
-    {"spectral_norm",
+    {"spectrally_normalize",
      [](Machine& m) {
        std::shared_ptr<Parameter>& slot = m.slot();
        const auto [dim, steps] = m.read_all<Count, Count>();
        const std::shared_ptr<Parameter> from = slot;
-       slot = spectral_norm(slot, dim.value, steps.value);
+       slot = spectrally_normalize(slot, dim.value, steps.value);
        m.derive(slot, *from);
        m.checked_value(*slot);
      }},

@@ -304,9 +304,9 @@ TEST_CASE("spectral norm on CUDA matches the CPU through training steps", "[cuda
   if (skip_without_cuda()) return;
   const Tensor weight = randn({4, 3}, DType::f64);
   manual_seed(11);
-  const auto on_cpu = spectral_norm(make_parameter(weight.clone()));
+  const auto on_cpu = spectrally_normalize(make_parameter(weight.clone()));
   manual_seed(11);
-  const auto on_gpu = spectral_norm(make_parameter(weight.to(kCuda)));
+  const auto on_gpu = spectrally_normalize(make_parameter(weight.to(kCuda)));
   for (int step = 0; step < 3; ++step) {
     INFO("step " << step);
     check_matches(on_gpu->value(), on_cpu->value(), 1e-10);

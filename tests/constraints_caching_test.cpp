@@ -56,7 +56,7 @@ std::vector<std::pair<const char*, ConstrainWeight>> constrained_weights() {
   return {
       {"spectral_norm",
        [](const std::shared_ptr<Parameter>& w) {
-         return spectral_norm(w, 0, /*power_iteration_steps=*/0);
+         return spectrally_normalize(w, 0, /*power_iteration_steps=*/0);
        }},
       {"orthogonal",
        [](const std::shared_ptr<Parameter>& w) { return constrain(w, constraints::orthogonal()); }},
@@ -284,7 +284,7 @@ TEST_CASE("200 training steps of a spectrally normalised layer do not grow the m
   {
     manual_seed(13);
     nn::Linear layer(3, 3, true, DType::f64);
-    layer.weight = spectral_norm(layer.weight);
+    layer.weight = spectrally_normalize(layer.weight);
     optim::SGD sgd(layer.parameters(), {.lr = 0.01});
     const Tensor x = randn({4, 3}, DType::f64);
     const auto step = [&] {

@@ -20,7 +20,7 @@ double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) 
 /// put and the value depends on the data alone.
 std::shared_ptr<ComputedParameter> spectral_f32(std::uint64_t seed) {
   manual_seed(seed);
-  const auto parameter = spectral_norm(make_parameter(randn({4, 3})));
+  const auto parameter = spectrally_normalize(make_parameter(randn({4, 3})));
   parameter->train(false);
   return parameter;
 }

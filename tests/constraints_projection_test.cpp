@@ -129,6 +129,15 @@ TEST_CASE("trainables() and state_dict return the projected tensor", "[projectio
 TEST_CASE("project() makes a named projection from a function", "[projection]") {
   const auto parameter = project(make_parameter(f64({1, 2, 3, 4}, {2, 2})), "zero_diagonal",
                                  [](Tensor& t) { t.mul_(1.0 - eye(2, {}, DType::f64)); });
-  CHECK(dynamic_cast<ProjectedParameter&>(*parameter).name() == "zero_diagonal");
+  CHECK(parameter->name() == "zero_diagonal");
   CHECK(parameter->value().to_vector<double>() == std::vector<double>{0, 2, 3, 0});
+}
+
+TEST_CASE("each project_* returns the ProjectedParameter it makes, named after its projection",
+          "[projection]") {
+  const auto weight = [] { return make_parameter(f64({3, -4}, {1, 2})); };
+  CHECK(project_non_negative(weight())->name() == "non_negative");
+  CHECK(project_clamp(weight(), -1, 1)->name() == "clamp");
+  CHECK(project_max_norm(weight(), 1.0)->name() == "max_norm");
+  CHECK(project_unit_norm(weight())->name() == "unit_norm");
 }

@@ -53,7 +53,7 @@ const std::vector<WeightShape> weight_shapes = {
 TEST_CASE("spectral norm divides a weight by its largest singular value", "[spectral_norm]") {
   // Singular values 3 and 1: power iteration converges as 3^-2k.
   const Tensor weight = tensor({3, 0, 0, 1, 0, 0}, {3, 2}, DType::f64);
-  const auto parameter = spectral_norm(make_parameter(weight.clone()));
+  const auto parameter = spectrally_normalize(make_parameter(weight.clone()));
   CHECK(max_abs_diff(parameter->value(), weight / 3.0) < 1e-12);
   CHECK(largest_singular_value(weight) == Approx(3.0).epsilon(1e-12));
 }
@@ -64,7 +64,7 @@ TEST_CASE("a spectrally normalised weight of each shape has largest singular val
     INFO(w.name);
     manual_seed(51);
     const auto parameter =
-        spectral_norm(make_parameter(randn(w.shape, DType::f64)), w.dim, /*steps=*/10);
+        spectrally_normalize(make_parameter(randn(w.shape, DType::f64)), w.dim, /*steps=*/10);
     const Tensor matrix = as_matrix(parameter->value(), w.dim);
     CHECK(largest_singular_value(matrix) == Approx(1.0).margin(1e-3));
     CHECK(buffer(*parameter, "u").shape() == Shape{matrix.size(0)});
@@ -95,7 +95,7 @@ TEST_CASE("gradients through spectral norm match finite differences", "[spectral
 TEST_CASE("spectral norm runs one power iteration per recompute in training mode",
           "[spectral_norm]") {
   manual_seed(53);
-  const auto parameter = spectral_norm(make_parameter(randn({4, 3}, DType::f64)));
+  const auto parameter = spectrally_normalize(make_parameter(randn({4, 3}, DType::f64)));
   const Tensor raw = parameter->raw_inputs()[0], u = buffer(*parameter, "u");
   CHECK_FALSE(u.requires_grad());
   optim::SGD sgd({raw}, {.lr = 0.1});
@@ -114,7 +114,7 @@ TEST_CASE("spectral norm runs one power iteration per recompute in training mode
 TEST_CASE("in eval mode spectral norm keeps u and v and still divides by u^T W v",
           "[spectral_norm]") {
   manual_seed(54);
-  const auto parameter = spectral_norm(make_parameter(randn({4, 3}, DType::f64)));
+  const auto parameter = spectrally_normalize(make_parameter(randn({4, 3}, DType::f64)));
   parameter->train(false);
   const Tensor raw = parameter->raw_inputs()[0], u = buffer(*parameter, "u"),
                v = buffer(*parameter, "v");
@@ -139,7 +139,7 @@ TEST_CASE("check_spectral_norm's estimate agrees with the exact value after trai
           "[spectral_norm]") {
   manual_seed(55);
   nn::Linear linear(3, 4, true, DType::f64);
-  const auto weight = spectral_norm(linear.weight);
+  const auto weight = spectrally_normalize(linear.weight);
   linear.weight = weight;
   optim::SGD sgd(linear.parameters(), {.lr = 0.01});  // one power iteration a step keeps up
   const Tensor target = randn({3, 4}, DType::f64);

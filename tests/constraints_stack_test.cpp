@@ -24,7 +24,7 @@ TEST_CASE(
     "[constraints][stack]") {
   manual_seed(201);
   nn::Linear l(4, 4, true, DType::f64);
-  l.weight = spectral_norm(l.weight);
+  l.weight = spectrally_normalize(l.weight);
   optim::SGD sgd(l.parameters(), {.lr = 0.1});
   const Tensor leaf = computed(l.weight).raw_inputs()[0];
   const Tensor normalised = l.weight->value().detach().clone();
@@ -71,7 +71,7 @@ TEST_CASE(
     "loads a trained twin's state strictly",
     "[constraints][stack]") {
   const auto stack_on = [](nn::Linear& linear) {
-    linear.weight = constrain(spectral_norm(linear.weight), constraints::orthogonal());
+    linear.weight = constrain(spectrally_normalize(linear.weight), constraints::orthogonal());
   };
   nn::Linear trained(3, 3), fresh(3, 3);
   stack_on(trained);

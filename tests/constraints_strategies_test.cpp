@@ -440,7 +440,7 @@ TEST_CASE("SGD on an orthogonal Linear weight lowers the loss and keeps the weig
 TEST_CASE("freeze() returns a raw parameter holding the current value, trained plainly",
           "[constraints]") {
   manual_seed(31);  // a [6, 5] weight, so that u is not yet a fixed point of power iteration
-  const auto computed = spectral_norm(make_parameter(randn({6, 5}, DType::f64)));
+  const auto computed = spectrally_normalize(make_parameter(randn({6, 5}, DType::f64)));
   const Tensor current = computed->value().detach().clone();
   const Tensor u = computed->buffers()[0].second.clone();
   const auto frozen = freeze(computed);

@@ -309,7 +309,7 @@ TEST_CASE("a failed assign leaves the raw inputs and the buffers unchanged",
   CHECK(max_abs_diff(parameter->buffers()[0].second, base) == 0.0);
   CHECK(max_abs_diff(parameter->value(), value) == 0.0);
 
-  const auto sn = spectral_norm(make_parameter(randn({4, 3}, DType::f64)));
+  const auto sn = spectrally_normalize(make_parameter(randn({4, 3}, DType::f64)));
   const Tensor u = sn->buffers()[0].second.clone();
   CHECK_THROWS_AS(sn->assign(randn({4, 3}, DType::f64) * 5.0), ValueError);
   CHECK(max_abs_diff(sn->buffers()[0].second, u) == 0.0);
@@ -415,7 +415,7 @@ TEST_CASE(
   manual_seed(107);
   for (const DType dtype : dtypes) {
     INFO(dtype);
-    const auto parameter = spectral_norm(make_parameter(randn({4, 3}, dtype)));
+    const auto parameter = spectrally_normalize(make_parameter(randn({4, 3}, dtype)));
     // A weight with distinct singular values, scaled to largest 1; a rank-one u v^T.
     const Tensor graded =
         matmul(randn({4, 3}, dtype), tensor({1, 0, 0, 0, 0.5, 0, 0, 0, 0.25}, {3, 3}, dtype));
@@ -433,7 +433,7 @@ TEST_CASE(
     "otherwise, never a silent change",
     "[constraints][values]") {
   manual_seed(108);
-  const auto weight = spectral_norm(make_parameter(randn({4, 3}, DType::f64)));
+  const auto weight = spectrally_normalize(make_parameter(randn({4, 3}, DType::f64)));
   const Tensor normalised = weight->value().detach().clone();
   {
     NoGradGuard no_grad;

@@ -164,7 +164,7 @@ TEST_CASE("weight_norm and spectral_norm of a zero weight give zero, not NaN, in
   for (const DType dtype : {DType::f32, DType::f64}) {
     INFO(dtype);
     const Tensor zero = zeros({3, 3}, dtype);
-    auto normalized = spectral_norm(make_parameter(zero.clone()));
+    auto normalized = spectrally_normalize(make_parameter(zero.clone()));
     CHECK(normalized->value().to_vector<double>() == std::vector<double>(9, 0.0));
     // right_inverse of a zero weight gives v = 1; an optimizer can still make v zero.
     auto weight_normed = constrain(make_parameter(zero.clone()), constraints::weight_norm());

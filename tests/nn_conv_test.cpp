@@ -189,7 +189,7 @@ TEST_CASE("spectral norm on a Conv2d weight bounds the weight as an [out, in*kh*
           "[nn][conv][spectral_norm]") {
   manual_seed(14);
   nn::Conv2d conv(3, 4, 3, 1, 1, 1, 1, true, DType::f64);
-  conv.weight = spectral_norm(conv.weight, 0, 1);
+  conv.weight = spectrally_normalize(conv.weight, 0, 1);
   optim::SGD sgd(conv.parameters(), {.lr = 0.01});
   const Tensor x = randn({2, 3, 5, 5}, DType::f64);
   for (int step = 0; step < 3; ++step) {

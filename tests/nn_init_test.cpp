@@ -134,7 +134,7 @@ TEST_CASE("init writes a raw parameter's leaf in place, outside the graph", "[nn
 TEST_CASE("init on a spectrally normalised weight lands in its raw tensor", "[nn][init]") {
   manual_seed(15);
   nn::Linear layer(6, 4, true, DType::f64);
-  layer.weight = spectral_norm(layer.weight);
+  layer.weight = spectrally_normalize(layer.weight);
   nn::init::constant_(*layer.weight, 1);
   // The raw tensor is all ones, whose largest singular value is sqrt(4 * 6).
   const auto& computed = dynamic_cast<ComputedParameter&>(*layer.weight);

@@ -144,7 +144,7 @@ TEST_CASE("train() and eval() reach the constraints of child modules", "[module]
   manual_seed(72);
   TwoLayers net;
   for (auto* layer : {net.first.get(), net.second.get()})
-    layer->weight = spectral_norm(layer->weight);
+    layer->weight = spectrally_normalize(layer->weight);
   auto& constraint = computed(net.second->weight).constraint();
   const Tensor u = constraint.buffers()[0].second, x = randn({2, 3}, DType::f64);
 

@@ -16,7 +16,7 @@ struct WithBuffers : nn::Module {
     register_buffer("running_mean", running_mean);
     register_buffer("batches_seen", batches_seen);
     fc = register_module("fc", std::make_shared<nn::Linear>(2, 2));
-    fc->weight = spectral_norm(fc->weight);
+    fc->weight = spectrally_normalize(fc->weight);
   }
 };
 
@@ -31,7 +31,7 @@ std::vector<std::string> keys(const StateDict& state) {
 TEST_CASE("a spectrally normalised Linear moved to f64 computes the same output", "[module]") {
   manual_seed(5);
   nn::Linear linear(3, 4);
-  linear.weight = spectral_norm(linear.weight);
+  linear.weight = spectrally_normalize(linear.weight);
   const Tensor x = randn({5, 3});
   linear(x);  // a training-mode forward runs the power iteration once
   linear.eval();

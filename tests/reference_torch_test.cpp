@@ -163,7 +163,7 @@ TensorOptions factory_options(const json& a) {
   return a.contains("dtype") ? TensorOptions(dtype_named(a["dtype"])) : TensorOptions();
 }
 
-/// The strategy a constraint case names, built as its maker in constraints.h.
+/// The strategy a constraint case names, built as its maker in constraint_library.h.
 std::shared_ptr<Constraint> strategy(const json& a, const Inputs& raw) {
   const std::string name = a["strategy"];
   const std::int64_t dim = a.value("dim", std::int64_t{-1});

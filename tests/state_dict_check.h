@@ -25,7 +25,7 @@ inline Values snapshot(const StateDict& state) {
 inline std::shared_ptr<nn::Linear> spectral_linear(std::uint64_t seed) {
   manual_seed(seed);
   auto linear = std::make_shared<nn::Linear>(3, 4, true, DType::f64);
-  linear->weight = spectral_norm(linear->weight);
+  linear->weight = spectrally_normalize(linear->weight);
   return linear;
 }
 

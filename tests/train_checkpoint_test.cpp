@@ -48,7 +48,7 @@ struct Training {
   static std::shared_ptr<nn::Sequential> make_model(std::uint64_t seed) {
     manual_seed(seed);
     auto first = std::make_shared<nn::Linear>(3, 4);
-    first->weight = spectral_norm(first->weight);
+    first->weight = spectrally_normalize(first->weight);
     return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
         first, std::make_shared<nn::Tanh>(), std::make_shared<nn::Linear>(4, 1)});
   }

@@ -45,28 +45,30 @@ Tensor slice_norms(const Tensor& t, std::int64_t dim) {
 
 }  // namespace
 
-std::shared_ptr<Parameter> project(const std::shared_ptr<Parameter>& parameter, std::string name,
-                                   ProjectedParameter::Projection projection) {
+std::shared_ptr<ProjectedParameter> project(const std::shared_ptr<Parameter>& parameter,
+                                            std::string name,
+                                            ProjectedParameter::Projection projection) {
   const auto* plain = dynamic_cast<const RawParameter*>(parameter.get());
   Tensor tensor = plain ? plain->tensor() : parameter->value().detach().clone();
   return std::make_shared<ProjectedParameter>(std::move(name), std::move(tensor),
                                               std::move(projection));
 }
 
-std::shared_ptr<Parameter> project_non_negative(const std::shared_ptr<Parameter>& parameter) {
+std::shared_ptr<ProjectedParameter> project_non_negative(
+    const std::shared_ptr<Parameter>& parameter) {
   return project(parameter, "non_negative", [](Tensor& t) { t.copy_(relu(t)); });
 }
 
-std::shared_ptr<Parameter> project_clamp(const std::shared_ptr<Parameter>& parameter, double min,
-                                         double max) {
+std::shared_ptr<ProjectedParameter> project_clamp(const std::shared_ptr<Parameter>& parameter,
+                                                  double min, double max) {
   // An infinite bound leaves its side open; a NaN one would make every value NaN.
   if (std::isnan(min) || std::isnan(max))
     fail<ValueError>("project_clamp: expected bounds that are not NaN, got ", min, " and ", max);
   return project(parameter, "clamp", [min, max](Tensor& t) { t.copy_(clamp(t, min, max)); });
 }
 
-std::shared_ptr<Parameter> project_max_norm(const std::shared_ptr<Parameter>& parameter,
-                                            double max_norm, std::int64_t dim) {
+std::shared_ptr<ProjectedParameter> project_max_norm(const std::shared_ptr<Parameter>& parameter,
+                                                     double max_norm, std::int64_t dim) {
   detail::check_positive("project_max_norm", "max_norm", max_norm);
   return project(parameter, "max_norm", [max_norm, dim](Tensor& t) {
     const Tensor norms = slice_norms(t, dim);
@@ -74,8 +76,8 @@ std::shared_ptr<Parameter> project_max_norm(const std::shared_ptr<Parameter>& pa
   });
 }
 
-std::shared_ptr<Parameter> project_unit_norm(const std::shared_ptr<Parameter>& parameter,
-                                             std::int64_t dim) {
+std::shared_ptr<ProjectedParameter> project_unit_norm(const std::shared_ptr<Parameter>& parameter,
+                                                      std::int64_t dim) {
   return project(parameter, "unit_norm", [dim](Tensor& t) {
     t.mul_(reciprocal(clamp(slice_norms(t, dim), 1e-12, std::nullopt)));
   });

@@ -6,7 +6,7 @@
 #include "arguments.h"
 #include "eigen_matrix.h"
 
-#include "tether/constraints.h"
+#include "tether/constraint_library.h"
 #include "tether/error.h"
 #include "tether/grad_mode.h"
 #include "tether/ops.h"
@@ -113,9 +113,9 @@ std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim
 
 }  // namespace constraints
 
-std::shared_ptr<ComputedParameter> spectral_norm(const std::shared_ptr<Parameter>& parameter,
-                                                 std::int64_t dim, int power_iteration_steps,
-                                                 double eps) {
+std::shared_ptr<ComputedParameter> spectrally_normalize(const std::shared_ptr<Parameter>& parameter,
+                                                        std::int64_t dim, int power_iteration_steps,
+                                                        double eps) {
   NoGradGuard no_grad;
   // The weight is the raw input whether or not its largest singular value is
   // 1, so as_raw, which skips right_inverse's SVD, gives the same parameter.

@@ -15,7 +15,7 @@
 #include "arguments.h"
 #include "eigen_matrix.h"
 #include "feasibility.h"
-#include "tether/constraints.h"
+#include "tether/constraint_library.h"
 #include "tether/error.h"
 #include "tether/grad_mode.h"
 #include "tether/ops.h"

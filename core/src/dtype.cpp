@@ -18,12 +18,4 @@ std::ostream& operator<<(std::ostream& os, DType dtype) {
   return os << name(dtype);
 }
 
-std::string Device::str() const {
-  return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index);
-}
-
-std::ostream& operator<<(std::ostream& os, Device device) {
-  return os << device.str();
-}
-
 }  // namespace tether

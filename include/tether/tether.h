@@ -6,10 +6,10 @@
 //   auto loss = tether::relu(x.matmul(w)).pow(2.0).mean();
 //   loss.backward();          // w.grad() now holds d loss / d w
 //
-// Headers: tensor.h (the Tensor handle), ops.h (every differentiable op),
+// Headers: tensor.h (the Tensor handle), device.h, ops.h (every differentiable op),
 // autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h, threads.h,
 // state_dict.h (StateDict, Metadata);
-// parameter.h, constraint.h, constraints.h, projection.h (constrained
+// parameter.h, constraint.h, constraint_library.h, projection.h (constrained
 // parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,
 // learning-rate schedulers, gradient clipping); train/ (training checkpoints).
 #pragma once
@@ -17,7 +17,8 @@
 #include "tether/allocator.h"
 #include "tether/autograd.h"
 #include "tether/constraint.h"
-#include "tether/constraints.h"
+#include "tether/constraint_library.h"
+#include "tether/device.h"
 #include "tether/dtype.h"
 #include "tether/error.h"
 #include "tether/generator.h"

@@ -1,5 +1,8 @@
-// Constraints: strategies that compute a parameter's value from trainable raw
-// tensors, and the ComputedParameter that caches that value.
+// The Constraint interface: a strategy that computes a parameter's value from
+// trainable raw tensors; the ComputedParameter that caches that value; and
+// constrain(), which puts a parameter under a constraint. Ready-made
+// constraints (positive, orthogonal, spectral_norm, ...) are in
+// constraint_library.h.
 //
 // A new constraint is a small subclass,
 //

@@ -6,7 +6,7 @@
 // norm, positivity, orthogonality, ...) is invisible to the layer. Replacing a
 // slot is the whole user-facing API:
 //
-//   linear->weight = tether::spectral_norm(linear->weight);
+//   linear->weight = tether::spectrally_normalize(linear->weight);
 #pragma once
 
 #include <functional>

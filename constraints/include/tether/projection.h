@@ -41,21 +41,23 @@ class ProjectedParameter final : public Parameter {
 };
 
 /// A projected parameter over `parameter`'s tensor (its leaf when raw).
-std::shared_ptr<Parameter> project(const std::shared_ptr<Parameter>& parameter, std::string name,
-                                   ProjectedParameter::Projection projection);
+std::shared_ptr<ProjectedParameter> project(const std::shared_ptr<Parameter>& parameter,
+                                            std::string name,
+                                            ProjectedParameter::Projection projection);
 /// Elements below zero are set to zero.
-std::shared_ptr<Parameter> project_non_negative(const std::shared_ptr<Parameter>& parameter);
+std::shared_ptr<ProjectedParameter> project_non_negative(
+    const std::shared_ptr<Parameter>& parameter);
 /// Elements are clamped to [min, max] (an infinite bound leaves its side
 /// open); throws ValueError for a NaN bound.
-std::shared_ptr<Parameter> project_clamp(const std::shared_ptr<Parameter>& parameter, double min,
-                                         double max);
+std::shared_ptr<ProjectedParameter> project_clamp(const std::shared_ptr<Parameter>& parameter,
+                                                  double min, double max);
 /// Each slice along `dim` (each row of a Linear weight for dim 0) whose L2 norm
 /// exceeds max_norm is rescaled to max_norm. Throws ValueError unless
 /// max_norm is finite and positive.
-std::shared_ptr<Parameter> project_max_norm(const std::shared_ptr<Parameter>& parameter,
-                                            double max_norm, std::int64_t dim = 0);
+std::shared_ptr<ProjectedParameter> project_max_norm(const std::shared_ptr<Parameter>& parameter,
+                                                     double max_norm, std::int64_t dim = 0);
 /// Each slice along `dim` is rescaled to unit L2 norm.
-std::shared_ptr<Parameter> project_unit_norm(const std::shared_ptr<Parameter>& parameter,
-                                             std::int64_t dim = 0);
+std::shared_ptr<ProjectedParameter> project_unit_norm(const std::shared_ptr<Parameter>& parameter,
+                                                      std::int64_t dim = 0);
 
 }  // namespace tether

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tether/dtype.h"
+#include "tether/device.h"
 
 namespace tether {
 
@@ -47,12 +47,5 @@ struct DeviceRegistration {
 
 /// Backends register each device type they drive at start-up (the CPU is built in).
 void register_device_type(DeviceType type, DeviceRegistration registration);
-
-/// The number of usable devices of `type`: 0 when its backend was not built or
-/// no such device is present.
-int device_count(DeviceType type);
-
-/// Whether tether was built with CUDA and at least one CUDA device is usable.
-bool cuda_is_available();
 
 }  // namespace tether

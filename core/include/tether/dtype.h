@@ -1,10 +1,9 @@
-// Element types and devices: the two tags every tensor carries.
+// Element types: the dtype tag every tensor carries (its device is in device.h).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <ostream>
-#include <string>
 #include <string_view>
 
 namespace tether {
@@ -59,23 +58,5 @@ template <>
 constexpr DType dtype_of<std::int64_t>() {
   return DType::i64;
 }
-
-enum class DeviceType : std::uint8_t { cpu, cuda };
-
-/// Where a tensor's storage lives: the CPU, or CUDA device `index`.
-struct Device {
-  DeviceType type = DeviceType::cpu;
-  int index = 0;
-
-  static constexpr Device cpu() { return {DeviceType::cpu, 0}; }
-  static constexpr Device cuda(int index = 0) { return {DeviceType::cuda, index}; }
-  constexpr bool is_cpu() const { return type == DeviceType::cpu; }
-  constexpr bool is_cuda() const { return type == DeviceType::cuda; }
-  constexpr bool operator==(const Device&) const = default;
-  /// "cpu" or "cuda:N".
-  std::string str() const;
-};
-
-std::ostream& operator<<(std::ostream& os, Device device);
 
 }  // namespace tether

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "tether/dtype.h"
+#include "tether/device.h"
 
 namespace tether {
 

@@ -18,6 +18,7 @@
 #include <optional>
 #include <vector>
 
+#include "tether/device.h"
 #include "tether/dtype.h"
 #include "tether/scalar.h"
 #include "tether/shape.h"

@@ -3,7 +3,7 @@
 //
 //   tether::nn::Conv2d conv(3, 16, {3, 3}, 1, 1);   // 3x3, stride 1, padding 1
 //   auto y = conv(x);                               // [N, 3, H, W] -> [N, 16, H, W]
-//   conv.weight = tether::spectral_norm(conv.weight);
+//   conv.weight = tether::spectrally_normalize(conv.weight);
 //
 // A convolution is im2col then a matrix product: every window of the input
 // becomes a column (one index_select), and the weight multiplies the columns.

@@ -2,7 +2,7 @@
 // (from the global generator, see manual_seed) and writes it into the
 // parameter, whatever kind it is:
 //
-//   layer->weight = tether::spectral_norm(layer->weight);
+//   layer->weight = tether::spectrally_normalize(layer->weight);
 //   tether::nn::init::orthogonal_(*layer->weight);   // lands in weight.raw
 //
 // A RawParameter's leaf is overwritten in place, so optimizers holding it see

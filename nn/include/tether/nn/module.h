@@ -11,7 +11,7 @@
 //   };
 //
 // A slot is a `std::shared_ptr<Parameter>` member registered by reference, so
-// replacing it (fc1->weight = spectral_norm(fc1->weight)) is seen everywhere.
+// replacing it (fc1->weight = spectrally_normalize(fc1->weight)) is seen everywhere.
 #pragma once
 
 #include <functional>

@@ -1,8 +1,14 @@
-// The strategy library. Each maker returns a Constraint to use with
-// constrain() or chain():
+// The constraint library: ready-made constraints, each a maker in
+// tether::constraints that returns a Constraint (constraint.h says what a
+// Constraint is and how to write your own). Use one with constrain() or chain():
 //
 //   layer->weight = tether::constrain(layer->weight, tether::constraints::positive());
-//   layer->weight = tether::spectral_norm(layer->weight);   // the common case, in one call
+//   layer->weight = tether::spectrally_normalize(layer->weight);  // the common case, in one call
+//
+// Naming: a maker in tether::constraints is named after the values it gives
+// (positive, simplex, orthogonal, spectral_norm) and returns a Constraint; a
+// function in tether:: that takes a Parameter and returns a new one is a verb
+// (constrain, freeze, project_clamp, spectrally_normalize).
 //
 // Each names its feasible set (Constraint::condition, quoted below) and, but
 // for spectral_norm, the nearest feasible value (Constraint::project, used by
@@ -81,12 +87,14 @@ std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim
 
 }  // namespace constraints
 
-/// `parameter` spectrally normalised (see constraints::spectral_norm), its
-/// current tensor taken as the raw weight (ValuePolicy::as_raw); stacked on a
-/// computed parameter's constraint.
-std::shared_ptr<ComputedParameter> spectral_norm(const std::shared_ptr<Parameter>& parameter,
-                                                 std::int64_t dim = 0,
-                                                 int power_iteration_steps = 1, double eps = 1e-12);
+/// `parameter` spectrally normalised: constrain(parameter,
+/// constraints::spectral_norm(its value, ...), ValuePolicy::as_raw), its
+/// current tensor taken as the raw weight; stacked on a computed parameter's
+/// constraint.
+std::shared_ptr<ComputedParameter> spectrally_normalize(const std::shared_ptr<Parameter>& parameter,
+                                                        std::int64_t dim = 0,
+                                                        int power_iteration_steps = 1,
+                                                        double eps = 1e-12);
 
 /// The largest singular value of a matrix, from an SVD (outside the graph).
 double largest_singular_value(const Tensor& matrix);
