@@ -5,16 +5,13 @@
 // A right_inverse never repairs a value: for one outside the feasible set it
 // returns raw inputs that are NaN or infinite, or whose forward misses the
 // value, and ComputedParameter reports the worst element.
-#include <Eigen/Eigenvalues>
-#include <Eigen/QR>
-#include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "arguments.h"
-#include "eigen_matrix.h"
 #include "feasibility.h"
+#include "tether/backend/host_linalg.h"
 #include "tether/constraints.h"
 #include "tether/error.h"
 #include "tether/grad_mode.h"
@@ -116,21 +113,18 @@ Tensor cholesky_factor_project(const Tensor& value) {
   return tril(value, -1) + clamp(value, margin(value), std::nullopt) * mask;
 }
 
-using detail::from_eigen;
-using detail::RowMajorMatrix;
-using detail::to_eigen;
-
 /// The nearest symmetric matrix with eigenvalues >= eps (Frobenius norm):
 /// the symmetric part with its eigenvalues raised to eps, plus the margin.
 Tensor nearest_positive_definite(const Tensor& value, double eps) {
   if (value.dim() != 2 || value.size(0) != value.size(1))
     fail<ShapeError>("positive_definite: project expects a square matrix, got ", value.shape());
-  const RowMajorMatrix a = to_eigen(value);
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen((a + a.transpose()) / 2);
-  const Eigen::VectorXd raised = eigen.eigenvalues().cwiseMax(
-      eps + margin(value) * std::max(1.0, eigen.eigenvalues().cwiseAbs().maxCoeff()));
-  return from_eigen(eigen.eigenvectors() * raised.asDiagonal() * eigen.eigenvectors().transpose(),
-                    value);
+  return backend::host::map_symmetric_eigenvalues(value, [&](std::vector<double> eigenvalues) {
+    double largest = 1.0;
+    for (const double w : eigenvalues) largest = std::max(largest, std::abs(w));
+    const double floor = eps + margin(value) * largest;
+    for (double& w : eigenvalues) w = std::max(w, floor);
+    return eigenvalues;
+  });
 }
 
 /// The Cholesky factor of a symmetric positive definite matrix, outside the graph.
@@ -152,27 +146,6 @@ bool is_wide(const Tensor& x) {
 }
 Tensor as_tall(const Tensor& x) {
   return is_wide(x) ? x.mT() : x;
-}
-
-/// An orthogonal [n, n] matrix whose first k columns are those of `tall`
-/// [n, k] when these are orthonormal (else the orthogonal factor of its QR
-/// decomposition). Householder QR gives tall = Q R with Q [n, n]; negating
-/// each column i < k of Q where R_ii < 0 makes R's diagonal positive, and
-/// then Q's first k columns are tall's own, the other n - k complete them.
-Tensor completed_orthogonal(const Tensor& tall) {
-  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(to_eigen(tall));
-  RowMajorMatrix q = qr.householderQ();
-  for (Eigen::Index i = 0; i < tall.size(1); ++i)
-    if (qr.matrixQR()(i, i) < 0) q.col(i) *= -1.0;
-  return from_eigen(q, tall);
-}
-
-/// The nearest matrix with orthonormal columns to `tall` (Frobenius norm): the
-/// polar factor U V^T of its thin SVD U S V^T.
-Tensor polar_factor(const Tensor& tall) {
-  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(to_eigen(tall),
-                                              Eigen::ComputeThinU | Eigen::ComputeThinV);
-  return from_eigen(svd.matrixU() * svd.matrixV().transpose(), tall);
 }
 
 /// The nearest point (Euclidean) to each slice of `value` along `dim` among
@@ -240,7 +213,7 @@ class Orthogonal final : public Constraint {
   std::vector<Tensor> right_inverse(const Tensor& value) override {
     check_orthogonal_shape(value);
     const Tensor tall = as_tall(value);
-    const Tensor base = completed_orthogonal(tall);
+    const Tensor base = backend::host::completed_orthogonal(tall);
     const Tensor columns = narrow(base, 1, 0, tall.size(1));
     const std::string miss =
         detail::miss_report(*this, value, is_wide(value) ? columns.mT() : columns, {});
@@ -263,7 +236,7 @@ class Orthogonal final : public Constraint {
 
   Tensor project(const Tensor& value) override {
     check_orthogonal_shape(value);
-    const Tensor q = polar_factor(as_tall(value));
+    const Tensor q = backend::host::polar_factor(as_tall(value));
     return is_wide(value) ? q.mT().contiguous() : q;
   }
 
