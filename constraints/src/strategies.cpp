@@ -11,6 +11,7 @@
 
 #include "arguments.h"
 #include "feasibility.h"
+#include "slice_norms.h"
 #include "tether/backend/host_linalg.h"
 #include "tether/constraints.h"
 #include "tether/error.h"
@@ -52,16 +53,24 @@ void check_square(const char* op, const Tensor& x) {
     fail<ShapeError>(op, ": expected a square matrix (or a batch of them), got ", x.shape());
 }
 
-Tensor diagonal_mask(const Tensor& x) {
-  return eye(x.size(-2), x.size(-1), x.options());
+/// A constraint onto a linear subspace of matrices, the image of the
+/// idempotent `part`: forward and project apply it (after `check`, which
+/// names the constraint), and a feasible value is its own raw input.
+std::shared_ptr<Constraint> linear_subspace(const char* name, const char* condition,
+                                            void (*check)(const char*, const Tensor&),
+                                            Tensor (*part)(const Tensor&)) {
+  const auto checked_part = [name, check, part](const Tensor& x) {
+    check(name, x);
+    return part(x);
+  };
+  return make_constraint(name, {.forward = checked_part,
+                                .right_inverse = [](const Tensor& value) { return value; },
+                                .condition = condition,
+                                .project = checked_part});
 }
 
-/// The slice-wise L2 norm of v over all dims but `dim`, keeping dims.
-Tensor norm_except(const Tensor& v, int dim) {
-  Dims others;
-  for (int i = 0; i < v.dim(); ++i)
-    if (i != dim) others.push_back(i);
-  return others.empty() ? abs(v) : norm(v, others, true);
+Tensor diagonal_mask(const Tensor& x) {
+  return eye(x.size(-2), x.size(-1), x.options());
 }
 
 class WeightNorm final : public Constraint {
@@ -77,14 +86,14 @@ class WeightNorm final : public Constraint {
   /// optimizer step, ValuePolicy::as_raw of a zero weight) gives zero, not 0 / 0.
   Tensor forward(const std::vector<Tensor>& raw) override {
     const Tensor& v = raw[1];
-    const Tensor norm = norm_except(v, wrap_dim("weight_norm", dim_, v.dim()));
+    const Tensor norm = detail::slice_norms("weight_norm", v, dim_);
     return raw[0] * v / clamp(norm, kEps, std::nullopt);
   }
   bool has_right_inverse() const override { return true; }
   /// g = the slice norms, v = value; a zero slice gets v = 1 (g = 0 keeps it
   /// zero), where v = 0 would give 0 / 0.
   std::vector<Tensor> right_inverse(const Tensor& value) override {
-    const Tensor g = norm_except(value, wrap_dim("weight_norm", dim_, value.dim()));
+    const Tensor g = detail::slice_norms("weight_norm", value, dim_);
     return {g, value + (g <= 0.0)};
   }
   /// Every finite value is feasible.
@@ -322,38 +331,18 @@ std::shared_ptr<Constraint> weight_norm(std::int64_t dim) {
 }
 
 std::shared_ptr<Constraint> symmetric() {
-  const auto symmetric_part = [](const Tensor& x) {
-    check_square("symmetric", x);
-    return (x + x.mT()) * 0.5;
-  };
-  return make_constraint("symmetric", {.forward = symmetric_part,
-                                       .right_inverse = [](const Tensor& value) { return value; },
-                                       .condition = "symmetric matrices",
-                                       .project = symmetric_part});
+  return linear_subspace("symmetric", "symmetric matrices", check_square,
+                         [](const Tensor& x) { return (x + x.mT()) * 0.5; });
 }
 
 std::shared_ptr<Constraint> skew_symmetric() {
-  const auto skew_part = [](const Tensor& x) {
-    check_square("skew_symmetric", x);
-    return (x - x.mT()) * 0.5;
-  };
-  return make_constraint("skew_symmetric",
-                         {.forward = skew_part,
-                          .right_inverse = [](const Tensor& value) { return value; },
-                          .condition = "skew-symmetric matrices",
-                          .project = skew_part});
+  return linear_subspace("skew_symmetric", "skew-symmetric matrices", check_square,
+                         [](const Tensor& x) { return (x - x.mT()) * 0.5; });
 }
 
 std::shared_ptr<Constraint> lower_triangular() {
-  const auto lower_part = [](const Tensor& x) {
-    check_matrix("lower_triangular", x);
-    return tril(x);
-  };
-  return make_constraint("lower_triangular",
-                         {.forward = lower_part,
-                          .right_inverse = [](const Tensor& value) { return value; },
-                          .condition = "lower-triangular matrices",
-                          .project = lower_part});
+  return linear_subspace("lower_triangular", "lower-triangular matrices", check_matrix,
+                         [](const Tensor& x) { return tril(x); });
 }
 
 std::shared_ptr<Constraint> cholesky_factor() {
