@@ -160,10 +160,8 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
                         bool unitriangular) {
   check_system("solve_triangular", "A", a, "B", b, left);
   const Shape batch = broadcast_shapes("solve_triangular", batch_shape(a), batch_shape(b));
-  Shape shape = batch;
-  shape.push_back(b.size(-2));
-  shape.push_back(b.size(-1));
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device(), "solve_triangular");
+  Tensor out = Tensor::empty(matrices_shape(batch, b.size(-2), b.size(-1)), a.dtype(), a.device(),
+                             "solve_triangular");
   backend_of(a).solve_triangular(as_batched(a, batch), as_batched(b, batch), as_batched(out, batch),
                                  {.upper = upper, .left = left, .unitriangular = unitriangular});
   // With X = A^-1 B: g_B = A^-T g_X, and g_A = -g_B X^T restricted to the

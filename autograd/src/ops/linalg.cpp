@@ -11,10 +11,8 @@ namespace {
 /// a [..., n, k] @ b [..., k, m] with broadcast batch dims (both rank >= 2, k checked).
 Tensor batched_matmul(const Tensor& a, const Tensor& b) {
   const Shape batch = broadcast_shapes("matmul", batch_shape(a), batch_shape(b));
-  Shape shape = batch;
-  shape.push_back(a.size(-2));
-  shape.push_back(b.size(-1));
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device(), "matmul");
+  Tensor out =
+      Tensor::empty(matrices_shape(batch, a.size(-2), b.size(-1)), a.dtype(), a.device(), "matmul");
   backend_of(a).matmul(as_batched(a, batch), as_batched(b, batch), as_batched(out, batch));
   return record("matmul", {a, b}, out, {a, b},
                 [sa = a.shape(), sb = b.shape()](Node& n, const Tensor& g) -> GradList {

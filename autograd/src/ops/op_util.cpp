@@ -93,12 +93,16 @@ Shape batch_shape(const Tensor& x) {
   return batch;
 }
 
+Shape matrices_shape(const Shape& batch, std::int64_t rows, std::int64_t cols) {
+  Shape shape = batch;
+  shape.push_back(rows);
+  shape.push_back(cols);
+  return shape;
+}
+
 Tensor as_batched(const Tensor& x, const Shape& batch) {
-  Shape full = batch;
-  full.push_back(x.size(-2));
-  full.push_back(x.size(-1));
   const Shape shape = {batch.numel(), x.size(-2), x.size(-1)};
-  Tensor expanded = broadcast_view(x, full);
+  Tensor expanded = broadcast_view(x, matrices_shape(batch, x.size(-2), x.size(-1)));
   auto strides = view_strides(expanded, shape);
   if (!strides) {
     expanded = contiguous_data(expanded);

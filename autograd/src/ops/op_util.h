@@ -47,6 +47,8 @@ Tensor contiguous_data(const Tensor& x);
 
 /// x's shape without its last two dims: the batch of its matrices.
 Shape batch_shape(const Tensor& x);
+/// The shape of a `batch` of [rows, cols] matrices: batch + [rows, cols].
+Shape matrices_shape(const Shape& batch, std::int64_t rows, std::int64_t cols);
 /// x [..., r, c] broadcast over `batch` as the rank-3 [batch.numel(), r, c]
 /// operand of a batched kernel (matmul, cholesky, solve_triangular): a view
 /// when the strides allow one, else a packed copy; unrecorded. A fresh
