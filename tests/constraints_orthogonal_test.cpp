@@ -108,3 +108,20 @@ TEST_CASE(
   CHECK(loaded->weight->value().to_vector<double>() == source->weight->value().to_vector<double>());
   CHECK(computed(loaded->weight).recompute_count() == before + 1);
 }
+
+TEST_CASE(
+    "orthogonal's project gives NaN for a matrix holding NaN or infinity, and keeps an "
+    "empty one",
+    "[orthogonal]") {
+  const auto orthogonal = constraints::orthogonal();
+  for (const double bad : {std::nan(""), HUGE_VAL}) {
+    Tensor value = randn({4, 3}, DType::f64);
+    value.select(0, 2).select(0, 1).fill_(bad);
+    const Tensor projected = orthogonal->project(value);
+    CHECK(projected.shape() == value.shape());
+    const std::vector<double> values = projected.to_vector<double>();
+    CHECK(std::all_of(values.begin(), values.end(), [](double v) { return std::isnan(v); }));
+  }
+  CHECK(orthogonal->project(zeros({3, 0})).shape() == Shape{3, 0});
+  CHECK(orthogonal->project(zeros({0, 3})).shape() == Shape{0, 3});
+}

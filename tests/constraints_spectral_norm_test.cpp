@@ -161,3 +161,19 @@ TEST_CASE("check_spectral_norm rejects a parameter computed by another constrain
       constrain(make_parameter(randn({2, 2}, DType::f64)), constraints::positive());
   CHECK_THROWS_AS(check_spectral_norm(*parameter), ValueError);
 }
+
+TEST_CASE("largest_singular_value of a matrix holding NaN or infinity is NaN", "[spectral_norm]") {
+  for (const double bad : {std::nan(""), HUGE_VAL}) {
+    Tensor matrix = randn({3, 2}, DType::f64);
+    matrix.select(0, 1).select(0, 0).fill_(bad);
+    CHECK(std::isnan(largest_singular_value(matrix)));
+  }
+}
+
+TEST_CASE("largest_singular_value of a matrix without elements throws a ShapeError naming it",
+          "[spectral_norm]") {
+  for (const Shape& shape : {Shape{0, 3}, Shape{3, 0}})
+    CHECK_THROWS_WITH(largest_singular_value(zeros(shape)),
+                      Catch::Contains("largest_singular_value") && Catch::Contains("elements"));
+  CHECK_THROWS_AS(largest_singular_value(zeros({0, 3})), ShapeError);
+}

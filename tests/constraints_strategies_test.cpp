@@ -484,3 +484,8 @@ TEST_CASE("writing into a value whose constraint has no right_inverse is an erro
   CHECK_THROWS_AS(parameter->value(), ValueError);
   CHECK_THROWS_AS(parameter->assign(ones({2, 2}, DType::f64)), ValueError);
 }
+
+TEST_CASE("positive_definite's project keeps a 0 x 0 matrix", "[constraints]") {
+  CHECK(constraints::positive_definite()->project(zeros({0, 0}, DType::f64)).shape() ==
+        Shape{0, 0});
+}

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "arguments.h"
+#include "slice_norms.h"
 #include "tether/grad_mode.h"
 #include "tether/ops.h"
 
@@ -32,19 +33,6 @@ NamedTensors ProjectedParameter::trainables() {
   return {{"", tensor_}};
 }
 
-namespace {
-
-/// The L2 norm of each slice along `dim`, keeping dims for broadcasting.
-Tensor slice_norms(const Tensor& t, std::int64_t dim) {
-  const int d = wrap_dim("project", dim, t.dim());
-  Dims others;
-  for (int i = 0; i < t.dim(); ++i)
-    if (i != d) others.push_back(i);
-  return others.empty() ? abs(t) : norm(t, others, true);
-}
-
-}  // namespace
-
 std::shared_ptr<ProjectedParameter> project(const std::shared_ptr<Parameter>& parameter,
                                             std::string name,
                                             ProjectedParameter::Projection projection) {
@@ -71,7 +59,7 @@ std::shared_ptr<ProjectedParameter> project_max_norm(const std::shared_ptr<Param
                                                      double max_norm, std::int64_t dim) {
   detail::check_positive("project_max_norm", "max_norm", max_norm);
   return project(parameter, "max_norm", [max_norm, dim](Tensor& t) {
-    const Tensor norms = slice_norms(t, dim);
+    const Tensor norms = detail::slice_norms("project", t, dim);
     t.mul_(max_norm / clamp(norms, max_norm, std::nullopt));
   });
 }
@@ -79,7 +67,7 @@ std::shared_ptr<ProjectedParameter> project_max_norm(const std::shared_ptr<Param
 std::shared_ptr<ProjectedParameter> project_unit_norm(const std::shared_ptr<Parameter>& parameter,
                                                       std::int64_t dim) {
   return project(parameter, "unit_norm", [dim](Tensor& t) {
-    t.mul_(reciprocal(clamp(slice_norms(t, dim), 1e-12, std::nullopt)));
+    t.mul_(reciprocal(clamp(detail::slice_norms("project", t, dim), 1e-12, std::nullopt)));
   });
 }
 

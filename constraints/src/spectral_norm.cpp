@@ -1,11 +1,9 @@
 // Spectral normalisation: W / sigma(W), sigma estimated by power iteration.
-#include <Eigen/Dense>
 #include <tuple>
 #include <utility>
 
 #include "arguments.h"
-#include "eigen_matrix.h"
-
+#include "tether/backend/host_linalg.h"
 #include "tether/constraint_library.h"
 #include "tether/error.h"
 #include "tether/grad_mode.h"
@@ -16,8 +14,6 @@ namespace tether {
 namespace constraints {
 
 namespace {
-
-using detail::to_eigen;
 
 class SpectralNorm final : public Constraint {
  public:
@@ -65,10 +61,12 @@ class SpectralNorm final : public Constraint {
   /// (from an SVD), so forward reproduces a value of largest singular value 1
   /// and divides any other by its own.
   std::vector<Tensor> right_inverse(const Tensor& value) override {
-    const Eigen::BDCSVD<Eigen::MatrixXd> svd(to_eigen(as_matrix(value)),
-                                             Eigen::ComputeThinU | Eigen::ComputeThinV);
-    u_.copy_(detail::from_eigen(svd.matrixU().col(0), u_.shape(), u_));
-    v_.copy_(detail::from_eigen(svd.matrixV().col(0), v_.shape(), v_));
+    // The value in f64 (exactly) on the buffers' device, whatever its dtype and
+    // device: the vectors are then rounded once, into the buffers.
+    const Tensor matrix = as_matrix(value).to(u_.device()).to(DType::f64);
+    const auto [u, v] = backend::host::top_singular_vectors(matrix);
+    u_.copy_(u);
+    v_.copy_(v);
     return {value};
   }
   NamedTensors buffers() override { return {{"u", u_}, {"v", v_}}; }
@@ -127,7 +125,11 @@ std::shared_ptr<ComputedParameter> spectrally_normalize(const std::shared_ptr<Pa
 double largest_singular_value(const Tensor& matrix) {
   if (matrix.dim() != 2)
     fail<ShapeError>("largest_singular_value: expected a matrix, got ", matrix.shape());
-  return Eigen::JacobiSVD<Eigen::MatrixXd>(detail::to_eigen(matrix)).singularValues()(0);
+  const std::vector<double> values = backend::host::singular_values(matrix);
+  if (values.empty())
+    fail<ShapeError>("largest_singular_value: expected a matrix with elements, got ",
+                     matrix.shape());
+  return values.front();
 }
 
 SpectralNormCheck check_spectral_norm(ComputedParameter& parameter) {

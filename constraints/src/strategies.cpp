@@ -5,16 +5,14 @@
 // A right_inverse never repairs a value: for one outside the feasible set it
 // returns raw inputs that are NaN or infinite, or whose forward misses the
 // value, and ComputedParameter reports the worst element.
-#include <Eigen/Eigenvalues>
-#include <Eigen/QR>
-#include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "arguments.h"
-#include "eigen_matrix.h"
 #include "feasibility.h"
+#include "slice_norms.h"
+#include "tether/backend/host_linalg.h"
 #include "tether/constraint_library.h"
 #include "tether/error.h"
 #include "tether/grad_mode.h"
@@ -55,16 +53,24 @@ void check_square(const char* op, const Tensor& x) {
     fail<ShapeError>(op, ": expected a square matrix (or a batch of them), got ", x.shape());
 }
 
-Tensor diagonal_mask(const Tensor& x) {
-  return eye(x.size(-2), x.size(-1), x.options());
+/// A constraint onto a linear subspace of matrices, the image of the
+/// idempotent `part`: forward and project apply it (after `check`, which
+/// names the constraint), and a feasible value is its own raw input.
+std::shared_ptr<Constraint> linear_subspace(const char* name, const char* condition,
+                                            void (*check)(const char*, const Tensor&),
+                                            Tensor (*part)(const Tensor&)) {
+  const auto checked_part = [name, check, part](const Tensor& x) {
+    check(name, x);
+    return part(x);
+  };
+  return make_constraint(name, {.forward = checked_part,
+                                .right_inverse = [](const Tensor& value) { return value; },
+                                .condition = condition,
+                                .project = checked_part});
 }
 
-/// The slice-wise L2 norm of v over all dims but `dim`, keeping dims.
-Tensor norm_except(const Tensor& v, int dim) {
-  Dims others;
-  for (int i = 0; i < v.dim(); ++i)
-    if (i != dim) others.push_back(i);
-  return others.empty() ? abs(v) : norm(v, others, true);
+Tensor diagonal_mask(const Tensor& x) {
+  return eye(x.size(-2), x.size(-1), x.options());
 }
 
 class WeightNorm final : public Constraint {
@@ -80,14 +86,14 @@ class WeightNorm final : public Constraint {
   /// optimizer step, ValuePolicy::as_raw of a zero weight) gives zero, not 0 / 0.
   Tensor forward(const std::vector<Tensor>& raw) override {
     const Tensor& v = raw[1];
-    const Tensor norm = norm_except(v, wrap_dim("weight_norm", dim_, v.dim()));
+    const Tensor norm = detail::slice_norms("weight_norm", v, dim_);
     return raw[0] * v / clamp(norm, kEps, std::nullopt);
   }
   bool has_right_inverse() const override { return true; }
   /// g = the slice norms, v = value; a zero slice gets v = 1 (g = 0 keeps it
   /// zero), where v = 0 would give 0 / 0.
   std::vector<Tensor> right_inverse(const Tensor& value) override {
-    const Tensor g = norm_except(value, wrap_dim("weight_norm", dim_, value.dim()));
+    const Tensor g = detail::slice_norms("weight_norm", value, dim_);
     return {g, value + (g <= 0.0)};
   }
   /// Every finite value is feasible.
@@ -116,21 +122,18 @@ Tensor cholesky_factor_project(const Tensor& value) {
   return tril(value, -1) + clamp(value, margin(value), std::nullopt) * mask;
 }
 
-using detail::from_eigen;
-using detail::RowMajorMatrix;
-using detail::to_eigen;
-
 /// The nearest symmetric matrix with eigenvalues >= eps (Frobenius norm):
 /// the symmetric part with its eigenvalues raised to eps, plus the margin.
 Tensor nearest_positive_definite(const Tensor& value, double eps) {
   if (value.dim() != 2 || value.size(0) != value.size(1))
     fail<ShapeError>("positive_definite: project expects a square matrix, got ", value.shape());
-  const RowMajorMatrix a = to_eigen(value);
-  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eigen((a + a.transpose()) / 2);
-  const Eigen::VectorXd raised = eigen.eigenvalues().cwiseMax(
-      eps + margin(value) * std::max(1.0, eigen.eigenvalues().cwiseAbs().maxCoeff()));
-  return from_eigen(eigen.eigenvectors() * raised.asDiagonal() * eigen.eigenvectors().transpose(),
-                    value);
+  return backend::host::map_symmetric_eigenvalues(value, [&](std::vector<double> eigenvalues) {
+    double largest = 1.0;
+    for (const double w : eigenvalues) largest = std::max(largest, std::abs(w));
+    const double floor = eps + margin(value) * largest;
+    for (double& w : eigenvalues) w = std::max(w, floor);
+    return eigenvalues;
+  });
 }
 
 /// The Cholesky factor of a symmetric positive definite matrix, outside the graph.
@@ -152,27 +155,6 @@ bool is_wide(const Tensor& x) {
 }
 Tensor as_tall(const Tensor& x) {
   return is_wide(x) ? x.mT() : x;
-}
-
-/// An orthogonal [n, n] matrix whose first k columns are those of `tall`
-/// [n, k] when these are orthonormal (else the orthogonal factor of its QR
-/// decomposition). Householder QR gives tall = Q R with Q [n, n]; negating
-/// each column i < k of Q where R_ii < 0 makes R's diagonal positive, and
-/// then Q's first k columns are tall's own, the other n - k complete them.
-Tensor completed_orthogonal(const Tensor& tall) {
-  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(to_eigen(tall));
-  RowMajorMatrix q = qr.householderQ();
-  for (Eigen::Index i = 0; i < tall.size(1); ++i)
-    if (qr.matrixQR()(i, i) < 0) q.col(i) *= -1.0;
-  return from_eigen(q, tall);
-}
-
-/// The nearest matrix with orthonormal columns to `tall` (Frobenius norm): the
-/// polar factor U V^T of its thin SVD U S V^T.
-Tensor polar_factor(const Tensor& tall) {
-  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(to_eigen(tall),
-                                              Eigen::ComputeThinU | Eigen::ComputeThinV);
-  return from_eigen(svd.matrixU() * svd.matrixV().transpose(), tall);
 }
 
 /// The nearest point (Euclidean) to each slice of `value` along `dim` among
@@ -240,7 +222,7 @@ class Orthogonal final : public Constraint {
   std::vector<Tensor> right_inverse(const Tensor& value) override {
     check_orthogonal_shape(value);
     const Tensor tall = as_tall(value);
-    const Tensor base = completed_orthogonal(tall);
+    const Tensor base = backend::host::completed_orthogonal(tall);
     const Tensor columns = narrow(base, 1, 0, tall.size(1));
     const std::string miss =
         detail::miss_report(*this, value, is_wide(value) ? columns.mT() : columns, {});
@@ -263,7 +245,7 @@ class Orthogonal final : public Constraint {
 
   Tensor project(const Tensor& value) override {
     check_orthogonal_shape(value);
-    const Tensor q = polar_factor(as_tall(value));
+    const Tensor q = backend::host::polar_factor(as_tall(value));
     return is_wide(value) ? q.mT().contiguous() : q;
   }
 
@@ -349,38 +331,18 @@ std::shared_ptr<Constraint> weight_norm(std::int64_t dim) {
 }
 
 std::shared_ptr<Constraint> symmetric() {
-  const auto symmetric_part = [](const Tensor& x) {
-    check_square("symmetric", x);
-    return (x + x.mT()) * 0.5;
-  };
-  return make_constraint("symmetric", {.forward = symmetric_part,
-                                       .right_inverse = [](const Tensor& value) { return value; },
-                                       .condition = "symmetric matrices",
-                                       .project = symmetric_part});
+  return linear_subspace("symmetric", "symmetric matrices", check_square,
+                         [](const Tensor& x) { return (x + x.mT()) * 0.5; });
 }
 
 std::shared_ptr<Constraint> skew_symmetric() {
-  const auto skew_part = [](const Tensor& x) {
-    check_square("skew_symmetric", x);
-    return (x - x.mT()) * 0.5;
-  };
-  return make_constraint("skew_symmetric",
-                         {.forward = skew_part,
-                          .right_inverse = [](const Tensor& value) { return value; },
-                          .condition = "skew-symmetric matrices",
-                          .project = skew_part});
+  return linear_subspace("skew_symmetric", "skew-symmetric matrices", check_square,
+                         [](const Tensor& x) { return (x - x.mT()) * 0.5; });
 }
 
 std::shared_ptr<Constraint> lower_triangular() {
-  const auto lower_part = [](const Tensor& x) {
-    check_matrix("lower_triangular", x);
-    return tril(x);
-  };
-  return make_constraint("lower_triangular",
-                         {.forward = lower_part,
-                          .right_inverse = [](const Tensor& value) { return value; },
-                          .condition = "lower-triangular matrices",
-                          .project = lower_part});
+  return linear_subspace("lower_triangular", "lower-triangular matrices", check_matrix,
+                         [](const Tensor& x) { return tril(x); });
 }
 
 std::shared_ptr<Constraint> cholesky_factor() {

@@ -29,30 +29,6 @@ void check_square(const char* op, const char* name, const Tensor& x) {
                      " to be a square matrix or a batch of them [..., n, n], got ", x.shape());
 }
 
-/// x's shape without its last two dims.
-Shape batch_shape(const Tensor& x) {
-  Shape batch = x.shape();
-  batch.pop_back();
-  batch.pop_back();
-  return batch;
-}
-
-/// x [..., r, c] broadcast over `batch` as the rank-3 [batch.numel(), r, c]
-/// operand of a kernel: a view when the strides allow one, else a packed copy.
-Tensor kernel_operand(const Tensor& x, const Shape& batch) {
-  Shape full = batch;
-  full.push_back(x.size(-2));
-  full.push_back(x.size(-1));
-  const Shape shape = {batch.numel(), x.size(-2), x.size(-1)};
-  Tensor expanded = broadcast_view(x, full);
-  auto strides = view_strides(expanded, shape);
-  if (!strides) {
-    expanded = contiguous_data(expanded);
-    strides = contiguous_strides(shape);
-  }
-  return Tensor::view_of(expanded, shape, *strides, expanded.storage_offset());
-}
-
 /// The multi-index of element `flat` of a batch, "[1, 0]".
 Shape unravel(std::int64_t flat, const Shape& batch) {
   Shape index = batch;
@@ -142,12 +118,9 @@ Tensor lower_cholesky(const char* op, const Tensor& a) {
   check_square(op, "the input", a);
   check_floating(op, a);
   const Shape batch = batch_shape(a);
-  const std::int64_t n = a.size(-1);
   Tensor out = Tensor::empty(a.shape(), a.dtype(), a.device(), op);
-  const Shape kernel_shape = {batch.numel(), n, n};
-  const Tensor matrices = kernel_operand(a, batch);
-  if (const auto failure = backend_of(a).cholesky(
-          matrices, Tensor::view_of(out, kernel_shape, contiguous_strides(kernel_shape), 0))) {
+  const Tensor matrices = as_batched(a, batch);
+  if (const auto failure = backend_of(a).cholesky(matrices, as_batched(out, batch))) {
     check_no_nan(op, matrices, failure->batch, batch);
     fail<LinAlgError>(op, ": ",
                       batch.empty()
@@ -187,15 +160,10 @@ Tensor solve_triangular(const Tensor& a, const Tensor& b, bool upper, bool left,
                         bool unitriangular) {
   check_system("solve_triangular", "A", a, "B", b, left);
   const Shape batch = broadcast_shapes("solve_triangular", batch_shape(a), batch_shape(b));
-  Shape shape = batch;
-  shape.push_back(b.size(-2));
-  shape.push_back(b.size(-1));
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device(), "solve_triangular");
-  const Shape kernel_shape = {batch.numel(), b.size(-2), b.size(-1)};
-  backend_of(a).solve_triangular(
-      kernel_operand(a, batch), kernel_operand(b, batch),
-      Tensor::view_of(out, kernel_shape, contiguous_strides(kernel_shape), 0),
-      {.upper = upper, .left = left, .unitriangular = unitriangular});
+  Tensor out = Tensor::empty(matrices_shape(batch, b.size(-2), b.size(-1)), a.dtype(), a.device(),
+                             "solve_triangular");
+  backend_of(a).solve_triangular(as_batched(a, batch), as_batched(b, batch), as_batched(out, batch),
+                                 {.upper = upper, .left = left, .unitriangular = unitriangular});
   // With X = A^-1 B: g_B = A^-T g_X, and g_A = -g_B X^T restricted to the
   // triangle that was read (X A = B: g_B = g_X A^-T, g_A = -X^T g_B).
   return record("solve_triangular", {a, b}, out, {a, out},

@@ -8,33 +8,12 @@ using namespace ops;
 
 namespace {
 
-/// A rank-3 [batch, rows, cols] view (or copy) of x broadcast to `batch` + its
-/// last two dims, for the backend's matmul kernel.
-Tensor as_batched(const Tensor& x, const Shape& batch) {
-  Shape full = batch;
-  full.push_back(x.size(-2));
-  full.push_back(x.size(-1));
-  const Tensor expanded = broadcast_view(x, full);
-  const Shape shape = {batch.numel(), x.size(-2), x.size(-1)};
-  if (auto strides = view_strides(expanded, shape))
-    return Tensor::view_of(expanded, shape, *strides, expanded.storage_offset());
-  const Tensor dense = contiguous_data(expanded);
-  return Tensor::view_of(dense, shape, contiguous_strides(shape), 0);
-}
-
 /// a [..., n, k] @ b [..., k, m] with broadcast batch dims (both rank >= 2, k checked).
 Tensor batched_matmul(const Tensor& a, const Tensor& b) {
-  Shape batch_a = a.shape(), batch_b = b.shape();
-  batch_a.pop_back(), batch_a.pop_back(), batch_b.pop_back(), batch_b.pop_back();
-  const Shape batch = broadcast_shapes("matmul", batch_a, batch_b);
-  Shape shape = batch;
-  shape.push_back(a.size(-2));
-  shape.push_back(b.size(-1));
-  Tensor out = Tensor::empty(shape, a.dtype(), a.device(), "matmul");
-  backend_of(a).matmul(
-      as_batched(a, batch), as_batched(b, batch),
-      Tensor::view_of(out, {batch.numel(), a.size(-2), b.size(-1)},
-                      contiguous_strides({batch.numel(), a.size(-2), b.size(-1)}), 0));
+  const Shape batch = broadcast_shapes("matmul", batch_shape(a), batch_shape(b));
+  Tensor out =
+      Tensor::empty(matrices_shape(batch, a.size(-2), b.size(-1)), a.dtype(), a.device(), "matmul");
+  backend_of(a).matmul(as_batched(a, batch), as_batched(b, batch), as_batched(out, batch));
   return record("matmul", {a, b}, out, {a, b},
                 [sa = a.shape(), sb = b.shape()](Node& n, const Tensor& g) -> GradList {
                   return {

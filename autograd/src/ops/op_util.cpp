@@ -86,6 +86,31 @@ Tensor contiguous_data(const Tensor& x) {
   return out;
 }
 
+Shape batch_shape(const Tensor& x) {
+  Shape batch = x.shape();
+  batch.pop_back();
+  batch.pop_back();
+  return batch;
+}
+
+Shape matrices_shape(const Shape& batch, std::int64_t rows, std::int64_t cols) {
+  Shape shape = batch;
+  shape.push_back(rows);
+  shape.push_back(cols);
+  return shape;
+}
+
+Tensor as_batched(const Tensor& x, const Shape& batch) {
+  const Shape shape = {batch.numel(), x.size(-2), x.size(-1)};
+  Tensor expanded = broadcast_view(x, matrices_shape(batch, x.size(-2), x.size(-1)));
+  auto strides = view_strides(expanded, shape);
+  if (!strides) {
+    expanded = contiguous_data(expanded);
+    strides = contiguous_strides(shape);
+  }
+  return Tensor::view_of(expanded, shape, *strides, expanded.storage_offset());
+}
+
 const Tensor& converted_data(const Tensor& x, DType dtype, Tensor& copy) {
   if (x.dtype() == dtype) return x;
   copy = Tensor::empty(x.shape(), dtype, x.device());

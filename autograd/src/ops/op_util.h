@@ -45,6 +45,17 @@ std::optional<Strides> view_strides(const Tensor& x, const Shape& shape);
 /// Same data as x with a contiguous layout (x itself if already contiguous); unrecorded.
 Tensor contiguous_data(const Tensor& x);
 
+/// x's shape without its last two dims: the batch of its matrices.
+Shape batch_shape(const Tensor& x);
+/// The shape of a `batch` of [rows, cols] matrices: batch + [rows, cols].
+Shape matrices_shape(const Shape& batch, std::int64_t rows, std::int64_t cols);
+/// x [..., r, c] broadcast over `batch` as the rank-3 [batch.numel(), r, c]
+/// operand of a batched kernel (matmul, cholesky, solve_triangular): a view
+/// when the strides allow one, else a packed copy; unrecorded. A fresh
+/// (contiguous) output of shape batch + [r, c] is always viewed, so the
+/// kernel writes into it.
+Tensor as_batched(const Tensor& x, const Shape& batch);
+
 /// torch.result_type over any number of operands (promotion.cpp): add each,
 /// then read dtype(). An absent optional operand (a missing bound) is skipped.
 class ResultType {
