@@ -68,13 +68,13 @@ struct StridedLayout {
 
 /// max/min that return NaN when either side is NaN, as the CPU backend's do.
 template <class T>
-__device__ T nan_max(T a, T b) {
+__host__ __device__ T nan_max(T a, T b) {
   if constexpr (std::is_floating_point_v<T>)
     if (isnan(a) || isnan(b)) return a + b;
   return a > b ? a : b;
 }
 template <class T>
-__device__ T nan_min(T a, T b) {
+__host__ __device__ T nan_min(T a, T b) {
   if constexpr (std::is_floating_point_v<T>)
     if (isnan(a) || isnan(b)) return a + b;
   return a < b ? a : b;
