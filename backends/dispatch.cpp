@@ -1,13 +1,12 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/kernel_support.h"  // cpu_backend()
 #include "tether/allocator.h"
 #include "tether/backend/backend.h"
 #include "tether/error.h"
 
 namespace tether::backend {
-
-Backend& cpu_backend();
 
 #if TETHER_HAS_CUDA
 Backend& cuda_backend(Device device);  // backends/cuda/device.cpp

@@ -222,6 +222,28 @@ TEST_CASE("unary integer ops work on i64 and floating-only ops refuse it") {
   CHECK_THROWS_AS(cpu().unary(UnaryOp::exp, x, out, {}), tether::DTypeError);
 }
 
+TEST_CASE("every unary op on i64 is refused when floating_only and else computed as on f64") {
+  const Longs in = {-3, -1, 0, 2, 5};
+  Tensor x = tensor<std::int64_t>({5}, in), out = Tensor::empty({5}, DType::i64);
+  Tensor x64 = Tensor::empty({5}, DType::f64), out64 = Tensor::empty({5}, DType::f64);
+  cpu().copy(x, x64);
+  const UnaryParams params{-2, 3};  // integers, so that affine and clamp stay exact
+  // leaky_relu is the last UnaryOp.
+  for (int code = 0; code <= static_cast<int>(UnaryOp::leaky_relu); ++code) {
+    const auto op = static_cast<UnaryOp>(code);
+    INFO("op #" << code);
+    if (floating_only(op)) {
+      CHECK_THROWS_AS(cpu().unary(op, x, out, params), tether::DTypeError);
+      continue;
+    }
+    cpu().unary(op, x, out, params);
+    cpu().unary(op, x64, out64, params);
+    Longs expected;
+    for (double v : values<double>(out64)) expected.push_back(static_cast<std::int64_t>(v));
+    CHECK(values<std::int64_t>(out) == expected);
+  }
+}
+
 // ---- binary and where ------------------------------------------------------
 
 TEST_CASE("binary add broadcasts a row over a matrix") {

@@ -5,20 +5,11 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
-#include <type_traits>
-#include <utility>
 
-#include "../integer_arithmetic.h"  // saturate_cast, the Wrapping functors
+#include "../common/kernel_support.h"  // visit_dtype, saturate_cast, cpu_backend()
 #include "tether/backend/backend.h"
-#include "tether/error.h"
 
-namespace tether::backend {
-
-/// The CPU backend's one instance (defined in cpu_backend.cpp).
-Backend& cpu_backend();
-
-namespace cpu {
+namespace tether::backend::cpu {
 
 class CpuBackend final : public Backend {
  public:
@@ -41,29 +32,4 @@ class CpuBackend final : public Backend {
                         TriangularSystem system) override;
 };
 
-/// Calls `f(std::type_identity<T>{})` with T the C++ element type of `dtype`;
-/// the one place where a runtime dtype becomes a template argument.
-template <class F>
-decltype(auto) visit_dtype(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::f32:
-      return f(std::type_identity<float>{});
-    case DType::f64:
-      return f(std::type_identity<double>{});
-    case DType::i64:
-      break;
-  }
-  return f(std::type_identity<std::int64_t>{});
-}
-
-/// visit_dtype for kernels that exist only for floating types; throws
-/// DTypeError naming `op` for i64.
-template <class F>
-decltype(auto) visit_floating(const char* op, DType dtype, F&& f) {
-  if (dtype == DType::f32) return f(std::type_identity<float>{});
-  if (dtype == DType::f64) return f(std::type_identity<double>{});
-  fail<DTypeError>(op, ": expected a floating dtype (f32 or f64), got ", dtype);
-}
-
-}  // namespace cpu
-}  // namespace tether::backend
+}  // namespace tether::backend::cpu

@@ -12,25 +12,19 @@
 namespace tether::backend::cpu {
 namespace {
 
-/// Integer division truncating toward zero; a zero divisor throws instead of
-/// trapping, and INT64_MIN / -1 wraps.
+/// Integer division (WrappingDiv) that throws for a zero divisor instead of trapping.
 struct CheckedIntegerDivide {
   std::int64_t operator()(std::int64_t a, std::int64_t b) const {
     if (b == 0) fail<ValueError>("div: integer division by zero");
-    if (b == -1) return static_cast<std::int64_t>(0 - static_cast<std::uint64_t>(a));
-    return a / b;
+    return WrappingDiv()(a, b);
   }
 };
 
-/// Integer power by squaring, wrapping on overflow; negative exponents throw
-/// (their results are not integers).
+/// Integer power (WrappingPow) that throws for a negative exponent.
 struct CheckedIntegerPow {
   std::int64_t operator()(std::int64_t base, std::int64_t exponent) const {
     if (exponent < 0) fail<ValueError>("pow: integers to negative integer powers are not allowed");
-    std::uint64_t result = 1, factor = static_cast<std::uint64_t>(base);
-    for (auto e = static_cast<std::uint64_t>(exponent); e != 0; e >>= 1, factor *= factor)
-      if (e & 1) result *= factor;
-    return static_cast<std::int64_t>(result);
+    return WrappingPow()(base, exponent);
   }
 };
 

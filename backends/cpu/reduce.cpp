@@ -8,7 +8,6 @@
 // like a bias gradient summed over the batch: a vectorised element-wise
 // update), so the common layouts need no special cases.
 #include <cmath>
-#include <limits>
 #include <type_traits>
 
 #include "cpu_backend.h"
@@ -76,33 +75,29 @@ std::int64_t first_max_index(const T* data, std::int64_t n, std::int64_t step) {
 
 void CpuBackend::reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask,
                         const Tensor& out) {
-  if (op != ReduceOp::sum && in.numel() == 0 && out.numel() != 0)
-    fail<ValueError>("reduce: max and min of an empty tensor ", in.shape(), " are undefined");
+  check_reduce(op, in, out);
   visit_dtype(in.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
-    using Limits = std::numeric_limits<T>;
-    // Floating max/min start from -inf/+inf so that an all-inf row reduces to it.
-    const T lowest = Limits::has_infinity ? -Limits::infinity() : Limits::lowest();
-    const T highest = Limits::has_infinity ? Limits::infinity() : Limits::max();
+    const T identity = reduce_identity<T>(op);
     switch (op) {
       case ReduceOp::sum:
         if constexpr (std::is_integral_v<T>)  // wraps around on overflow, as in PyTorch
-          return reduce_typed(WrappingAdd(), T(0), in, reduce_mask, out);
+          return reduce_typed(WrappingAdd(), identity, in, reduce_mask, out);
         else
-          return reduce_typed(Eigen::internal::scalar_sum_op<T, T>(), T(0), in, reduce_mask, out);
+          return reduce_typed(Eigen::internal::scalar_sum_op<T, T>(), identity, in, reduce_mask,
+                              out);
       case ReduceOp::max:
-        return reduce_typed(NanPropagatingMax<T>(), lowest, in, reduce_mask, out);
+        return reduce_typed(NanPropagatingMax<T>(), identity, in, reduce_mask, out);
       case ReduceOp::min:
-        return reduce_typed(NanPropagatingMin<T>(), highest, in, reduce_mask, out);
+        return reduce_typed(NanPropagatingMin<T>(), identity, in, reduce_mask, out);
     }
   });
 }
 
 void CpuBackend::argmax(const Tensor& in, int dim, const Tensor& out) {
   if (out.numel() == 0) return;
+  check_argmax(in, dim);
   const std::int64_t extent = in.shape()[dim], step = in.strides()[dim];
-  if (extent == 0)
-    fail<IndexError>("argmax: dimension ", dim, " of shape ", in.shape(), " is empty");
   visit_dtype(in.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     const T* const data = in.data_ptr<T>();

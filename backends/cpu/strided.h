@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "../common/merge_dimensions.h"
 #include "tether/shape.h"
 #include "tether/tensor.h"
 
@@ -66,29 +67,12 @@ class StridedRows {
   requires(sizeof...(S) == N &&
            (std::same_as<S, Strides> && ...)) explicit StridedRows(const Shape& shape,
                                                                    const S&... strides) {
-    // No elements, no rows. (The strides of a tensor without elements may be
-    // such that merging its dimensions overflows: [0, 2^63 - 1, 2].)
+    // No elements, no rows (and no merging, which could overflow).
     empty_ = std::find(shape.begin(), shape.end(), 0) != shape.end();
     if (empty_) return;
     const std::array<const Strides*, N> operand_strides = {&strides...};
-    // Walk from the innermost dimension outwards, dropping extent-1 dimensions
-    // and merging a dimension into the previous one when every operand steps
-    // over it as if the two were one.
-    for (int d = shape.size() - 1; d >= 0; --d) {
-      if (shape[d] == 1) continue;
-      const bool mergeable = rank_ > 0 && [&] {
-        for (std::size_t k = 0; k < N; ++k)
-          if ((*operand_strides[k])[d] != stride_[rank_ - 1][k] * extent_[rank_ - 1]) return false;
-        return true;
-      }();
-      if (mergeable) {
-        extent_[rank_ - 1] *= shape[d];
-        continue;
-      }
-      extent_[rank_] = shape[d];
-      for (std::size_t k = 0; k < N; ++k) stride_[rank_][k] = (*operand_strides[k])[d];
-      ++rank_;
-    }
+    rank_ = merge_dimensions<N>(
+        shape, [&](std::size_t k, int d) { return (*operand_strides[k])[d]; }, extent_, stride_);
     if (rank_ == 0) {  // a single element: call it a contiguous row of one
       rank_ = 1;
       extent_[0] = 1;

@@ -1,6 +1,6 @@
 // Unary kernels: one Eigen array expression per op, vectorised on contiguous
-// rows (see strided.h). Ops that only make sense for floating types are not
-// instantiated for i64.
+// rows (see strided.h). The floating-only ops (floating_only, backend.h) are
+// not instantiated for i64.
 #include <unsupported/Eigen/SpecialFunctions>  // erf
 
 #include <cmath>
@@ -15,29 +15,29 @@ namespace {
 template <class T>
 void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, const Operand<T>& out,
                  UnaryParams params) {
+  constexpr bool integral = std::is_integral_v<T>;
   const auto run = [&](const auto& f) { map_elementwise(f, shape, out, in); };
+  // Integers wrap around on overflow (integer_arithmetic.h).
+  const auto by_element = [&](const auto& f) {
+    run([&](const auto& x) { return x.unaryExpr(f); });
+  };
+  // The floating-only ops: unary() refused integers for them, so they are
+  // compiled for floating types alone.
+  const auto run_floating = [&](const auto& f) {
+    if constexpr (!integral) run(f);
+  };
   const T alpha = saturate_cast<T>(params.alpha), beta = saturate_cast<T>(params.beta);
-  if constexpr (std::is_integral_v<T>) {
-    // Integers wrap around on overflow (integer_arithmetic.h).
-    const auto by_element = [&](const auto& f) {
-      return run([&](const auto& x) { return x.unaryExpr(f); });
-    };
-    switch (op) {
-      case UnaryOp::neg:
-        return by_element(WrappingNeg());
-      case UnaryOp::abs:
-        return by_element(WrappingAbs());
-      case UnaryOp::affine:
-        return by_element(WrappingAffine{alpha, beta});
-      default:
-        break;
-    }
-  }
   switch (op) {
     case UnaryOp::neg:
-      return run([](const auto& x) { return -x; });
+      if constexpr (integral)
+        return by_element(WrappingNeg());
+      else
+        return run([](const auto& x) { return -x; });
     case UnaryOp::abs:
-      return run([](const auto& x) { return x.abs(); });
+      if constexpr (integral)
+        return by_element(WrappingAbs());
+      else
+        return run([](const auto& x) { return x.abs(); });
     case UnaryOp::sign:  // 0 at NaN, as PyTorch (Eigen's sign keeps the NaN)
       return run([](const auto& x) {
         return (x > T(0)).template cast<T>() - (x < T(0)).template cast<T>();
@@ -45,63 +45,57 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, con
     case UnaryOp::relu:
       return run([](const auto& x) { return x.max(T(0)); });
     case UnaryOp::affine:
-      return run([=](const auto& x) { return x * alpha + beta; });
+      if constexpr (integral)
+        return by_element(WrappingAffine{alpha, beta});
+      else
+        return run([=](const auto& x) { return x * alpha + beta; });
     case UnaryOp::clamp:
       return run([=](const auto& x) {
         return x.binaryExpr(Column<T>::Constant(x.size(), alpha), NanPropagatingMax<T>())
             .binaryExpr(Column<T>::Constant(x.size(), beta), NanPropagatingMin<T>());
       });
-    default:
-      break;
+    case UnaryOp::exp:
+      return run_floating([](const auto& x) { return x.exp(); });
+    case UnaryOp::log:
+      return run_floating([](const auto& x) { return x.log(); });
+    case UnaryOp::log1p:
+      return run_floating([](const auto& x) { return x.log1p(); });
+    case UnaryOp::sqrt:
+      return run_floating([](const auto& x) { return x.sqrt(); });
+    case UnaryOp::rsqrt:
+      return run_floating([](const auto& x) { return x.rsqrt(); });
+    case UnaryOp::sin:
+      return run_floating([](const auto& x) { return x.sin(); });
+    case UnaryOp::cos:
+      return run_floating([](const auto& x) { return x.cos(); });
+    case UnaryOp::tanh:
+      return run_floating([](const auto& x) { return x.tanh(); });
+    case UnaryOp::sigmoid:
+      return run_floating([](const auto& x) { return x.logistic(); });
+    case UnaryOp::erf:
+      return run_floating([](const auto& x) { return x.erf(); });
+    case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
+      return run_floating([](const auto& x) { return x.max(T(0)) + (-x.abs()).exp().log1p(); });
+    case UnaryOp::reciprocal:
+      return run_floating([](const auto& x) { return x.inverse(); });
+    case UnaryOp::pow:
+      // Squares (losses, norms) take the cheap exact path. Square roots go
+      // through sqrt, as in PyTorch: (-inf)^0.5 is NaN there, +inf by std::pow.
+      if (alpha == T(2)) return run_floating([](const auto& x) { return x.square(); });
+      if (alpha == T(0.5)) return run_floating([](const auto& x) { return x.sqrt(); });
+      if (alpha == T(-0.5)) return run_floating([](const auto& x) { return x.rsqrt(); });
+      // std::pow rather than Eigen's pow, which can be an ulp off exact results.
+      return run_floating(
+          [=](const auto& x) { return x.unaryExpr([=](T v) { return std::pow(v, alpha); }); });
+    case UnaryOp::leaky_relu:
+      return run_floating([=](const auto& x) { return (x > T(0)).select(x, x * alpha); });
   }
-  if constexpr (std::is_floating_point_v<T>) {
-    switch (op) {
-      case UnaryOp::exp:
-        return run([](const auto& x) { return x.exp(); });
-      case UnaryOp::log:
-        return run([](const auto& x) { return x.log(); });
-      case UnaryOp::log1p:
-        return run([](const auto& x) { return x.log1p(); });
-      case UnaryOp::sqrt:
-        return run([](const auto& x) { return x.sqrt(); });
-      case UnaryOp::rsqrt:
-        return run([](const auto& x) { return x.rsqrt(); });
-      case UnaryOp::sin:
-        return run([](const auto& x) { return x.sin(); });
-      case UnaryOp::cos:
-        return run([](const auto& x) { return x.cos(); });
-      case UnaryOp::tanh:
-        return run([](const auto& x) { return x.tanh(); });
-      case UnaryOp::sigmoid:
-        return run([](const auto& x) { return x.logistic(); });
-      case UnaryOp::erf:
-        return run([](const auto& x) { return x.erf(); });
-      case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
-        return run([](const auto& x) { return x.max(T(0)) + (-x.abs()).exp().log1p(); });
-      case UnaryOp::reciprocal:
-        return run([](const auto& x) { return x.inverse(); });
-      case UnaryOp::pow:
-        // Squares (losses, norms) take the cheap exact path. Square roots go
-        // through sqrt, as in PyTorch: (-inf)^0.5 is NaN there, +inf by std::pow.
-        if (alpha == T(2)) return run([](const auto& x) { return x.square(); });
-        if (alpha == T(0.5)) return run([](const auto& x) { return x.sqrt(); });
-        if (alpha == T(-0.5)) return run([](const auto& x) { return x.rsqrt(); });
-        // std::pow rather than Eigen's pow, which can be an ulp off exact results.
-        return run(
-            [=](const auto& x) { return x.unaryExpr([=](T v) { return std::pow(v, alpha); }); });
-      case UnaryOp::leaky_relu:
-        return run([=](const auto& x) { return (x > T(0)).select(x, x * alpha); });
-      default:
-        break;
-    }
-  }
-  fail<DTypeError>("unary: op #", static_cast<int>(op), " needs a floating dtype, got ",
-                   dtype_of<T>());
 }
 
 }  // namespace
 
 void CpuBackend::unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) {
+  check_unary_dtype(op, out.dtype());
   visit_dtype(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     unary_typed<T>(op, out.shape(), operand<const T>(in), operand<T>(out), params);

@@ -7,14 +7,10 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "../cpu/cpu_backend.h"  // visit_dtype, visit_floating
-#include "../integer_arithmetic.h"
+#include "../common/kernel_support.h"  // visit_dtype, saturate_cast, cpu_backend()
 #include "strided.cuh"
 
 namespace tether::backend::cuda {
-
-using cpu::visit_dtype;
-
 namespace {
 
 /// Set by a kernel that met an integer division by zero (1) or an integer
@@ -37,128 +33,127 @@ struct Convert {
   }
 };
 
+// The op switches below are compiled for the host too (see the explicit
+// instantiations after them): nvcc checks no switch of device code, and the
+// host compiler's -Werror=switch then fails the build for a missing op.
+
 template <class T>
-__device__ T apply(UnaryOp op, T x, T alpha, T beta) {
-  if constexpr (std::is_integral_v<T>) {
-    // Integers wrap around on overflow, as on the CPU (integer_arithmetic.h).
-    switch (op) {
-      case UnaryOp::neg:
-        return WrappingNeg()(x);
-      case UnaryOp::abs:
-        return WrappingAbs()(x);
-      case UnaryOp::affine:
-        return WrappingAffine{alpha, beta}(x);
-      default:
-        break;
-    }
-  }
+__host__ __device__ T apply(UnaryOp op, T x, T alpha, T beta) {
+  constexpr bool integral = std::is_integral_v<T>;
+  // The floating-only ops: unary() refuses integers for them, so they are
+  // compiled for floating types alone.
+  const auto floating = [x](const auto& f) -> T {
+    if constexpr (integral)
+      return x;
+    else
+      return f(x);
+  };
   switch (op) {
+    // Integers wrap around on overflow, as on the CPU (integer_arithmetic.h).
     case UnaryOp::neg:
-      return -x;
+      if constexpr (integral)
+        return WrappingNeg()(x);
+      else
+        return -x;
     case UnaryOp::abs:
-      return x < T(0) ? -x : x;
+      if constexpr (integral)
+        return WrappingAbs()(x);
+      else
+        return x < T(0) ? -x : x;
     case UnaryOp::sign:
       return static_cast<T>((x > T(0)) - (x < T(0)));
     case UnaryOp::relu:  // NaN passes, as on the CPU and in PyTorch
       return x <= T(0) ? T(0) : x;
     case UnaryOp::affine:
-      return x * alpha + beta;
+      if constexpr (integral)
+        return WrappingAffine{alpha, beta}(x);
+      else
+        return x * alpha + beta;
     case UnaryOp::clamp:
       return nan_min(nan_max(x, alpha), beta);
-    default:
-      break;
+    case UnaryOp::exp:
+      return floating([](auto v) { return exp(v); });
+    case UnaryOp::log:
+      return floating([](auto v) { return log(v); });
+    case UnaryOp::log1p:
+      return floating([](auto v) { return log1p(v); });
+    case UnaryOp::sqrt:
+      return floating([](auto v) { return sqrt(v); });
+    case UnaryOp::rsqrt:
+      return floating([](auto v) { return T(1) / sqrt(v); });
+    case UnaryOp::sin:
+      return floating([](auto v) { return sin(v); });
+    case UnaryOp::cos:
+      return floating([](auto v) { return cos(v); });
+    case UnaryOp::tanh:
+      return floating([](auto v) { return tanh(v); });
+    case UnaryOp::sigmoid:
+      return floating([](auto v) { return T(1) / (T(1) + exp(-v)); });
+    case UnaryOp::erf:
+      return floating([](auto v) { return erf(v); });
+    case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
+      return floating([](auto v) { return (v > T(0) ? v : T(0)) + log1p(exp(-fabs(v))); });
+    case UnaryOp::reciprocal:
+      return floating([](auto v) { return T(1) / v; });
+    case UnaryOp::pow:  // as on the CPU: squares exact, square roots by sqrt
+      return floating([alpha](auto v) {
+        if (alpha == T(2)) return v * v;
+        if (alpha == T(0.5)) return sqrt(v);
+        if (alpha == T(-0.5)) return T(1) / sqrt(v);
+        return pow(v, alpha);
+      });
+    case UnaryOp::leaky_relu:
+      return floating([alpha](auto v) { return v > T(0) ? v : v * alpha; });
   }
-  if constexpr (std::is_floating_point_v<T>) {
-    switch (op) {
-      case UnaryOp::exp:
-        return exp(x);
-      case UnaryOp::log:
-        return log(x);
-      case UnaryOp::log1p:
-        return log1p(x);
-      case UnaryOp::sqrt:
-        return sqrt(x);
-      case UnaryOp::rsqrt:
-        return T(1) / sqrt(x);
-      case UnaryOp::sin:
-        return sin(x);
-      case UnaryOp::cos:
-        return cos(x);
-      case UnaryOp::tanh:
-        return tanh(x);
-      case UnaryOp::sigmoid:
-        return T(1) / (T(1) + exp(-x));
-      case UnaryOp::erf:
-        return erf(x);
-      case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
-        return (x > T(0) ? x : T(0)) + log1p(exp(-fabs(x)));
-      case UnaryOp::reciprocal:
-        return T(1) / x;
-      case UnaryOp::pow:  // as on the CPU: squares exact, square roots by sqrt
-        if (alpha == T(2)) return x * x;
-        if (alpha == T(0.5)) return sqrt(x);
-        if (alpha == T(-0.5)) return T(1) / sqrt(x);
-        return pow(x, alpha);
-      case UnaryOp::leaky_relu:
-        return x > T(0) ? x : x * alpha;
-      default:
-        break;
-    }
-  }
-  return x;  // unreachable: the host rejects integer dtypes for the ops above
+  return x;  // unreachable: the switch names every op
 }
+template __host__ __device__ double apply(UnaryOp, double, double, double);
 
-/// Integer power by squaring, wrapping on overflow, as on the CPU.
+/// Integer power (WrappingPow); a negative exponent sets integer_error.
 __device__ std::int64_t integer_pow(std::int64_t base, std::int64_t exponent) {
   if (exponent < 0) {
     integer_error = 2;
     return 0;
   }
-  std::uint64_t result = 1, factor = static_cast<std::uint64_t>(base);
-  for (auto e = static_cast<std::uint64_t>(exponent); e != 0; e >>= 1, factor *= factor)
-    if (e & 1) result *= factor;
-  return static_cast<std::int64_t>(result);
+  return WrappingPow()(base, exponent);
 }
 
-/// Integer division truncating toward zero; INT64_MIN / -1 wraps.
+/// Integer division (WrappingDiv); a zero divisor sets integer_error.
 __device__ std::int64_t integer_divide(std::int64_t a, std::int64_t b) {
   if (b == 0) {
     integer_error = 1;
     return 0;
   }
-  if (b == -1) return static_cast<std::int64_t>(0 - static_cast<std::uint64_t>(a));
-  return a / b;
+  return WrappingDiv()(a, b);
 }
 
 template <class T>
-__device__ T apply(BinaryOp op, T a, T b) {
-  if constexpr (std::is_integral_v<T>) {
-    // Integers wrap around on overflow, as on the CPU (integer_arithmetic.h).
-    switch (op) {
-      case BinaryOp::add:
-        return WrappingAdd()(a, b);
-      case BinaryOp::sub:
-        return WrappingSub()(a, b);
-      case BinaryOp::mul:
-        return WrappingMul()(a, b);
-      default:
-        break;
-    }
-  }
+__host__ __device__ T apply(BinaryOp op, T a, T b) {
+  constexpr bool integral = std::is_integral_v<T>;
   switch (op) {
+    // Integers wrap around on overflow, as on the CPU (integer_arithmetic.h).
     case BinaryOp::add:
-      return a + b;
+      if constexpr (integral)
+        return WrappingAdd()(a, b);
+      else
+        return a + b;
     case BinaryOp::sub:
-      return a - b;
+      if constexpr (integral)
+        return WrappingSub()(a, b);
+      else
+        return a - b;
     case BinaryOp::mul:
-      return a * b;
+      if constexpr (integral)
+        return WrappingMul()(a, b);
+      else
+        return a * b;
     case BinaryOp::div:
-      if constexpr (std::is_integral_v<T>)
+      if constexpr (integral)
         return integer_divide(a, b);
       else
         return a / b;
     case BinaryOp::pow:
-      if constexpr (std::is_integral_v<T>)
+      if constexpr (integral)
         return integer_pow(a, b);
       else
         return pow(a, b);
@@ -179,8 +174,9 @@ __device__ T apply(BinaryOp op, T a, T b) {
     case BinaryOp::ge:
       return a >= b;
   }
-  return T(0);
+  return T(0);  // unreachable: the switch names every op
 }
+template __host__ __device__ double apply(BinaryOp, double, double);
 
 template <class T>
 struct Unary {
@@ -212,11 +208,6 @@ struct Where {
     out[at[0]] = cond[at[1]] != C(0) ? a[at[2]] : b[at[3]];
   }
 };
-
-bool defined_for_integers(UnaryOp op) {
-  return op == UnaryOp::neg || op == UnaryOp::abs || op == UnaryOp::sign || op == UnaryOp::relu ||
-         op == UnaryOp::affine || op == UnaryOp::clamp;
-}
 
 /// dst = src (dtype conversion, src broadcast to dst's shape), both on one device.
 void copy_on_device(const Tensor& src, const Tensor& dst) {
@@ -295,11 +286,9 @@ void CudaBackend::copy(const Tensor& src, const Tensor& dst) {
 
 void CudaBackend::unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) {
   const StridedLayout<2> layout(out.shape(), {out.strides(), in.strides()});
+  check_unary_dtype(op, out.dtype());
   visit_dtype(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
-    if (std::is_integral_v<T> && !defined_for_integers(op))
-      fail<DTypeError>("unary: op #", static_cast<int>(op), " needs a floating dtype, got ",
-                       out.dtype());
     launch(out.device(), layout,
            Unary<T>{op, out.data_ptr<T>(), in.data_ptr<T>(), saturate_cast<T>(params.alpha),
                     saturate_cast<T>(params.beta)});

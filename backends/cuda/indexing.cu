@@ -6,7 +6,7 @@
 // index_add see their rank-1 index as broadcast along every other dimension.
 // Indices are checked before anything is written, so a bad index leaves the
 // output untouched.
-#include "../cpu/cpu_backend.h"  // visit_dtype
+#include "../common/kernel_support.h"  // visit_dtype
 #include "strided.cuh"
 
 namespace tether::backend::cuda {
@@ -78,7 +78,7 @@ void run_indexed(const Shape& shape, const Tensor& index, const Strides& index_s
   Strides indexed_strides = indexed.strides();
   indexed_strides[dim] = 0;
   const StridedLayout<3> layout(shape, {index_strides, indexed_strides, other.strides()});
-  cpu::visit_dtype(indexed.dtype(), [&](auto type) {
+  visit_dtype(indexed.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     launch(indexed.device(), layout,
            Indexed<T, Accumulate>{index.data_ptr<std::int64_t>(), indexed.data_ptr<T>(),

@@ -3,7 +3,7 @@
 // result is copied back. The matrices these ops meet (a Gaussian process's
 // kernel matrix, a covariance factor) are small, and one correct path shared
 // with the CPU is worth more here than cuSOLVER's speed on large ones.
-#include "../cpu/cpu_backend.h"
+#include "../common/kernel_support.h"  // cpu_backend()
 #include "cuda_backend.h"
 
 namespace tether::backend::cuda {

@@ -1,7 +1,7 @@
 // Optimizer update loops fused into one pass over the parameter and its state.
 #include <cmath>
 
-#include "../cpu/cpu_backend.h"  // visit_floating
+#include "../common/kernel_support.h"  // visit_floating
 #include "strided.cuh"
 
 namespace tether::backend::cuda {
@@ -31,7 +31,7 @@ struct AdamElement {
 
 void CudaBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                             const Tensor& exp_avg_sq, const AdamStep& step) {
-  cpu::visit_floating("adam_step", param.dtype(), [&](auto type) {
+  visit_floating("adam_step", param.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     const StridedLayout<4> layout(
         param.shape(), {param.strides(), grad.strides(), exp_avg.strides(), exp_avg_sq.strides()});

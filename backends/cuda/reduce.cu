@@ -11,11 +11,9 @@
 // the same kernel folds: a full reduction then uses the whole GPU.
 #include <bit>
 #include <cmath>
-#include <limits>
 #include <type_traits>
 
-#include "../cpu/cpu_backend.h"  // visit_dtype
-#include "../integer_arithmetic.h"
+#include "../common/kernel_support.h"  // visit_dtype, reduce_identity, the Wrapping functors
 #include "strided.cuh"
 
 namespace tether::backend::cuda {
@@ -31,16 +29,24 @@ constexpr std::int64_t kMaxSplits = 1024;
 template <class T>
 struct Combine {
   ReduceOp op;
-  __device__ T operator()(T a, T b) const {
-    if (op == ReduceOp::sum) {
-      if constexpr (std::is_integral_v<T>)
-        return WrappingAdd()(a, b);  // wraps around on overflow, as on the CPU
-      else
-        return a + b;
+  __host__ __device__ T operator()(T a, T b) const {
+    switch (op) {
+      case ReduceOp::sum:
+        if constexpr (std::is_integral_v<T>)
+          return WrappingAdd()(a, b);  // wraps around on overflow, as on the CPU
+        else
+          return a + b;
+      case ReduceOp::max:
+        return nan_max(a, b);
+      case ReduceOp::min:
+        return nan_min(a, b);
     }
-    return op == ReduceOp::max ? nan_max(a, b) : nan_min(a, b);
+    return a;  // unreachable: the switch names every op
   }
 };
+// Compiled for the host too, where -Werror=switch checks the switch (nvcc
+// checks none in device code).
+template struct Combine<double>;
 
 /// out[kept offset + blockIdx.y] = the fold of chunk blockIdx.y (of `chunk`
 /// elements) of the reduced elements of each output; see the file comment.
@@ -75,11 +81,7 @@ __global__ void reduce_kernel(StridedLayout<2> kept, StridedLayout<1> reduced, c
 
 template <class T>
 void reduce_typed(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask, const Tensor& out) {
-  using Limits = std::numeric_limits<T>;
-  const T identity = op == ReduceOp::sum ? T(0)
-                     : op == ReduceOp::max
-                         ? (Limits::has_infinity ? -Limits::infinity() : Limits::lowest())
-                         : (Limits::has_infinity ? Limits::infinity() : Limits::max());
+  const T identity = reduce_identity<T>(op);
   Shape reduced_shape = in.shape();
   for (int d = 0; d < in.dim(); ++d)
     if (!(reduce_mask >> d & 1)) reduced_shape[d] = 1;
@@ -135,20 +137,18 @@ struct FirstMax {
 
 void CudaBackend::reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask,
                          const Tensor& out) {
-  if (op != ReduceOp::sum && in.numel() == 0 && out.numel() != 0)
-    fail<ValueError>("reduce: max and min of an empty tensor ", in.shape(), " are undefined");
+  check_reduce(op, in, out);
   if (out.numel() == 0) return;
-  cpu::visit_dtype(in.dtype(), [&](auto type) {
+  visit_dtype(in.dtype(), [&](auto type) {
     reduce_typed<typename decltype(type)::type>(op, in, reduce_mask, out);
   });
 }
 
 void CudaBackend::argmax(const Tensor& in, int dim, const Tensor& out) {
   if (out.numel() == 0) return;
+  check_argmax(in, dim);
   const std::int64_t extent = in.shape()[dim], step = in.strides()[dim];
-  if (extent == 0)
-    fail<IndexError>("argmax: dimension ", dim, " of shape ", in.shape(), " is empty");
-  cpu::visit_dtype(in.dtype(), [&](auto type) {
+  visit_dtype(in.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     launch(out.device(), StridedLayout<2>(out.shape(), {out.strides(), in.strides()}),
            FirstMax<T>{out.data_ptr<std::int64_t>(), in.data_ptr<T>(), extent, step});

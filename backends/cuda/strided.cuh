@@ -4,8 +4,9 @@
 //
 // StridedLayout<N> describes N operands of one shape. Its constructor (host)
 // merges the dimensions that are contiguous for every operand, as the CPU
-// backend's StridedRows does, so contiguous tensors become one dimension and a
-// kernel's index arithmetic shrinks to a multiply. offsets() (device) turns a
+// backend's StridedRows does (merge_dimensions, common/), so contiguous
+// tensors become one dimension and a kernel's index arithmetic shrinks to a
+// multiply. offsets() (device) turns a
 // linear element index into each operand's element offset.
 #pragma once
 
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../common/merge_dimensions.h"
 #include "cuda_backend.h"
 #include "tether/shape.h"
 
@@ -31,24 +33,10 @@ struct StridedLayout {
   /// The layout of `shape` for operands with these strides (in elements; 0
   /// along broadcast dimensions).
   StridedLayout(const Shape& shape, const std::array<Strides, N>& strides) : numel(shape.numel()) {
-    // No elements, nothing to lay out (merging the dimensions of a tensor
-    // without elements can overflow: [0, 2^63 - 1, 2]).
+    // No elements, nothing to lay out (and no merging, which could overflow).
     if (numel == 0) return;
-    for (int d = shape.size() - 1; d >= 0; --d) {
-      if (shape[d] == 1) continue;
-      const bool mergeable = rank > 0 && [&] {
-        for (int k = 0; k < N; ++k)
-          if (strides[k][d] != stride[rank - 1][k] * extent[rank - 1]) return false;
-        return true;
-      }();
-      if (mergeable) {
-        extent[rank - 1] *= shape[d];
-        continue;
-      }
-      extent[rank] = shape[d];
-      for (int k = 0; k < N; ++k) stride[rank][k] = strides[k][d];
-      ++rank;
-    }
+    rank = merge_dimensions<N>(
+        shape, [&](std::size_t k, int d) { return strides[k][d]; }, extent, stride);
   }
 
   /// Element offsets of linear index i (row-major over the shape) in every operand.
@@ -68,13 +56,13 @@ struct StridedLayout {
 
 /// max/min that return NaN when either side is NaN, as the CPU backend's do.
 template <class T>
-__device__ T nan_max(T a, T b) {
+__host__ __device__ T nan_max(T a, T b) {
   if constexpr (std::is_floating_point_v<T>)
     if (isnan(a) || isnan(b)) return a + b;
   return a > b ? a : b;
 }
 template <class T>
-__device__ T nan_min(T a, T b) {
+__host__ __device__ T nan_min(T a, T b) {
   if constexpr (std::is_floating_point_v<T>)
     if (isnan(a) || isnan(b)) return a + b;
   return a < b ? a : b;

@@ -40,11 +40,8 @@ backend::Backend& backend_of(const Tensor& x) {
 
 Tensor broadcast_view(const Tensor& x, const Shape& shape) {
   if (x.shape() == shape) return x;
-  const int offset = shape.size() - x.dim();
-  Strides strides = Shape::filled(shape.size(), 0);
-  for (int i = 0; i < x.dim(); ++i)
-    strides[offset + i] = x.shape()[i] == shape[offset + i] ? x.strides()[i] : 0;
-  return Tensor::view_of(x, shape, strides, x.storage_offset());
+  return Tensor::view_of(x, shape, backend::broadcast_strides("broadcast", x, shape),
+                         x.storage_offset());
 }
 
 const Tensor& broadcast_view(const Tensor& x, const Shape& shape, Tensor& view) {
@@ -121,37 +118,13 @@ const Tensor& converted_data(const Tensor& x, DType dtype, Tensor& copy) {
 namespace {
 
 /// The dtype a unary op computes in for x, following PyTorch on integers:
-/// ops that map integers to integers keep i64, ops PyTorch does not define on
-/// integers throw, and the rest (exp, sqrt, ...) compute in floating point.
+/// ops with an integer kernel keep i64; of the floating-only ones
+/// (backend::floating_only), PyTorch refuses integers for softplus and
+/// leaky_relu and computes the rest (exp, sqrt, ...) in floating point.
 DType unary_dtype(const char* name, UnaryOp op, const Tensor& x) {
-  if (x.is_floating_point()) return x.dtype();
-  switch (op) {
-    case UnaryOp::neg:
-    case UnaryOp::abs:
-    case UnaryOp::sign:
-    case UnaryOp::relu:
-    case UnaryOp::affine:
-    case UnaryOp::clamp:
-      return x.dtype();
-    case UnaryOp::softplus:
-    case UnaryOp::leaky_relu:
-      check_floating(name, x);  // throws: x holds integers
-      return x.dtype();
-    case UnaryOp::exp:
-    case UnaryOp::log:
-    case UnaryOp::log1p:
-    case UnaryOp::sqrt:
-    case UnaryOp::rsqrt:
-    case UnaryOp::sin:
-    case UnaryOp::cos:
-    case UnaryOp::tanh:
-    case UnaryOp::sigmoid:
-    case UnaryOp::erf:
-    case UnaryOp::reciprocal:
-    case UnaryOp::pow:
-      return default_float_dtype;
-  }
-  fail<ValueError>(name, ": unknown unary op");  // unreachable: the switch names every op
+  if (x.is_floating_point() || !backend::floating_only(op)) return x.dtype();
+  if (op == UnaryOp::softplus || op == UnaryOp::leaky_relu) check_floating(name, x);  // throws
+  return default_float_dtype;
 }
 
 }  // namespace

@@ -34,7 +34,8 @@ void check_representable(const char* op, double value, DType dtype);
 /// The backend of the inputs' common device.
 backend::Backend& backend_of(const Tensor& x);
 
-/// A raw (unrecorded) view of x broadcast to `shape` (stride 0 on broadcast dims).
+/// A raw (unrecorded) view of x broadcast to `shape` (stride 0 on broadcast
+/// dims: backend::broadcast_strides); throws ShapeError when x does not broadcast.
 Tensor broadcast_view(const Tensor& x, const Shape& shape);
 /// The same for a kernel argument: x itself when it already has `shape` (no
 /// copy of the handle, whose reference count is an atomic), else the view,

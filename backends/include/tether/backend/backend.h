@@ -39,6 +39,38 @@ enum class UnaryOp : std::uint8_t {
   leaky_relu,  // x > 0 ? x : alpha * x
 };
 
+/// Whether `op` is floating-only: it has no integer kernel, and the backends
+/// throw DTypeError for it on i64 (autograd converts integers to a floating
+/// dtype first, or refuses them as PyTorch does). The others map integers to
+/// integers. The one list of them: a new op fails to compile until it is here.
+constexpr bool floating_only(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::neg:
+    case UnaryOp::abs:
+    case UnaryOp::sign:
+    case UnaryOp::relu:
+    case UnaryOp::affine:
+    case UnaryOp::clamp:
+      return false;
+    case UnaryOp::exp:
+    case UnaryOp::log:
+    case UnaryOp::log1p:
+    case UnaryOp::sqrt:
+    case UnaryOp::rsqrt:
+    case UnaryOp::sin:
+    case UnaryOp::cos:
+    case UnaryOp::tanh:
+    case UnaryOp::sigmoid:
+    case UnaryOp::erf:
+    case UnaryOp::softplus:
+    case UnaryOp::reciprocal:
+    case UnaryOp::pow:
+    case UnaryOp::leaky_relu:
+      return true;
+  }
+  return true;  // unreachable: the switch names every op
+}
+
 /// Parameters for the parameterised unary ops (see UnaryOp).
 struct UnaryParams {
   double alpha = 0.0;

@@ -72,6 +72,23 @@ struct WrappingAbs {
     return a < 0 ? WrappingNeg()(a) : a;
   }
 };
+/// a / b truncated toward zero, for b != 0 (the caller reports a zero divisor):
+/// INT64_MIN / -1 wraps around to INT64_MIN.
+struct WrappingDiv {
+  TETHER_HOST_DEVICE std::int64_t operator()(std::int64_t a, std::int64_t b) const {
+    return b == -1 ? WrappingNeg()(a) : a / b;
+  }
+};
+/// base ^ exponent by squaring, wrapping around, for exponent >= 0 (the caller
+/// reports a negative one, whose power is not an integer).
+struct WrappingPow {
+  TETHER_HOST_DEVICE std::int64_t operator()(std::int64_t base, std::int64_t exponent) const {
+    std::uint64_t result = 1, factor = to_bits(base);
+    for (std::uint64_t e = to_bits(exponent); e != 0; e >>= 1, factor *= factor)
+      if (e & 1) result *= factor;
+    return from_bits(result);
+  }
+};
 /// a * scale + shift, wrapping around (the integer affine op).
 struct WrappingAffine {
   std::int64_t scale, shift;
