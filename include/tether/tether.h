@@ -35,6 +35,7 @@
 #include "tether/nn/pooling.h"
 #include "tether/nn/rnn.h"
 #include "tether/nn/sequential.h"
+#include "tether/node.h"
 #include "tether/ops.h"
 #include "tether/optim/checkpoint.h"
 #include "tether/optim/clip_grad.h"
