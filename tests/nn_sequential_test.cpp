@@ -3,6 +3,7 @@
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <memory>
 #include <type_traits>
 
@@ -11,13 +12,6 @@
 using namespace tether;
 
 namespace {
-
-/// x * factor, with nothing drawn from the generator.
-struct Scale : nn::UnaryModule {
-  explicit Scale(double factor) : factor(factor) {}
-  Tensor forward(const Tensor& x) override { return x * factor; }
-  double factor;
-};
 
 /// Both Linear layers' weights, in state_dict order.
 std::vector<double> weights(nn::Sequential& net) {
@@ -34,17 +28,18 @@ std::vector<double> weights(nn::Sequential& net) {
 // Any mix of UnaryModule pointers is accepted; anything else stops the build
 // at the constructor's static_assert, which says what a layer must be.
 static_assert(std::is_constructible_v<nn::Sequential, std::shared_ptr<nn::Linear>,
-                                      std::shared_ptr<nn::ReLU>, std::shared_ptr<Scale>>);
+                                      std::shared_ptr<nn::ReLU>, std::shared_ptr<nn::Tanh>>);
 
 TEST_CASE("Sequential takes its layers as constructor arguments, through make_shared too",
           "[nn][sequential]") {
   const auto relu = std::make_shared<nn::ReLU>();
-  const auto scale = std::make_shared<Scale>(3);
-  const auto net = std::make_shared<nn::Sequential>(std::make_shared<Scale>(2), relu, scale);
+  const auto tanh = std::make_shared<nn::Tanh>();
+  const auto net =
+      std::make_shared<nn::Sequential>(std::make_shared<nn::LeakyReLU>(0.5), relu, tanh);
   REQUIRE(net->size() == 3);
   CHECK((*net)[1] == relu);
-  CHECK((*net)[2] == scale);
-  check_values((*net)(tensor({-1, 2}, {2}, DType::f64)), {0, 12});
+  CHECK((*net)[2] == tanh);
+  check_values((*net)(tensor({-1, 2}, {2}, DType::f64)), {0, std::tanh(2.0)});
 }
 
 TEST_CASE("Sequential made in braces builds its layers in order, so a seed gives one model",
@@ -67,6 +62,6 @@ TEST_CASE("Sequential made in braces builds its layers in order, so a seed gives
 }
 
 TEST_CASE("Sequential's variadic constructor rejects a null layer", "[nn][sequential]") {
-  CHECK_THROWS_WITH(nn::Sequential(std::make_shared<nn::ReLU>(), std::shared_ptr<Scale>()),
+  CHECK_THROWS_WITH(nn::Sequential(std::make_shared<nn::ReLU>(), std::shared_ptr<nn::Tanh>()),
                     Catch::Contains("Sequential::push_back: expected a layer, got null"));
 }
