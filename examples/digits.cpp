@@ -67,7 +67,7 @@ std::shared_ptr<nn::Conv2d> normalised_conv(std::int64_t in, std::int64_t out) {
 /// [N, 1, 8, 8] -> logits [N, 10]: two convolutions at 8x8, pooling to 4x4,
 /// a third convolution, pooling to 2x2, then a linear layer.
 std::shared_ptr<nn::Sequential> make_model() {
-  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
+  return std::make_shared<nn::Sequential>(nn::Sequential::Layers{
       normalised_conv(1, 32), std::make_shared<nn::BatchNorm2d>(32), std::make_shared<nn::ReLU>(),
       normalised_conv(32, 32), std::make_shared<nn::BatchNorm2d>(32), std::make_shared<nn::ReLU>(),
       std::make_shared<nn::MaxPool2d>(2), normalised_conv(32, 64),

@@ -73,10 +73,9 @@ class MixtureDensityNetwork : public nn::Module {
  public:
   MixtureDensityNetwork(std::int64_t hidden, std::int64_t components) {
     body_ = register_module(
-        "body",
-        std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
-            std::make_shared<nn::Linear>(1, hidden), std::make_shared<nn::Tanh>(),
-            std::make_shared<nn::Linear>(hidden, hidden), std::make_shared<nn::Tanh>()}));
+        "body", std::make_shared<nn::Sequential>(nn::Sequential::Layers{
+                    std::make_shared<nn::Linear>(1, hidden), std::make_shared<nn::Tanh>(),
+                    std::make_shared<nn::Linear>(hidden, hidden), std::make_shared<nn::Tanh>()}));
     logits_ = register_module("logits", std::make_shared<nn::Linear>(hidden, components));
     means_ = register_module("means", std::make_shared<nn::Linear>(hidden, components));
     scales_ = register_module("scales", std::make_shared<nn::Linear>(hidden, components));

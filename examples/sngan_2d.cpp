@@ -50,7 +50,7 @@ Tensor sample_ring(const Tensor& centres, std::int64_t n, double sigma) {
 
 /// in -> hidden -> hidden -> out with ReLUs, as in the WGAN-GP toy experiments.
 std::shared_ptr<nn::Sequential> mlp(std::int64_t in, std::int64_t hidden, std::int64_t out) {
-  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
+  return std::make_shared<nn::Sequential>(nn::Sequential::Layers{
       std::make_shared<nn::Linear>(in, hidden), std::make_shared<nn::ReLU>(),
       std::make_shared<nn::Linear>(hidden, hidden), std::make_shared<nn::ReLU>(),
       std::make_shared<nn::Linear>(hidden, out)});

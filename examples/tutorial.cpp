@@ -25,9 +25,9 @@ int main() {
   manual_seed(0);
 
   part(1, "a computation records a graph");
-  const Tensor x = tensor({1.0, 2.0, 3.0}, {3});
-  const Tensor w = tensor({0.5, -0.5, 0.25}, {3}).requires_grad_();
-  const Tensor b = tensor({0.1}, {1}).requires_grad_();
+  const Tensor x = tensor({1.0, 2.0, 3.0});
+  const Tensor w = tensor({0.5, -0.5, 0.25}).requires_grad_();
+  const Tensor b = tensor({0.1}).requires_grad_();
   const Tensor loss = tanh(w * x + b).sum();
   std::cout << "loss = " << loss.item<double>() << ", made by node '" << loss.grad_fn()->name()
             << "'\n";

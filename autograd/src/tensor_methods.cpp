@@ -115,6 +115,9 @@ Tensor Tensor::gather(std::int64_t d, const Tensor& index) const {
 Tensor Tensor::neg() const {
   return tether::neg(*this);
 }
+Tensor Tensor::reciprocal() const {
+  return tether::reciprocal(*this);
+}
 Tensor Tensor::pow(Scalar exponent) const {
   return tether::pow(*this, exponent);
 }
@@ -139,6 +142,9 @@ Tensor Tensor::rsqrt() const {
 Tensor Tensor::abs() const {
   return tether::abs(*this);
 }
+Tensor Tensor::sign() const {
+  return tether::sign(*this);
+}
 Tensor Tensor::sin() const {
   return tether::sin(*this);
 }
@@ -150,6 +156,9 @@ Tensor Tensor::tanh() const {
 }
 Tensor Tensor::sigmoid() const {
   return tether::sigmoid(*this);
+}
+Tensor Tensor::erf() const {
+  return tether::erf(*this);
 }
 Tensor Tensor::relu() const {
   return tether::relu(*this);
@@ -200,6 +209,31 @@ Tensor Tensor::mv(const Tensor& vec) const {
 }
 Tensor Tensor::dot(const Tensor& other) const {
   return tether::dot(*this, other);
+}
+Tensor Tensor::outer(const Tensor& other) const {
+  return tether::outer(*this, other);
+}
+
+Tensor Tensor::matrix_exp() const {
+  return tether::matrix_exp(*this);
+}
+Tensor Tensor::cholesky(bool upper) const {
+  return tether::cholesky(*this, upper);
+}
+Tensor Tensor::cholesky_solve(const Tensor& l, bool upper) const {
+  return tether::cholesky_solve(*this, l, upper);
+}
+Tensor Tensor::logdet() const {
+  return tether::logdet(*this);
+}
+Tensor Tensor::tril(std::int64_t d) const {
+  return tether::tril(*this, d);
+}
+Tensor Tensor::triu(std::int64_t d) const {
+  return tether::triu(*this, d);
+}
+Tensor Tensor::diagonal(std::int64_t offset) const {
+  return tether::diagonal(*this, offset);
 }
 
 // ---- printing ---------------------------------------------------------------

@@ -37,6 +37,7 @@
 #include "tether/nn/pooling.h"
 #include "tether/nn/rnn.h"
 #include "tether/nn/sequential.h"
+#include "tether/node.h"
 #include "tether/ops.h"
 #include "tether/optim/clip_grad.h"
 #include "tether/optim/optimizer.h"

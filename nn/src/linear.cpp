@@ -3,26 +3,25 @@
 #include <cmath>
 
 #include "tether/error.h"
+#include "tether/nn/init.h"
 #include "tether/ops.h"
 
 namespace tether::nn {
-
-namespace {
-
-Tensor uniform(const Shape& shape, double bound, const TensorOptions& options) {
-  return rand(shape, options.with_requires_grad(false)) * (2 * bound) - bound;
-}
-
-}  // namespace
 
 Linear::Linear(std::int64_t in_features, std::int64_t out_features, bool bias,
                TensorOptions options) {
   if (in_features <= 0 || out_features <= 0)
     fail<ValueError>("Linear: feature counts must be positive, got ", in_features, " and ",
                      out_features);
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
-  register_parameter("weight", weight, uniform({out_features, in_features}, bound, options));
-  if (bias) register_parameter("bias", this->bias, uniform({out_features}, bound, options));
+  const TensorOptions initial = options.with_requires_grad(false);
+  register_parameter("weight", weight, zeros({out_features, in_features}, initial));
+  // PyTorch's default: a = sqrt(5) makes the weight's bound 1/sqrt(in_features), the bias's too.
+  init::kaiming_uniform_(*weight, std::sqrt(5.0));
+  if (bias) {
+    const double bound = 1 / std::sqrt(static_cast<double>(in_features));
+    register_parameter("bias", this->bias, zeros({out_features}, initial));
+    init::uniform_(*this->bias, -bound, bound);
+  }
 }
 
 Tensor Linear::forward(const Tensor& x) {

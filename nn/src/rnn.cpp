@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "tether/error.h"
+#include "tether/nn/init.h"
 #include "tether/ops.h"
 
 namespace tether::nn {
@@ -97,17 +98,18 @@ void RecurrentModule::register_weights(RecurrentWeights& weights, const std::str
                                        std::int64_t input_size, std::int64_t hidden_size,
                                        std::int64_t gates, bool bias,
                                        const TensorOptions& options) {
+  // PyTorch's default: every weight and bias from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
   const double bound = 1.0 / std::sqrt(static_cast<double>(hidden_size));
-  const auto uniform = [&](const Shape& shape) {
-    return rand(shape, options.with_requires_grad(false)) * (2 * bound) - bound;
+  const TensorOptions initial = options.with_requires_grad(false);
+  const auto add = [&](const char* name, std::shared_ptr<Parameter>& slot, const Shape& shape) {
+    register_parameter(name + suffix, slot, zeros(shape, initial));
+    init::uniform_(*slot, -bound, bound);
   };
-  register_parameter("weight_ih" + suffix, weights.weight_ih,
-                     uniform({gates * hidden_size, input_size}));
-  register_parameter("weight_hh" + suffix, weights.weight_hh,
-                     uniform({gates * hidden_size, hidden_size}));
+  add("weight_ih", weights.weight_ih, {gates * hidden_size, input_size});
+  add("weight_hh", weights.weight_hh, {gates * hidden_size, hidden_size});
   if (!bias) return;
-  register_parameter("bias_ih" + suffix, weights.bias_ih, uniform({gates * hidden_size}));
-  register_parameter("bias_hh" + suffix, weights.bias_hh, uniform({gates * hidden_size}));
+  add("bias_ih", weights.bias_ih, {gates * hidden_size});
+  add("bias_hh", weights.bias_hh, {gates * hidden_size});
 }
 
 // ---- cells -------------------------------------------------------------------

@@ -6,7 +6,7 @@
 
 namespace tether::nn {
 
-Sequential::Sequential(std::initializer_list<std::shared_ptr<UnaryModule>> layers) {
+Sequential::Sequential(Layers layers) {
   for (const auto& layer : layers) push_back(layer);
 }
 

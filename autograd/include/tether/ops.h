@@ -50,6 +50,11 @@ Tensor randn(const Shape& shape, TensorOptions options = {});
 /// A tensor holding `values` (row-major) with `shape`; throws ShapeError if
 /// the counts differ.
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options = {});
+/// A 1-d tensor holding `values`, as torch.tensor([...]): tensor({1.0, -0.5}),
+/// tensor({1, 2}, DType::i64). With a braced second argument the call means
+/// the overload above (tensor({1, 2, 3, 4}, {2, 2}) is 2 x 2); tensor({1.0},
+/// {}) is ambiguous, use scalar_tensor for 0-d.
+Tensor tensor(const std::vector<double>& values, TensorOptions options = {});
 /// A 0-d tensor.
 Tensor scalar_tensor(double value, TensorOptions options = {});
 

@@ -143,4 +143,8 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptio
   return generate("tensor", shape, options, [&](std::int64_t i) { return values[i]; });
 }
 
+Tensor tensor(const std::vector<double>& values, TensorOptions options) {
+  return tensor(values, {static_cast<std::int64_t>(values.size())}, options);
+}
+
 }  // namespace tether

@@ -177,6 +177,17 @@ class Tensor {
   /// Same data, no history, requires_grad false.
   Tensor detach() const;
 
+  // The rule for the methods below: an op of tether/ops.h has a method of the
+  // same name, taking the op's other arguments, exactly when torch.Tensor has
+  // that method, except the binary element-wise ops and comparisons (add, sub,
+  // mul, div, maximum, minimum, where, eq, ..., ge), which are written with
+  // operators (a + b, a < b) or as free functions. So x.erf(), x.sum({1}),
+  // x.tril(), a.matmul(b) and b.cholesky_solve(l) are methods, while the
+  // factories, what torch keeps in torch.nn.functional or torch.linalg (gelu,
+  // softplus, leaky_relu, normalize, linear, solve_triangular), cat, stack,
+  // slice and tether's own affine and sum_to_shape are free functions only.
+  // Each method forwards to its free function (autograd/src/tensor_methods.cpp).
+
   /// The single element, converted to T. Throws ValueError unless numel() == 1.
   template <class T>
   T item() const;
@@ -209,6 +220,7 @@ class Tensor {
   Tensor gather(std::int64_t dim, const Tensor& index) const;
 
   Tensor neg() const;
+  Tensor reciprocal() const;
   Tensor pow(Scalar exponent) const;
   Tensor pow(const Tensor& exponent) const;
   Tensor exp() const;
@@ -217,10 +229,12 @@ class Tensor {
   Tensor sqrt() const;
   Tensor rsqrt() const;
   Tensor abs() const;
+  Tensor sign() const;
   Tensor sin() const;
   Tensor cos() const;
   Tensor tanh() const;
   Tensor sigmoid() const;
+  Tensor erf() const;
   Tensor relu() const;
   Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max) const;
 
@@ -239,6 +253,16 @@ class Tensor {
   Tensor mm(const Tensor& other) const;
   Tensor mv(const Tensor& vec) const;
   Tensor dot(const Tensor& other) const;
+  Tensor outer(const Tensor& other) const;
+
+  Tensor matrix_exp() const;
+  Tensor cholesky(bool upper = false) const;
+  /// tether::cholesky_solve(*this, l, upper): this is b, l the Cholesky factor.
+  Tensor cholesky_solve(const Tensor& l, bool upper = false) const;
+  Tensor logdet() const;
+  Tensor tril(std::int64_t diagonal = 0) const;
+  Tensor triu(std::int64_t diagonal = 0) const;
+  Tensor diagonal(std::int64_t offset = 0) const;
 
   /// In-place writes bump the storage version. They throw AutogradError while
   /// grad mode is on and this tensor (or the operand) requires grad. The
