@@ -49,7 +49,7 @@ struct Training {
     manual_seed(seed);
     auto first = std::make_shared<nn::Linear>(3, 4);
     first->weight = spectrally_normalize(first->weight);
-    return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::UnaryModule>>{
+    return std::make_shared<nn::Sequential>(nn::Sequential::Layers{
         first, std::make_shared<nn::Tanh>(), std::make_shared<nn::Linear>(4, 1)});
   }
 

@@ -7,7 +7,8 @@
 //   loss.backward();          // w.grad() now holds d loss / d w
 //
 // Headers: tensor.h (the Tensor handle), device.h, ops.h (every differentiable op),
-// autograd.h (backward, grad), grad_mode.h (NoGradGuard), gradcheck.h, threads.h,
+// autograd.h (backward, grad), node.h (record, for your own ops), grad_mode.h
+// (NoGradGuard), gradcheck.h, threads.h,
 // state_dict.h (StateDict, Metadata);
 // parameter.h, constraint.h, constraint_library.h, projection.h (constrained
 // parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,

@@ -34,12 +34,12 @@ class Sequential : public UnaryModule {
   /// The layers in order, each a std::shared_ptr to a UnaryModule (Linear,
   /// ReLU, a custom layer, ...); anything else does not compile. Throws
   /// ValueError for a null layer.
-  template <class... Layers>
-  explicit Sequential(Layers&&... layers) {
-    static_assert((std::is_convertible_v<Layers, std::shared_ptr<UnaryModule>> && ...),
+  template <class... Modules>
+  explicit Sequential(Modules&&... layers) {
+    static_assert((std::is_convertible_v<Modules, std::shared_ptr<UnaryModule>> && ...),
                   "nn::Sequential: every layer must be a std::shared_ptr to a UnaryModule "
                   "(one tensor in, one out), e.g. std::make_shared<nn::Linear>(4, 8)");
-    (push_back(std::forward<Layers>(layers)), ...);
+    (push_back(std::forward<Modules>(layers)), ...);
   }
   /// The same from a braced list: Sequential net{layer0, layer1}.
   Sequential(Layers layers);
