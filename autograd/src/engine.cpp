@@ -4,9 +4,9 @@
 #include <atomic>
 #include <unordered_map>
 
+#include "graph.h"
 #include "tether/autograd.h"
 #include "tether/error.h"
-#include "tether/node.h"
 #include "tether/ops.h"
 
 namespace tether::autograd {

@@ -2,8 +2,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "graph.h"
 #include "tether/autograd.h"
-#include "tether/node.h"
 
 namespace tether::autograd {
 

@@ -1,4 +1,4 @@
-#include "tether/node.h"
+#include "graph.h"
 
 #include "tether/error.h"
 #include "tether/ops.h"
