@@ -23,6 +23,11 @@ Tensor Constraint::project(const Tensor&) {
   fail<ValueError>(name(), ": this constraint has no projection to the nearest feasible value");
 }
 
+Tensor Constraint::log_abs_det_jacobian(const std::vector<Tensor>&, const Tensor&) {
+  fail<ValueError>(name(), ": not a bijection onto its values (", condition(),
+                   "), so it has no log-det-Jacobian");
+}
+
 namespace detail {
 
 double feasibility_tolerance(DType dtype) {

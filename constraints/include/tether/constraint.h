@@ -76,6 +76,25 @@ class Constraint {
   /// approached to a relative sqrt(epsilon)), for ValuePolicy::nearest. The
   /// default throws ValueError naming the constraint.
   virtual Tensor project(const Tensor& value);
+  /// Whether forward is a bijection from the raw inputs onto the feasible set
+  /// (positive, bounded, the stick-breaking simplex, ...), so that it has a
+  /// log-det-Jacobian. Not for constraints where many raw inputs give one value
+  /// (symmetric, unit_norm, softmax's simplex, spectral_norm, ...).
+  virtual bool is_bijection() const { return false; }
+  /// How many trailing dims of the value form one event, as in
+  /// torch.distributions' Transform.codomain.event_dim: 0 for element-wise maps
+  /// (positive, bounded), 1 for vector maps (simplex, ordered), 2 for matrix
+  /// maps (Cholesky factors, correlation matrices).
+  virtual std::int64_t event_dim() const { return 0; }
+  /// log |det J| of forward at `raw` (`value` is forward(raw), passed so it
+  /// need not be recomputed), recorded so that gradients reach the raw inputs.
+  /// As torch.distributions' log_abs_det_jacobian(x, y): one entry per event,
+  /// shaped as `value` without its last event_dim() dims. Where the raw input
+  /// has fewer entries than the value (a simplex of K entries from K - 1),
+  /// J is taken onto the value's free coordinates (all but the last), as
+  /// there. The default throws ValueError naming the constraint: not a
+  /// bijection.
+  virtual Tensor log_abs_det_jacobian(const std::vector<Tensor>& raw, const Tensor& value);
   /// Non-trainable state, by name (spectral norm's "u" and "v").
   virtual NamedTensors buffers() { return {}; }
   /// Called by ComputedParameter with its raw inputs before anything else:
