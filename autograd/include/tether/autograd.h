@@ -1,6 +1,7 @@
 // The engine's entry points beyond Tensor::backward().
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,20 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          const std::vector<Tensor>& grad_outputs = {},
                          std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
                          bool allow_unused = false);
+
+/// d f(x) / d x as a tensor of shape f(x).shape() + x.shape(), as
+/// torch.autograd.functional.jacobian: one backward per element of f(x),
+/// zeros where f(x) does not depend on x. With create_graph the result is
+/// differentiable (in x, when x requires grad); otherwise it is detached.
+/// Throws DTypeError for an integer x.
+Tensor jacobian(const std::function<Tensor(const Tensor&)>& f, const Tensor& x,
+                bool create_graph = false);
+
+/// The matrix of second derivatives of a function with one output element, of
+/// shape x.shape() + x.shape(): the Jacobian of its gradient. For small inputs
+/// (a Laplace approximation's parameters): it costs x.numel() backwards.
+/// Throws ShapeError when f(x) has more than one element.
+Tensor hessian(const std::function<Tensor(const Tensor&)>& f, const Tensor& x);
 
 /// The graph behind `root` in Graphviz dot format: one box per recorded op,
 /// leaves highlighted with their shapes, edges pointing from inputs to the ops
