@@ -129,6 +129,12 @@ class LambdaConstraint final : public Constraint {
     if (!functions_.project) return Constraint::project(value);
     return functions_.project(value);
   }
+  bool is_bijection() const override { return static_cast<bool>(functions_.log_abs_det_jacobian); }
+  std::int64_t event_dim() const override { return functions_.event_dim; }
+  Tensor log_abs_det_jacobian(const std::vector<Tensor>& raw, const Tensor& value) override {
+    if (!functions_.log_abs_det_jacobian) return Constraint::log_abs_det_jacobian(raw, value);
+    return functions_.log_abs_det_jacobian(raw[0], value);
+  }
 
  private:
   std::string name_;
@@ -157,6 +163,23 @@ class Chain final : public Constraint {
   }
   std::vector<Tensor> right_inverse(const Tensor& value) override {
     return first_->right_inverse(second_->right_inverse(value).front());
+  }
+  bool is_bijection() const override { return first_->is_bijection() && second_->is_bijection(); }
+  std::int64_t event_dim() const override {
+    return std::max(first_->event_dim(), second_->event_dim());
+  }
+  /// log|J_first|(raw) + log|J_second|(first(raw)), each summed down to one
+  /// entry per event of the chain. first's forward runs again for the
+  /// intermediate value: only bijections get here, and none of them moves a
+  /// buffer in its forward.
+  Tensor log_abs_det_jacobian(const std::vector<Tensor>& raw, const Tensor& value) override {
+    for (const Constraint* link : {first_.get(), second_.get()})
+      if (!link->is_bijection())
+        fail<ValueError>(name(), ": ", link->name(), " is not a bijection onto its values (",
+                         link->condition(), "), so the chain has no log-det-Jacobian");
+    const Tensor intermediate = first_->forward(raw);
+    return per_event(first_->log_abs_det_jacobian(raw, intermediate), value) +
+           per_event(second_->log_abs_det_jacobian({intermediate}, value), value);
   }
   NamedTensors buffers() override {
     NamedTensors all;
@@ -198,6 +221,20 @@ class Chain final : public Constraint {
   }
 
  private:
+  /// A link's log-det-Jacobian summed over its trailing dims until it has
+  /// one entry per event of the chain's `value` (torch's _sum_rightmost): a
+  /// link with a smaller event_dim gives one entry per smaller event.
+  Tensor per_event(const Tensor& link_terms, const Tensor& value) const {
+    const std::int64_t batch_dims = value.dim() - event_dim();
+    if (link_terms.dim() < batch_dims)
+      fail<ShapeError>(name(), ": a link's log-det-Jacobian has shape ", link_terms.shape(),
+                       ", fewer dims than the chain's batch of events (", batch_dims,
+                       ") for a value of shape ", value.shape());
+    Dims trailing;
+    for (std::int64_t d = batch_dims; d < link_terms.dim(); ++d) trailing.push_back(d);
+    return trailing.empty() ? link_terms : sum(link_terms, trailing);
+  }
+
   std::shared_ptr<Constraint> first_, second_;
 };
 
@@ -415,6 +452,14 @@ void ComputedParameter::train(bool on) {
 Tensor ComputedParameter::compute() {
   return naming_errors(*constraint_, "forward of raw", shapes_of(raw_inputs_),
                        [this] { return constraint_->forward(raw_inputs_); });
+}
+
+Tensor ComputedParameter::log_abs_det_jacobian() {
+  const Tensor value = this->value();
+  // Not a bijection: the constraint's own error already names it.
+  if (!constraint_->is_bijection()) return constraint_->log_abs_det_jacobian(raw_inputs_, value);
+  return naming_errors(*constraint_, "log_abs_det_jacobian of raw", shapes_of(raw_inputs_),
+                       [&] { return sum(constraint_->log_abs_det_jacobian(raw_inputs_, value)); });
 }
 
 void ComputedParameter::write_raw(const std::vector<Tensor>& raw) {

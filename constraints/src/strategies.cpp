@@ -274,14 +274,19 @@ std::shared_ptr<Constraint> positive(PositiveMap map, double lower_bound) {
         {.forward = [lower_bound](const Tensor& raw) { return exp(raw) + lower_bound; },
          .right_inverse = [lower_bound](const Tensor& value) { return log(value - lower_bound); },
          .condition = condition,
-         .project = project});
+         .project = project,
+         // d exp(raw) / d raw = exp(raw), so log|J| = raw (torch's ExpTransform).
+         .log_abs_det_jacobian = [](const Tensor& raw, const Tensor&) { return raw; }});
   return make_constraint(
       "positive",
       {.forward = [lower_bound](const Tensor& raw) { return softplus(raw) + lower_bound; },
        .right_inverse =
            [lower_bound](const Tensor& value) { return inverse_softplus(value - lower_bound); },
        .condition = condition,
-       .project = project});
+       .project = project,
+       // softplus' = sigmoid, and log sigmoid(raw) = -softplus(-raw) stays
+       // finite far below zero, where sigmoid underflows (SoftplusTransform).
+       .log_abs_det_jacobian = [](const Tensor& raw, const Tensor&) { return -softplus(-raw); }});
 }
 
 std::shared_ptr<Constraint> bounded(double lo, double hi) {
@@ -301,6 +306,13 @@ std::shared_ptr<Constraint> bounded(double lo, double hi) {
                       [lo, hi](const Tensor& value) {
                         const double inside = margin(value) * (hi - lo);
                         return clamp(value, lo + inside, hi - inside);
+                      },
+                  // sigmoid' = sigmoid(raw) sigmoid(-raw), in logs from raw
+                  // (torch's SigmoidTransform then AffineTransform): finite
+                  // where the value rounds onto lo or hi.
+                  .log_abs_det_jacobian =
+                      [lo, hi](const Tensor& raw, const Tensor&) {
+                        return -softplus(-raw) - softplus(raw) + std::log(hi - lo);
                       }});
 }
 

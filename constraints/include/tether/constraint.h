@@ -78,8 +78,11 @@ class Constraint {
   virtual Tensor project(const Tensor& value);
   /// Whether forward is a bijection from the raw inputs onto the feasible set
   /// (positive, bounded, the stick-breaking simplex, ...), so that it has a
-  /// log-det-Jacobian. Not for constraints where many raw inputs give one value
-  /// (symmetric, unit_norm, softmax's simplex, spectral_norm, ...).
+  /// log-det-Jacobian. Not for constraints where many raw inputs give one value:
+  /// raw inputs with more free coordinates than the value (symmetric, unit_norm,
+  /// softmax's simplex, weight_norm, spectral_norm) or with coordinates forward
+  /// ignores (lower_triangular, cholesky_factor and positive_definite read only
+  /// raw's lower triangle, orthogonal its strictly lower one).
   virtual bool is_bijection() const { return false; }
   /// How many trailing dims of the value form one event, as in
   /// torch.distributions' Transform.codomain.event_dim: 0 for element-wise maps
@@ -92,8 +95,12 @@ class Constraint {
   /// shaped as `value` without its last event_dim() dims. Where the raw input
   /// has fewer entries than the value (a simplex of K entries from K - 1),
   /// J is taken onto the value's free coordinates (all but the last), as
-  /// there. The default throws ValueError naming the constraint: not a
-  /// bijection.
+  /// there. Element-wise maps give one entry per element (positive:
+  /// log sigmoid(raw), or raw for the exp map; bounded: log((hi - lo)
+  /// sigmoid(raw) sigmoid(-raw))), computed from raw so it stays finite where
+  /// the value rounds onto the boundary. The default throws ValueError naming
+  /// the constraint: "symmetric: not a bijection onto its values (symmetric
+  /// matrices), so it has no log-det-Jacobian".
   virtual Tensor log_abs_det_jacobian(const std::vector<Tensor>& raw, const Tensor& value);
   /// Non-trainable state, by name (spectral norm's "u" and "v").
   virtual NamedTensors buffers() { return {}; }
@@ -123,17 +130,24 @@ struct ConstraintFunctions {
   std::string condition = "values its forward can produce";
   /// The nearest feasible value, for ValuePolicy::nearest.
   std::function<Tensor(const Tensor&)> project = {};
+  /// log |det J| of forward at raw, given raw and value = forward(raw), as
+  /// Constraint::log_abs_det_jacobian. Setting it declares forward a bijection.
+  std::function<Tensor(const Tensor& raw, const Tensor& value)> log_abs_det_jacobian = {};
+  /// The trailing dims of the value forming one event (Constraint::event_dim).
+  std::int64_t event_dim = 0;
 };
 /// A constraint from its functions:
 /// make_constraint("positive", {.forward = ..., .right_inverse = ..., .condition = "values > 0"}).
 std::shared_ptr<Constraint> make_constraint(std::string name, ConstraintFunctions functions);
 
 /// `first` then `second`: value = second(first(raw)). `second` must take one
-/// input. Feasible: what second can hold whose right_inverse first can hold.
-/// A value of the chain can still be one it cannot hold: second's
-/// right_inverse picks one intermediate value, which first may not give
-/// (chain(symmetric(), lower_triangular()): it picks the lower triangle
-/// itself). Keeping such a value throws ValueError naming that pick.
+/// input. A bijection when both links are, with event_dim the larger of
+/// theirs and log|J| = log|J_first|(raw) + log|J_second|(first(raw)), each
+/// term summed over the trailing dims its own event leaves out, as
+/// torch.distributions.ComposeTransform. Feasible: what second can hold whose right_inverse first
+/// can hold. A value of the chain can still be one it cannot hold: second's right_inverse picks one
+/// intermediate value, which first may not give (chain(symmetric(), lower_triangular()): it picks
+/// the lower triangle itself). Keeping such a value throws ValueError naming that pick.
 std::shared_ptr<Constraint> chain(std::shared_ptr<Constraint> first,
                                   std::shared_ptr<Constraint> second);
 
@@ -183,6 +197,11 @@ class ComputedParameter final : public Parameter {
   /// policy needs (right_inverse, project, one raw input); a failed assign
   /// changes nothing.
   void assign(const Tensor& value, ValuePolicy policy = ValuePolicy::keep);
+  /// The log-det-Jacobian of the constraint at the raw inputs, summed over
+  /// every event: a 0-d tensor recorded so that gradients reach the raw
+  /// inputs, the term a density over the unconstrained space adds. Throws
+  /// ValueError naming the constraint when it is not a bijection.
+  Tensor log_abs_det_jacobian();
   /// How many times the constraint's forward has run (for tests and diagnostics).
   std::uint64_t recompute_count() const { return recompute_count_; }
 
