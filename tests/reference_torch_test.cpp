@@ -181,6 +181,7 @@ std::shared_ptr<Constraint> strategy(const json& a, const Inputs& raw) {
   if (name == "cholesky_factor") return constraints::cholesky_factor();
   if (name == "positive_definite") return constraints::positive_definite(a.value("eps", 1e-6));
   if (name == "orthogonal") return constraints::orthogonal();
+  if (name == "chain") return chain(strategy(a["first"], raw), strategy(a["second"], raw));
   if (name == "spectral_norm")
     return constraints::spectral_norm(raw[0], a.value("dim", std::int64_t{0}),
                                       a.value("power_iteration_steps", 1));
@@ -348,6 +349,13 @@ const std::map<std::string, Op>& op_table() {
          return eye(integer(a, "n"), a.value("m", integer(a, "n")));
        }},
       {"constraint", constrained_value},
+      // torch.distributions' transform of the same map: its value and log|det J|.
+      {"bijector", constrained_value},
+      {"log_abs_det_jacobian",
+       [](const Inputs& x, const json& a) {
+         const auto c = strategy(a, x);
+         return c->log_abs_det_jacobian(x, c->forward(x));
+       }},
       // The Gram matrix of the orthogonal value (the identity), where torch's
       // map differs from tether's and only this property is shared.
       {"orthonormal",
@@ -577,6 +585,11 @@ TEST_CASE("values, gradients and second-order gradients of the ops match PyTorch
 TEST_CASE("every constraint strategy matches its torch.nn.utils.parametrize counterpart",
           "[torch_reference]") {
   replay_family("constraints");
+}
+
+TEST_CASE("log-det-Jacobians of positive, bounded and chain match torch.distributions' transforms",
+          "[torch_reference][bijector]") {
+  replay_family("bijectors");
 }
 
 }  // namespace tether
