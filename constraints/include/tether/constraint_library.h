@@ -15,6 +15,10 @@
 // ValuePolicy::nearest; an open set's boundary is approached to within a
 // relative sqrt(epsilon) of the dtype). Its right_inverse never repairs a
 // value: an infeasible one is reported by ComputedParameter::assign.
+//
+// positive and bounded are bijections with a log-det-Jacobian
+// (Constraint::log_abs_det_jacobian, element-wise: event_dim 0); the others
+// are not, and their log_abs_det_jacobian says so.
 #pragma once
 
 #include <cstdint>
@@ -29,10 +33,12 @@ namespace constraints {
 enum class PositiveMap { softplus, exp };
 
 /// lower_bound + softplus(raw) (or exp(raw)): "values > lower_bound". The
-/// nearest value clamps from below. Throws ValueError for a non-finite lower_bound.
+/// nearest value clamps from below. log|J| = log sigmoid(raw) (raw for exp).
+/// Throws ValueError for a non-finite lower_bound.
 std::shared_ptr<Constraint> positive(PositiveMap map = PositiveMap::softplus,
                                      double lower_bound = 0.0);
 /// lo + (hi - lo) * sigmoid(raw): "values in (lo, hi)"; nearest clamps.
+/// log|J| = log((hi - lo) sigmoid(raw) sigmoid(-raw)).
 /// Throws ValueError unless lo < hi and lo, hi and hi - lo are finite.
 std::shared_ptr<Constraint> bounded(double lo, double hi);
 /// softmax(raw, dim): "slices along dim of positive values summing to 1";
