@@ -1,6 +1,8 @@
 // Optimizers update trainable leaf tensors in place, under no-grad. That bumps
 // their version counters, which is what tells every computed parameter its
-// cache is stale: optimizers know nothing about constraints.
+// cache is stale: optimizers know nothing about constraints, but for the
+// leaves of manifold parameters, which only the Riemannian optimizers
+// (riemannian.h) step and every other one refuses.
 //
 // Parameters come in groups, each with its own options (learning rate and the
 // rest), as torch.optim's param_groups:
