@@ -10,7 +10,7 @@
 // autograd.h (backward, grad), node.h (record, for your own ops), grad_mode.h
 // (NoGradGuard), gradcheck.h, threads.h,
 // state_dict.h (StateDict, Metadata);
-// parameter.h, constraint.h, constraint_library.h, projection.h (constrained
+// parameter.h, constraint.h, constraint_library.h, projection.h, manifold.h (constrained
 // parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,
 // learning-rate schedulers, gradient clipping); train/ (training checkpoints).
 #pragma once
@@ -25,6 +25,7 @@
 #include "tether/generator.h"
 #include "tether/grad_mode.h"
 #include "tether/gradcheck.h"
+#include "tether/manifold.h"
 #include "tether/nn/activation.h"
 #include "tether/nn/checkpoint.h"
 #include "tether/nn/conv.h"
@@ -42,6 +43,7 @@
 #include "tether/ops.h"
 #include "tether/optim/clip_grad.h"
 #include "tether/optim/optimizer.h"
+#include "tether/optim/riemannian.h"
 #include "tether/optim/scheduler.h"
 #include "tether/parameter.h"
 #include "tether/projection.h"

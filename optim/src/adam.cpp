@@ -20,9 +20,7 @@ Adam::Adam(std::vector<Group> groups, bool decoupled_weight_decay)
 
 void Adam::check_options(const AdamOptions& options) const {
   GroupedOptimizer::check_options(options);  // lr, eps and weight decay
-  const auto [beta1, beta2] = options.betas;
-  if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1))
-    fail<ValueError>(name(), ": betas must lie in [0, 1), got (", beta1, ", ", beta2, ")");
+  detail::check_betas(name(), options.betas);
 }
 
 void Adam::update(Tensor& p, Tensor grad, ParameterState& state, const AdamOptions& options) {

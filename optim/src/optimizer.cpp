@@ -11,6 +11,7 @@
 
 #include "tether/error.h"
 #include "tether/grad_mode.h"
+#include "tether/manifold.h"
 #include "tether/ops.h"
 
 namespace tether::optim {
@@ -117,6 +118,12 @@ void read_option(MetadataReader& reader, const std::string& prefix,
   read_option(reader, prefix, value.second, second);
 }
 
+void check_betas(const std::string& optimizer, const std::pair<double, double>& betas) {
+  const auto [beta1, beta2] = betas;
+  if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1))
+    fail<ValueError>(optimizer, ": betas must lie in [0, 1), got (", beta1, ", ", beta2, ")");
+}
+
 const char* option_label(const char* key) {
   const std::string_view name = key;
   if (name == "lr") return "learning rate";
@@ -133,7 +140,7 @@ Tensor& ParameterState::buffer(const std::string& name, const Tensor& parameter,
 }
 
 Optimizer::Optimizer(std::string name, std::vector<Tensor> parameters,
-                     std::vector<std::string> buffer_names)
+                     std::vector<std::string> buffer_names, bool riemannian)
     : state_(parameters.size()),
       name_(std::move(name)),
       parameters_(std::move(parameters)),
@@ -142,6 +149,10 @@ Optimizer::Optimizer(std::string name, std::vector<Tensor> parameters,
     const Tensor& p = parameters_[i];
     if (!p.defined() || !p.is_leaf() || !p.requires_grad())
       fail<ValueError>(name_, ": parameter ", i, " is not a leaf tensor that requires grad");
+    if (const auto manifold = manifold_of(p); manifold && !riemannian)
+      fail<ValueError>(name_, ": parameter ", i, " is the point of a ", manifold->name(),
+                       " parameter, which a Euclidean step would take off its manifold; use "
+                       "optim::RiemannianSGD or optim::RiemannianAdam (tether/optim/riemannian.h)");
     for (std::size_t j = 0; j < i; ++j)
       if (parameters_[j].is_same(p))
         fail<ValueError>(name_, ": parameter ", i, " is parameter ", j,

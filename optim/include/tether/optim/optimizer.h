@@ -1,6 +1,8 @@
 // Optimizers update trainable leaf tensors in place, under no-grad. That bumps
 // their version counters, which is what tells every computed parameter its
-// cache is stale: optimizers know nothing about constraints.
+// cache is stale: optimizers know nothing about constraints, but for the
+// leaves of manifold parameters, which only the Riemannian optimizers
+// (riemannian.h) step and every other one refuses.
 //
 // Parameters come in groups, each with its own options (learning rate and the
 // rest), as torch.optim's param_groups:
@@ -78,6 +80,10 @@ void read_option(MetadataReader& reader, const std::string& prefix, double& valu
 void read_option(MetadataReader& reader, const std::string& prefix, bool& value, const char* key);
 void read_option(MetadataReader& reader, const std::string& prefix,
                  std::pair<double, double>& value, const char* first, const char* second);
+
+/// Throws ValueError "<optimizer>: betas must lie in [0, 1), got (b1, b2)"
+/// unless both do: Adam's check of its moments' decay rates.
+void check_betas(const std::string& optimizer, const std::pair<double, double>& betas);
 
 /// How error messages name the option `key`: "learning rate" and "weight
 /// decay" in words, the others by their key.
@@ -179,9 +185,11 @@ class Optimizer {
  protected:
   /// `buffer_names`: the buffers this kind of optimizer may keep, which
   /// load_state_dict accepts. Throws ValueError for a parameter that is not a
-  /// leaf requiring grad, or one given twice.
-  Optimizer(std::string name, std::vector<Tensor> parameters,
-            std::vector<std::string> buffer_names);
+  /// leaf requiring grad, or one given twice, and, unless `riemannian`, for
+  /// the leaf of a ManifoldParameter (tether/manifold.h), which a Euclidean
+  /// step would take off its manifold.
+  Optimizer(std::string name, std::vector<Tensor> parameters, std::vector<std::string> buffer_names,
+            bool riemannian = false);
   /// Throws ValueError "<name>: <what> must be a finite number >= 0, got <value>"
   /// unless 0 <= value < infinity (so for nan too).
   void check_non_negative(const char* what, double value) const;
@@ -275,8 +283,8 @@ class GroupedOptimizer : public Optimizer {
 
  protected:
   GroupedOptimizer(std::string name, std::vector<Group> groups,
-                   std::vector<std::string> buffer_names)
-      : Optimizer(std::move(name), all_parameters(groups), std::move(buffer_names)),
+                   std::vector<std::string> buffer_names, bool riemannian = false)
+      : Optimizer(std::move(name), all_parameters(groups), std::move(buffer_names), riemannian),
         groups_(std::move(groups)) {}
 
   /// Updates `parameter` in place from `grad` (never written) and its state,
