@@ -112,7 +112,7 @@ std::vector<StanCase> cases() {
        all,
        [](const Tensor& v) { CHECK(min_of(steps_of(v)) > 0); },
        f64({1.0, 0.5, 2.0, 3.0}, {4}),
-       false},
+       true},
       {"positive_ordered",
        constraints::positive_ordered(),
        {4},
@@ -122,7 +122,7 @@ std::vector<StanCase> cases() {
          CHECK(min_of(steps_of(v)) > 0);
        },
        f64({-1.0, 1.0, 2.0, 3.0}, {4}),
-       false},
+       true},
       {"cholesky_corr",
        constraints::cholesky_corr(),
        {3},
@@ -406,4 +406,15 @@ TEST_CASE(
   CHECK_THROWS_AS(constraints::row_stochastic()->forward({zeros({3}, DType::f64)}), ShapeError);
   CHECK_THROWS_WITH(constraints::lower_bounded(std::nan("")), Contains("lower_bounded"));
   CHECK_THROWS_WITH(constraints::upper_bounded(INFINITY), Contains("upper_bounded"));
+}
+
+TEST_CASE("the nearest ordered vector is the isotonic regression, kept strictly increasing",
+          "[constraints][stan]") {
+  const Tensor pooled = constraints::ordered()->project(f64({3, 2, 1, 5, 4}, {5}));
+  CHECK(max_abs_diff(pooled, f64({2, 2, 2, 4.5, 4.5}, {5})) < 1e-6);
+  CHECK(min_of(steps_of(pooled)) > 0);
+  const Tensor positive = constraints::positive_ordered()->project(f64({-1, -2, 2}, {3}));
+  CHECK(max_abs_diff(positive, f64({0, 0, 2}, {3})) < 1e-6);
+  CHECK(min_of(positive) > 0);
+  CHECK(min_of(steps_of(positive)) > 0);
 }

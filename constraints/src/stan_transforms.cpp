@@ -12,6 +12,7 @@
 // A right_inverse never repairs a value: for one outside the feasible set it
 // returns raw inputs that are NaN or whose forward misses the value, and
 // ComputedParameter reports the worst element.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -199,6 +200,50 @@ std::shared_ptr<Constraint> stochastic(const char* name, const char* condition, 
 
 // --- "Ordered vector" and "positive ordered vector" ---------------------------
 
+/// The nearest (Euclidean) slice along the last dim whose steps are at least
+/// a margin (and, when `positive`, whose first element is): with z_k = x_k -
+/// k margin that is the nearest non-decreasing z, isotonic regression by the
+/// pool-adjacent-violators algorithm (Barlow et al., 1972), raised to the
+/// margin when positive (clamping the isotonic fit solves the bounded
+/// problem), shifted back. A slice holding NaN or infinity becomes NaN.
+Tensor nearest_increasing(const Tensor& value, bool positive) {
+  const Tensor x = value.detach().contiguous();
+  const std::int64_t n = x.size(-1);
+  std::vector<double> values = x.to_vector<double>();
+  double largest = 1;
+  for (const double v : values) largest = std::max(largest, std::abs(v));
+  const double step = margin(value) * largest;
+  for (auto slice = values.begin(); slice != values.end(); slice += n) {
+    if (!std::all_of(slice, slice + n, [](double v) { return std::isfinite(v); })) {
+      std::fill(slice, slice + n, std::nan(""));
+      continue;
+    }
+    // Blocks of pooled elements: their mean and size, means non-decreasing.
+    std::vector<double> means, sizes;
+    for (std::int64_t k = 0; k < n; ++k) {
+      means.push_back(slice[k] - static_cast<double>(k) * step);
+      sizes.push_back(1);
+      while (means.size() > 1 && means[means.size() - 2] > means.back()) {
+        const double size = sizes[sizes.size() - 2] + sizes.back();
+        const double mean =
+            (means[means.size() - 2] * sizes[sizes.size() - 2] + means.back() * sizes.back()) /
+            size;
+        means.pop_back();
+        sizes.pop_back();
+        means.back() = mean;
+        sizes.back() = size;
+      }
+    }
+    auto element = slice;
+    for (std::size_t b = 0; b < means.size(); ++b)
+      for (double i = 0; i < sizes[b]; ++i, ++element) {
+        const double z = positive ? std::max(means[b], step) : means[b];
+        *element = z + static_cast<double>(element - slice) * step;
+      }
+  }
+  return tensor(values, x.shape(), value.options());
+}
+
 /// value = prefix sums of (raw_1 or exp(raw_1), exp(raw_2), ...).
 std::shared_ptr<Constraint> increasing(const char* name, const char* condition, bool positive) {
   const std::string op = name;
@@ -231,6 +276,11 @@ std::shared_ptr<Constraint> increasing(const char* name, const char* condition, 
        .log_det =
            [=](const Tensor& raw, const Tensor&) {
              return sum(narrow(raw, -1, kept, raw.size(-1) - kept), {-1});
+           },
+       .project =
+           [=](const Tensor& value) {
+             check_vector(op, value, 1);
+             return nearest_increasing(value, positive);
            }});
 }
 

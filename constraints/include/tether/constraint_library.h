@@ -109,10 +109,12 @@ std::shared_ptr<Constraint> upper_bounded(double hi);
 std::shared_ptr<Constraint> stick_breaking_simplex();
 /// value_1 = raw_1, value_k = value_{k-1} + exp(raw_k): "strictly increasing
 /// vectors" along the last dim; event_dim 1, log|J| = raw_2 + ... + raw_K.
-/// No projection.
+/// Nearest: isotonic regression (pool adjacent violators), steps kept a
+/// relative sqrt(epsilon) apart.
 std::shared_ptr<Constraint> ordered();
 /// As ordered() with value_1 = exp(raw_1): "strictly increasing vectors of
-/// positive values"; log|J| = raw_1 + ... + raw_K. No projection.
+/// positive values"; log|J| = raw_1 + ... + raw_K. Nearest: as ordered()'s,
+/// its first element raised to the margin.
 std::shared_ptr<Constraint> positive_ordered();
 /// The Cholesky factor L [..., K, K] of a correlation matrix from raw
 /// [..., K(K-1)/2]: the partial correlations tanh(raw) fill the strict lower
