@@ -83,15 +83,14 @@ Tensor table(std::int64_t rows, std::int64_t cols,
 
 /// out_k = x_0 + ... + x_{k-1} along the last dim, for k < length.
 Tensor exclusive_prefix_sums(const Tensor& x, std::int64_t length) {
-  return matmul(x, table(
-                       x.size(-1), length, [](auto j, auto k) { return j < k ? 1.0 : 0.0; }, x));
+  const auto before = [](std::int64_t j, std::int64_t k) { return j < k ? 1.0 : 0.0; };
+  return matmul(x, table(x.size(-1), length, before, x));
 }
 
 /// out_k = x_0 + ... + x_k along the last dim.
 Tensor prefix_sums(const Tensor& x) {
-  const std::int64_t n = x.size(-1);
-  return matmul(x, table(
-                       n, n, [](auto j, auto k) { return j <= k ? 1.0 : 0.0; }, x));
+  const auto up_to = [](std::int64_t j, std::int64_t k) { return j <= k ? 1.0 : 0.0; };
+  return matmul(x, table(x.size(-1), x.size(-1), up_to, x));
 }
 
 void check_vector(const std::string& name, const Tensor& x, std::int64_t at_least) {
@@ -130,10 +129,9 @@ std::shared_ptr<Constraint> one_sided(const char* name, double bound, double sig
 /// which makes raw = 0 the uniform simplex.
 Tensor stick_offsets(const Tensor& like) {
   const std::int64_t n = like.size(-1);
-  return reshape(
-      table(
-          1, n, [n](auto, auto k) { return std::log(static_cast<double>(n - k)); }, like),
-      {n});
+  std::vector<double> offsets;
+  for (std::int64_t k = 0; k < n; ++k) offsets.push_back(std::log(static_cast<double>(n - k)));
+  return tensor(offsets, {n}, like.options());
 }
 
 /// log z and log(1 - z) for the break fractions z = sigmoid(raw - offset),
@@ -169,9 +167,8 @@ Tensor stick_breaking_log_det(const Tensor& raw) {
 /// more accurate than 1 - the prefix sum.
 Tensor stick_breaking_inverse(const Tensor& value) {
   const std::int64_t n = value.size(-1) - 1;
-  const Tensor after =
-      matmul(value, table(
-                        n + 1, n, [](auto j, auto k) { return j > k ? 1.0 : 0.0; }, value));
+  const auto after_k = [](std::int64_t j, std::int64_t k) { return j > k ? 1.0 : 0.0; };
+  const Tensor after = matmul(value, table(n + 1, n, after_k, value));
   return log(narrow(value, -1, 0, n)) - log(after) + stick_offsets(after);
 }
 
@@ -218,26 +215,26 @@ Tensor nearest_increasing(const Tensor& value, bool positive) {
       std::fill(slice, slice + n, std::nan(""));
       continue;
     }
-    // Blocks of pooled elements: their mean and size, means non-decreasing.
-    std::vector<double> means, sizes;
+    // Pooled runs of elements, their means non-decreasing.
+    struct Block {
+      double mean, size;
+    };
+    std::vector<Block> blocks;
     for (std::int64_t k = 0; k < n; ++k) {
-      means.push_back(slice[k] - static_cast<double>(k) * step);
-      sizes.push_back(1);
-      while (means.size() > 1 && means[means.size() - 2] > means.back()) {
-        const double size = sizes[sizes.size() - 2] + sizes.back();
-        const double mean =
-            (means[means.size() - 2] * sizes[sizes.size() - 2] + means.back() * sizes.back()) /
-            size;
-        means.pop_back();
-        sizes.pop_back();
-        means.back() = mean;
-        sizes.back() = size;
+      blocks.push_back({slice[k] - static_cast<double>(k) * step, 1});
+      while (blocks.size() > 1 && blocks[blocks.size() - 2].mean > blocks.back().mean) {
+        const Block last = blocks.back();
+        blocks.pop_back();
+        Block& merged = blocks.back();
+        merged.mean =
+            (merged.mean * merged.size + last.mean * last.size) / (merged.size + last.size);
+        merged.size += last.size;
       }
     }
     auto element = slice;
-    for (std::size_t b = 0; b < means.size(); ++b)
-      for (double i = 0; i < sizes[b]; ++i, ++element) {
-        const double z = positive ? std::max(means[b], step) : means[b];
+    for (const Block& block : blocks)
+      for (double i = 0; i < block.size; ++i, ++element) {
+        const double z = positive ? std::max(block.mean, step) : block.mean;
         *element = z + static_cast<double>(element - slice) * step;
       }
   }
@@ -264,12 +261,10 @@ std::shared_ptr<Constraint> increasing(const char* name, const char* condition, 
            [=](const Tensor& value) {
              check_vector(op, value, 1);
              const std::int64_t n = value.size(-1);
-             const Tensor steps = matmul(value, table(
-                                                    n, n,
-                                                    [](auto j, auto k) {
-                                                      return j == k ? 1.0 : j + 1 == k ? -1.0 : 0.0;
-                                                    },
-                                                    value));
+             const auto difference = [](std::int64_t j, std::int64_t k) {
+               return j == k ? 1.0 : j + 1 == k ? -1.0 : 0.0;
+             };
+             const Tensor steps = matmul(value, table(n, n, difference, value));
              if (kept == 0) return log(steps);
              return cat({narrow(steps, -1, 0, 1), log(narrow(steps, -1, 1, n - 1))}, -1);
            },
@@ -369,11 +364,11 @@ struct PartialCorrelations {
   Tensor log_det(const Tensor& raw,
                  const std::function<double(std::int64_t)>& diagonal_weight) const {
     const std::int64_t side = z.size(-1);
-    const Tensor weights = table(
-        side, side,
-        [&](auto i, auto j) { return 0.5 * (j < i    ? 1.0
-                                            : i == j ? diagonal_weight(i)
-                                                     : 0.0); }, z);
+    const auto weight = [&](std::int64_t i, std::int64_t j) {
+      if (j < i) return 0.5;
+      return i == j ? 0.5 * diagonal_weight(i) : 0.0;
+    };
+    const Tensor weights = table(side, side, weight, z);
     const Tensor tanh_part = sum((std::log(2.0) - raw - softplus(raw * -2.0)) * 2.0, {-1});
     return sum(log_left * weights, {-2, -1}) + tanh_part;
   }
@@ -392,13 +387,11 @@ Tensor cholesky_corr_inverse(const Tensor& factor) {
 /// The Helmert basis V [K, K - 1] of Stan's sum_to_zero_constrain: column i
 /// (from 1) is 1/sqrt(i(i+1)) in its first i rows and -i/sqrt(i(i+1)) in row i.
 Tensor helmert_basis(std::int64_t n, const Tensor& like) {
-  return table(
-      n + 1, n,
-      [](auto row, auto column) {
-        const double i = static_cast<double>(column + 1), w = 1 / std::sqrt(i * (i + 1));
-        return row < column + 1 ? w : row == column + 1 ? -i * w : 0.0;
-      },
-      like);
+  const auto entry = [](std::int64_t row, std::int64_t column) {
+    const double i = static_cast<double>(column + 1), w = 1 / std::sqrt(i * (i + 1));
+    return row < column + 1 ? w : row == column + 1 ? -i * w : 0.0;
+  };
+  return table(n + 1, n, entry, like);
 }
 
 }  // namespace
@@ -489,7 +482,9 @@ std::shared_ptr<Constraint> covariance() {
            [](const Tensor& raw) {
              const Tensor filled = fill_lower(raw, side_of("covariance", raw, true), true);
              const Tensor diagonal = eye(filled.size(-1), std::nullopt, filled.options());
-             const Tensor l = tril(filled, -1) + exp(filled) * diagonal;
+             // exp of the diagonal only: off it, exp of a large raw would be
+             // inf, and inf * 0 NaN.
+             const Tensor l = tril(filled, -1) + exp(filled * diagonal) * diagonal;
              return matmul(l, l.mT());
            },
        .inverse =
@@ -505,12 +500,10 @@ std::shared_ptr<Constraint> covariance() {
        .log_det =
            [](const Tensor& raw, const Tensor&) {
              const std::int64_t side = side_of("covariance", raw, true);
-             const Tensor weights = table(
-                 side, side,
-                 [side](auto i, auto j) {
-                   return i == j ? static_cast<double>(side - i + 1) : 0.0;
-                 },
-                 raw);
+             const auto weight = [side](std::int64_t i, std::int64_t j) {
+               return i == j ? static_cast<double>(side - i + 1) : 0.0;
+             };
+             const Tensor weights = table(side, side, weight, raw);
              return sum(fill_lower(raw, side, true) * weights, {-2, -1}) +
                     static_cast<double>(side) * std::log(2.0);
            },
