@@ -225,7 +225,7 @@ TEST_CASE("Stan's transforms give feasible values, and right_inverse undoes forw
 
 TEST_CASE(
     "Stan's log_abs_det_jacobian is log|det| of autograd's Jacobian onto the free "
-    "coordinates, one entry per event",
+    "coordinates, one entry per event, and batches round-trip",
     "[constraints][stan]") {
   manual_seed(1202);
   for (const auto& c : cases()) {
@@ -247,6 +247,8 @@ TEST_CASE(
       Shape expected_shape = c.constraint->forward({batch}).shape();
       for (std::int64_t d = 0; d < c.constraint->event_dim(); ++d) expected_shape.pop_back();
       CHECK(log_det.shape() == expected_shape);
+      CHECK(max_abs_diff(c.constraint->right_inverse(c.constraint->forward({batch})).front(),
+                         batch) < 1e-10);
       const Tensor second = select(batch, 0, 1);
       CHECK(std::abs(
                 sum(select(log_det, 0, 1)).item<double>() -
@@ -295,6 +297,13 @@ TEST_CASE("Stan's transforms of f32 raw inputs of +-30 have no NaN in value, log
       }
     }
   }
+}
+
+TEST_CASE("covariance of a large f32 off-diagonal raw entry is finite (exp only on the diagonal)",
+          "[constraints][stan]") {
+  const Tensor raw = tensor({0, 100, 0}, {3}, DType::f32);
+  const Tensor value = constraints::covariance()->forward({raw});
+  CHECK(value.to_vector<double>() == std::vector<double>{1, 100, 100, 10001});
 }
 
 TEST_CASE(
