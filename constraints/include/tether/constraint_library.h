@@ -91,6 +91,82 @@ std::shared_ptr<Constraint> orthogonal();
 std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim = 0,
                                           int power_iteration_steps = 1, double eps = 1e-12);
 
+// Stan's constraint transforms (Stan Reference Manual, "Constraint
+// Transforms" chapter). Each is a bijection from unconstrained raw inputs
+// onto its feasible set (unit_vector aside) with log_abs_det_jacobian, under
+// torch.distributions' conventions (constraint.h): one entry per event, and
+// where the value has more entries than the raw input (a simplex of K from
+// K - 1) the Jacobian is taken onto the value's free coordinates, named below
+// for each. Raw vectors and matrices may carry leading batch dims.
+
+/// lo + exp(raw): "values > lo"; event_dim 0, log|J| = raw. Nearest clamps
+/// from below. Beside positive(PositiveMap::exp, lo), which is the same map,
+/// under Stan's name. Throws ValueError for a non-finite lo.
+std::shared_ptr<Constraint> lower_bounded(double lo);
+/// hi - exp(raw): "values < hi"; event_dim 0, log|J| = raw. Nearest clamps
+/// from above. Throws ValueError for a non-finite hi.
+std::shared_ptr<Constraint> upper_bounded(double hi);
+/// Stan's stick-breaking simplex: raw [..., K - 1] to [..., K] positive
+/// values summing to 1 along the last dim, z_k = sigmoid(raw_k - log(K - k)),
+/// value_k = z_k (1 - value_1 - ... - value_{k-1}), value_K what is left; raw
+/// = 0 gives the uniform simplex. The same map as torch.distributions'
+/// StickBreakingTransform. event_dim 1; free coordinates: the first K - 1.
+/// Nearest: as simplex()'s. Beside simplex() (softmax), which is not a bijection.
+std::shared_ptr<Constraint> stick_breaking_simplex();
+/// value_1 = raw_1, value_k = value_{k-1} + exp(raw_k): "strictly increasing
+/// vectors" along the last dim; event_dim 1, log|J| = raw_2 + ... + raw_K.
+/// Nearest: isotonic regression (pool adjacent violators), steps kept a
+/// relative sqrt(epsilon) apart.
+std::shared_ptr<Constraint> ordered();
+/// As ordered() with value_1 = exp(raw_1): "strictly increasing vectors of
+/// positive values"; log|J| = raw_1 + ... + raw_K. Nearest: as ordered()'s,
+/// its first element raised to the margin.
+std::shared_ptr<Constraint> positive_ordered();
+/// The Cholesky factor L [..., K, K] of a correlation matrix from raw
+/// [..., K(K-1)/2]: the partial correlations tanh(raw) fill the strict lower
+/// triangle row by row and each row is stick-broken to unit norm, its
+/// diagonal positive (Stan's cholesky_factor_corr, torch.distributions'
+/// CorrCholeskyTransform: the same map, tanh clamped to +-(1 - epsilon) as
+/// there). "lower-triangular matrices with unit-norm rows and a positive
+/// diagonal"; event_dim 2; free coordinates: the strict lower triangle. No
+/// projection. Throws ShapeError unless raw's last dim is a triangular number.
+std::shared_ptr<Constraint> cholesky_corr();
+/// L L^T for L = cholesky_corr(raw): "correlation matrices (symmetric positive
+/// definite with a unit diagonal)"; event_dim 2; free coordinates: the strict
+/// lower triangle. No projection.
+std::shared_ptr<Constraint> correlation_matrix();
+/// Stan's cov_matrix: raw [..., K(K+1)/2] fills the lower triangle of L row
+/// by row, its diagonal through exp; value L L^T, "symmetric positive definite
+/// matrices"; log|J| = K log 2 + sum_k (K - k + 2) raw_kk (k from 1). A
+/// bijection, unlike positive_definite(), whose raw is a square matrix whose
+/// upper triangle is ignored. event_dim 2; free coordinates: the lower
+/// triangle with the diagonal. Nearest: positive_definite(0)'s (2-d values).
+std::shared_ptr<Constraint> covariance();
+/// Stan 2.36's isometric sum-to-zero transform: raw [..., K - 1] to [..., K]
+/// summing to 0, value = V raw for V [K, K - 1] with orthonormal columns
+/// orthogonal to (1, ..., 1) (a Helmert basis). "vectors summing to 0";
+/// event_dim 1; free coordinates: the first K - 1, onto which log|J| is the
+/// constant -log(K) / 2 (Stan counts the isometry as 0; the two densities
+/// differ by that constant). Nearest: value - its mean.
+std::shared_ptr<Constraint> sum_to_zero();
+/// Stick-breaking along each row: raw [..., N, K - 1] to [..., N, K] whose
+/// rows are simplices; event_dim 2 (log|J| sums the rows'); free coordinates:
+/// the first K - 1 columns. Nearest: each row as simplex()'s.
+std::shared_ptr<Constraint> row_stochastic();
+/// Stick-breaking along each column: raw [..., K - 1, N] to [..., K, N];
+/// free coordinates: the first K - 1 rows. As row_stochastic() transposed.
+std::shared_ptr<Constraint> column_stochastic();
+/// Stan's unit_vector: value raw / ||raw|| along the last dim, "vectors of
+/// unit L2 norm"; event_dim 1. Not a bijection: every positive multiple of
+/// raw gives the same value, so raw has an unidentified radius. Stan makes
+/// the density over raw proper by adding -||raw||^2 / 2 to the log density:
+/// with it the radius is chi-distributed and independent of the direction,
+/// which keeps the density given to the value. log_abs_det_jacobian returns
+/// that term, -||raw||^2 / 2 per vector (not a log-det-Jacobian, though used
+/// in its place), while is_bijection() stays false. right_inverse: the value
+/// itself (radius 1); nearest divides by the norm (a zero vector has none).
+std::shared_ptr<Constraint> unit_vector();
+
 }  // namespace constraints
 
 /// `parameter` spectrally normalised: constrain(parameter,
