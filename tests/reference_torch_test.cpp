@@ -181,6 +181,8 @@ std::shared_ptr<Constraint> strategy(const json& a, const Inputs& raw) {
   if (name == "cholesky_factor") return constraints::cholesky_factor();
   if (name == "positive_definite") return constraints::positive_definite(a.value("eps", 1e-6));
   if (name == "orthogonal") return constraints::orthogonal();
+  if (name == "stick_breaking_simplex") return constraints::stick_breaking_simplex();
+  if (name == "cholesky_corr") return constraints::cholesky_corr();
   if (name == "chain") return chain(strategy(a["first"], raw), strategy(a["second"], raw));
   if (name == "spectral_norm")
     return constraints::spectral_norm(raw[0], a.value("dim", std::int64_t{0}),
@@ -590,6 +592,12 @@ TEST_CASE("every constraint strategy matches its torch.nn.utils.parametrize coun
 TEST_CASE("log-det-Jacobians of positive, bounded and chain match torch.distributions' transforms",
           "[torch_reference][bijector]") {
   replay_family("bijectors");
+}
+
+TEST_CASE(
+    "Stan's stick-breaking simplex and Cholesky-correlation transforms match torch.distributions'",
+    "[torch_reference][bijector][stan]") {
+  replay_family("stan_bijectors");
 }
 
 }  // namespace tether
