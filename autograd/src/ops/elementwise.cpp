@@ -2,6 +2,7 @@
 // their backward undoes both: it sums each gradient back to its input's shape
 // (sum_to_shape) and converts it back to its input's dtype.
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "op_util.h"
@@ -364,6 +365,71 @@ Tensor erf(const Tensor& x) {
   return record("erf", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
     const Tensor x = n.saved(0);
     return {g * exp(-(x * x)) * (2.0 / std::sqrt(std::numbers::pi))};
+  });
+}
+
+Tensor erfc(const Tensor& x) {
+  Tensor out = unary_kernel("erfc", UnaryOp::erfc, x);
+  return record("erfc", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor x = n.saved(0);
+    return {g * exp(-(x * x)) * (-2.0 / std::sqrt(std::numbers::pi))};
+  });
+}
+
+Tensor lgamma(const Tensor& x) {
+  Tensor out = unary_kernel("lgamma", UnaryOp::lgamma, x);
+  return record("lgamma", {x}, out, {x},
+                [](Node& n, const Tensor& g) -> GradList { return {g * digamma(n.saved(0))}; });
+}
+
+Tensor digamma(const Tensor& x) {
+  return polygamma(0, x);
+}
+
+Tensor polygamma(std::int64_t n, const Tensor& x) {
+  // Named by what the caller called: digamma is polygamma of order 0.
+  const char* name = n == 0 ? "digamma" : "polygamma";
+  if (n < 0) fail<ValueError>(name, ": the order n must be non-negative, got ", n);
+  if (n > std::numeric_limits<int>::max())
+    fail<ValueError>(name, ": the order n must fit in an int, got ", n);
+  Tensor out =
+      unary_kernel(name, UnaryOp::polygamma, x, {.alpha = static_cast<double>(n)});
+  // Each order's derivative is the next order, so every order is differentiable again.
+  return record(name, {x}, out, {x}, [n](Node& node, const Tensor& g) -> GradList {
+    return {g * polygamma(n + 1, node.saved(0))};
+  });
+}
+
+Tensor xlogy(const Tensor& x, const Tensor& y) {
+  check_defined("xlogy", x);
+  check_defined("xlogy", y);
+  check_same_device("xlogy", x, y);
+  const DType dtype = true_division_type(result_type(x, y));
+  Tensor out;
+  {
+    // Composed of existing kernels: xlogy is not hot enough for one of its own.
+    NoGradGuard no_grad;
+    const Tensor xf = to(x, dtype), yf = to(y, dtype);
+    const Tensor zero = scalar_tensor(0.0, TensorOptions(dtype).with_device(x.device()));
+    out = where(ne(yf, yf), yf, where(eq(xf, zero), zero, xf * log(yf)));
+  }
+  // torch's formulas: d/dx = xlogy(x != 0, y), which is 0 at x == 0 even for
+  // y == 0, and d/dy = x / y, which is NaN at x == y == 0.
+  return record_binary("xlogy", x, y, out, {x, y}, [](Node& n, const Tensor& g) {
+    const Tensor x = n.saved(0), y = n.saved(1);
+    return std::pair{n.needs_grad(0) ? g * xlogy(ne(x, zeros_like(x)), y) : Tensor(),
+                     n.needs_grad(1) ? g * x / y : Tensor()};
+  });
+}
+
+Tensor log_ndtr(const Tensor& x) {
+  Tensor out = unary_kernel("log_ndtr", UnaryOp::log_ndtr, x);
+  // d/dx log Phi(x) = phi(x) / Phi(x), computed as exp(log phi(x) - log Phi(x)):
+  // the ratio itself would be 0 / 0 where both underflow (x < -38).
+  return record("log_ndtr", {x}, out, {x, out}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor x = n.saved(0);
+    const double log_sqrt_2pi = 0.5 * std::log(2.0 * std::numbers::pi);
+    return {g * exp(x * x * -0.5 - n.saved(1) - log_sqrt_2pi)};
   });
 }
 

@@ -31,6 +31,11 @@ enum class UnaryOp : std::uint8_t {
   sigmoid,
   relu,
   erf,
+  erfc,
+  lgamma,
+  digamma,
+  polygamma,  // the alpha-th derivative of digamma (alpha a non-negative integer)
+  log_ndtr,   // log of the standard normal CDF
   softplus,  // log(1 + exp(x)), computed without overflow
   reciprocal,
   affine,      // alpha * x + beta
@@ -62,6 +67,11 @@ constexpr bool floating_only(UnaryOp op) {
     case UnaryOp::tanh:
     case UnaryOp::sigmoid:
     case UnaryOp::erf:
+    case UnaryOp::erfc:
+    case UnaryOp::lgamma:
+    case UnaryOp::digamma:
+    case UnaryOp::polygamma:
+    case UnaryOp::log_ndtr:
     case UnaryOp::softplus:
     case UnaryOp::reciprocal:
     case UnaryOp::pow:
