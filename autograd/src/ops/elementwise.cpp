@@ -404,6 +404,7 @@ Tensor xlogy(const Tensor& x, const Tensor& y) {
   check_defined("xlogy", x);
   check_defined("xlogy", y);
   check_same_device("xlogy", x, y);
+  broadcast_shapes("xlogy", x.shape(), y.shape());  // the error names xlogy, not its parts
   const DType dtype = true_division_type(result_type(x, y));
   Tensor out;
   {
