@@ -319,6 +319,9 @@ std::vector<UnaryCase> special_function_cases() {
   using std::numbers::ln2, std::numbers::pi;
   const Domain polygamma_domain = {kPolygammaPoints, kPositive.grad_inputs};
   const double psi_half = -kEulerGamma - 2.0 * ln2;
+  const auto digamma_reference =
+      at_polygamma_points({psi_half + 2.0, -kEulerGamma - pi / 2.0 - 3.0 * ln2, psi_half,
+                           -kEulerGamma, psi_half + 2.0, 1.0 - kEulerGamma});
   const double trigamma_half = pi * pi / 2.0, tetragamma_half = -14.0 * kZeta3;
   return {
       {.op = "lgamma",
@@ -329,31 +332,26 @@ std::vector<UnaryCase> special_function_cases() {
       {.op = "digamma",
        .variant = "closed forms at -1/2, 1/4, 1/2, 1, 3/2, 2",
        .f = apply(digamma),
-       .reference = at_polygamma_points({psi_half + 2.0, -kEulerGamma - pi / 2.0 - 3.0 * ln2,
-                                         psi_half, -kEulerGamma, psi_half + 2.0,
-                                         1.0 - kEulerGamma}),
+       .reference = digamma_reference,
        .domain = polygamma_domain},
       {.op = "polygamma",
        .variant = "n = 1 (trigamma), closed forms",
        .f = [](const Inputs& x) { return polygamma(1, x[0]); },
-       .reference = at_polygamma_points({trigamma_half + 4.0, pi * pi + 8.0 * kCatalan,
-                                         trigamma_half, pi * pi / 6.0, trigamma_half - 4.0,
-                                         pi * pi / 6.0 - 1.0}),
+       .reference =
+           at_polygamma_points({trigamma_half + 4.0, pi * pi + 8.0 * kCatalan, trigamma_half,
+                                pi * pi / 6.0, trigamma_half - 4.0, pi * pi / 6.0 - 1.0}),
        .domain = polygamma_domain},
       {.op = "polygamma",
        .variant = "n = 2, closed forms",
        .f = [](const Inputs& x) { return polygamma(2, x[0]); },
-       .reference = at_polygamma_points({tetragamma_half + 16.0,
-                                         -2.0 * (28.0 * kZeta3 + pi * pi * pi),
-                                         tetragamma_half, -2.0 * kZeta3, tetragamma_half + 16.0,
-                                         2.0 - 2.0 * kZeta3}),
+       .reference = at_polygamma_points(
+           {tetragamma_half + 16.0, -2.0 * (28.0 * kZeta3 + pi * pi * pi), tetragamma_half,
+            -2.0 * kZeta3, tetragamma_half + 16.0, 2.0 - 2.0 * kZeta3}),
        .domain = polygamma_domain},
       {.op = "polygamma",
        .variant = "n = 0 is digamma",
        .f = [](const Inputs& x) { return polygamma(0, x[0]); },
-       .reference = at_polygamma_points({psi_half + 2.0, -kEulerGamma - pi / 2.0 - 3.0 * ln2,
-                                         psi_half, -kEulerGamma, psi_half + 2.0,
-                                         1.0 - kEulerGamma}),
+       .reference = digamma_reference,
        .domain = polygamma_domain},
       {.op = "erfc", .f = apply(erfc), .reference = [](double v) { return std::erfc(v); }},
       {.op = "erfc",
@@ -376,17 +374,23 @@ std::vector<OpCase> xlogy_cases() {
        .f = [](const Inputs& x) { return xlogy(x[0], x[1]); },
        .value_inputs = {t({0.0, 0.0, 2.0, -1.0, 0.5, 3.0}, kShape),
                         t({0.0, -1.0, 0.5, 3.0, 4.0, 1.0}, kShape)},
-       .expected = t({0.0, 0.0, 2.0 * std::log(0.5), -std::log(3.0), 0.5 * std::log(4.0), 0.0},
-                     kShape),
-       .grad_inputs = [] { return Inputs{rnd(kShape), positive(kShape)}; }},
+       .expected =
+           t({0.0, 0.0, 2.0 * std::log(0.5), -std::log(3.0), 0.5 * std::log(4.0), 0.0}, kShape),
+       .grad_inputs =
+           [] {
+             return Inputs{rnd(kShape), positive(kShape)};
+           }},
       {.op = "xlogy",
        .variant = "x [2, 1] broadcast with y [3]",
        .f = [](const Inputs& x) { return xlogy(x[0], x[1]); },
        .value_inputs = {t({1.0, 2.0}, {2, 1}), t({4.0, 0.5, 1.0}, {3})},
-       .expected = t({std::log(4.0), std::log(0.5), 0.0, 2.0 * std::log(4.0), 2.0 * std::log(0.5),
-                      0.0},
-                     kShape),
-       .grad_inputs = [] { return Inputs{rnd({2, 1}), positive({3})}; }},
+       .expected =
+           t({std::log(4.0), std::log(0.5), 0.0, 2.0 * std::log(4.0), 2.0 * std::log(0.5), 0.0},
+             kShape),
+       .grad_inputs =
+           [] {
+             return Inputs{rnd({2, 1}), positive({3})};
+           }},
   };
 }
 

@@ -72,10 +72,10 @@ TETHER_HOST_DEVICE inline double digamma(double x) {
   if (x >= 1e17) return result + log(x);  // the series is below an ulp there
   const double z = 1.0 / (x * x);
   const double series =
-      z * (1.0 / 12 +
-           z * (-1.0 / 120 +
-                z * (1.0 / 252 +
-                     z * (-1.0 / 240 + z * (1.0 / 132 + z * (-691.0 / 32760 + z / 12))))));
+      z *
+      (1.0 / 12 +
+       z * (-1.0 / 120 +
+            z * (1.0 / 252 + z * (-1.0 / 240 + z * (1.0 / 132 + z * (-691.0 / 32760 + z / 12))))));
   return result + log(x) - 0.5 / x - series;
 }
 

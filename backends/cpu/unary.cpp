@@ -87,7 +87,8 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, con
     case UnaryOp::lgamma:
       return run_floating([](const auto& x) { return x.lgamma(); });
     case UnaryOp::digamma:
-      return run_floating([](const auto& x) { return x.unaryExpr(in_double<T>(special::digamma)); });
+      return run_floating(
+          [](const auto& x) { return x.unaryExpr(in_double<T>(special::digamma)); });
     case UnaryOp::polygamma: {
       const int n = static_cast<int>(params.alpha);
       return run_floating([n](const auto& x) {
@@ -95,7 +96,8 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, con
       });
     }
     case UnaryOp::log_ndtr:
-      return run_floating([](const auto& x) { return x.unaryExpr(in_double<T>(special::log_ndtr)); });
+      return run_floating(
+          [](const auto& x) { return x.unaryExpr(in_double<T>(special::log_ndtr)); });
     case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
       return run_floating([](const auto& x) { return x.max(T(0)) + (-x.abs()).exp().log1p(); });
     case UnaryOp::reciprocal:

@@ -392,8 +392,7 @@ Tensor polygamma(std::int64_t n, const Tensor& x) {
   if (n < 0) fail<ValueError>(name, ": the order n must be non-negative, got ", n);
   if (n > std::numeric_limits<int>::max())
     fail<ValueError>(name, ": the order n must fit in an int, got ", n);
-  Tensor out =
-      unary_kernel(name, UnaryOp::polygamma, x, {.alpha = static_cast<double>(n)});
+  Tensor out = unary_kernel(name, UnaryOp::polygamma, x, {.alpha = static_cast<double>(n)});
   // Each order's derivative is the next order, so every order is differentiable again.
   return record(name, {x}, out, {x}, [n](Node& node, const Tensor& g) -> GradList {
     return {g * polygamma(n + 1, node.saved(0))};
@@ -414,12 +413,18 @@ Tensor xlogy(const Tensor& x, const Tensor& y) {
     const Tensor zero = scalar_tensor(0.0, TensorOptions(dtype).with_device(x.device()));
     out = where(ne(yf, yf), yf, where(eq(xf, zero), zero, xf * log(yf)));
   }
-  // torch's formulas: d/dx = xlogy(x != 0, y), which is 0 at x == 0 even for
-  // y == 0, and d/dy = x / y, which is NaN at x == y == 0.
+  // torch 1.13's formulas: d/dx = log(y) (as xlogy(g, y), so a zero g stays
+  // 0), except 0 where x == 0 and y <= 0, where the value is constant 0;
+  // d/dy = x / y, which is NaN at x == y == 0.
   return record_binary("xlogy", x, y, out, {x, y}, [](Node& n, const Tensor& g) {
     const Tensor x = n.saved(0), y = n.saved(1);
-    return std::pair{n.needs_grad(0) ? g * xlogy(ne(x, zeros_like(x)), y) : Tensor(),
-                     n.needs_grad(1) ? g * x / y : Tensor()};
+    Tensor gx, gy;
+    if (n.needs_grad(0)) {
+      const Tensor flat = eq(x, zeros_like(x)) * (y <= 0.0);
+      gx = where(flat, zeros_like(g), xlogy(g, y));
+    }
+    if (n.needs_grad(1)) gy = g * x / y;
+    return std::pair{gx, gy};
   });
 }
 

@@ -36,7 +36,7 @@ enum class UnaryOp : std::uint8_t {
   digamma,
   polygamma,  // the alpha-th derivative of digamma (alpha a non-negative integer)
   log_ndtr,   // log of the standard normal CDF
-  softplus,  // log(1 + exp(x)), computed without overflow
+  softplus,   // log(1 + exp(x)), computed without overflow
   reciprocal,
   affine,      // alpha * x + beta
   pow,         // x ^ alpha
