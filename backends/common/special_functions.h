@@ -97,26 +97,45 @@ TETHER_HOST_DEVICE inline double polygamma(int n, double x) {
   return sign * exp(lgamma(n + 1.0)) * hurwitz_zeta(n + 1.0, x);
 }
 
-/// log Phi(x), the log of the standard normal CDF Phi(x) = erfc(-x/sqrt2)/2,
-/// accurate for all x (torch.special.log_ndtr). Three ranges:
-///   x >= -1:          log1p(-erfc(x/sqrt2)/2), which keeps 1 - Phi(x) when it is tiny;
-///   -20 sqrt2 < x < -1: log(erfc(-x/sqrt2)/2), erfc being accurate and far from underflow;
-///   below:            the asymptotic series of erfc, since erfc(y) underflows
-///                     near y = 26.5 (x = -37.5): log erfc(y) = -y^2 - log(y sqrt(pi))
-///                     + log(1 + sum_k (-1)^k (2k-1)!! / (2y^2)^k). At y >= 20 eight
-///                     terms leave an error below 1e-18. (No erfcx scaling.)
-TETHER_HOST_DEVICE inline double log_ndtr(double x) {
-  constexpr double kSqrtHalf = 0.70710678118654752440;
-  if (x >= -1.0) return log1p(-0.5 * erfc(x * kSqrtHalf));
-  const double y = -x * kSqrtHalf;
-  if (y < 20.0) return log(0.5 * erfc(y));
+/// 1 + sum_{k=1..8} (-1)^k (2k-1)!! / (2y^2)^k, the series in
+/// erfc(y) = exp(-y^2) / (y sqrt(pi)) * series(y): at y >= 20 the terms left
+/// out are below 1e-18.
+TETHER_HOST_DEVICE inline double erfc_asymptotic_series(double y) {
   const double w = 0.5 / (y * y);
   double term = 1.0, series = 1.0;
   for (int k = 1; k <= 8; ++k) {
     term *= -(2 * k - 1) * w;
     series += term;
   }
-  return -y * y - log(2.0 * y * sqrt(kPi)) + log(series);
+  return series;
+}
+
+inline constexpr double kSqrtHalf = 0.70710678118654752440;
+/// Where log_ndtr and its slope leave erfc for erfc_asymptotic_series: below
+/// x = -20 sqrt2, well before erfc underflows near x = -37.5.
+inline constexpr double kAsymptoticTail = 20.0;
+
+/// log Phi(x), the log of the standard normal CDF Phi(x) = erfc(-x/sqrt2)/2,
+/// accurate for all x (torch.special.log_ndtr). Three ranges:
+///   x >= -1:              log1p(-erfc(x/sqrt2)/2), which keeps 1 - Phi(x) when it is tiny;
+///   -20 sqrt2 <= x < -1:  log(erfc(y)/2) with y = -x/sqrt2, erfc being accurate there;
+///   below:                log erfc(y) = -y^2 - log(y sqrt(pi)) + log(series(y)), by
+///                         the asymptotic series (no erfcx scaling).
+TETHER_HOST_DEVICE inline double log_ndtr(double x) {
+  if (x >= -1.0) return log1p(-0.5 * erfc(x * kSqrtHalf));
+  const double y = -x * kSqrtHalf;
+  if (y <= kAsymptoticTail) return log(0.5 * erfc(y));
+  return -y * y - log(2.0 * y * sqrt(kPi)) + log(erfc_asymptotic_series(y));
+}
+
+/// d/dx log_ndtr(x) = phi(x) / Phi(x), over the same ranges as log_ndtr. In
+/// the far left tail it is -x / series(y), which exp(log phi - log Phi) would
+/// lose to cancellation (both logs near -x^2/2).
+TETHER_HOST_DEVICE inline double log_ndtr_slope(double x) {
+  const double y = -x * kSqrtHalf;
+  if (y > kAsymptoticTail) return -x / erfc_asymptotic_series(y);
+  const double density = exp(-0.5 * x * x) / sqrt(2.0 * kPi);
+  return density / (0.5 * erfc(y));
 }
 
 }  // namespace tether::backend::special

@@ -98,6 +98,9 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, con
     case UnaryOp::log_ndtr:
       return run_floating(
           [](const auto& x) { return x.unaryExpr(in_double<T>(special::log_ndtr)); });
+    case UnaryOp::log_ndtr_slope:
+      return run_floating(
+          [](const auto& x) { return x.unaryExpr(in_double<T>(special::log_ndtr_slope)); });
     case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
       return run_floating([](const auto& x) { return x.max(T(0)) + (-x.abs()).exp().log1p(); });
     case UnaryOp::reciprocal:

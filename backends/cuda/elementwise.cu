@@ -103,6 +103,8 @@ __host__ __device__ T apply(UnaryOp op, T x, T alpha, T beta) {
       return floating([alpha](auto v) { return T(special::polygamma(int(alpha), v)); });
     case UnaryOp::log_ndtr:
       return floating([](auto v) { return T(special::log_ndtr(v)); });
+    case UnaryOp::log_ndtr_slope:
+      return floating([](auto v) { return T(special::log_ndtr_slope(v)); });
     case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
       return floating([](auto v) { return (v > T(0) ? v : T(0)) + log1p(exp(-fabs(v))); });
     case UnaryOp::reciprocal:

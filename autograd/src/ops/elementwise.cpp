@@ -428,14 +428,25 @@ Tensor xlogy(const Tensor& x, const Tensor& y) {
   });
 }
 
+namespace {
+
+/// phi(x) / Phi(x), log_ndtr's derivative, by its own kernel: exp(log phi -
+/// log Phi) would lose every digit to cancellation far in the left tail. Its
+/// derivative is -r (x + r) for r = phi / Phi, so every order is differentiable.
+Tensor log_ndtr_slope(const Tensor& x) {
+  Tensor out = unary_kernel("log_ndtr", UnaryOp::log_ndtr_slope, x);
+  return record("log_ndtr_slope", {x}, out, {x, out}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor r = n.saved(1);
+    return {-(g * r * (n.saved(0) + r))};
+  });
+}
+
+}  // namespace
+
 Tensor log_ndtr(const Tensor& x) {
   Tensor out = unary_kernel("log_ndtr", UnaryOp::log_ndtr, x);
-  // d/dx log Phi(x) = phi(x) / Phi(x), computed as exp(log phi(x) - log Phi(x)):
-  // the ratio itself would be 0 / 0 where both underflow (x < -38).
-  return record("log_ndtr", {x}, out, {x, out}, [](Node& n, const Tensor& g) -> GradList {
-    const Tensor x = n.saved(0);
-    const double log_sqrt_2pi = 0.5 * std::log(2.0 * std::numbers::pi);
-    return {g * exp(x * x * -0.5 - n.saved(1) - log_sqrt_2pi)};
+  return record("log_ndtr", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
+    return {g * log_ndtr_slope(n.saved(0))};
   });
 }
 
