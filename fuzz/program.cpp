@@ -891,6 +891,14 @@ const std::vector<Instruction> instructions = {
      [](Machine& m) {
        for (const auto& [name, leaf] : m.slot()->trainables()) leaf.set_grad(Tensor());
      }},
+    // special functions (lgamma and digamma have poles, xlogy takes logs, and
+    // log_ndtr is -inf below x = -1.3e154, where x^2 overflows)
+    {"erfc", op([](Tensor x) { return erfc(x); }), kKeepsFinite},
+    {"lgamma", op([](Tensor x) { return lgamma(x); })},
+    {"digamma", op([](Tensor x) { return digamma(x); })},
+    {"polygamma", op([](Tensor x, bool second) { return polygamma(second ? 2 : 1, x); })},
+    {"xlogy", op([](Tensor x, Tensor y) { return xlogy(x, y); })},
+    {"log_ndtr", op([](Tensor x) { return log_ndtr(x); })},
 };
 
 }  // namespace

@@ -51,6 +51,8 @@ const std::map<std::string, std::string> free_only = {
     {"leaky_relu", "torch.nn.functional"},
     {"gelu", "torch.nn.functional"},
     {"softplus", "torch.nn.functional"},
+    {"xlogy", "binary element-wise"},
+    {"log_ndtr", "torch.special"},
     {"normalize", "torch.nn.functional"},
     {"linear", "torch.nn.functional"},
     {"solve_triangular", "torch.linalg"},

@@ -291,6 +291,109 @@ std::vector<BroadcastCase> broadcast_cases() {
   };
 }
 
+// Special functions (ops.h's section of that name). digamma and polygamma have
+// no std:: function: their entries take points where closed forms are known
+// (Gauss's digamma theorem, psi'(1/2) = pi^2/2, psi''(1) = -2 zeta(3), ...)
+// and the recurrences psi^(n)(x + 1) = psi^(n)(x) + (-1)^n n! / x^(n+1).
+
+constexpr double kEulerGamma = 0.57721566490153286061;
+constexpr double kZeta3 = 1.20205690315959428540;  // Apery's constant
+constexpr double kCatalan = 0.91596559417721901505;
+const std::vector<double> kPolygammaPoints = {-0.5, 0.25, 0.5, 1.0, 1.5, 2.0};
+
+/// The reference of an entry over kPolygammaPoints: `values` at those points, in order.
+std::function<double(double)> at_polygamma_points(std::vector<double> values) {
+  return [values](double v) {
+    const auto at = std::find(kPolygammaPoints.begin(), kPolygammaPoints.end(), v);
+    return values.at(static_cast<std::size_t>(at - kPolygammaPoints.begin()));
+  };
+}
+
+/// log Phi(v) from the standard library, by Phi(v) = 1 - Phi(-v) for v > 0.
+double log_normal_cdf(double v) {
+  return v > 0.0 ? std::log1p(-0.5 * std::erfc(v / std::numbers::sqrt2))
+                 : std::log(0.5 * std::erfc(-v / std::numbers::sqrt2));
+}
+
+std::vector<UnaryCase> special_function_cases() {
+  using std::numbers::ln2, std::numbers::pi;
+  const Domain polygamma_domain = {kPolygammaPoints, kPositive.grad_inputs};
+  const double psi_half = -kEulerGamma - 2.0 * ln2;
+  const auto digamma_reference =
+      at_polygamma_points({psi_half + 2.0, -kEulerGamma - pi / 2.0 - 3.0 * ln2, psi_half,
+                           -kEulerGamma, psi_half + 2.0, 1.0 - kEulerGamma});
+  const double trigamma_half = pi * pi / 2.0, tetragamma_half = -14.0 * kZeta3;
+  return {
+      {.op = "lgamma",
+       .variant = "[2, 3], negative non-integers too",
+       .f = apply(lgamma),
+       .reference = [](double v) { return std::lgamma(v); },
+       .domain = away_from({-4.0, -3.0, -2.0, -1.0, 0.0})},
+      {.op = "digamma",
+       .variant = "closed forms at -1/2, 1/4, 1/2, 1, 3/2, 2",
+       .f = apply(digamma),
+       .reference = digamma_reference,
+       .domain = polygamma_domain},
+      {.op = "polygamma",
+       .variant = "n = 1 (trigamma), closed forms",
+       .f = [](const Inputs& x) { return polygamma(1, x[0]); },
+       .reference =
+           at_polygamma_points({trigamma_half + 4.0, pi * pi + 8.0 * kCatalan, trigamma_half,
+                                pi * pi / 6.0, trigamma_half - 4.0, pi * pi / 6.0 - 1.0}),
+       .domain = polygamma_domain},
+      {.op = "polygamma",
+       .variant = "n = 2, closed forms",
+       .f = [](const Inputs& x) { return polygamma(2, x[0]); },
+       .reference = at_polygamma_points(
+           {tetragamma_half + 16.0, -2.0 * (28.0 * kZeta3 + pi * pi * pi), tetragamma_half,
+            -2.0 * kZeta3, tetragamma_half + 16.0, 2.0 - 2.0 * kZeta3}),
+       .domain = polygamma_domain},
+      {.op = "polygamma",
+       .variant = "n = 0 is digamma",
+       .f = [](const Inputs& x) { return polygamma(0, x[0]); },
+       .reference = digamma_reference,
+       .domain = polygamma_domain},
+      {.op = "erfc", .f = apply(erfc), .reference = [](double v) { return std::erfc(v); }},
+      {.op = "erfc",
+       .variant = "tail values down to 1e-45",
+       .f = apply(erfc),
+       .reference = [](double v) { return std::erfc(v); },
+       .domain = {{-3.0, 0.0, 2.0, 5.0, 8.0, 10.0}, kMixed.grad_inputs}},
+      {.op = "log_ndtr",
+       .variant = "both tails: -30 to 10",
+       .f = apply(log_ndtr),
+       .reference = log_normal_cdf,
+       .domain = {{-30.0, -5.0, -1.5, 0.0, 2.5, 10.0}, kMixed.grad_inputs}},
+  };
+}
+
+std::vector<OpCase> xlogy_cases() {
+  return {
+      {.op = "xlogy",
+       .variant = "[2, 3] with x == 0 at y == 0 and y < 0",
+       .f = [](const Inputs& x) { return xlogy(x[0], x[1]); },
+       .value_inputs = {t({0.0, 0.0, 2.0, -1.0, 0.5, 3.0}, kShape),
+                        t({0.0, -1.0, 0.5, 3.0, 4.0, 1.0}, kShape)},
+       .expected =
+           t({0.0, 0.0, 2.0 * std::log(0.5), -std::log(3.0), 0.5 * std::log(4.0), 0.0}, kShape),
+       .grad_inputs =
+           [] {
+             return Inputs{rnd(kShape), positive(kShape)};
+           }},
+      {.op = "xlogy",
+       .variant = "x [2, 1] broadcast with y [3]",
+       .f = [](const Inputs& x) { return xlogy(x[0], x[1]); },
+       .value_inputs = {t({1.0, 2.0}, {2, 1}), t({4.0, 0.5, 1.0}, {3})},
+       .expected =
+           t({std::log(4.0), std::log(0.5), 0.0, 2.0 * std::log(4.0), 2.0 * std::log(0.5), 0.0},
+             kShape),
+       .grad_inputs =
+           [] {
+             return Inputs{rnd({2, 1}), positive({3})};
+           }},
+  };
+}
+
 std::vector<OpCase> other_cases() {
   const Tensor mixed = t(kMixedValues, kShape);
   return {
@@ -326,6 +429,8 @@ std::vector<OpCase> other_cases() {
 std::vector<OpCase> elementwise_cases() {
   std::vector<OpCase> cases;
   for (const auto& c : unary_cases()) cases.push_back(c.to_case());
+  for (const auto& c : special_function_cases()) cases.push_back(c.to_case());
+  for (auto& c : xlogy_cases()) cases.push_back(std::move(c));
   for (const auto& c : broadcast_cases()) cases.push_back(c.to_case());
   for (auto& c : other_cases()) cases.push_back(std::move(c));
   return cases;

@@ -160,6 +160,22 @@ Tensor Tensor::sigmoid() const {
 Tensor Tensor::erf() const {
   return tether::erf(*this);
 }
+
+Tensor Tensor::erfc() const {
+  return tether::erfc(*this);
+}
+
+Tensor Tensor::lgamma() const {
+  return tether::lgamma(*this);
+}
+
+Tensor Tensor::digamma() const {
+  return tether::digamma(*this);
+}
+
+Tensor Tensor::polygamma(std::int64_t n) const {
+  return tether::polygamma(n, *this);
+}
 Tensor Tensor::relu() const {
   return tether::relu(*this);
 }

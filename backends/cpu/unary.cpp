@@ -1,16 +1,23 @@
 // Unary kernels: one Eigen array expression per op, vectorised on contiguous
 // rows (see strided.h). The floating-only ops (floating_only, backend.h) are
 // not instantiated for i64.
-#include <unsupported/Eigen/SpecialFunctions>  // erf
+#include <unsupported/Eigen/SpecialFunctions>  // erf, lgamma
 
 #include <cmath>
 #include <type_traits>
 
+#include "../common/special_functions.h"
 #include "cpu_backend.h"
 #include "strided.h"
 
 namespace tether::backend::cpu {
 namespace {
+
+/// f (a function of double, special_functions.h) as a functor of T: f32 computes in double.
+template <class T>
+auto in_double(double (*f)(double)) {
+  return [f](T v) { return static_cast<T>(f(v)); };
+}
 
 template <class T>
 void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, const Operand<T>& out,
@@ -74,6 +81,26 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, con
       return run_floating([](const auto& x) { return x.logistic(); });
     case UnaryOp::erf:
       return run_floating([](const auto& x) { return x.erf(); });
+    case UnaryOp::erfc:  // std::erfc, accurate relative to its tiny tail values
+      return run_floating(
+          [](const auto& x) { return x.unaryExpr([](T v) { return std::erfc(v); }); });
+    case UnaryOp::lgamma:
+      return run_floating([](const auto& x) { return x.lgamma(); });
+    case UnaryOp::digamma:
+      return run_floating(
+          [](const auto& x) { return x.unaryExpr(in_double<T>(special::digamma)); });
+    case UnaryOp::polygamma: {
+      const int n = static_cast<int>(params.alpha);
+      return run_floating([n](const auto& x) {
+        return x.unaryExpr([n](T v) { return static_cast<T>(special::polygamma(n, v)); });
+      });
+    }
+    case UnaryOp::log_ndtr:
+      return run_floating(
+          [](const auto& x) { return x.unaryExpr(in_double<T>(special::log_ndtr)); });
+    case UnaryOp::log_ndtr_slope:
+      return run_floating(
+          [](const auto& x) { return x.unaryExpr(in_double<T>(special::log_ndtr_slope)); });
     case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
       return run_floating([](const auto& x) { return x.max(T(0)) + (-x.abs()).exp().log1p(); });
     case UnaryOp::reciprocal:

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "../common/kernel_support.h"  // visit_dtype, saturate_cast, cpu_backend()
+#include "../common/special_functions.h"
 #include "strided.cuh"
 
 namespace tether::backend::cuda {
@@ -91,6 +92,19 @@ __host__ __device__ T apply(UnaryOp op, T x, T alpha, T beta) {
       return floating([](auto v) { return T(1) / (T(1) + exp(-v)); });
     case UnaryOp::erf:
       return floating([](auto v) { return erf(v); });
+    case UnaryOp::erfc:
+      return floating([](auto v) { return erfc(v); });
+    case UnaryOp::lgamma:
+      return floating([](auto v) { return lgamma(v); });
+    // As on the CPU, in double for f32 too (special_functions.h).
+    case UnaryOp::digamma:
+      return floating([](auto v) { return T(special::digamma(v)); });
+    case UnaryOp::polygamma:
+      return floating([alpha](auto v) { return T(special::polygamma(int(alpha), v)); });
+    case UnaryOp::log_ndtr:
+      return floating([](auto v) { return T(special::log_ndtr(v)); });
+    case UnaryOp::log_ndtr_slope:
+      return floating([](auto v) { return T(special::log_ndtr_slope(v)); });
     case UnaryOp::softplus:  // max(x, 0) + log1p(exp(-|x|)) never overflows
       return floating([](auto v) { return (v > T(0) ? v : T(0)) + log1p(exp(-fabs(v))); });
     case UnaryOp::reciprocal:

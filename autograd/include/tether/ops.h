@@ -151,6 +151,28 @@ Tensor operator<=(Scalar a, const Tensor& b);
 Tensor operator>(Scalar a, const Tensor& b);
 Tensor operator>=(Scalar a, const Tensor& b);
 
+// ---- special functions (elementwise.cpp) ------------------------------------
+// For log densities (tether::distributions). Element-wise, floating only (an
+// i64 tensor computes in default_float_dtype, as PyTorch's), with edge values
+// as PyTorch 1.13's; differentiable to any order (each derivative is an op of
+// this section or an expression of ops above).
+
+/// log|Gamma(x)|; +inf at 0, the negative integers and +-inf.
+Tensor lgamma(const Tensor& x);
+/// d/dx lgamma(x); -inf at +0, +inf at -0, NaN at the negative integers.
+Tensor digamma(const Tensor& x);
+/// The n-th derivative of digamma (n = 0 is digamma, n = 1 trigamma), for any
+/// n >= 0; a negative n throws ValueError.
+Tensor polygamma(std::int64_t n, const Tensor& x);
+/// 1 - erf(x), accurate where it is tiny (large x).
+Tensor erfc(const Tensor& x);
+/// x * log(y), with 0 where x == 0 (even where y is 0 or inf) unless y is NaN,
+/// as torch.xlogy; broadcasts and computes in a floating result_type.
+Tensor xlogy(const Tensor& x, const Tensor& y);
+/// log of the standard normal CDF (torch.special.log_ndtr), accurate far into
+/// both tails: log_ndtr(-40) = -804.6, log_ndtr(10) = -7.6e-24.
+Tensor log_ndtr(const Tensor& x);
+
 // ---- reductions (reduction.cpp) ---------------------------------------------
 Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 Tensor mean(const Tensor& x, const Dims& dims = {}, bool keepdim = false);

@@ -2,6 +2,7 @@
 // their backward undoes both: it sums each gradient back to its input's shape
 // (sum_to_shape) and converts it back to its input's dtype.
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "op_util.h"
@@ -364,6 +365,88 @@ Tensor erf(const Tensor& x) {
   return record("erf", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
     const Tensor x = n.saved(0);
     return {g * exp(-(x * x)) * (2.0 / std::sqrt(std::numbers::pi))};
+  });
+}
+
+Tensor erfc(const Tensor& x) {
+  Tensor out = unary_kernel("erfc", UnaryOp::erfc, x);
+  return record("erfc", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor x = n.saved(0);
+    return {g * exp(-(x * x)) * (-2.0 / std::sqrt(std::numbers::pi))};
+  });
+}
+
+Tensor lgamma(const Tensor& x) {
+  Tensor out = unary_kernel("lgamma", UnaryOp::lgamma, x);
+  return record("lgamma", {x}, out, {x},
+                [](Node& n, const Tensor& g) -> GradList { return {g * digamma(n.saved(0))}; });
+}
+
+Tensor digamma(const Tensor& x) {
+  return polygamma(0, x);
+}
+
+Tensor polygamma(std::int64_t n, const Tensor& x) {
+  // Named by what the caller called: digamma is polygamma of order 0.
+  const char* name = n == 0 ? "digamma" : "polygamma";
+  if (n < 0) fail<ValueError>(name, ": the order n must be non-negative, got ", n);
+  if (n > std::numeric_limits<int>::max())
+    fail<ValueError>(name, ": the order n must fit in an int, got ", n);
+  Tensor out = unary_kernel(name, UnaryOp::polygamma, x, {.alpha = static_cast<double>(n)});
+  // Each order's derivative is the next order, so every order is differentiable again.
+  return record(name, {x}, out, {x}, [n](Node& node, const Tensor& g) -> GradList {
+    return {g * polygamma(n + 1, node.saved(0))};
+  });
+}
+
+Tensor xlogy(const Tensor& x, const Tensor& y) {
+  check_defined("xlogy", x);
+  check_defined("xlogy", y);
+  check_same_device("xlogy", x, y);
+  broadcast_shapes("xlogy", x.shape(), y.shape());  // the error names xlogy, not its parts
+  const DType dtype = true_division_type(result_type(x, y));
+  Tensor out;
+  {
+    // Composed of existing kernels: xlogy is not hot enough for one of its own.
+    NoGradGuard no_grad;
+    const Tensor xf = to(x, dtype), yf = to(y, dtype);
+    const Tensor zero = scalar_tensor(0.0, TensorOptions(dtype).with_device(x.device()));
+    out = where(ne(yf, yf), yf, where(eq(xf, zero), zero, xf * log(yf)));
+  }
+  // torch 1.13's formulas: d/dx = log(y) (as xlogy(g, y), so a zero g stays
+  // 0), except 0 where x == 0 and y <= 0, where the value is constant 0;
+  // d/dy = x / y, which is NaN at x == y == 0.
+  return record_binary("xlogy", x, y, out, {x, y}, [](Node& n, const Tensor& g) {
+    const Tensor x = n.saved(0), y = n.saved(1);
+    Tensor gx, gy;
+    if (n.needs_grad(0)) {
+      const Tensor flat = eq(x, zeros_like(x)) * (y <= 0.0);
+      gx = where(flat, zeros_like(g), xlogy(g, y));
+    }
+    if (n.needs_grad(1)) gy = g * x / y;
+    return std::pair{gx, gy};
+  });
+}
+
+namespace {
+
+/// phi(x) / Phi(x), log_ndtr's derivative, by its own kernel: exp(log phi -
+/// log Phi) would lose every digit to cancellation far in the left tail. Its
+/// derivative is -r (x + r) for r = phi / Phi, so every order is differentiable.
+Tensor log_ndtr_slope(const Tensor& x) {
+  Tensor out = unary_kernel("log_ndtr", UnaryOp::log_ndtr_slope, x);
+  return record("log_ndtr_slope", {x}, out, {x, out}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor r = n.saved(1);
+    return {-(g * r * (n.saved(0) + r))};
+  });
+}
+
+}  // namespace
+
+Tensor log_ndtr(const Tensor& x) {
+  Tensor out = unary_kernel("log_ndtr", UnaryOp::log_ndtr, x);
+  return record("log_ndtr", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
+    return {g * log_ndtr_slope(n.saved(0))};
   });
 }
 

@@ -235,6 +235,10 @@ class Tensor {
   Tensor tanh() const;
   Tensor sigmoid() const;
   Tensor erf() const;
+  Tensor erfc() const;
+  Tensor lgamma() const;
+  Tensor digamma() const;
+  Tensor polygamma(std::int64_t n) const;
   Tensor relu() const;
   Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max) const;
 

@@ -31,7 +31,13 @@ enum class UnaryOp : std::uint8_t {
   sigmoid,
   relu,
   erf,
-  softplus,  // log(1 + exp(x)), computed without overflow
+  erfc,
+  lgamma,
+  digamma,
+  polygamma,       // the alpha-th derivative of digamma (alpha a non-negative integer)
+  log_ndtr,        // log of the standard normal CDF
+  log_ndtr_slope,  // its derivative, phi(x) / Phi(x)
+  softplus,        // log(1 + exp(x)), computed without overflow
   reciprocal,
   affine,      // alpha * x + beta
   pow,         // x ^ alpha
@@ -62,6 +68,12 @@ constexpr bool floating_only(UnaryOp op) {
     case UnaryOp::tanh:
     case UnaryOp::sigmoid:
     case UnaryOp::erf:
+    case UnaryOp::erfc:
+    case UnaryOp::lgamma:
+    case UnaryOp::digamma:
+    case UnaryOp::polygamma:
+    case UnaryOp::log_ndtr:
+    case UnaryOp::log_ndtr_slope:
     case UnaryOp::softplus:
     case UnaryOp::reciprocal:
     case UnaryOp::pow:
