@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "tether/constraint.h"
 #include "tether/error.h"
 #include "tether/grad_mode.h"
 #include "tether/nn/checkpoint.h"
@@ -20,6 +21,14 @@ std::string describe(const char* what, const std::vector<std::string>& keys) {
   std::string text = what + std::string(keys.size() == 1 ? " key " : " keys ");
   for (std::size_t i = 0; i < keys.size(); ++i) text += (i ? ", \"" : "\"") + keys[i] + "\"";
   return text;
+}
+
+/// What torch.nn.utils.parametrize names "parametrizations.weight" for the
+/// slot "fc.weight": "fc.parametrizations.weight".
+std::string parametrized(const std::string& slot) {
+  const std::size_t dot = slot.rfind('.');
+  if (dot == std::string::npos) return "parametrizations." + slot;
+  return slot.substr(0, dot) + ".parametrizations." + slot.substr(dot + 1);
 }
 
 }  // namespace
@@ -61,7 +70,25 @@ std::vector<Tensor> Module::parameters() {
   return all;
 }
 
-StateDict Module::state_dict() {
+std::vector<std::pair<std::string, std::string>> Module::pytorch_names() {
+  std::vector<std::pair<std::string, std::string>> names;
+  for (auto& [slot, parameter] : named_slots()) {
+    const auto* computed = dynamic_cast<const ComputedParameter*>(parameter.get());
+    if (!computed) continue;
+    const std::string prefix = parametrized(slot);
+    const NamedTensors inputs = parameter->trainables();
+    for (std::size_t i = 0; i < inputs.size(); ++i)
+      names.emplace_back(join(slot, inputs[i].first),
+                         prefix + ".original" + (inputs.size() == 1 ? "" : std::to_string(i)));
+    // Parametrization 0's buffers; torch's _SpectralNorm keeps its vectors as _u and _v.
+    const bool underscored = computed->constraint_ptr()->name() == "spectral_norm";
+    for (const auto& [name, buffer] : parameter->buffers())
+      names.emplace_back(join(slot, name), prefix + ".0." + (underscored ? "_" : "") + name);
+  }
+  return names;
+}
+
+StateDict Module::state_dict(Naming naming) {
   StateDict state;
   for (auto& [slot_name, parameter] : named_slots()) {  // tied slots keep both names
     for (auto& [name, tensor] : parameter->trainables())
@@ -72,10 +99,25 @@ StateDict Module::state_dict() {
   for (auto& [name, buffer] : buffers_) state[name] = buffer->detach();
   for (auto& [child_name, child] : children_)
     for (auto& [name, tensor] : child->state_dict()) state[join(child_name, name)] = tensor;
+  if (naming == Naming::pytorch)
+    for (const auto& [tether_key, pytorch_key] : pytorch_names()) {
+      auto node = state.extract(tether_key);
+      node.key() = pytorch_key;
+      state.insert(std::move(node));
+    }
   return state;
 }
 
-IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
+IncompatibleKeys Module::load_state_dict(const StateDict& given, bool strict) {
+  // PyTorch's names become tether's, unless the tether name is there too.
+  StateDict state = given;
+  for (const auto& [tether_key, pytorch_key] : pytorch_names()) {
+    if (state.count(tether_key)) continue;
+    auto node = state.extract(pytorch_key);
+    if (!node) continue;
+    node.key() = tether_key;
+    state.insert(std::move(node));
+  }
   const StateDict own = state_dict();
   IncompatibleKeys unmatched;
   for (const auto& [key, target] : own) {
@@ -115,12 +157,12 @@ IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
   return unmatched;
 }
 
-void Module::save(const std::string& path) {
-  save_safetensors(path, state_dict());
+void Module::save(const std::string& path, const SaveOptions& options) {
+  save_safetensors(path, state_dict(options.naming), {}, {.floats = options.floats});
 }
 
-IncompatibleKeys Module::load(const std::string& path, bool strict) {
-  return load_state_dict(load_safetensors(path), strict);
+IncompatibleKeys Module::load(const std::string& path, const LoadOptions& options) {
+  return load_state_dict(load_safetensors(path, {.half = options.half}), options.strict);
 }
 
 void Module::train(bool on) {
