@@ -186,3 +186,40 @@ TEST_CASE("a model trained on in tether saves in torch's naming and loads back e
                          {{"input", x}, {"output", output}});
   }
 }
+
+TEST_CASE("an orthogonal weight from torch's householder map loads by value through assign") {
+  // torch's default map for a non-square weight reads its input otherwise than
+  // tether's matrix_exp: its value, not its input, carries over.
+  const Tensor q = nn::load_safetensors(data + "/expected.safetensors").at("householder_weight");
+  nn::Linear linear(5, 3);
+  auto weight = constrain(linear.weight, constraints::orthogonal());
+  weight->assign(q);
+  CHECK(max_difference(weight->value(), q) <= 1e-6);
+}
+
+TEST_CASE(
+    "load_state_dict takes tether's name over its PyTorch alias, which a strict load reports "
+    "as unexpected") {
+  TorchModel model;
+  StateDict state = model.state_dict();
+  state["sn.parametrizations.weight.original"] = zeros({3, 4});
+  CHECK_THROWS_WITH(model.load_state_dict(state),
+                    Contains("unexpected key \"sn.parametrizations.weight.original\""));
+  const nn::IncompatibleKeys keys = model.load_state_dict(state, false);
+  CHECK(keys.missing_keys.empty());
+  CHECK(keys.unexpected_keys == std::vector<std::string>{"sn.parametrizations.weight.original"});
+  CHECK(amax(abs(model.sn->weight->value())).item<double>() > 0.0);
+}
+
+TEST_CASE("a PyTorch-named key of the wrong shape is a ShapeError naming it and tether's name") {
+  TorchModel model;
+  StateDict state = model.state_dict(nn::Naming::pytorch);
+  state["orth.parametrizations.weight.0.base"] = zeros({3, 3});
+  CHECK_THROWS_MATCHES(
+      model.load_state_dict(state), ShapeError,
+      Catch::Matchers::Predicate<ShapeError>([](const ShapeError& e) {
+        return std::string(e.what()).find(
+                   "key \"orth.parametrizations.weight.0.base\" (tether's \"orth.weight.base\") "
+                   "has shape [3, 3]") != std::string::npos;
+      }));
+}

@@ -1,5 +1,6 @@
 #include "tether/nn/module.h"
 
+#include <map>
 #include <set>
 
 #include "tether/constraint.h"
@@ -109,15 +110,22 @@ StateDict Module::state_dict(Naming naming) {
 }
 
 IncompatibleKeys Module::load_state_dict(const StateDict& given, bool strict) {
-  // PyTorch's names become tether's, unless the tether name is there too.
+  // PyTorch's names become tether's, unless the tether name is there too;
+  // errors name the key as the caller gave it.
   StateDict state = given;
+  std::map<std::string, std::string> given_names;
   for (const auto& [tether_key, pytorch_key] : pytorch_names()) {
     if (state.count(tether_key)) continue;
     auto node = state.extract(pytorch_key);
     if (!node) continue;
     node.key() = tether_key;
     state.insert(std::move(node));
+    given_names[tether_key] = "\"" + pytorch_key + "\" (tether's \"" + tether_key + "\")";
   }
+  const auto name = [&given_names](const std::string& key) {
+    const auto it = given_names.find(key);
+    return it == given_names.end() ? "\"" + key + "\"" : it->second;
+  };
   const StateDict own = state_dict();
   IncompatibleKeys unmatched;
   for (const auto& [key, target] : own) {
@@ -128,13 +136,13 @@ IncompatibleKeys Module::load_state_dict(const StateDict& given, bool strict) {
     }
     const Tensor& source = it->second;
     if (!source.defined())
-      fail<ValueError>("load_state_dict: key \"", key, "\" holds an undefined tensor");
+      fail<ValueError>("load_state_dict: key ", name(key), " holds an undefined tensor");
     if (!(source.shape() == target.shape()))
-      fail<ShapeError>("load_state_dict: key \"", key, "\" has shape ", source.shape(),
+      fail<ShapeError>("load_state_dict: key ", name(key), " has shape ", source.shape(),
                        ", the module expects ", target.shape());
     if (source.dtype() != target.dtype() &&
         !(source.is_floating_point() && target.is_floating_point()))
-      fail<ValueError>("load_state_dict: key \"", key, "\" has dtype ", source.dtype(),
+      fail<ValueError>("load_state_dict: key ", name(key), " has dtype ", source.dtype(),
                        ", the module expects ", target.dtype());
   }
   for (const auto& [key, tensor] : state)

@@ -16,7 +16,10 @@ model.safetensors   a Model (below) trained a few steps in torch, saved with
                     torch's parametrization keys; weight_norm's keys are
                     torch 2.1's ("original0", "original1"), renamed from the
                     1.13 hook's weight_g and weight_v, which compute the same.
-expected.safetensors  a fixed input and the model's eval-mode output.
+expected.safetensors  a fixed input and the model's eval-mode output, and
+                    the value of a Linear(5, 3) weight under torch's default
+                    orthogonal map for non-square weights ("householder"),
+                    whose input tether cannot read: it loads by value.
 
 check DIR loads DIR/from_tether.safetensors (a tether model saved with
 Naming::pytorch, written by the C++ test when TETHER_TORCH_CHECKPOINT_DIR is
@@ -149,7 +152,13 @@ def generate():
         optimizer.step()
     model.eval()
     write(os.path.join(HERE, "model.safetensors"), model.torch_state())
-    write(os.path.join(HERE, "expected.safetensors"), {"input": x, "output": model(x)})
+    householder = parametrizations.orthogonal(torch.nn.Linear(5, 3))
+    with torch.no_grad():
+        # Above the diagonal, the strictly lower triangle of the transposed (tall)
+        # input that the map reads; it reads the diagonal as signs.
+        householder.parametrizations.weight.original.add_(0.3 * torch.randn(3, 5).triu(1))
+    write(os.path.join(HERE, "expected.safetensors"),
+          {"input": x, "output": model(x), "householder_weight": householder.weight})
 
 
 def check(directory):

@@ -4,6 +4,9 @@
 //   model.save("model.safetensors");   // save_safetensors(path, model.state_dict())
 //   fresh.load("model.safetensors");   // fresh.load_state_dict(load_safetensors(path))
 //
+// Module::save and load also take PyTorch's parametrization key names
+// (nn::Naming::pytorch, tether/nn/module.h) and half precision (below).
+//
 // The layout, all integers little-endian:
 //
 //   8 bytes   N, the header's length
@@ -70,10 +73,12 @@ struct ReadOptions {
 enum class FloatStorage {
   as_is,  ///< f32 as "F32", f64 as "F64"
   /// "F16": rounded to nearest even; magnitudes from 65520 up become inf, up to
-  /// 2^-25 zero (keeping the sign); NaN stays NaN. As torch's .half().
+  /// 2^-25 zero (keeping the sign); NaN stays NaN. As torch's .half() for f32;
+  /// f64 is rounded once from its exact value, where torch rounds through f32
+  /// (which can differ in the last bit on near-ties).
   f16,
   /// "BF16": f32's exponent range with 8 significant bits, rounded to nearest
-  /// even; NaN stays NaN. As torch's .bfloat16().
+  /// even; NaN stays NaN. As torch's .bfloat16() (f64 likewise rounded once).
   bf16,
 };
 
