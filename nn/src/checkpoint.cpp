@@ -36,18 +36,19 @@ constexpr std::uint64_t kLengthBytes = 8;
 struct HalfLayout {
   int fraction_bits;
   int bias;
+
+  /// The exponent field of inf and NaN: all ones.
+  constexpr int special_exponent() const { return (1 << (15 - fraction_bits)) - 1; }
 };
 constexpr HalfLayout kF16{10, 15};
 constexpr HalfLayout kBF16{7, 127};
 
 /// The value of the half `bits`, exactly (every half value is an f32 value).
-float widen(std::uint16_t bits, HalfLayout layout) {
-  const int exponent_field =
-      bits >> layout.fraction_bits & ((1 << (15 - layout.fraction_bits)) - 1);
+float half_value(std::uint16_t bits, HalfLayout layout) {
+  const int exponent_field = bits >> layout.fraction_bits & layout.special_exponent();
   const int fraction = bits & ((1 << layout.fraction_bits) - 1);
-  const int all_ones = (1 << (15 - layout.fraction_bits)) - 1;
   float magnitude;
-  if (exponent_field == all_ones)
+  if (exponent_field == layout.special_exponent())
     magnitude =
         fraction ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
   else if (exponent_field == 0)  // subnormal: no implicit leading 1
@@ -60,10 +61,10 @@ float widen(std::uint16_t bits, HalfLayout layout) {
 
 /// `value` rounded to the nearest half, ties to even, in one rounding from
 /// the exact value (an f64 rounded through f32 could round twice).
-std::uint16_t narrow(double value, HalfLayout layout) {
+std::uint16_t round_to_half(double value, HalfLayout layout) {
   const std::uint16_t sign = std::signbit(value) ? 0x8000 : 0;
-  const int all_ones = (1 << (15 - layout.fraction_bits)) - 1;
-  const auto infinity = static_cast<std::uint16_t>(sign | all_ones << layout.fraction_bits);
+  const auto infinity =
+      static_cast<std::uint16_t>(sign | layout.special_exponent() << layout.fraction_bits);
   if (std::isnan(value))  // quiet, with the sign kept
     return static_cast<std::uint16_t>(infinity | 1 << (layout.fraction_bits - 1));
   const double magnitude = std::fabs(value);
@@ -330,17 +331,17 @@ void widen_in_place(Tensor& tensor, HalfLayout layout) {
   for (std::int64_t i = tensor.numel() - 1; i >= 0; --i) {
     std::uint16_t bits;
     std::memcpy(&bits, bytes + 2 * i, sizeof bits);
-    const float value = widen(bits, layout);
+    const float value = half_value(bits, layout);
     std::memcpy(bytes + 4 * i, &value, sizeof value);
   }
 }
 
 /// `data`'s elements (contiguous, f32 or f64) as halves.
-std::vector<std::uint16_t> narrowed(const Tensor& data, HalfLayout layout) {
+std::vector<std::uint16_t> as_halves(const Tensor& data, HalfLayout layout) {
   const Tensor wide = data.to(DType::f64);  // exact for f32
   const double* values = wide.data_ptr<double>();
   std::vector<std::uint16_t> halves(static_cast<std::size_t>(data.numel()));
-  for (std::size_t i = 0; i < halves.size(); ++i) halves[i] = narrow(values[i], layout);
+  for (std::size_t i = 0; i < halves.size(); ++i) halves[i] = round_to_half(values[i], layout);
   return halves;
 }
 
@@ -429,7 +430,7 @@ void save_safetensors(const std::string& path, const StateDict& state, const Met
     // One CPU copy at a time, so a model on a GPU needs no second copy in host memory.
     const Tensor data = entry.tensor.to(Device::cpu()).contiguous();
     if (entry.format->half) {
-      const std::vector<std::uint16_t> halves = narrowed(data, *entry.format->half);
+      const std::vector<std::uint16_t> halves = as_halves(data, *entry.format->half);
       file.write(halves.data(), halves.size() * sizeof(std::uint16_t));
     } else {
       file.write(data.raw_data(), data.numel() * element_size(data.dtype()));
