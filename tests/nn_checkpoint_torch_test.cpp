@@ -223,3 +223,32 @@ TEST_CASE("a PyTorch-named key of the wrong shape is a ShapeError naming it and 
                    "has shape [3, 3]") != std::string::npos;
       }));
 }
+
+TEST_CASE(
+    "a model trained with torch's old spectral_norm and weight_norm hooks loads, and "
+    "continues training with torch's outputs to 1e-6") {
+  // The hook's power iteration updates v, then u, as tether's does, so even
+  // the training-mode forward after loading matches.
+  struct LegacyModel : nn::Module {
+    std::shared_ptr<nn::Linear> sn, wn;
+    LegacyModel() {
+      sn = register_module("sn", std::make_shared<nn::Linear>(4, 3));
+      sn->weight = spectrally_normalize(sn->weight);
+      wn = register_module("wn", std::make_shared<nn::Linear>(3, 2));
+      wn->weight = constrain(wn->weight, constraints::weight_norm(0));
+    }
+    Tensor forward(const Tensor& x) { return wn->forward(tanh(sn->forward(x))); }
+  } model;
+  StateDict state = nn::load_safetensors(data + "/legacy.safetensors");
+  const Tensor x = state.at("expected.input");
+  const Tensor eval_output = state.at("expected.eval_output");
+  const Tensor train_output = state.at("expected.train_output");
+  for (const char* key : {"expected.input", "expected.eval_output", "expected.train_output"})
+    state.erase(key);
+  model.load_state_dict(state);
+  NoGradGuard no_grad;
+  model.eval();
+  CHECK(max_difference(model.forward(x), eval_output) <= 1e-6);
+  model.train();
+  CHECK(max_difference(model.forward(x), train_output) <= 1e-6);
+}

@@ -71,20 +71,30 @@ std::vector<Tensor> Module::parameters() {
   return all;
 }
 
-std::vector<std::pair<std::string, std::string>> Module::pytorch_names() {
-  std::vector<std::pair<std::string, std::string>> names;
+std::vector<Module::PytorchNames> Module::pytorch_names() {
+  std::vector<PytorchNames> names;
   for (auto& [slot, parameter] : named_slots()) {
     const auto* computed = dynamic_cast<const ComputedParameter*>(parameter.get());
     if (!computed) continue;
     const std::string prefix = parametrized(slot);
+    const std::string constraint = computed->constraint_ptr()->name();
+    // The hooks torch.nn.utils.spectral_norm and weight_norm kept their tensors
+    // beside the weight: "weight_orig", "weight_u", "weight_v"; "weight_g", "weight_v".
+    const bool hooked = constraint == "spectral_norm" || constraint == "weight_norm";
+    const auto hook = [&](const std::string& name) {
+      return hooked ? slot + "_" + (name == "raw" ? "orig" : name) : "";
+    };
     const NamedTensors inputs = parameter->trainables();
-    for (std::size_t i = 0; i < inputs.size(); ++i)
-      names.emplace_back(join(slot, inputs[i].first),
-                         prefix + ".original" + (inputs.size() == 1 ? "" : std::to_string(i)));
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const std::string& name = inputs[i].first;
+      names.push_back({join(slot, name),
+                       prefix + ".original" + (inputs.size() == 1 ? "" : std::to_string(i)),
+                       hook(name)});
+    }
     // Parametrization 0's buffers; torch's _SpectralNorm keeps its vectors as _u and _v.
-    const bool underscored = computed->constraint_ptr()->name() == "spectral_norm";
+    const std::string underscore = constraint == "spectral_norm" ? "_" : "";
     for (const auto& [name, buffer] : parameter->buffers())
-      names.emplace_back(join(slot, name), prefix + ".0." + (underscored ? "_" : "") + name);
+      names.push_back({join(slot, name), prefix + ".0." + underscore + name, hook(name)});
   }
   return names;
 }
@@ -101,27 +111,29 @@ StateDict Module::state_dict(Naming naming) {
   for (auto& [child_name, child] : children_)
     for (auto& [name, tensor] : child->state_dict()) state[join(child_name, name)] = tensor;
   if (naming == Naming::pytorch)
-    for (const auto& [tether_key, pytorch_key] : pytorch_names()) {
-      auto node = state.extract(tether_key);
-      node.key() = pytorch_key;
+    for (const PytorchNames& names : pytorch_names()) {
+      auto node = state.extract(names.tether);
+      node.key() = names.parametrize;
       state.insert(std::move(node));
     }
   return state;
 }
 
 IncompatibleKeys Module::load_state_dict(const StateDict& given, bool strict) {
-  // PyTorch's names become tether's, unless the tether name is there too;
+  // PyTorch's names become tether's (parametrize's before the old hooks'),
+  // unless the tether name is there too;
   // errors name the key as the caller gave it.
   StateDict state = given;
   std::map<std::string, std::string> given_names;
-  for (const auto& [tether_key, pytorch_key] : pytorch_names()) {
-    if (state.count(tether_key)) continue;
-    auto node = state.extract(pytorch_key);
-    if (!node) continue;
-    node.key() = tether_key;
-    state.insert(std::move(node));
-    given_names[tether_key] = "\"" + pytorch_key + "\" (tether's \"" + tether_key + "\")";
-  }
+  for (const PytorchNames& names : pytorch_names())
+    for (const std::string& alias : {names.parametrize, names.hook}) {
+      if (alias.empty() || state.count(names.tether)) continue;
+      auto node = state.extract(alias);
+      if (!node) continue;
+      node.key() = names.tether;
+      state.insert(std::move(node));
+      given_names[names.tether] = "\"" + alias + "\" (tether's \"" + names.tether + "\")";
+    }
   const auto name = [&given_names](const std::string& key) {
     const auto it = given_names.find(key);
     return it == given_names.end() ? "\"" + key + "\"" : it->second;

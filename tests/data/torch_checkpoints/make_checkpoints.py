@@ -21,6 +21,13 @@ expected.safetensors  a fixed input and the model's eval-mode output, and
                     orthogonal map for non-square weights ("householder"),
                     whose input tether cannot read: it loads by value.
 
+legacy.safetensors  a LegacyModel trained in torch with the old hooks,
+                    torch.nn.utils.spectral_norm and weight_norm (keys
+                    "weight_orig", "weight_u", "weight_v"; "weight_g",
+                    "weight_v"), with "input", its eval output and the output
+                    of one more training-mode forward (a power iteration)
+                    under "expected." keys.
+
 check DIR loads DIR/from_tether.safetensors (a tether model saved with
 Naming::pytorch, written by the C++ test when TETHER_TORCH_CHECKPOINT_DIR is
 set) into the torch Model and compares its eval output for
@@ -130,6 +137,19 @@ class Model(torch.nn.Module):
         self.load_state_dict(state)
 
 
+class LegacyModel(torch.nn.Module):
+    """sn: Linear(4, 3) under the spectral_norm hook; wn: Linear(3, 2) under the
+    weight_norm hook."""
+
+    def __init__(self):
+        super().__init__()
+        self.sn = torch.nn.utils.spectral_norm(torch.nn.Linear(4, 3))
+        self.wn = torch.nn.utils.weight_norm(torch.nn.Linear(3, 2))
+
+    def forward(self, x):
+        return self.wn(torch.tanh(self.sn(x)))
+
+
 def fixed_input():
     return torch.linspace(-1.5, 2.0, 12).reshape(3, 4)
 
@@ -159,6 +179,22 @@ def generate():
         householder.parametrizations.weight.original.add_(0.3 * torch.randn(3, 5).triu(1))
     write(os.path.join(HERE, "expected.safetensors"),
           {"input": x, "output": model(x), "householder_weight": householder.weight})
+
+    legacy = LegacyModel()
+    optimizer = torch.optim.SGD(legacy.parameters(), lr=0.1)
+    for _ in range(5):
+        optimizer.zero_grad()
+        legacy(x).pow(2).sum().backward()
+        optimizer.step()
+    state = {key: tensor.clone() for key, tensor in legacy.state_dict().items()}
+    with torch.no_grad():
+        legacy.eval()
+        eval_output = legacy(x)
+        legacy.train()
+        train_output = legacy(x)
+    write(os.path.join(HERE, "legacy.safetensors"),
+          {**state, "expected.input": x, "expected.eval_output": eval_output,
+           "expected.train_output": train_output})
 
 
 def check(directory):

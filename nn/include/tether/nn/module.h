@@ -86,15 +86,16 @@ class Module {
   /// square weights (orthogonal_map="matrix_exp", use_trivialization=True;
   /// its "householder" and "cayley" maps read the same input otherwise: load
   /// the value with ComputedParameter::assign instead), and for weight_norm
-  /// (torch 2.1's parametrization; the old hook's "weight_g", "weight_v" are
-  /// not read). Strict, every key of the module must be in
-  /// `state` and every key of `state` in the module, or a ValueError names
-  /// the missing and unexpected keys. Not strict, the keys that match are
-  /// loaded, the module's other tensors keep their values, and the keys that
-  /// did not match are returned. Either way, a matching key whose tensor has
-  /// another shape (ShapeError) or a dtype that does not convert (ValueError)
-  /// is an error naming the key. Everything is checked before anything is
-  /// written: on error the module is unchanged.
+  /// (torch 2.1's parametrization). The names of torch's older hooks,
+  /// torch.nn.utils.spectral_norm's "weight_orig", "weight_u", "weight_v" (whose
+  /// power iteration is tether's: training continues with identical outputs)
+  /// and torch.nn.utils.weight_norm's "weight_g", "weight_v", load too. Strict, every key of the
+  /// module must be in `state` and every key of `state` in the module, or a ValueError names the
+  /// missing and unexpected keys. Not strict, the keys that match are loaded, the module's other
+  /// tensors keep their values, and the keys that did not match are returned. Either way, a
+  /// matching key whose tensor has another shape (ShapeError) or a dtype that does not convert
+  /// (ValueError) is an error naming the key. Everything is checked before anything is written: on
+  /// error the module is unchanged.
   IncompatibleKeys load_state_dict(const StateDict& state, bool strict = true);
   /// Writes state_dict(options.naming) to `path` as a safetensors file,
   /// atomically, its floating-point tensors stored as options.floats says
@@ -139,8 +140,15 @@ class Module {
   }
 
  private:
-  /// Every key of a computed parameter in state_dict(Naming::tether), each with its PyTorch name.
-  std::vector<std::pair<std::string, std::string>> pytorch_names();
+  /// A key of a computed parameter in state_dict(Naming::tether), with its
+  /// PyTorch names: torch.nn.utils.parametrize's and, for spectral_norm and
+  /// weight_norm, the old hook's ("weight_orig"; empty for other constraints).
+  struct PytorchNames {
+    std::string tether;
+    std::string parametrize;
+    std::string hook;
+  };
+  std::vector<PytorchNames> pytorch_names();
   /// Applies `convert_slot` to every slot and `convert_buffer` to every buffer's data.
   void convert(const std::function<void(Parameter&)>& convert_slot,
                const std::function<Tensor(const Tensor&)>& convert_buffer);
