@@ -7,11 +7,13 @@
 #include <atomic>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -29,13 +31,88 @@ static_assert(std::endian::native == std::endian::little,
 /// The header length field that precedes the JSON.
 constexpr std::uint64_t kLengthBytes = 8;
 
-constexpr std::pair<DType, std::string_view> kFormatNames[] = {
-    {DType::f32, "F32"}, {DType::f64, "F64"}, {DType::i64, "I64"}};
+/// A 16-bit IEEE-style binary format: f16 (5 exponent bits, 10 fraction
+/// bits) or bf16 (8 and 7).
+struct HalfLayout {
+  int fraction_bits;
+  int bias;
 
-std::string_view format_name(DType dtype) {
-  return std::find_if(std::begin(kFormatNames), std::end(kFormatNames),
-                      [dtype](const auto& entry) { return entry.first == dtype; })
-      ->second;
+  /// The exponent field of inf and NaN: all ones.
+  constexpr int special_exponent() const { return (1 << (15 - fraction_bits)) - 1; }
+};
+constexpr HalfLayout kF16{10, 15};
+constexpr HalfLayout kBF16{7, 127};
+
+/// The value of the half `bits`, exactly (every half value is an f32 value).
+float half_value(std::uint16_t bits, HalfLayout layout) {
+  const int exponent_field = bits >> layout.fraction_bits & layout.special_exponent();
+  const int fraction = bits & ((1 << layout.fraction_bits) - 1);
+  float magnitude;
+  if (exponent_field == layout.special_exponent())
+    magnitude =
+        fraction ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
+  else if (exponent_field == 0)  // subnormal: no implicit leading 1
+    magnitude = std::ldexp(static_cast<float>(fraction), 1 - layout.bias - layout.fraction_bits);
+  else
+    magnitude = std::ldexp(static_cast<float>(fraction + (1 << layout.fraction_bits)),
+                           exponent_field - layout.bias - layout.fraction_bits);
+  return bits & 0x8000 ? -magnitude : magnitude;
+}
+
+/// `value` rounded to the nearest half, ties to even, in one rounding from
+/// the exact value (an f64 rounded through f32 could round twice).
+std::uint16_t round_to_half(double value, HalfLayout layout) {
+  const std::uint16_t sign = std::signbit(value) ? 0x8000 : 0;
+  const auto infinity =
+      static_cast<std::uint16_t>(sign | layout.special_exponent() << layout.fraction_bits);
+  if (std::isnan(value))  // quiet, with the sign kept
+    return static_cast<std::uint16_t>(infinity | 1 << (layout.fraction_bits - 1));
+  const double magnitude = std::fabs(value);
+  if (magnitude == 0.0) return sign;
+  if (std::isinf(magnitude)) return infinity;
+  // The spacing of halves around `magnitude` (subnormals share the smallest
+  // normal exponent's), so that rounding to a multiple of it is the rounding
+  // to a half; nearbyint rounds ties to even in the default rounding mode.
+  const int min_exponent = 1 - layout.bias;
+  const int exponent = std::max(std::ilogb(magnitude), min_exponent);
+  const double units =
+      std::nearbyint(std::ldexp(magnitude, layout.fraction_bits - exponent));  // <= 2^(f+1)
+  if (units == 0.0) return sign;
+  // Rounding up may carry into the next binade.
+  const int carried = units >= std::ldexp(1.0, layout.fraction_bits + 1) ? 1 : 0;
+  if (exponent + carried > layout.bias) return infinity;
+  const auto significand = static_cast<std::uint32_t>(units) >> carried;
+  const bool normal = significand >= (1u << layout.fraction_bits);
+  const int exponent_field = normal ? exponent + carried + layout.bias : 0;
+  return static_cast<std::uint16_t>(sign | exponent_field << layout.fraction_bits |
+                                    (significand & ((1u << layout.fraction_bits) - 1)));
+}
+
+/// A dtype of the format: how its elements are stored, and the tether dtype
+/// they are read into.
+struct Format {
+  std::string_view name;
+  DType dtype;
+  std::optional<HalfLayout> half;  ///< 2-byte elements read as f32
+
+  std::uint64_t stored_size() const { return half ? 2 : element_size(dtype); }
+};
+
+constexpr Format kFormats[] = {{"F32", DType::f32, std::nullopt},
+                               {"F64", DType::f64, std::nullopt},
+                               {"I64", DType::i64, std::nullopt},
+                               {"F16", DType::f32, kF16},
+                               {"BF16", DType::f32, kBF16}};
+
+/// How a tensor of `dtype` is written.
+const Format& format_of(DType dtype, FloatStorage floats) {
+  const std::string_view name = !is_floating(dtype)            ? "I64"
+                                : floats == FloatStorage::f16  ? "F16"
+                                : floats == FloatStorage::bf16 ? "BF16"
+                                : dtype == DType::f32          ? "F32"
+                                                               : "F64";
+  return *std::find_if(std::begin(kFormats), std::end(kFormats),
+                       [name](const Format& format) { return format.name == name; });
 }
 
 template <class... Parts>
@@ -133,7 +210,7 @@ std::string quoted(const json& value) {
 /// One tensor's header entry, checked against the data area.
 struct Entry {
   std::string key;
-  DType dtype;
+  Format format;
   Shape shape;
   std::uint64_t begin;
   std::uint64_t end;
@@ -146,22 +223,32 @@ const json& field(const std::string& path, const std::string& key, const json& e
   return *it;
 }
 
-DType parse_dtype(const std::string& path, const std::string& key, const json& dtype) {
-  for (const auto& [tether_dtype, format] : kFormatNames)
-    if (dtype.is_string() && dtype.get_ref<const std::string&>() == format) return tether_dtype;
-  bad_key(path, key, "dtype ", quoted(dtype), " is none of tether's \"F32\", \"F64\", \"I64\"");
+const Format& parse_dtype(const std::string& path, const std::string& key, const json& dtype,
+                          const ReadOptions& options) {
+  for (const Format& format : kFormats) {
+    if (!dtype.is_string() || dtype.get_ref<const std::string&>() != format.name) continue;
+    if (format.half && options.half == HalfPrecision::refuse)
+      bad_key(path, key, "dtype ", quoted(dtype),
+              " is half precision, which HalfPrecision::refuse refuses (HalfPrecision::to_f32 "
+              "reads it as f32)");
+    return format;
+  }
+  bad_key(
+      path, key, "dtype ", quoted(dtype),
+      " is none of tether's \"F32\", \"F64\", \"I64\" nor the half-precision \"F16\", \"BF16\"");
 }
 
 /// The shape, and the byte count it needs, which must fit into the data area.
 std::pair<Shape, std::uint64_t> parse_shape(const std::string& path, const std::string& key,
-                                            const json& extents, DType dtype) {
+                                            const json& extents, const Format& format) {
   if (!extents.is_array() || extents.size() > Shape::kMaxDims)
     bad_key(path, key, "shape ", quoted(extents), " is not a list of at most ", Shape::kMaxDims,
             " extents");
   Shape shape;
   // Strides are products of the nonzero extents, so those must not overflow
   // even when a zero extent makes the tensor empty.
-  std::uint64_t capacity = element_size(dtype);
+  std::uint64_t capacity =
+      std::max<std::uint64_t>(format.stored_size(), element_size(format.dtype));
   constexpr auto limit = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   for (const json& extent : extents) {
     if (!extent.is_number_unsigned())
@@ -173,14 +260,14 @@ std::pair<Shape, std::uint64_t> parse_shape(const std::string& path, const std::
     capacity *= std::max<std::uint64_t>(n, 1);
     shape.push_back(static_cast<std::int64_t>(n));
   }
-  return {shape, static_cast<std::uint64_t>(shape.numel()) * element_size(dtype)};
+  return {shape, static_cast<std::uint64_t>(shape.numel()) * format.stored_size()};
 }
 
 Entry parse_entry(const std::string& path, const std::string& key, const json& entry,
-                  std::uint64_t data_size) {
+                  std::uint64_t data_size, const ReadOptions& options) {
   if (!entry.is_object()) bad_key(path, key, "entry ", quoted(entry), " is not an object");
-  const DType dtype = parse_dtype(path, key, field(path, key, entry, "dtype"));
-  const auto [shape, bytes] = parse_shape(path, key, field(path, key, entry, "shape"), dtype);
+  const Format& format = parse_dtype(path, key, field(path, key, entry, "dtype"), options);
+  const auto [shape, bytes] = parse_shape(path, key, field(path, key, entry, "shape"), format);
   const json& offsets = field(path, key, entry, "data_offsets");
   if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
       !offsets[1].is_number_unsigned() || offsets[0] > offsets[1])
@@ -193,8 +280,8 @@ Entry parse_entry(const std::string& path, const std::string& key, const json& e
             " bytes");
   if (end - begin != bytes)
     bad_key(path, key, "data_offsets ", quoted(offsets), " hold ", end - begin, " bytes, shape ",
-            shape, " of ", format_name(dtype), " needs ", bytes);
-  return {key, dtype, shape, begin, end};
+            shape, " of ", format.name, " needs ", bytes);
+  return {key, format, shape, begin, end};
 }
 
 /// The entries of a parsed header, sorted by offset, after checking that they
@@ -202,12 +289,13 @@ Entry parse_entry(const std::string& path, const std::string& key, const json& e
 /// duplicate key the JSON parser dropped, or a second file in a polyglot), an
 /// overlap would alias two tensors. The metadata goes to `metadata`.
 std::vector<Entry> parse_header(const std::string& path, const json& header,
-                                std::uint64_t data_size, Metadata& metadata) {
+                                std::uint64_t data_size, const ReadOptions& options,
+                                Metadata& metadata) {
   if (!header.is_object()) bad_file(path, "the header is not a JSON object");
   std::vector<Entry> entries;
   for (const auto& [key, value] : header.items()) {
     if (key != "__metadata__") {
-      entries.push_back(parse_entry(path, key, value, data_size));
+      entries.push_back(parse_entry(path, key, value, data_size, options));
       continue;
     }
     if (!value.is_object() ||
@@ -235,10 +323,33 @@ std::vector<Entry> parse_header(const std::string& path, const json& header,
   return entries;
 }
 
+/// Widens the halves read into the front of f32 `tensor`'s buffer to fill
+/// it. Back to front, so that each half is read before its f32 overwrites it:
+/// f32 i starts at byte 4i, past the halves before i, which end by byte 2i.
+void widen_in_place(Tensor& tensor, HalfLayout layout) {
+  auto* bytes = static_cast<unsigned char*>(tensor.raw_data());
+  for (std::int64_t i = tensor.numel() - 1; i >= 0; --i) {
+    std::uint16_t bits;
+    std::memcpy(&bits, bytes + 2 * i, sizeof bits);
+    const float value = half_value(bits, layout);
+    std::memcpy(bytes + 4 * i, &value, sizeof value);
+  }
+}
+
+/// `data`'s elements (contiguous, f32 or f64) as halves.
+std::vector<std::uint16_t> as_halves(const Tensor& data, HalfLayout layout) {
+  const Tensor wide = data.to(DType::f64);  // exact for f32
+  const double* values = wide.data_ptr<double>();
+  std::vector<std::uint16_t> halves(static_cast<std::size_t>(data.numel()));
+  for (std::size_t i = 0; i < halves.size(); ++i) halves[i] = round_to_half(values[i], layout);
+  return halves;
+}
+
 /// The checkpoint in a file of `size` bytes whose bytes `read(into, count)`
 /// delivers front to back: one parser for files and for bytes in memory.
 template <class Read>
-Checkpoint parse(const std::string& path, std::uint64_t size, const Read& read) {
+Checkpoint parse(const std::string& path, std::uint64_t size, const ReadOptions& options,
+                 const Read& read) {
   if (size < kLengthBytes)
     bad_file(path, "the file has ", size, " bytes, fewer than the 8 of the header length");
   std::uint64_t header_length = 0;
@@ -260,10 +371,11 @@ Checkpoint parse(const std::string& path, std::uint64_t size, const Read& read) 
 
   // Reading the tensors in offset order reads the data area front to back.
   Checkpoint checkpoint;
-  for (const Entry& entry :
-       parse_header(path, header, size - kLengthBytes - header_length, checkpoint.metadata)) {
-    Tensor tensor = Tensor::empty(entry.shape, entry.dtype);
+  for (const Entry& entry : parse_header(path, header, size - kLengthBytes - header_length, options,
+                                         checkpoint.metadata)) {
+    Tensor tensor = Tensor::empty(entry.shape, entry.format.dtype);
     read(tensor.raw_data(), entry.end - entry.begin);
+    if (entry.format.half) widen_in_place(tensor, *entry.format.half);
     checkpoint.tensors.emplace(entry.key, std::move(tensor));
   }
   return checkpoint;
@@ -271,27 +383,34 @@ Checkpoint parse(const std::string& path, std::uint64_t size, const Read& read) 
 
 }  // namespace
 
-void save_safetensors(const std::string& path, const StateDict& state, const Metadata& metadata) {
-  // Widest elements first: as the header is padded to 8 bytes, every tensor
-  // then starts at a multiple of its element size, and a reader that maps the
-  // file can use the data in place.
-  std::vector<std::pair<std::string, Tensor>> entries(state.begin(), state.end());
-  for (const auto& [key, tensor] : entries) {
+void save_safetensors(const std::string& path, const StateDict& state, const Metadata& metadata,
+                      const WriteOptions& options) {
+  struct Stored {
+    std::string key;
+    Tensor tensor;
+    const Format* format;
+  };
+  std::vector<Stored> entries;
+  for (const auto& [key, tensor] : state) {
     if (!tensor.defined()) fail_on("save_safetensors", path, "key \"", key, "\" is undefined");
     if (key == "__metadata__")
       fail_on("save_safetensors", path, "key \"__metadata__\" is the format's, not a tensor's");
+    entries.push_back({key, tensor, &format_of(tensor.dtype(), options.floats)});
   }
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
-    return element_size(a.second.dtype()) > element_size(b.second.dtype());
+  // Widest elements first: as the header is padded to 8 bytes, every tensor
+  // then starts at a multiple of its element size, and a reader that maps the
+  // file can use the data in place.
+  std::stable_sort(entries.begin(), entries.end(), [](const Stored& a, const Stored& b) {
+    return a.format->stored_size() > b.format->stored_size();
   });
 
   json header = json::object();
   std::uint64_t offset = 0;
-  for (const auto& [key, tensor] : entries) {
-    const std::uint64_t bytes = tensor.numel() * element_size(tensor.dtype());
-    header[key] = {{"dtype", format_name(tensor.dtype())},
-                   {"shape", tensor.shape().to_vector()},
-                   {"data_offsets", json::array({offset, offset + bytes})}};
+  for (const Stored& entry : entries) {
+    const std::uint64_t bytes = entry.tensor.numel() * entry.format->stored_size();
+    header[entry.key] = {{"dtype", entry.format->name},
+                         {"shape", entry.tensor.shape().to_vector()},
+                         {"data_offsets", json::array({offset, offset + bytes})}};
     offset += bytes;
   }
   if (!metadata.empty()) header["__metadata__"] = metadata;
@@ -307,15 +426,20 @@ void save_safetensors(const std::string& path, const StateDict& state, const Met
   const std::uint64_t length = text.size();
   file.write(&length, sizeof length);
   file.write(text.data(), text.size());
-  for (const auto& [key, tensor] : entries) {
+  for (const Stored& entry : entries) {
     // One CPU copy at a time, so a model on a GPU needs no second copy in host memory.
-    const Tensor data = tensor.to(Device::cpu()).contiguous();
-    file.write(data.raw_data(), data.numel() * element_size(data.dtype()));
+    const Tensor data = entry.tensor.to(Device::cpu()).contiguous();
+    if (entry.format->half) {
+      const std::vector<std::uint16_t> halves = as_halves(data, *entry.format->half);
+      file.write(halves.data(), halves.size() * sizeof(std::uint16_t));
+    } else {
+      file.write(data.raw_data(), data.numel() * element_size(data.dtype()));
+    }
   }
   file.commit();
 }
 
-Checkpoint read_safetensors(const std::string& path) {
+Checkpoint read_safetensors(const std::string& path, const ReadOptions& options) {
   std::error_code error;
   const auto status = std::filesystem::status(path, error);
   if (error) bad_file(path, "cannot open: ", error.message());
@@ -324,20 +448,21 @@ Checkpoint read_safetensors(const std::string& path) {
   if (!in) bad_file(path, "cannot open: ", std::strerror(errno));
   const std::uint64_t file_size = std::filesystem::file_size(path, error);
   if (error) bad_file(path, "cannot open: ", error.message());
-  return parse(path, file_size, [&](void* into, std::uint64_t count) {
+  return parse(path, file_size, options, [&](void* into, std::uint64_t count) {
     in.read(static_cast<char*>(into), static_cast<std::streamsize>(count));
     if (!in) bad_file(path, "the file ended early; did it change while being read?");
   });
 }
 
-StateDict load_safetensors(const std::string& path) {
-  return read_safetensors(path).tensors;
+StateDict load_safetensors(const std::string& path, const ReadOptions& options) {
+  return read_safetensors(path, options).tensors;
 }
 
-Checkpoint parse_safetensors(std::string_view bytes, const std::string& name) {
+Checkpoint parse_safetensors(std::string_view bytes, const std::string& name,
+                             const ReadOptions& options) {
   // parse() checks every count against bytes.size() before it asks for them.
   std::size_t position = 0;
-  return parse(name, bytes.size(), [&](void* into, std::uint64_t count) {
+  return parse(name, bytes.size(), options, [&](void* into, std::uint64_t count) {
     if (count == 0) return;  // an empty tensor may have no buffer to copy into
     std::memcpy(into, bytes.data() + position, count);
     position += count;

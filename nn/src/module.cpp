@@ -1,7 +1,9 @@
 #include "tether/nn/module.h"
 
+#include <map>
 #include <set>
 
+#include "tether/constraint.h"
 #include "tether/error.h"
 #include "tether/grad_mode.h"
 #include "tether/nn/checkpoint.h"
@@ -20,6 +22,14 @@ std::string describe(const char* what, const std::vector<std::string>& keys) {
   std::string text = what + std::string(keys.size() == 1 ? " key " : " keys ");
   for (std::size_t i = 0; i < keys.size(); ++i) text += (i ? ", \"" : "\"") + keys[i] + "\"";
   return text;
+}
+
+/// What torch.nn.utils.parametrize names "parametrizations.weight" for the
+/// slot "fc.weight": "fc.parametrizations.weight".
+std::string parametrized(const std::string& slot) {
+  const std::size_t dot = slot.rfind('.');
+  if (dot == std::string::npos) return "parametrizations." + slot;
+  return slot.substr(0, dot) + ".parametrizations." + slot.substr(dot + 1);
 }
 
 }  // namespace
@@ -61,7 +71,35 @@ std::vector<Tensor> Module::parameters() {
   return all;
 }
 
-StateDict Module::state_dict() {
+std::vector<Module::PytorchNames> Module::pytorch_names() {
+  std::vector<PytorchNames> names;
+  for (auto& [slot, parameter] : named_slots()) {
+    const auto* computed = dynamic_cast<const ComputedParameter*>(parameter.get());
+    if (!computed) continue;
+    const std::string prefix = parametrized(slot);
+    const std::string constraint = computed->constraint_ptr()->name();
+    // The hooks torch.nn.utils.spectral_norm and weight_norm kept their tensors
+    // beside the weight: "weight_orig", "weight_u", "weight_v"; "weight_g", "weight_v".
+    const bool hooked = constraint == "spectral_norm" || constraint == "weight_norm";
+    const auto hook = [&](const std::string& name) {
+      return hooked ? slot + "_" + (name == "raw" ? "orig" : name) : "";
+    };
+    const NamedTensors inputs = parameter->trainables();
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+      const std::string& name = inputs[i].first;
+      names.push_back({join(slot, name),
+                       prefix + ".original" + (inputs.size() == 1 ? "" : std::to_string(i)),
+                       hook(name)});
+    }
+    // Parametrization 0's buffers; torch's _SpectralNorm keeps its vectors as _u and _v.
+    const std::string underscore = constraint == "spectral_norm" ? "_" : "";
+    for (const auto& [name, buffer] : parameter->buffers())
+      names.push_back({join(slot, name), prefix + ".0." + underscore + name, hook(name)});
+  }
+  return names;
+}
+
+StateDict Module::state_dict(Naming naming) {
   StateDict state;
   for (auto& [slot_name, parameter] : named_slots()) {  // tied slots keep both names
     for (auto& [name, tensor] : parameter->trainables())
@@ -72,10 +110,34 @@ StateDict Module::state_dict() {
   for (auto& [name, buffer] : buffers_) state[name] = buffer->detach();
   for (auto& [child_name, child] : children_)
     for (auto& [name, tensor] : child->state_dict()) state[join(child_name, name)] = tensor;
+  if (naming == Naming::pytorch)
+    for (const PytorchNames& names : pytorch_names()) {
+      auto node = state.extract(names.tether);
+      node.key() = names.parametrize;
+      state.insert(std::move(node));
+    }
   return state;
 }
 
-IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
+IncompatibleKeys Module::load_state_dict(const StateDict& given, bool strict) {
+  // PyTorch's names become tether's (parametrize's before the old hooks'),
+  // unless the tether name is there too;
+  // errors name the key as the caller gave it.
+  StateDict state = given;
+  std::map<std::string, std::string> given_names;
+  for (const PytorchNames& names : pytorch_names())
+    for (const std::string& alias : {names.parametrize, names.hook}) {
+      if (alias.empty() || state.count(names.tether)) continue;
+      auto node = state.extract(alias);
+      if (!node) continue;
+      node.key() = names.tether;
+      state.insert(std::move(node));
+      given_names[names.tether] = "\"" + alias + "\" (tether's \"" + names.tether + "\")";
+    }
+  const auto name = [&given_names](const std::string& key) {
+    const auto it = given_names.find(key);
+    return it == given_names.end() ? "\"" + key + "\"" : it->second;
+  };
   const StateDict own = state_dict();
   IncompatibleKeys unmatched;
   for (const auto& [key, target] : own) {
@@ -86,13 +148,13 @@ IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
     }
     const Tensor& source = it->second;
     if (!source.defined())
-      fail<ValueError>("load_state_dict: key \"", key, "\" holds an undefined tensor");
+      fail<ValueError>("load_state_dict: key ", name(key), " holds an undefined tensor");
     if (!(source.shape() == target.shape()))
-      fail<ShapeError>("load_state_dict: key \"", key, "\" has shape ", source.shape(),
+      fail<ShapeError>("load_state_dict: key ", name(key), " has shape ", source.shape(),
                        ", the module expects ", target.shape());
     if (source.dtype() != target.dtype() &&
         !(source.is_floating_point() && target.is_floating_point()))
-      fail<ValueError>("load_state_dict: key \"", key, "\" has dtype ", source.dtype(),
+      fail<ValueError>("load_state_dict: key ", name(key), " has dtype ", source.dtype(),
                        ", the module expects ", target.dtype());
   }
   for (const auto& [key, tensor] : state)
@@ -115,12 +177,12 @@ IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
   return unmatched;
 }
 
-void Module::save(const std::string& path) {
-  save_safetensors(path, state_dict());
+void Module::save(const std::string& path, const SaveOptions& options) {
+  save_safetensors(path, state_dict(options.naming), {}, {.floats = options.floats});
 }
 
-IncompatibleKeys Module::load(const std::string& path, bool strict) {
-  return load_state_dict(load_safetensors(path), strict);
+IncompatibleKeys Module::load(const std::string& path, const LoadOptions& options) {
+  return load_state_dict(load_safetensors(path, {.half = options.half}), options.strict);
 }
 
 void Module::train(bool on) {

@@ -4,6 +4,9 @@
 //   model.save("model.safetensors");   // save_safetensors(path, model.state_dict())
 //   fresh.load("model.safetensors");   // fresh.load_state_dict(load_safetensors(path))
 //
+// Module::save and load also take PyTorch's parametrization key names
+// (nn::Naming::pytorch, tether/nn/module.h) and half precision (below).
+//
 // The layout, all integers little-endian:
 //
 //   8 bytes   N, the header's length
@@ -14,8 +17,15 @@
 //             [begin, end) counted from the end of the header. The tensors'
 //             ranges tile the data area exactly: no gaps, no overlaps, nothing after.
 //
+// Half precision: tether has no f16 or bf16 dtype, so "F16" and "BF16" tensors
+// are read as f32 (exactly: every half value is an f32 value) unless
+// ReadOptions::half refuses them, and f32/f64 tensors are written as "F16" or
+// "BF16" when WriteOptions::floats asks (rounded to nearest even, as torch's
+// .half() and .bfloat16()).
+//
 // A file is read as hostile: every length and offset is checked against the
-// file before anything is allocated, so memory use never exceeds the file's size.
+// file before anything is allocated, so memory use never exceeds the file's
+// size (twice that for half-precision tensors, which widen to f32).
 // fuzz/checkpoint_fuzz.cpp feeds parse_safetensors random bytes under the
 // sanitizers (scripts/fuzz); what it found is kept in tests/data/checkpoint_corpus/.
 #pragma once
@@ -25,7 +35,6 @@
 #include <string_view>
 
 #include "tether/error.h"
-#include "tether/nn/module.h"
 #include "tether/state_dict.h"
 
 namespace tether::nn {
@@ -49,27 +58,57 @@ struct Checkpoint {
   Metadata metadata;
 };
 
-/// Writes `state` (f32 as "F32", f64 as "F64", i64 as "I64"; CUDA tensors as
-/// CPU copies) and `metadata` (as "__metadata__", left out when empty) to
-/// `path` atomically: the bytes go to a temporary file in the same directory,
-/// which is flushed to disk and then renamed over `path`. On any error
-/// (CheckpointError: an undefined tensor, a key "__metadata__" or one that is
-/// not UTF-8, an I/O error) `path` keeps its previous content and no temporary
-/// file is left behind.
+/// What reading does with "F16" and "BF16" tensors.
+enum class HalfPrecision {
+  to_f32,  ///< read them as f32 tensors, exactly
+  refuse,  ///< a CheckpointError naming the key, for callers that must not widen
+};
+
+struct ReadOptions {
+  HalfPrecision half = HalfPrecision::to_f32;
+};
+
+/// How save_safetensors stores floating-point (f32 and f64) tensors; i64 is
+/// always "I64".
+enum class FloatStorage {
+  as_is,  ///< f32 as "F32", f64 as "F64"
+  /// "F16": rounded to nearest even; magnitudes from 65520 up become inf, up to
+  /// 2^-25 zero (keeping the sign); NaN stays NaN. As torch's .half() for f32;
+  /// f64 is rounded once from its exact value, where torch rounds through f32
+  /// (which can differ in the last bit on near-ties).
+  f16,
+  /// "BF16": f32's exponent range with 8 significant bits, rounded to nearest
+  /// even; NaN stays NaN. As torch's .bfloat16() (f64 likewise rounded once).
+  bf16,
+};
+
+struct WriteOptions {
+  FloatStorage floats = FloatStorage::as_is;
+};
+
+/// Writes `state` (f32 as "F32", f64 as "F64", or both as options.floats says;
+/// i64 as "I64"; CUDA tensors as CPU copies) and `metadata` (as "__metadata__", left out when
+/// empty) to `path` atomically: the bytes go to a temporary file in the same directory, which is
+/// flushed to disk and then renamed over `path`. On any error (CheckpointError: an undefined
+/// tensor, a key "__metadata__" or one that is not UTF-8, an I/O error) `path` keeps its previous
+/// content and no temporary file is left behind.
 void save_safetensors(const std::string& path, const StateDict& state,
-                      const Metadata& metadata = {});
+                      const Metadata& metadata = {}, const WriteOptions& options = {});
 
 /// Reads every tensor of the safetensors file at `path` into CPU tensors, and
-/// its metadata. Throws CheckpointError for an unreadable, truncated or
-/// malformed file, for dtypes tether does not have, and for "__metadata__"
-/// that is not a map from strings to strings.
-Checkpoint read_safetensors(const std::string& path);
+/// its metadata ("F16" and "BF16" as f32, as options.half says). Throws
+/// CheckpointError for an unreadable, truncated or malformed file, for dtypes
+/// other than "F32", "F64", "I64", "F16" and "BF16" (and the half ones under
+/// HalfPrecision::refuse), and for "__metadata__" that is not a map from
+/// strings to strings.
+Checkpoint read_safetensors(const std::string& path, const ReadOptions& options = {});
 
-/// read_safetensors(path).tensors.
-StateDict load_safetensors(const std::string& path);
+/// read_safetensors(path, options).tensors.
+StateDict load_safetensors(const std::string& path, const ReadOptions& options = {});
 
 /// read_safetensors of a file's bytes in memory, with the same checks and
 /// errors; `name` stands for the file in messages.
-Checkpoint parse_safetensors(std::string_view bytes, const std::string& name);
+Checkpoint parse_safetensors(std::string_view bytes, const std::string& name,
+                             const ReadOptions& options = {});
 
 }  // namespace tether::nn

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "tether/nn/checkpoint.h"
 #include "tether/parameter.h"
 #include "tether/state_dict.h"
 
@@ -29,6 +30,29 @@ namespace tether::nn {
 struct IncompatibleKeys {
   std::vector<std::string> missing_keys;  ///< the module's keys the state lacks: left as they were
   std::vector<std::string> unexpected_keys;  ///< the state's keys the module lacks: ignored
+};
+
+/// How state_dict() names a computed parameter's tensors. Raw slots and
+/// buffers are named alike in both ("fc.bias").
+enum class Naming {
+  /// "fc.weight.raw" (or "fc.weight.g", "fc.weight.v"), buffers "fc.weight.u", ...
+  tether,
+  /// PyTorch's torch.nn.utils.parametrize, so that torch's load_state_dict
+  /// takes the file: inputs "fc.parametrizations.weight.original" (several:
+  /// "original0", "original1", ...), buffers "fc.parametrizations.weight.0.<name>",
+  /// spectral_norm's u and v as "_u" and "_v". One constraint per parameter:
+  /// a chain's buffers are not split among torch's numbered parametrizations.
+  pytorch,
+};
+
+struct SaveOptions {
+  Naming naming = Naming::tether;
+  FloatStorage floats = FloatStorage::as_is;  ///< FloatStorage::f16 / bf16 to halve the file
+};
+
+struct LoadOptions {
+  bool strict = true;
+  HalfPrecision half = HalfPrecision::to_f32;
 };
 
 class Module {
@@ -47,26 +71,44 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Parameter>>> named_slots();
 
   /// Every trainable tensor and buffer, by dotted name: a raw slot as
-  /// "weight", a computed one as "weight.raw", "weight.u", ... The tensors
-  /// are detached aliases of the module's own.
-  StateDict state_dict();
+  /// "weight", a computed one as `naming` says. The tensors are detached
+  /// aliases of the module's own.
+  StateDict state_dict(Naming naming = Naming::tether);
   /// Copies the tensors of `state` whose keys the module has into it, as
-  /// torch's load_state_dict. Strict, every key of the module must be in
-  /// `state` and every key of `state` in the module, or a ValueError names
-  /// the missing and unexpected keys. Not strict, the keys that match are
-  /// loaded, the module's other tensors keep their values, and the keys that
-  /// did not match are returned. Either way, a matching key whose tensor has
-  /// another shape (ShapeError) or a dtype that does not convert (ValueError)
-  /// is an error naming the key. Everything is checked before anything is
-  /// written: on error the module is unchanged.
+  /// torch's load_state_dict. A key in either Naming is taken, so a state
+  /// dict saved by torch with parametrizations loads here (and one of
+  /// tether's wins over its PyTorch alias).
+  ///
+  /// What PyTorch's names hold is what tether's hold for spectral_norm
+  /// (eval-mode outputs are identical; in training mode torch's power
+  /// iteration updates u before v, tether's v before u, as
+  /// torch.nn.utils.spectral_norm), for orthogonal as torch's default for
+  /// square weights (orthogonal_map="matrix_exp", use_trivialization=True;
+  /// its "householder" and "cayley" maps read the same input otherwise: load
+  /// the value with ComputedParameter::assign instead), and for weight_norm
+  /// (torch 2.1's parametrization). The names of torch's older hooks,
+  /// torch.nn.utils.spectral_norm's "weight_orig", "weight_u", "weight_v" (whose
+  /// power iteration is tether's: training continues with identical outputs)
+  /// and torch.nn.utils.weight_norm's "weight_g", "weight_v", load too. Strict, every key of the
+  /// module must be in `state` and every key of `state` in the module, or a ValueError names the
+  /// missing and unexpected keys. Not strict, the keys that match are loaded, the module's other
+  /// tensors keep their values, and the keys that did not match are returned. Either way, a
+  /// matching key whose tensor has another shape (ShapeError) or a dtype that does not convert
+  /// (ValueError) is an error naming the key. Everything is checked before anything is written: on
+  /// error the module is unchanged.
   IncompatibleKeys load_state_dict(const StateDict& state, bool strict = true);
-  /// Writes state_dict() to `path` as a safetensors file, atomically (see
-  /// tether/nn/checkpoint.h).
-  void save(const std::string& path);
-  /// load_state_dict of the safetensors file at `path`. On any error (a
+  /// Writes state_dict(options.naming) to `path` as a safetensors file,
+  /// atomically, its floating-point tensors stored as options.floats says
+  /// (see tether/nn/checkpoint.h).
+  void save(const std::string& path, const SaveOptions& options = {});
+  /// load_state_dict of the safetensors file at `path`, its half-precision
+  /// tensors read as f32 or refused as options.half says. On any error (a
   /// CheckpointError for the file, as load_state_dict for its keys) the module
   /// is unchanged.
-  IncompatibleKeys load(const std::string& path, bool strict = true);
+  IncompatibleKeys load(const std::string& path, const LoadOptions& options);
+  IncompatibleKeys load(const std::string& path, bool strict = true) {
+    return load(path, LoadOptions{.strict = strict});
+  }
 
   /// Training or evaluation mode for this module, its children and their
   /// parameters (and so their constraints).
@@ -98,6 +140,15 @@ class Module {
   }
 
  private:
+  /// A key of a computed parameter in state_dict(Naming::tether), with its
+  /// PyTorch names: torch.nn.utils.parametrize's and, for spectral_norm and
+  /// weight_norm, the old hook's ("weight_orig"; empty for other constraints).
+  struct PytorchNames {
+    std::string tether;
+    std::string parametrize;
+    std::string hook;
+  };
+  std::vector<PytorchNames> pytorch_names();
   /// Applies `convert_slot` to every slot and `convert_buffer` to every buffer's data.
   void convert(const std::function<void(Parameter&)>& convert_slot,
                const std::function<Tensor(const Tensor&)>& convert_buffer);
