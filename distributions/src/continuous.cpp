@@ -194,7 +194,8 @@ Tensor LogNormal::support_mask(const Tensor& value) const {
 
 // ---- folded: HalfNormal, HalfCauchy --------------------------------------------
 
-Folded::Folded(std::string name, std::unique_ptr<LocScale> base, std::optional<bool> validate_args)
+Folded::Folded(std::string name, std::shared_ptr<const LocScale> base,
+               std::optional<bool> validate_args)
     : Distribution(std::move(name), validate_args), base_(std::move(base)) {
   set_shapes(base_->batch_shape());
   require_positive("scale", scale());
@@ -218,7 +219,7 @@ Tensor Folded::support_mask(const Tensor& value) const {
 }
 
 HalfNormal::HalfNormal(Param scale, std::optional<bool> validate_args)
-    : Folded("HalfNormal", std::make_unique<Normal>(0.0, std::move(scale), false), validate_args) {}
+    : Folded("HalfNormal", std::make_shared<Normal>(0.0, std::move(scale), false), validate_args) {}
 
 Tensor HalfNormal::mean() const {
   return scale() * std::sqrt(2.0 / kPi);
@@ -233,7 +234,7 @@ Tensor HalfNormal::entropy() const {
 }
 
 HalfCauchy::HalfCauchy(Param scale, std::optional<bool> validate_args)
-    : Folded("HalfCauchy", std::make_unique<Cauchy>(0.0, std::move(scale), false), validate_args) {}
+    : Folded("HalfCauchy", std::make_shared<Cauchy>(0.0, std::move(scale), false), validate_args) {}
 
 Tensor HalfCauchy::mean() const {
   return full_like(scale(), INFINITY);

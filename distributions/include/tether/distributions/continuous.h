@@ -5,6 +5,7 @@
 // ones, bounded(low, high) for a Uniform with one interval).
 #pragma once
 
+#include <memory>
 #include <optional>
 
 #include "tether/distributions/distribution.h"
@@ -112,12 +113,12 @@ class Folded : public Distribution {
   std::shared_ptr<Constraint> support() const override;
 
  protected:
-  Folded(std::string name, std::unique_ptr<LocScale> base, std::optional<bool> validate_args);
+  Folded(std::string name, std::shared_ptr<const LocScale> base, std::optional<bool> validate_args);
   Tensor support_mask(const Tensor& value) const override;
   std::string support_description() const override { return "values >= 0"; }
 
  private:
-  std::unique_ptr<LocScale> base_;
+  std::shared_ptr<const LocScale> base_;
 };
 
 /// |X| for X ~ N(0, scale^2).
