@@ -12,7 +12,8 @@
 // state_dict.h (StateDict, Metadata);
 // parameter.h, constraint.h, constraint_library.h, projection.h, manifold.h (constrained
 // parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,
-// learning-rate schedulers, gradient clipping); train/ (training checkpoints).
+// learning-rate schedulers, gradient clipping); train/ (training checkpoints);
+// distributions/ (probability distributions: log_prob, sample, rsample).
 #pragma once
 
 #include "tether/allocator.h"
@@ -20,6 +21,7 @@
 #include "tether/constraint.h"
 #include "tether/constraint_library.h"
 #include "tether/device.h"
+#include "tether/distributions/distributions.h"
 #include "tether/dtype.h"
 #include "tether/error.h"
 #include "tether/generator.h"
