@@ -278,15 +278,18 @@ TEST_CASE("validation switches off per object and globally, as torch's validate_
   CHECK(Normal(0.0, 1.0).validates());
 }
 
-TEST_CASE("supports map to the library's constraints", "[distributions]") {
+TEST_CASE("supports map to the library's constraints, bijections a prior can be put through",
+          "[distributions]") {
   CHECK(Normal(0.0, 1.0).support() == nullptr);
   for (const auto& support : {LogNormal(0.0, 1.0).support(), HalfNormal(1.0).support(),
                               HalfCauchy(1.0).support(), Exponential(1.0).support()}) {
     REQUIRE(support);
     CHECK(support->name() == "positive");
+    CHECK(support->is_bijection());
   }
   REQUIRE(Uniform(-1.0, 2.0).support());
   CHECK(Uniform(-1.0, 2.0).support()->name() == "bounded");
+  CHECK(Uniform(-1.0, 2.0).support()->is_bijection());
   CHECK(Uniform(tensor({0.0, 1.0}), 2.0).support() == nullptr);
 }
 
