@@ -81,7 +81,7 @@ std::vector<Module::PytorchNames> Module::pytorch_names() {
     // The hooks torch.nn.utils.spectral_norm and weight_norm kept their tensors
     // beside the weight: "weight_orig", "weight_u", "weight_v"; "weight_g", "weight_v".
     const bool hooked = constraint == "spectral_norm" || constraint == "weight_norm";
-    const auto hook = [&](const std::string& name) {
+    const auto hook = [&, &slot = slot](const std::string& name) {
       return hooked ? slot + "_" + (name == "raw" ? "orig" : name) : "";
     };
     const NamedTensors inputs = parameter->trainables();
