@@ -38,6 +38,9 @@ AdviResult advi(const LogDensity& log_density, const std::vector<Tensor>& initia
       full({target.size()}, options.initial_log_sigma, target.dtype()).requires_grad_();
   optim::Adam adam({mu, log_sigma}, {.lr = options.lr});
   AdviResult result;
+  const std::int64_t first_averaged = options.num_steps / 2;
+  Tensor mu_sum = zeros({target.size()}, target.dtype());
+  Tensor log_sigma_sum = zeros({target.size()}, target.dtype());
   for (std::int64_t step = 0; step < options.num_steps; ++step) {
     const distributions::Normal q(mu, log_sigma.exp());
     // Reparametrised draws mu + sigma * eps carry the ELBO's gradient to mu and log_sigma.
@@ -53,9 +56,18 @@ AdviResult advi(const LogDensity& log_density, const std::vector<Tensor>& initia
     adam.zero_grad();
     (-elbo).backward();
     adam.step();
+    // At a fixed learning rate Adam's iterates keep jittering around the
+    // optimum; averaging the second half of them (Polyak and Juditsky 1992)
+    // removes most of that noise.
+    if (step >= first_averaged) {
+      NoGradGuard no_grad;
+      mu_sum = mu_sum + mu;
+      log_sigma_sum = log_sigma_sum + log_sigma;
+    }
   }
-  result.means = target.split(mu.to_vector<double>(), target.dtype());
-  result.sds = target.split(log_sigma.exp().to_vector<double>(), target.dtype());
+  const double averaged = static_cast<double>(options.num_steps - first_averaged);
+  result.means = target.split((mu_sum / averaged).to_vector<double>(), target.dtype());
+  result.sds = target.split((log_sigma_sum / averaged).exp().to_vector<double>(), target.dtype());
   return result;
 }
 

@@ -19,9 +19,12 @@ struct AdviOptions {
 };
 
 struct AdviResult {
-  std::vector<Tensor> means;  ///< per input, its shape: the fitted mu
-  std::vector<Tensor> sds;    ///< per input, its shape: the fitted exp(log_sigma)
-  std::vector<double> elbo;   ///< the ELBO estimate at each step
+  /// Per input, its shape: the fitted mu, averaged over the last half of the
+  /// steps (Polyak averaging, which removes most of Adam's jitter).
+  std::vector<Tensor> means;
+  /// Per input, its shape: exp of the fitted log_sigma, averaged the same way.
+  std::vector<Tensor> sds;
+  std::vector<double> elbo;  ///< the ELBO estimate at each step
 };
 
 /// Fits q to exp(log_density), drawing from the global generator. Mean-field
