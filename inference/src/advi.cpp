@@ -45,11 +45,11 @@ AdviResult advi(const LogDensity& log_density, const std::vector<Tensor>& initia
     const distributions::Normal q(mu, log_sigma.exp());
     // Reparametrised draws mu + sigma * eps carry the ELBO's gradient to mu and log_sigma.
     const Tensor draws = q.rsample({options.num_samples});
-    Tensor expected_log_density = scalar_tensor(0.0, target.dtype());
+    Tensor log_density_sum = scalar_tensor(0.0, target.dtype());
     for (std::int64_t s = 0; s < options.num_samples; ++s)
-      expected_log_density = expected_log_density + target.log_density(draws.select(0, s));
+      log_density_sum = log_density_sum + target.log_density(draws.select(0, s));
     const Tensor elbo =
-        expected_log_density / static_cast<double>(options.num_samples) + q.entropy().sum();
+        log_density_sum / static_cast<double>(options.num_samples) + q.entropy().sum();
     const double value = elbo.item<double>();
     if (std::isnan(value)) fail<ValueError>("advi: the ELBO became nan at step ", step);
     result.elbo.push_back(value);

@@ -45,18 +45,12 @@ Variances variances(const Chains& chains) {
   return {w, (n - 1.0) / n * w + between_over_n};
 }
 
-/// Autocovariances at lags 0 .. n-1, divided by n (the biased estimate Geyer's
-/// sequence is proven for).
-std::vector<double> autocovariance(const std::vector<double>& x) {
-  const std::size_t n = x.size();
-  const double m = mean(x);
-  std::vector<double> acov(n, 0.0);
-  for (std::size_t lag = 0; lag < n; ++lag) {
-    double sum = 0.0;
-    for (std::size_t t = 0; t + lag < n; ++t) sum += (x[t] - m) * (x[t + lag] - m);
-    acov[lag] = sum / static_cast<double>(n);
-  }
-  return acov;
+/// The autocovariance of x at `lag`, divided by n (the biased estimate
+/// Geyer's sequence is proven for).
+double autocovariance(const std::vector<double>& x, double mean, std::size_t lag) {
+  double sum = 0.0;
+  for (std::size_t t = 0; t + lag < x.size(); ++t) sum += (x[t] - mean) * (x[t + lag] - mean);
+  return sum / static_cast<double>(x.size());
 }
 
 double ess(const Chains& chains) {
@@ -64,14 +58,17 @@ double ess(const Chains& chains) {
   const double total = static_cast<double>(n * chains.size());
   const Variances v = variances(chains);
   if (!(v.pooled > 0.0)) return std::numeric_limits<double>::quiet_NaN();
-  std::vector<double> mean_acov(n, 0.0);
-  for (const auto& chain : chains) {
-    const std::vector<double> acov = autocovariance(chain);
-    for (std::size_t t = 0; t < n; ++t) mean_acov[t] += acov[t] / chains.size();
-  }
-  // Stan's combined autocorrelation: within-chain autocovariance, corrected by
-  // the between-chain variance when chains disagree.
-  auto rho = [&](std::size_t t) { return 1.0 - (v.within - mean_acov[t]) / v.pooled; };
+  std::vector<double> means;
+  for (const auto& chain : chains) means.push_back(mean(chain));
+  // Stan's combined autocorrelation: the chains' mean autocovariance,
+  // corrected by the between-chain variance when chains disagree. Computed
+  // lag by lag, only as far as the sequence below reads: O(n) per lag.
+  auto rho = [&](std::size_t lag) {
+    double mean_acov = 0.0;
+    for (std::size_t c = 0; c < chains.size(); ++c)
+      mean_acov += autocovariance(chains[c], means[c], lag) / static_cast<double>(chains.size());
+    return 1.0 - (v.within - mean_acov) / v.pooled;
+  };
   // Geyer (1992): sums of adjacent pairs are positive and decreasing for a
   // reversible chain; stop at the first negative one and enforce monotonicity.
   double sum_pairs = 0.0;
