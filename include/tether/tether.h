@@ -13,7 +13,8 @@
 // parameter.h, constraint.h, constraint_library.h, projection.h, manifold.h (constrained
 // parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,
 // learning-rate schedulers, gradient clipping); train/ (training checkpoints);
-// distributions/ (probability distributions: log_prob, sample, rsample).
+// distributions/ (probability distributions: log_prob, sample, rsample); inference/
+// (Hamiltonian Monte Carlo, variational inference, Laplace approximation).
 #pragma once
 
 #include "tether/allocator.h"
@@ -27,6 +28,7 @@
 #include "tether/generator.h"
 #include "tether/grad_mode.h"
 #include "tether/gradcheck.h"
+#include "tether/inference/inference.h"
 #include "tether/manifold.h"
 #include "tether/nn/activation.h"
 #include "tether/nn/checkpoint.h"
