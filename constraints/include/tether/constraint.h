@@ -201,7 +201,7 @@ class ComputedParameter final : public Parameter {
   /// every event: a 0-d tensor recorded so that gradients reach the raw
   /// inputs, the term a density over the unconstrained space adds. Throws
   /// ValueError naming the constraint when it is not a bijection.
-  Tensor log_abs_det_jacobian();
+  Tensor log_abs_det_jacobian() override;
   /// How many times the constraint's forward has run (for tests and diagnostics).
   std::uint64_t recompute_count() const { return recompute_count_; }
 
