@@ -208,3 +208,20 @@ TEST_CASE(
   CHECK(no_priors.log_prior().item<double>() == 0.0);
   CHECK_THROWS_WITH(no_priors.loc->log_prior(), Contains("no prior"));
 }
+
+TEST_CASE(
+    "log_prior of a unit_vector slot adds Stan's auxiliary-radius term, -|raw|^2 / 2, in "
+    "place of a Jacobian") {
+  struct Direction : nn::Module {
+    std::shared_ptr<Parameter> u;
+    Direction() {
+      register_parameter("u", u, f64({0.0}));
+      u = std::make_shared<ComputedParameter>(constraints::unit_vector(),
+                                              std::vector<Tensor>{f64({3.0, 4.0})});
+      u->set_prior(prior(Normal(f64(0), f64(1))));
+    }
+  } model;
+  const double density = -0.5 * (0.6 * 0.6 + 0.8 * 0.8) - 2 * log_sqrt_2pi;
+  CHECK(model.log_prior(false).item<double>() == Approx(density).epsilon(1e-12));
+  CHECK(model.log_prior().item<double>() == Approx(density - 12.5).epsilon(1e-12));
+}

@@ -123,7 +123,8 @@ class Module {
   /// values themselves. docs/BIJECTORS.md works an example of both.
   ///
   /// Throws ValueError naming the slot when a slot with a prior has no
-  /// Jacobian (its constraint is not a bijection, or a projection keeps its
+  /// Jacobian (its constraint is not a bijection, unit_vector aside: it adds
+  /// Stan's auxiliary-radius term; or a projection keeps its
   /// trainables) while include_jacobian is true, or when a prior's
   /// log_density refuses the value (a distribution's validation of its support).
   Tensor log_prior(bool include_jacobian = true);
