@@ -225,3 +225,20 @@ TEST_CASE(
   CHECK(model.log_prior(false).item<double>() == Approx(density).epsilon(1e-12));
   CHECK(model.log_prior().item<double>() == Approx(density - 12.5).epsilon(1e-12));
 }
+
+TEST_CASE(
+    "log_prior with the Jacobian of a projected slot is a ValueError naming the slot; "
+    "without it, the value's density") {
+  struct Clipped : nn::Module {
+    std::shared_ptr<Parameter> scale;
+    Clipped() {
+      register_parameter("scale", scale, f64({0.5}));
+      scale = project_non_negative(scale);
+      scale->set_prior(prior(HalfNormal(f64(1))));
+    }
+  } model;
+  CHECK_THROWS_WITH(model.log_prior(),
+                    Contains("slot \"scale\"") && Contains("projection or retraction"));
+  CHECK(model.log_prior(false).item<double>() ==
+        Approx(std::log(2.0) - log_sqrt_2pi - 0.125).epsilon(1e-12));
+}
