@@ -66,6 +66,18 @@ std::vector<Tensor> model_inputs() {
   return {f64(loc_raw), f64(scale_raw), f64(w_raw), f64(rate_raw)};
 }
 
+/// A module with one slot, `name`: a raw parameter holding `initial`, replaced
+/// by wrap(it) when wrap is given (a constraint or a projection), with `prior`.
+struct OneSlot : nn::Module {
+  using Wrap = std::function<std::shared_ptr<Parameter>(const std::shared_ptr<Parameter>&)>;
+  std::shared_ptr<Parameter> slot;
+  OneSlot(std::string name, Tensor initial, const Wrap& wrap, Prior prior) {
+    register_parameter(std::move(name), slot, std::move(initial));
+    if (wrap) slot = wrap(slot);
+    slot->set_prior(std::move(prior));
+  }
+};
+
 }  // namespace
 
 TEST_CASE(
@@ -120,23 +132,21 @@ TEST_CASE(
   // raw = log s): n becomes n - 1, s^2 = (sqrt(49) - 3) / 2 = 2.
   const Tensor y = f64({1.0, -2.0, 2.0, -1.0});
   const auto map_estimate = [&](bool include_jacobian) {
-    struct Scale : nn::Module {
-      std::shared_ptr<Parameter> sigma;
-      Scale() {
-        register_parameter("sigma", sigma, f64({0.0}));
-        sigma = constrain(sigma, constraints::positive(constraints::PositiveMap::exp),
-                          ValuePolicy::as_raw);
-        sigma->set_prior(prior(HalfNormal(f64(1))));
-      }
-    } model;
+    OneSlot model(
+        "sigma", f64({0.0}),
+        [](const std::shared_ptr<Parameter>& p) {
+          return constrain(p, constraints::positive(constraints::PositiveMap::exp),
+                           ValuePolicy::as_raw);
+        },
+        prior(HalfNormal(f64(1))));
     optim::SGD sgd(model.parameters(), {.lr = 0.05});
     for (int step = 0; step < 300; ++step) {
       sgd.zero_grad();
-      const Tensor log_likelihood = sum(Normal(f64(0), model.sigma->value()).log_prob(y));
+      const Tensor log_likelihood = sum(Normal(f64(0), model.slot->value()).log_prob(y));
       (-(log_likelihood + model.log_prior(include_jacobian))).backward();
       sgd.step();
     }
-    return model.sigma->value().item<double>();
+    return model.slot->value().item<double>();
   };
   CHECK(map_estimate(false) == Approx(std::sqrt((std::sqrt(56.0) - 4) / 2)).epsilon(1e-9));
   CHECK(map_estimate(true) == Approx(std::sqrt(2.0)).epsilon(1e-9));
@@ -145,19 +155,15 @@ TEST_CASE(
 TEST_CASE(
     "log_prior with the Jacobian of a slot whose constraint is not a bijection is a "
     "ValueError naming the slot and the constraint; without it, the value's density") {
-  struct Sym : nn::Module {
-    std::shared_ptr<Parameter> weight;
-    Sym() {
-      register_parameter("weight", weight, f64({1.0, 0.2, -0.4, 2.0}).reshape({2, 2}));
-      weight = constrain(weight, constraints::symmetric());
-      weight->set_prior(prior(Normal(f64(0), f64(1))));
-    }
-  } model;
+  OneSlot model(
+      "weight", f64({1.0, 0.2, -0.4, 2.0}).reshape({2, 2}),
+      [](const std::shared_ptr<Parameter>& p) { return constrain(p, constraints::symmetric()); },
+      prior(Normal(f64(0), f64(1))));
   CHECK_THROWS_AS(model.log_prior(), ValueError);
   CHECK_THROWS_WITH(model.log_prior(), Contains("slot \"weight\"") && Contains("symmetric") &&
                                            Contains("not a bijection") &&
                                            Contains("log_prior(false)"));
-  const Tensor value = model.weight->value();
+  const Tensor value = model.slot->value();
   CHECK(model.log_prior(false).item<double>() ==
         Approx(sum(Normal(f64(0), f64(1)).log_prob(value)).item<double>()));
 }
@@ -165,13 +171,7 @@ TEST_CASE(
 TEST_CASE(
     "log_prior of a value outside its prior's support is the distribution's ValueError, "
     "naming the slot") {
-  struct Loose : nn::Module {
-    std::shared_ptr<Parameter> scale;
-    Loose() {
-      register_parameter("scale", scale, f64({-0.5}));
-      scale->set_prior(prior(HalfNormal(f64(1))));
-    }
-  } model;
+  OneSlot model("scale", f64({-0.5}), {}, prior(HalfNormal(f64(1))));
   CHECK_THROWS_AS(model.log_prior(), ValueError);
   CHECK_THROWS_WITH(model.log_prior(false), Contains("slot \"scale\"") && Contains("HalfNormal"));
 }
@@ -212,15 +212,13 @@ TEST_CASE(
 TEST_CASE(
     "log_prior of a unit_vector slot adds Stan's auxiliary-radius term, -|raw|^2 / 2, in "
     "place of a Jacobian") {
-  struct Direction : nn::Module {
-    std::shared_ptr<Parameter> u;
-    Direction() {
-      register_parameter("u", u, f64({0.0}));
-      u = std::make_shared<ComputedParameter>(constraints::unit_vector(),
-                                              std::vector<Tensor>{f64({3.0, 4.0})});
-      u->set_prior(prior(Normal(f64(0), f64(1))));
-    }
-  } model;
+  OneSlot model(
+      "u", f64({0.0}),
+      [](const std::shared_ptr<Parameter>&) -> std::shared_ptr<Parameter> {
+        return std::make_shared<ComputedParameter>(constraints::unit_vector(),
+                                                   std::vector<Tensor>{f64({3.0, 4.0})});
+      },
+      prior(Normal(f64(0), f64(1))));
   const double density = -0.5 * (0.6 * 0.6 + 0.8 * 0.8) - 2 * log_sqrt_2pi;
   CHECK(model.log_prior(false).item<double>() == Approx(density).epsilon(1e-12));
   CHECK(model.log_prior().item<double>() == Approx(density - 12.5).epsilon(1e-12));
@@ -229,14 +227,7 @@ TEST_CASE(
 TEST_CASE(
     "log_prior with the Jacobian of a projected slot is a ValueError naming the slot; "
     "without it, the value's density") {
-  struct Clipped : nn::Module {
-    std::shared_ptr<Parameter> scale;
-    Clipped() {
-      register_parameter("scale", scale, f64({0.5}));
-      scale = project_non_negative(scale);
-      scale->set_prior(prior(HalfNormal(f64(1))));
-    }
-  } model;
+  OneSlot model("scale", f64({0.5}), project_non_negative, prior(HalfNormal(f64(1))));
   CHECK_THROWS_WITH(model.log_prior(),
                     Contains("slot \"scale\"") && Contains("projection or retraction"));
   CHECK(model.log_prior(false).item<double>() ==
