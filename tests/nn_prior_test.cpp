@@ -133,7 +133,7 @@ TEST_CASE(
   const Tensor y = f64({1.0, -2.0, 2.0, -1.0});
   const auto map_estimate = [&](bool include_jacobian) {
     OneSlot model(
-        "sigma", f64({0.0}),
+        "sigma", f64(0.0),
         [](const std::shared_ptr<Parameter>& p) {
           return constrain(p, constraints::positive(constraints::PositiveMap::exp),
                            ValuePolicy::as_raw);
@@ -171,7 +171,7 @@ TEST_CASE(
 TEST_CASE(
     "log_prior of a value outside its prior's support is the distribution's ValueError, "
     "naming the slot") {
-  OneSlot model("scale", f64({-0.5}), {}, prior(HalfNormal(f64(1))));
+  OneSlot model("scale", f64(-0.5), {}, prior(HalfNormal(f64(1))));
   CHECK_THROWS_AS(model.log_prior(), ValueError);
   CHECK_THROWS_WITH(model.log_prior(false), Contains("slot \"scale\"") && Contains("HalfNormal"));
 }
@@ -180,8 +180,8 @@ TEST_CASE("a parameter shared by two slots adds its prior to log_prior once") {
   struct Tied : nn::Module {
     std::shared_ptr<Parameter> a, b;
     Tied() {
-      register_parameter("a", a, f64({0.5}));
-      register_parameter("b", b, f64({0.0}));
+      register_parameter("a", a, f64(0.5));
+      register_parameter("b", b, f64(0.0));
       a->set_prior(prior(Normal(f64(0), f64(1))));
       b = a;
     }
@@ -213,7 +213,7 @@ TEST_CASE(
     "log_prior of a unit_vector slot adds Stan's auxiliary-radius term, -|raw|^2 / 2, in "
     "place of a Jacobian") {
   OneSlot model(
-      "u", f64({0.0}),
+      "u", f64(0.0),
       [](const std::shared_ptr<Parameter>&) -> std::shared_ptr<Parameter> {
         return std::make_shared<ComputedParameter>(constraints::unit_vector(),
                                                    std::vector<Tensor>{f64({3.0, 4.0})});
@@ -227,7 +227,7 @@ TEST_CASE(
 TEST_CASE(
     "log_prior with the Jacobian of a projected slot is a ValueError naming the slot; "
     "without it, the value's density") {
-  OneSlot model("scale", f64({0.5}), project_non_negative, prior(HalfNormal(f64(1))));
+  OneSlot model("scale", f64(0.5), project_non_negative, prior(HalfNormal(f64(1))));
   CHECK_THROWS_WITH(model.log_prior(),
                     Contains("slot \"scale\"") && Contains("projection or retraction"));
   CHECK(model.log_prior(false).item<double>() ==
