@@ -456,8 +456,10 @@ Tensor ComputedParameter::compute() {
 
 Tensor ComputedParameter::log_abs_det_jacobian() {
   const Tensor value = this->value();
-  // Not a bijection: the constraint's own error already names it.
-  if (!constraint_->is_bijection()) return constraint_->log_abs_det_jacobian(raw_inputs_, value);
+  // Not a bijection: the constraint's own error already names it (or, for
+  // unit_vector, it returns Stan's auxiliary-radius term, summed like a Jacobian).
+  if (!constraint_->is_bijection())
+    return sum(constraint_->log_abs_det_jacobian(raw_inputs_, value));
   return naming_errors(*constraint_, "log_abs_det_jacobian of raw", shapes_of(raw_inputs_),
                        [&] { return sum(constraint_->log_abs_det_jacobian(raw_inputs_, value)); });
 }

@@ -1,6 +1,8 @@
 #include "tether/parameter.h"
 
+#include "tether/error.h"
 #include "tether/grad_mode.h"
+#include "tether/ops.h"
 
 namespace tether {
 
@@ -40,8 +42,38 @@ void Parameter::to(Device device) {
   replace_data([device](const Tensor& t) { return t.to(device); });
 }
 
+void Parameter::set_prior(Prior prior) {
+  if (!prior.log_density)
+    fail<ValueError>("set_prior: the prior \"", prior.name, "\" has no log_density");
+  prior_ = std::move(prior);
+}
+
+Tensor Parameter::log_prior(bool include_jacobian) {
+  if (!prior_) fail<ValueError>("log_prior: the parameter has no prior (set_prior)");
+  Tensor total = sum(prior_->log_density(value()));
+  if (!include_jacobian) return total;
+  try {
+    return total + log_abs_det_jacobian();
+  } catch (const ValueError& error) {
+    // Say which way out there is: the value's own density needs no Jacobian.
+    fail<ValueError>("log_prior with the Jacobian (prior ", prior_->name, "): ", error.what(),
+                     "; log_prior(false) gives the density of the value instead");
+  }
+}
+
+Tensor Parameter::log_abs_det_jacobian() {
+  fail<ValueError>(
+      "log_abs_det_jacobian: the parameter's trainables are kept on its set by a "
+      "projection or retraction, not mapped onto it from unconstrained inputs, so "
+      "there is no density over unconstrained inputs");
+}
+
 RawParameter::RawParameter(Tensor tensor) : tensor_(std::move(tensor)) {
   if (tensor_.is_floating_point() && !tensor_.requires_grad()) tensor_.requires_grad_();
+}
+
+Tensor RawParameter::log_abs_det_jacobian() {
+  return zeros({}, tensor_.options());
 }
 
 std::shared_ptr<Parameter> make_parameter(Tensor tensor) {

@@ -7,6 +7,7 @@
 #include "tether/error.h"
 #include "tether/grad_mode.h"
 #include "tether/nn/checkpoint.h"
+#include "tether/ops.h"
 
 namespace tether::nn {
 
@@ -69,6 +70,21 @@ std::vector<Tensor> Module::parameters() {
   std::vector<Tensor> all;
   for (auto& [name, tensor] : named_parameters()) all.push_back(tensor);
   return all;
+}
+
+Tensor Module::log_prior(bool include_jacobian) {
+  Tensor total;
+  std::set<const Parameter*> seen;
+  for (auto& [slot, parameter] : named_slots()) {
+    if (!parameter->prior() || !seen.insert(parameter.get()).second) continue;
+    try {
+      const Tensor term = parameter->log_prior(include_jacobian);
+      total = total.defined() ? total + term : term;
+    } catch (const ValueError& error) {
+      fail<ValueError>("log_prior: slot \"", slot, "\": ", error.what());
+    }
+  }
+  return total.defined() ? total : zeros({});
 }
 
 std::vector<Module::PytorchNames> Module::pytorch_names() {

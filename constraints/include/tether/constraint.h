@@ -200,8 +200,9 @@ class ComputedParameter final : public Parameter {
   /// The log-det-Jacobian of the constraint at the raw inputs, summed over
   /// every event: a 0-d tensor recorded so that gradients reach the raw
   /// inputs, the term a density over the unconstrained space adds. Throws
-  /// ValueError naming the constraint when it is not a bijection.
-  Tensor log_abs_det_jacobian();
+  /// ValueError naming the constraint when it is not a bijection (unit_vector
+  /// gives its auxiliary-radius term, summed, instead).
+  Tensor log_abs_det_jacobian() override;
   /// How many times the constraint's forward has run (for tests and diagnostics).
   std::uint64_t recompute_count() const { return recompute_count_; }
 

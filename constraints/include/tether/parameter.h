@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,15 @@ namespace tether {
 
 /// Tensors with names relative to their owner ("raw", "u", ...).
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+/// A prior over a parameter's value: a log density of the value, whose entries
+/// are summed (one per element or per event, as the density likes). The
+/// constraints layer knows no distributions; tether::distributions::prior(d)
+/// makes one from a distribution's log_prob.
+struct Prior {
+  std::string name;  ///< shown in errors: "HalfNormal"
+  std::function<Tensor(const Tensor& value)> log_density;
+};
 
 class Parameter {
  public:
@@ -47,6 +57,28 @@ class Parameter {
   /// (throws DeviceError for a device this build cannot use).
   void to(Device device);
 
+  /// Puts a prior over value() (replacing any earlier one). A prior is code,
+  /// not state: state dicts neither save nor load it, and constrain() and
+  /// freeze() make new parameters without it, so set it on the slot's final
+  /// parameter. Throws ValueError when `prior` has no log_density.
+  void set_prior(Prior prior);
+  void clear_prior() { prior_.reset(); }
+  const std::optional<Prior>& prior() const { return prior_; }
+  /// The prior's log density of value(), summed to a 0-d tensor recorded so
+  /// that gradients reach the trainables. With include_jacobian, plus
+  /// log_abs_det_jacobian(): the log density of the trainables themselves
+  /// (what HMC and ADVI explore); without, the log density of the value (whose
+  /// mode is the MAP value). Throws ValueError when there is no prior, when
+  /// include_jacobian meets a parameter without a Jacobian, and as the prior's
+  /// log_density throws (a distribution's validation of its support).
+  Tensor log_prior(bool include_jacobian = true);
+  /// log |det d value / d trainables| summed to a 0-d tensor: 0 for a raw
+  /// parameter, the constraint's for a computed one (ValueError when it is not
+  /// a bijection). The default, for parameters whose trainables are not
+  /// unconstrained (a projection or retraction keeps them on their set), throws
+  /// ValueError.
+  virtual Tensor log_abs_det_jacobian();
+
  protected:
   /// Called by to() after it replaced tensors' data: drop what was derived
   /// from the old data.
@@ -55,6 +87,8 @@ class Parameter {
   bool training_ = true;
 
  private:
+  std::optional<Prior> prior_;
+
   void replace_data(const std::function<Tensor(const Tensor&)>& convert);
 };
 
@@ -67,6 +101,8 @@ class RawParameter final : public Parameter {
   Tensor value() override { return tensor_; }
   NamedTensors trainables() override { return {{"", tensor_}}; }
   const Tensor& tensor() const { return tensor_; }
+  /// A raw parameter is its own trainable: 0.
+  Tensor log_abs_det_jacobian() override;
 
  private:
   Tensor tensor_;

@@ -6,3 +6,4 @@
 #include "tether/distributions/discrete.h"
 #include "tether/distributions/distribution.h"
 #include "tether/distributions/multivariate_normal.h"
+#include "tether/distributions/prior.h"

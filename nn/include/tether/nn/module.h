@@ -110,6 +110,25 @@ class Module {
     return load(path, LoadOptions{.strict = strict});
   }
 
+  /// The sum, over every parameter slot here and in the children that has a
+  /// prior (Parameter::set_prior), of Parameter::log_prior(include_jacobian):
+  /// a 0-d tensor whose gradients reach the trainables. A parameter shared by
+  /// several slots counts once; without priors, 0.
+  ///
+  /// include_jacobian = true (the default) adds each computed parameter's
+  /// log-det-Jacobian, giving the log density over the unconstrained raw
+  /// inputs: the target of HMC, ADVI and a Laplace approximation in raw
+  /// space, and a MAP whose optimum is the mode in raw space. false gives the
+  /// log density of the constrained values: its optimum is the MAP of the
+  /// values themselves. docs/BIJECTORS.md works an example of both.
+  ///
+  /// Throws ValueError naming the slot when a slot with a prior has no
+  /// Jacobian (its constraint is not a bijection, unit_vector aside: it adds
+  /// Stan's auxiliary-radius term; or a projection keeps its
+  /// trainables) while include_jacobian is true, or when a prior's
+  /// log_density refuses the value (a distribution's validation of its support).
+  Tensor log_prior(bool include_jacobian = true);
+
   /// Training or evaluation mode for this module, its children and their
   /// parameters (and so their constraints).
   void train(bool on = true);
