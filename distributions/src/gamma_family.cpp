@@ -84,8 +84,51 @@ Tensor draw_each(const Tensor& param, const Shape& shape, Draw draw, bool positi
   return tensor(out, shape, param.dtype()).to(param.device());
 }
 
+/// digamma of x > 0: the recurrence up to 6, then the asymptotic series.
+double digamma_of(double x) {
+  double shift = 0.0;
+  for (; x < 6.0; x += 1.0) shift -= 1.0 / x;
+  const double f = 1.0 / (x * x);
+  return shift + std::log(x) - 0.5 / x -
+         f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))));
+}
+
+/// dx/da for a draw x of Gamma(a, 1) held at its quantile: -(dP/da) / f, the
+/// implicit reparametrisation gradient, from the series P(a, x) = sum_n
+/// x^(a+n) e^-x / Gamma(a+n+1) differentiated term by term and divided by
+/// the density f(x) = x^(a-1) e^-x / Gamma(a). Its n-th term is x^(n+1)
+/// Gamma(a) / Gamma(a+n+1) (log x - digamma(a+n+1)); both factors follow by
+/// recurrence, and the terms fall off once n passes x - a.
+double standard_gamma_grad(double a, double x) {
+  const double log_x = std::log(x);
+  double weight = x / a, psi = digamma_of(a + 1.0), sum = 0.0;
+  for (double n = 0.0; n < 1e6; n += 1.0) {
+    const double term = weight * (log_x - psi);
+    sum += term;
+    if (n > x - a && std::abs(term) <= 1e-17 * std::abs(sum)) break;
+    weight *= x / (a + n + 1.0);
+    psi += 1.0 / (a + n + 1.0);
+  }
+  return -sum;
+}
+
+/// Gamma(concentration, 1) draws of `shape`: their values from
+/// Marsaglia-Tsang, and where concentration requires grad, the implicit
+/// gradient dx/da through x + (dx/da) (a - a.detach()), whose value is x.
 Tensor gamma_draw(const Tensor& concentration, const Shape& shape) {
-  return draw_each(concentration, shape, standard_gamma, true);
+  const Tensor x = draw_each(concentration, shape, standard_gamma, true);
+  if (!is_grad_enabled() || !concentration.requires_grad()) return x;
+  Tensor slope;
+  {
+    NoGradGuard no_grad;
+    const Tensor a = concentration.detach().expand(shape).contiguous();
+    const std::vector<double> as = a.to(DType::f64).to_vector<double>();
+    const std::vector<double> xs = x.to(DType::f64).to_vector<double>();
+    std::vector<double> slopes(xs.size());
+    for (std::size_t i = 0; i < xs.size(); ++i) slopes[i] = standard_gamma_grad(as[i], xs[i]);
+    slope = tensor(slopes, shape, x.dtype()).to(x.device());
+  }
+  return x + slope * (concentration - concentration.detach());
 }
 
 /// log B(a) = sum lgamma(a_i) - lgamma(sum a_i) over the last dim of `a`,
@@ -135,9 +178,8 @@ Tensor Gamma::log_prob(const Tensor& value) const {
   return xlogy(a, rate()) + xlogy(a - 1.0, value) - rate() * value - lgamma(a);
 }
 
-Tensor Gamma::sample(const Shape& sample_shape) const {
-  NoGradGuard no_grad;
-  return standard_draw(sample_shape) / rate().detach();
+Tensor Gamma::rsample(const Shape& sample_shape) const {
+  return standard_draw(sample_shape) / rate();
 }
 
 Tensor Gamma::mean() const {
@@ -167,9 +209,8 @@ Tensor InverseGamma::log_prob(const Tensor& value) const {
   return xlogy(a, rate()) - lgamma(a) - (a + 1.0) * log(value) - rate() / value;
 }
 
-Tensor InverseGamma::sample(const Shape& sample_shape) const {
-  NoGradGuard no_grad;
-  return rate().detach() / standard_draw(sample_shape);
+Tensor InverseGamma::rsample(const Shape& sample_shape) const {
+  return rate() / standard_draw(sample_shape);
 }
 
 Tensor InverseGamma::mean() const {
@@ -211,8 +252,7 @@ Tensor Beta::log_prob(const Tensor& value) const {
                             stack({value.expand(shape), 1.0 - value.expand(shape)}, -1));
 }
 
-Tensor Beta::sample(const Shape& sample_shape) const {
-  NoGradGuard no_grad;
+Tensor Beta::rsample(const Shape& sample_shape) const {
   const Shape shape = extended_shape(sample_shape);
   const Tensor x = gamma_draw(concentration1_, shape), y = gamma_draw(concentration0_, shape);
   return x / (x + y);
@@ -258,8 +298,7 @@ Tensor Dirichlet::log_prob(const Tensor& value) const {
   return dirichlet_log_prob(concentration_, value);
 }
 
-Tensor Dirichlet::sample(const Shape& sample_shape) const {
-  NoGradGuard no_grad;
+Tensor Dirichlet::rsample(const Shape& sample_shape) const {
   const Tensor g = gamma_draw(concentration_, extended_shape(sample_shape));
   return g / g.sum({-1}, true);
 }
@@ -308,19 +347,15 @@ Tensor StudentT::log_prob(const Tensor& value) const {
 }
 
 Tensor StudentT::rsample(const Shape& sample_shape) const {
-  if (is_grad_enabled() && df_.requires_grad())
-    fail<ValueError>(name(),
-                     ": rsample is not differentiable in df (gamma draws are not "
-                     "reparametrised); detach df or use sample");
-  Tensor t;
+  // N(0, 1) / sqrt(chi2(df) / df), with chi2(df) = 2 Gamma(df / 2, 1).
+  const Shape shape = extended_shape(sample_shape);
+  const Tensor chi2 = 2.0 * gamma_draw(0.5 * df_, shape);
+  Tensor normal;
   {
     NoGradGuard no_grad;
-    // N(0, 1) / sqrt(chi2(df) / df), with chi2(df) = 2 Gamma(df / 2, 1).
-    const Shape shape = extended_shape(sample_shape);
-    const Tensor chi2 = 2.0 * gamma_draw(0.5 * df_, shape);
-    t = randn(shape, df_.options()) * rsqrt(chi2 / df_);
+    normal = randn(shape, df_.options());
   }
-  return loc_ + scale_ * t;
+  return loc_ + scale_ * normal * rsqrt(chi2 / df_);
 }
 
 Tensor StudentT::mean() const {

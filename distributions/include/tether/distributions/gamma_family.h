@@ -6,10 +6,11 @@
 // Sampling draws standard gammas by Marsaglia and Tsang's method from the
 // global generator (Beta and Dirichlet normalise gammas, StudentT divides a
 // normal by a chi-square's root, Poisson inverts its CDF or uses Hörmann's
-// PTRS). torch reparametrises gamma draws with an implicit gradient in the
-// concentration; tether does not (it would need the derivative of the
-// incomplete gamma function), so Gamma, InverseGamma, Beta and Dirichlet have
-// no rsample, and StudentT's rsample is differentiable in loc and scale only.
+// PTRS). All but Poisson are reparametrised as torch's: a gamma draw x
+// carries the implicit gradient dx/da = -(dP(a, x)/da) / f(x) in its
+// concentration a (P the regularised incomplete gamma function, f the
+// density), so rsample is differentiable in every parameter (first order:
+// the gradient itself is not differentiated again).
 #pragma once
 
 #include <memory>
@@ -29,7 +30,8 @@ class ShapeRate : public Distribution {
 
  protected:
   ShapeRate(std::string name, Param concentration, Param rate, std::optional<bool> validate_args);
-  /// Standard gamma draws (rate 1) of shape extended_shape(sample_shape), outside the graph.
+  /// Standard gamma draws (rate 1) of shape extended_shape(sample_shape),
+  /// differentiable in the concentration (the implicit gradient).
   Tensor standard_draw(const Shape& sample_shape) const;
 
  private:
@@ -42,7 +44,8 @@ class Gamma final : public ShapeRate {
  public:
   Gamma(Param concentration, Param rate, std::optional<bool> validate_args = std::nullopt);
   Tensor log_prob(const Tensor& value) const override;
-  Tensor sample(const Shape& sample_shape = {}) const override;
+  bool has_rsample() const override { return true; }
+  Tensor rsample(const Shape& sample_shape = {}) const override;
   Tensor mean() const override;
   Tensor variance() const override;
   Tensor entropy() const override;
@@ -59,7 +62,8 @@ class InverseGamma final : public ShapeRate {
  public:
   InverseGamma(Param concentration, Param rate, std::optional<bool> validate_args = std::nullopt);
   Tensor log_prob(const Tensor& value) const override;
-  Tensor sample(const Shape& sample_shape = {}) const override;
+  bool has_rsample() const override { return true; }
+  Tensor rsample(const Shape& sample_shape = {}) const override;
   Tensor mean() const override;
   Tensor variance() const override;
   Tensor entropy() const override;
@@ -78,7 +82,8 @@ class Beta final : public Distribution {
   const Tensor& concentration1() const { return concentration1_; }
   const Tensor& concentration0() const { return concentration0_; }
   Tensor log_prob(const Tensor& value) const override;
-  Tensor sample(const Shape& sample_shape = {}) const override;
+  bool has_rsample() const override { return true; }
+  Tensor rsample(const Shape& sample_shape = {}) const override;
   Tensor mean() const override;
   Tensor variance() const override;
   Tensor entropy() const override;
@@ -101,7 +106,8 @@ class Dirichlet final : public Distribution {
   explicit Dirichlet(const Tensor& concentration, std::optional<bool> validate_args = std::nullopt);
   const Tensor& concentration() const { return concentration_; }
   Tensor log_prob(const Tensor& value) const override;
-  Tensor sample(const Shape& sample_shape = {}) const override;
+  bool has_rsample() const override { return true; }
+  Tensor rsample(const Shape& sample_shape = {}) const override;
   Tensor mean() const override;
   Tensor variance() const override;
   Tensor entropy() const override;
@@ -129,8 +135,7 @@ class StudentT final : public Distribution {
   const Tensor& scale() const { return scale_; }
   Tensor log_prob(const Tensor& value) const override;
   bool has_rsample() const override { return true; }
-  /// loc + scale * t, t a standard t draw: differentiable in loc and scale; a
-  /// ValueError when df requires grad and grad mode is on (see the file comment).
+  /// loc + scale * z / sqrt(chi2 / df), z standard normal, chi2 = 2 Gamma(df / 2, 1).
   Tensor rsample(const Shape& sample_shape = {}) const override;
   Tensor mean() const override;
   Tensor variance() const override;
