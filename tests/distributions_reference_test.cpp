@@ -64,6 +64,14 @@ const std::map<std::string, Make>& table() {
          return p.count("probs") ? std::make_unique<Categorical>(Probs{p.at("probs")})
                                  : std::make_unique<Categorical>(Logits{p.at("logits")});
        }},
+      {"Gamma", make<Gamma>("concentration", "rate")},
+      {"InverseGamma", make<InverseGamma>("concentration", "rate")},
+      {"Beta", make<Beta>("concentration1", "concentration0")},
+      {"Dirichlet", make<Dirichlet>("concentration")},
+      {"StudentT", make<StudentT>("df", "loc", "scale")},
+      {"Poisson", make<Poisson>("rate")},
+      {"LKJCholesky",  // the reference's factors are 3 x 3
+       [](const Params& p) { return std::make_unique<LKJCholesky>(3, p.at("concentration")); }},
       {"MultivariateNormal",
        [](const Params& p) {
          return p.count("scale_tril") ? std::make_unique<MultivariateNormal>(
@@ -140,7 +148,7 @@ TEST_CASE("log_prob, its gradients, entropy, moments, cdf and icdf match torch.d
                      "distributions.json");
   REQUIRE(file);
   const json data = json::parse(file);
-  REQUIRE(data["cases"].size() >= 28);
+  REQUIRE(data["cases"].size() >= 42);
   for (const auto& c : data["cases"]) replay(c);
 }
 

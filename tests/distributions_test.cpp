@@ -9,40 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "distributions_testing.h"
 #include "tether/tether.h"
 
 namespace tether::distributions {
 namespace {
 
-Tensor f64(const std::vector<double>& values) {
-  return tensor(values, DType::f64);
-}
-
-/// A distribution from its parameters, for gradcheck.
-using Maker = std::function<std::unique_ptr<Distribution>(const std::vector<Tensor>&)>;
-
-/// gradcheck of log_prob(value) in the value and every parameter (f64).
-void gradcheck_log_prob(const char* what, const Maker& make, std::vector<Tensor> params,
-                        const Tensor& value) {
-  INFO(what);
-  params.push_back(value);
-  for (auto& t : params) t = t.detach().clone().requires_grad_();
-  CHECK(gradcheck(
-      [&](const std::vector<Tensor>& x) {
-        const std::vector<Tensor> parameters(x.begin(), x.end() - 1);
-        return make(parameters)->log_prob(x.back());
-      },
-      params));
-}
-
-template <class D>
-Maker two() {
-  return [](const std::vector<Tensor>& p) { return std::make_unique<D>(p[0], p[1]); };
-}
-template <class D>
-Maker one() {
-  return [](const std::vector<Tensor>& p) { return std::make_unique<D>(p[0]); };
-}
+using namespace testing;
 
 TEST_CASE("log_prob passes gradcheck in the value and every parameter", "[distributions]") {
   const Tensor loc = f64({0.5, -1.0, 2.0}), scale = f64({1.5, 0.3, 2.0});
@@ -121,37 +94,17 @@ TEST_CASE("rsample is pathwise: d mean(rsample) / d loc is 1", "[distributions]"
         Approx(-e.detach().mean().item<double>() / 2.0).epsilon(1e-12));
 }
 
-/// The sample mean and variance of n draws agree with `mean` and `variance`
-/// within 5 standard errors (the variance's from the sample's 4th moment).
-void check_moments(const char* what, const Tensor& draws, double mean, double variance) {
-  INFO(what);
-  const std::vector<double> x = draws.to(DType::f64).to_vector<double>();
-  const double n = static_cast<double>(x.size());
-  double m = 0;
-  for (double v : x) m += v / n;
-  double m2 = 0, m4 = 0;
-  for (double v : x) {
-    m2 += (v - m) * (v - m) / n;
-    m4 += std::pow(v - m, 4) / n;
-  }
-  CHECK(std::abs(m - mean) <= 5 * std::sqrt(variance / n));
-  CHECK(std::abs(m2 - variance) <= 5 * std::sqrt((m4 - m2 * m2) / n));
-}
-
 TEST_CASE("20,000 samples have the distribution's mean and variance within 5 standard errors",
           "[distributions]") {
   manual_seed(7);
   const Shape n{20000};
-  const auto moments = [&](const char* what, const Distribution& d) {
-    check_moments(what, d.sample(n), d.mean().item<double>(), d.variance().item<double>());
-  };
-  moments("Normal", Normal(1.0, 2.0));
-  moments("LogNormal", LogNormal(0.2, 0.5));
-  moments("HalfNormal", HalfNormal(1.5));
-  moments("Laplace", Laplace(-1.0, 0.5));
-  moments("Exponential", Exponential(3.0));
-  moments("Uniform", Uniform(-1.0, 3.0));
-  moments("Bernoulli", Bernoulli(Probs{0.3}));
+  check_sample_moments("Normal", Normal(1.0, 2.0));
+  check_sample_moments("LogNormal", LogNormal(0.2, 0.5));
+  check_sample_moments("HalfNormal", HalfNormal(1.5));
+  check_sample_moments("Laplace", Laplace(-1.0, 0.5));
+  check_sample_moments("Exponential", Exponential(3.0));
+  check_sample_moments("Uniform", Uniform(-1.0, 3.0));
+  check_sample_moments("Bernoulli", Bernoulli(Probs{0.3}));
   const MultivariateNormal mvn(f64({0.5, -1.0}),
                                ScaleTril{tensor({1.0, 0.0, 0.5, 2.0}, {2, 2}, DType::f64)});
   const Tensor draws = mvn.sample(n);
@@ -200,18 +153,6 @@ TEST_CASE("parameters broadcast to batch_shape and samples are sample + batch + 
   CHECK(categorical.sample().dtype() == DType::i64);
   CHECK(categorical.log_prob(tensor({0, 2}, DType::i64)).shape() == Shape{2});
   CHECK(Bernoulli(Logits{zeros({2, 2})}).sample({3}).shape() == Shape{3, 2, 2});
-}
-
-/// Runs f and requires a ValueError whose message contains every one of `parts`.
-void require_value_error(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL("no ValueError");
-  } catch (const ValueError& e) {
-    const std::string message = e.what();
-    INFO(message);
-    for (const auto& part : parts) CHECK(message.find(part) != std::string::npos);
-  }
 }
 
 TEST_CASE("invalid parameters are a ValueError naming the distribution and the argument",
