@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "tensor_checks.h"
 #include "tether/tether.h"
 
 using namespace tether;
+using namespace tether::testing;
 
 namespace {
 
@@ -27,10 +29,6 @@ Catch::Generic::PredicateMatcher<std::exception> says(std::vector<std::string> p
         });
       },
       description);
-}
-
-Tensor f64(const std::vector<double>& values, const Shape& shape) {
-  return tensor(values, shape, DType::f64);
 }
 
 }  // namespace

@@ -2,16 +2,10 @@
 // for any input, and the errors for inputs it does not take.
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
+#include "tensor_checks.h"
 
 using namespace tether;
-
-namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.detach() - b.detach())).item<double>();
-}
-
-}  // namespace
+using namespace tether::testing;
 
 TEST_CASE("matrix_exp(A) matrix_exp(-A) is the identity, from small norms to large ones",
           "[matrix_exp]") {

@@ -5,23 +5,13 @@
 
 #include <cmath>
 
+#include "tensor_checks.h"
 #include "tether/backend/host_linalg.h"
 #include "tether/tether.h"
 
 using namespace tether;
+using namespace tether::testing;
 namespace host = tether::backend::host;
-
-namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.to(DType::f64) - b.to(DType::f64))).item<double>();
-}
-
-Tensor f64(const std::vector<double>& values, const Shape& shape) {
-  return tensor(values, shape, DType::f64);
-}
-
-}  // namespace
 
 TEST_CASE("host decompositions compute in f64 and round once into the matrix's dtype", "[linalg]") {
   manual_seed(3);

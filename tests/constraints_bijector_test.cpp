@@ -6,8 +6,10 @@
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include "tensor_checks.h"
 
 using namespace tether;
+using namespace tether::testing;
 using Catch::Matchers::Contains;
 
 namespace {
@@ -71,12 +73,6 @@ std::vector<Tensor> random_points(const Shape& shape, std::uint64_t seed) {
 
 Tensor ladj_at(Constraint& c, const Tensor& raw) {
   return c.log_abs_det_jacobian({raw}, c.forward({raw}));
-}
-
-bool all_finite(const Tensor& x) {
-  for (const double v : x.detach().to(DType::f64).to_vector<double>())
-    if (!std::isfinite(v)) return false;
-  return true;
 }
 
 /// log|det| of a square matrix, as half the log-determinant of its Gram matrix.

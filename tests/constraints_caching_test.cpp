@@ -10,9 +10,11 @@
 #include <vector>
 
 #include "doubling.h"
+#include "tensor_checks.h"
 #include "tether/node.h"
 
 using namespace tether;
+using namespace tether::testing;
 using Catch::Matchers::Contains;
 using tether::testing::Doubling;
 
@@ -41,10 +43,6 @@ void sgd_step(const Tensor& raw, double lr = 0.1) {
   Tensor leaf = raw;
   leaf.sub_(raw.grad(), lr);
   leaf.set_grad(Tensor());
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return (a - b).abs().amax().item<double>();
 }
 
 using ConstrainWeight =

@@ -5,14 +5,12 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include "tensor_checks.h"
 
 using namespace tether;
+using namespace tether::testing;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.detach() - b.detach())).item<double>();
-}
 
 /// The largest deviation of Q^T Q (Q Q^T when wide) from the identity.
 double orthogonality_error(const Tensor& q) {

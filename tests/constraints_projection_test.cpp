@@ -3,18 +3,12 @@
 // feasible value without the optimizer knowing any constraint exists.
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
+#include "tensor_checks.h"
 
 using namespace tether;
+using namespace tether::testing;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.detach() - b.detach())).item<double>();
-}
-
-Tensor f64(const std::vector<double>& values, const Shape& shape) {
-  return tensor(values, shape, DType::f64);
-}
 
 /// The smallest and the largest element.
 std::pair<double, double> extremes(const Tensor& x) {

@@ -4,16 +4,14 @@
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include "tensor_checks.h"
 
 using namespace tether;
+using namespace tether::testing;
 
 namespace {
 
 using Inputs = std::vector<Tensor>;
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.detach() - b.detach())).item<double>();
-}
 
 Tensor buffer(Parameter& parameter, const std::string& name) {
   for (auto& [buffer_name, tensor] : parameter.buffers())

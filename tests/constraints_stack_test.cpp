@@ -3,14 +3,12 @@
 // inside a constraint name it (defect 10).
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
+#include "tensor_checks.h"
 
 using namespace tether;
+using namespace tether::testing;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.detach() - b.detach())).item<double>();
-}
 
 ComputedParameter& computed(const std::shared_ptr<Parameter>& slot) {
   return dynamic_cast<ComputedParameter&>(*slot);

@@ -9,27 +9,13 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include "tensor_checks.h"
 
 using namespace tether;
+using namespace tether::testing;
 using Catch::Matchers::Contains;
 
 namespace {
-
-Tensor f64(const std::vector<double>& values, const Shape& shape) {
-  return tensor(values, shape, DType::f64);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.detach() - b.detach())).item<double>();
-}
-double min_of(const Tensor& x) {
-  return amin(x.detach()).item<double>();
-}
-
-bool all_finite(const Tensor& x) {
-  const std::vector<double> values = x.detach().to_vector<double>();
-  return std::all_of(values.begin(), values.end(), [](double v) { return std::isfinite(v); });
-}
 
 Tensor flat(const Tensor& x) {
   return reshape(x, {x.numel()});

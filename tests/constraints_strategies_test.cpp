@@ -5,26 +5,14 @@
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include "tensor_checks.h"
 
 using namespace tether;
+using namespace tether::testing;
 
 namespace {
 
 using Inputs = std::vector<Tensor>;
-
-Tensor f64(const std::vector<double>& values, const Shape& shape) {
-  return tensor(values, shape, DType::f64);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.detach() - b.detach())).item<double>();
-}
-double min_of(const Tensor& x) {
-  return amin(x.detach()).item<double>();
-}
-double max_of(const Tensor& x) {
-  return amax(x.detach()).item<double>();
-}
 
 /// 1 strictly above the diagonal of the last two dims of `like`, else 0.
 Tensor above_diagonal(const Tensor& like) {

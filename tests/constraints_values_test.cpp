@@ -7,27 +7,14 @@
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include "tensor_checks.h"
 
 using namespace tether;
+using namespace tether::testing;
 
 namespace {
 
 using Inputs = std::vector<Tensor>;
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.detach().to(DType::f64) - b.detach().to(DType::f64))).item<double>();
-}
-double min_of(const Tensor& x) {
-  return amin(x.detach()).item<double>();
-}
-double max_of(const Tensor& x) {
-  return amax(x.detach()).item<double>();
-}
-bool all_finite(const Tensor& x) {
-  for (double v : x.detach().to_vector<double>())
-    if (!std::isfinite(v)) return false;
-  return true;
-}
 
 /// Within rounding of the dtype: a kept value may move this far (relative).
 double tolerance(DType dtype) {
@@ -59,10 +46,6 @@ struct Strategy {
   /// The shape of a layer weight it constrains: Linear(in = [1], out = [0]).
   Shape weight_shape = {3, 3};
 };
-
-Tensor f64(const std::vector<double>& values, const Shape& shape) {
-  return tensor(values, shape, DType::f64);
-}
 
 std::vector<Strategy> strategies() {
   using namespace constraints;

@@ -10,8 +10,10 @@
 #include <iostream>
 #include <string>
 #include <vector>
+#include "tensor_checks.h"
 
 using namespace tether;
+using tether::testing::max_abs_diff;
 
 namespace {
 
@@ -192,10 +194,6 @@ void check_against_reference(const nn::RecurrentOptions& options) {
   const RefResult gru_zero =
       ref_run(ref_gru_step, ref_weights(*gru), s, x.to_vector<double>(), zero, zero);
   check_close(gru->forward(x).h, gru_zero.h);
-}
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.detach() - b.detach())).item<double>();
 }
 
 }  // namespace

@@ -12,16 +12,14 @@
 #include <memory>
 #include <string>
 #include <vector>
+#include "tensor_checks.h"
 
 using namespace tether;
+using namespace tether::testing;
 using Catch::Matchers::Contains;
 using optim::Optimizer;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  return amax(abs(a.to(DType::f64) - b.to(DType::f64))).item<double>();
-}
 
 /// A Stiefel parameter from a random f32 matrix of `shape`.
 std::shared_ptr<ManifoldParameter> random_stiefel(const Shape& shape, std::uint64_t seed) {
