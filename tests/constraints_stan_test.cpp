@@ -413,3 +413,13 @@ TEST_CASE("the nearest ordered vector is the isotonic regression, kept strictly 
   CHECK(min_of(positive) > 0);
   CHECK(min_of(steps_of(positive)) > 0);
 }
+
+TEST_CASE("a Stan transform given no raw input, or an undefined one, throws a ValueError naming it",
+          "[constraints][stan][errors]") {
+  const auto ordered = constraints::ordered();
+  CHECK_THROWS_WITH(ordered->forward({}), Contains("ordered: expected one raw input, got 0"));
+  CHECK_THROWS_WITH(ordered->forward({Tensor()}),
+                    Contains("ordered: expected a defined raw input, got an undefined one"));
+  CHECK_THROWS_WITH(ordered->log_abs_det_jacobian({}, zeros({3})),
+                    Contains("ordered: expected one raw input, got 0"));
+}

@@ -196,13 +196,20 @@ TEST_CASE("stiefel() of a wide matrix makes its rows orthonormal, and the optimi
   CHECK(max_abs_diff(matmul(w->value(), w->value().t()), eye(3)) < 1e-6);
 }
 
-TEST_CASE("stiefel() of a tensor that is not a matrix throws a ShapeError naming stiefel",
-          "[optim][riemannian][errors]") {
+TEST_CASE(
+    "stiefel() of a tensor that is not a matrix, or an empty one, throws a ShapeError naming "
+    "stiefel",
+    "[optim][riemannian][errors]") {
   check_error<ShapeError>(
       [] {
         stiefel(make_parameter(randn({2, 3, 4})));
       },
-      "stiefel: expected a matrix [n, p], got [2, 3, 4]");
+      "stiefel: expected a matrix [n, p] with n, p >= 1, got [2, 3, 4]");
+  check_error<ShapeError>(
+      [] {
+        stiefel(make_parameter(zeros({0, 3})));
+      },
+      "stiefel: expected a matrix [n, p] with n, p >= 1, got [0, 3]");
   auto w = random_stiefel({4, 2}, 8);
   check_error<ValueError>([&] { stiefel(w); }, "stiefel: the parameter is already");
 }

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "tether/error.h"
+#include "tether/tensor.h"
 
 namespace tether::detail {
 
@@ -18,6 +21,15 @@ inline void check_finite(const char* op, const char* what, double value) {
 inline void check_positive(const char* op, const char* what, double value) {
   check_finite(op, what, value);
   if (!(value > 0)) fail<ValueError>(op, ": expected a positive ", what, ", got ", value);
+}
+
+/// The one raw input of constraint `name`; ValueError unless `raw` holds
+/// exactly one defined tensor.
+inline const Tensor& single_raw_input(const std::string& name, const std::vector<Tensor>& raw) {
+  if (raw.size() != 1) fail<ValueError>(name, ": expected one raw input, got ", raw.size());
+  if (!raw[0].defined())
+    fail<ValueError>(name, ": expected a defined raw input, got an undefined one");
+  return raw[0];
 }
 
 }  // namespace tether::detail

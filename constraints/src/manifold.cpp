@@ -44,7 +44,8 @@ Tensor symmetric_part(const Tensor& m) {
 }  // namespace
 
 void Stiefel::check_shape(const Shape& shape) const {
-  if (shape.size() != 2) fail<ShapeError>("stiefel: expected a matrix [n, p], got ", shape);
+  if (shape.size() != 2 || shape.numel() == 0)
+    fail<ShapeError>("stiefel: expected a matrix [n, p] with n, p >= 1, got ", shape);
 }
 
 Tensor Stiefel::nearest(const Tensor& x) const {

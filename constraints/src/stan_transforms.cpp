@@ -46,7 +46,9 @@ class StanTransform final : public Constraint {
   explicit StanTransform(Transform transform) : t_(std::move(transform)) {}
   std::string name() const override { return t_.name; }
   std::string condition() const override { return t_.condition; }
-  Tensor forward(const std::vector<Tensor>& raw) override { return t_.forward(raw[0]); }
+  Tensor forward(const std::vector<Tensor>& raw) override {
+    return t_.forward(detail::single_raw_input(t_.name, raw));
+  }
   bool has_right_inverse() const override { return true; }
   std::vector<Tensor> right_inverse(const Tensor& value) override { return {t_.inverse(value)}; }
   Tensor project(const Tensor& value) override {
@@ -55,7 +57,7 @@ class StanTransform final : public Constraint {
   bool is_bijection() const override { return t_.bijection; }
   std::int64_t event_dim() const override { return t_.event_dim; }
   Tensor log_abs_det_jacobian(const std::vector<Tensor>& raw, const Tensor& value) override {
-    return t_.log_det(raw[0], value);
+    return t_.log_det(detail::single_raw_input(t_.name, raw), value);
   }
 
  private:
