@@ -305,6 +305,13 @@ TEST_CASE("printing follows PyTorch's layout", "[tensor]") {
     CHECK(printed(tether::scalar_tensor(3.5)) == "tensor(3.5000)");
     CHECK(printed(tether::tensor({1e-5, 1}, {2})) == "tensor([1.0000e-05, 1.0000e+00])");
   }
+  SECTION("a tensor without elements prints the empty list and, beyond 1-d, its shape") {
+    CHECK(printed(tether::zeros({0})) == "tensor([])");
+    CHECK(printed(tether::zeros({2, 0}, DType::f64)) == "tensor([], size=[2, 0], dtype=f64)");
+    // Found by the program fuzzer: the rows of [2, 2^62, 0] were printed one by one.
+    CHECK(printed(tether::zeros({2, std::int64_t{1} << 62, 0})) ==
+          "tensor([], size=[2, 4611686018427387904, 0])");
+  }
   SECTION("autograd state is shown last") {
     const Tensor x = tether::tensor({1, 2}, {2}).requires_grad_();
     CHECK(printed(x) == "tensor([1.0000, 2.0000], requires_grad=True)");

@@ -331,8 +331,14 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   const std::vector<double> values = t.detach().to_vector<double>();
   const ElementFormat format(values, t.dtype() == DType::i64);
   os << "tensor(";
-  print_nested(os, values, t.shape(), 0, 0, format, 7);
-  if (t.numel() == 0) os << "[]";
+  // Without elements there is nothing to nest, and the extents may be huge
+  // ([2, 2^62, 0]): PyTorch's form, the empty list and the shape.
+  if (t.numel() == 0) {
+    os << "[]";
+    if (t.dim() != 1) os << ", size=" << t.shape();
+  } else {
+    print_nested(os, values, t.shape(), 0, 0, format, 7);
+  }
   if (t.dtype() != DType::f32) os << ", dtype=" << t.dtype();
   if (!t.device().is_cpu()) os << ", device=" << t.device();
   if (t.grad_fn())
