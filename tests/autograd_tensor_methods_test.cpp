@@ -55,6 +55,7 @@ const std::map<std::string, std::string> free_only = {
     {"log_ndtr", "torch.special"},
     {"normalize", "torch.nn.functional"},
     {"linear", "torch.nn.functional"},
+    {"scaled_dot_product_attention", "torch.nn.functional"},
     {"solve_triangular", "torch.linalg"},
     {"slice", "no torch.Tensor method (Python indexes instead)"},
     {"affine", "tether's own"},

@@ -68,6 +68,8 @@ std::vector<OpCase> linalg_cases();
 std::vector<OpCase> shape_cases();
 /// nn's losses (nn/functional.h).
 std::vector<OpCase> loss_cases();
+/// scaled_dot_product_attention (ops.h's attention section).
+std::vector<OpCase> attention_cases();
 /// Ops without a gradient (comparisons, argmax, i64 arithmetic): their
 /// entries have no grad_inputs and are checked for values only.
 std::vector<OpCase> value_only_cases();

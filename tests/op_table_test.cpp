@@ -169,6 +169,7 @@ const std::map<std::string, std::string> kTableFiles = {
     {"decompositions.cpp", "op_table_linalg.cpp"},
     {"shape.cpp", "op_table_shape.cpp"},
     {"functional.h", "op_table_loss.cpp"},
+    {"attention.cpp", "op_table_attention.cpp"},
 };
 
 std::string table_file(const std::string& section) {
@@ -223,7 +224,8 @@ std::multimap<std::string, std::string> declared_ops(const std::string& header) 
 
 std::vector<OpCase> differentiable_cases() {
   std::vector<OpCase> cases;
-  for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases})
+  for (auto family :
+       {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases, attention_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
 }
@@ -287,6 +289,10 @@ TEST_CASE("matrix products match their values and gradients", "[ops]") {
 
 TEST_CASE("shape and indexing ops match their values and gradients", "[ops]") {
   check_family(shape_cases());
+}
+
+TEST_CASE("attention matches its values and gradients", "[ops]") {
+  check_family(attention_cases());
 }
 
 TEST_CASE("ops without a gradient match their values", "[ops]") {

@@ -1,6 +1,9 @@
-// Spectral normalisation: W / sigma(W), sigma estimated by power iteration.
+// Spectral normalisation: W / sigma(W), sigma estimated by power iteration;
+// and sigmaReparam, gamma * W / sigma(W), built on it.
+#include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "arguments.h"
 #include "tether/backend/host_linalg.h"
@@ -102,7 +105,48 @@ class SpectralNorm final : public Constraint {
   Tensor u_, v_;
 };
 
+/// gamma * spectral_norm(W): the spectrally normalised weight with a learned
+/// scale. Its u, v and power iteration are the inner spectral norm's.
+class SigmaReparam final : public Constraint {
+ public:
+  SigmaReparam(const Tensor& weight, int steps, double eps) : spectral_(weight, 0, steps, eps) {}
+
+  std::string name() const override { return "sigma_reparam"; }
+  std::string condition() const override { return "finite weights"; }
+  std::vector<std::string> input_names() const override { return {"raw", "gamma"}; }
+
+  Tensor forward(const std::vector<Tensor>& raw) override {
+    return raw[1] * spectral_.forward({raw[0]});
+  }
+
+  bool has_right_inverse() const override { return true; }
+  /// raw = value and gamma = its largest singular value, with u and v its
+  /// exact singular vectors, so that forward reproduces the value.
+  std::vector<Tensor> right_inverse(const Tensor& value) override {
+    std::vector<Tensor> raw = spectral_.right_inverse(value);
+    raw.push_back(full({}, spectral_.estimate(value), value.options()));
+    return raw;
+  }
+  /// Every finite weight is gamma * W / sigma(W) for W = itself.
+  Tensor project(const Tensor& value) override { return value; }
+  NamedTensors buffers() override { return spectral_.buffers(); }
+  void train(bool on) override {
+    Constraint::train(on);
+    spectral_.train(on);
+  }
+
+  SpectralNorm& spectral() { return spectral_; }
+
+ private:
+  SpectralNorm spectral_;
+};
+
 }  // namespace
+
+std::shared_ptr<Constraint> sigma_reparam(const Tensor& weight, int power_iteration_steps,
+                                          double eps) {
+  return std::make_shared<SigmaReparam>(weight, power_iteration_steps, eps);
+}
 
 std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim,
                                           int power_iteration_steps, double eps) {
@@ -122,6 +166,22 @@ std::shared_ptr<ComputedParameter> spectrally_normalize(const std::shared_ptr<Pa
                    ValuePolicy::as_raw);
 }
 
+std::shared_ptr<ComputedParameter> sigma_reparameterize(const std::shared_ptr<Parameter>& parameter,
+                                                        int power_iteration_steps, double eps) {
+  const auto* plain = dynamic_cast<const RawParameter*>(parameter.get());
+  if (!plain)
+    fail<ValueError>("sigma_reparameterize: expected a raw parameter, got a computed or projected ",
+                     "one (its constraint would be dropped); freeze() it first");
+  NoGradGuard no_grad;
+  // The leaf stays the raw weight, so an optimizer built earlier keeps training it.
+  const Tensor weight = plain->tensor();
+  auto result = std::make_shared<ComputedParameter>(
+      constraints::sigma_reparam(weight, power_iteration_steps, eps),
+      std::vector<Tensor>{weight, ones({}, weight.options())});
+  result->train(parameter->is_training());
+  return result;
+}
+
 double largest_singular_value(const Tensor& matrix) {
   if (matrix.dim() != 2)
     fail<ShapeError>("largest_singular_value: expected a matrix, got ", matrix.shape());
@@ -134,9 +194,11 @@ double largest_singular_value(const Tensor& matrix) {
 
 SpectralNormCheck check_spectral_norm(ComputedParameter& parameter) {
   auto* sn = dynamic_cast<constraints::SpectralNorm*>(&parameter.constraint());
+  if (auto* reparam = dynamic_cast<constraints::SigmaReparam*>(&parameter.constraint()))
+    sn = &reparam->spectral();
   if (!sn)
     fail<ValueError>("check_spectral_norm: the parameter is computed by ",
-                     parameter.constraint().name(), ", not spectral_norm");
+                     parameter.constraint().name(), ", not spectral_norm or sigma_reparam");
   const Tensor weight = parameter.raw_inputs()[0];
   return {sn->estimate(weight), largest_singular_value(sn->as_matrix(weight.detach()))};
 }

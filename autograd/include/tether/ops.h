@@ -293,6 +293,29 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
 /// result is implementation-defined). The same holds for copy_ into i64.
 Tensor to(const Tensor& x, DType dtype);
 
+// ---- attention (attention.cpp) ---------------------------------------------
+/// softmax(query key^T * scale + mask) value, as
+/// torch.nn.functional.scaled_dot_product_attention, in one node whose
+/// backward is its own: it keeps q, k, v and the probabilities P (and the
+/// dropout mask when there is one), no other [..., L, S] tensor. query is
+/// [..., L, E], key [..., S, E], value [..., S, Ev]; the batch dims broadcast
+/// and the result is [..., L, Ev]. scale defaults to 1 / sqrt(E).
+///
+/// attn_mask (optional) is added to the scores: a floating tensor of query's
+/// dtype broadcastable to [..., L, S], -inf where a query must not see a key
+/// (it is differentiable). is_causal masks every key after the query's own
+/// position (col > row, aligned top-left as torch's tril mask); it excludes
+/// attn_mask (ValueError). A row with every key masked gives NaN, as in torch.
+/// dropout_p in [0, 1] drops attention weights with that probability and
+/// scales the kept ones by 1 / (1 - dropout_p), drawn from the global
+/// generator; it applies whenever dropout_p > 0, so a layer passes 0 in eval
+/// mode (MultiheadAttention does). Throws DTypeError for integer or mixed
+/// dtypes, ShapeError for ranks below 2 or mismatched E, S or mask shape.
+Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, const Tensor& value,
+                                    const Tensor& attn_mask = {}, double dropout_p = 0.0,
+                                    bool is_causal = false,
+                                    std::optional<double> scale = std::nullopt);
+
 // ---- optimizer steps (inplace.cpp) ------------------------------------------
 /// One Adam step (see AdamStep) on param and its moments, in place and in one
 /// pass (optim::Adam's update). param, exp_avg and exp_avg_sq must be

@@ -91,6 +91,17 @@ std::shared_ptr<Constraint> orthogonal();
 std::shared_ptr<Constraint> spectral_norm(const Tensor& weight, std::int64_t dim = 0,
                                           int power_iteration_steps = 1, double eps = 1e-12);
 
+/// sigmaReparam (Zhai et al., 2023, "Stabilizing Transformer Training by
+/// Preventing Attention Entropy Collapse"): value = gamma / sigma(W) * W with
+/// two raw inputs, "raw" (W, shaped like `weight`, as a matrix with dim 0
+/// first) and "gamma" (0-d, a learned scale), sigma estimated as
+/// spectral_norm's (same u, v buffers and power iteration, which runs once
+/// per recompute in training mode). Every finite weight is feasible:
+/// right_inverse gives raw = the value and gamma = its largest singular
+/// value (an SVD). sigma_reparameterize() applies it to a slot with gamma = 1.
+std::shared_ptr<Constraint> sigma_reparam(const Tensor& weight, int power_iteration_steps = 1,
+                                          double eps = 1e-12);
+
 // Stan's constraint transforms (Stan Reference Manual, "Constraint
 // Transforms" chapter). Each is a bijection from unconstrained raw inputs
 // onto its feasible set (unit_vector aside) with log_abs_det_jacobian, under
@@ -178,6 +189,17 @@ std::shared_ptr<ComputedParameter> spectrally_normalize(const std::shared_ptr<Pa
                                                         int power_iteration_steps = 1,
                                                         double eps = 1e-12);
 
+/// `parameter` under sigma_reparam: its tensor becomes the raw weight W (the
+/// same leaf, so an optimizer built earlier keeps training it) and gamma
+/// starts at 1, as in Zhai et al., so the value starts as W / sigma(W):
+///
+///   linear->weight = tether::sigma_reparameterize(linear->weight);
+///
+/// Throws ValueError for a computed or projected parameter.
+std::shared_ptr<ComputedParameter> sigma_reparameterize(const std::shared_ptr<Parameter>& parameter,
+                                                        int power_iteration_steps = 1,
+                                                        double eps = 1e-12);
+
 /// The largest singular value of a matrix, from an SVD (outside the graph).
 double largest_singular_value(const Tensor& matrix);
 
@@ -191,7 +213,8 @@ struct SpectralNormCheck {
   double estimate;
   double exact;
 };
-/// Throws ValueError unless `parameter` is computed by spectral_norm.
+/// Throws ValueError unless `parameter` is computed by spectral_norm or
+/// sigma_reparam (whose estimate is its sigma(W)).
 SpectralNormCheck check_spectral_norm(ComputedParameter& parameter);
 
 }  // namespace tether

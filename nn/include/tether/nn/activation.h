@@ -30,6 +30,24 @@ class GELU : public UnaryModule {
   Tensor forward(const Tensor& x) override { return gelu(x); }
 };
 
+/// x * sigmoid(x) (swish), as torch.nn.SiLU.
+class SiLU : public UnaryModule {
+ public:
+  Tensor forward(const Tensor& x) override { return x * sigmoid(x); }
+};
+
+/// x * tanh(softplus(x)) (Misra, 2019), as torch.nn.Mish.
+class Mish : public UnaryModule {
+ public:
+  Tensor forward(const Tensor& x) override { return x * tanh(softplus(x)); }
+};
+
+/// x itself, as torch.nn.Identity: a placeholder where a layer is optional.
+class Identity : public UnaryModule {
+ public:
+  Tensor forward(const Tensor& x) override { return x; }
+};
+
 /// x for x >= 0, negative_slope * x below.
 class LeakyReLU : public UnaryModule {
  public:

@@ -1,8 +1,10 @@
-// Normalisation layers: LayerNorm (per sample), BatchNorm1d and BatchNorm2d
-// (per channel, over the batch, with running statistics for eval mode).
+// Normalisation layers: LayerNorm and RMSNorm (per sample), GroupNorm (per
+// sample and group of channels), BatchNorm1d and BatchNorm2d (per channel,
+// over the batch, with running statistics for eval mode).
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "tether/nn/module.h"
@@ -26,6 +28,47 @@ class LayerNorm : public UnaryModule {
 
  private:
   Shape normalized_shape_;
+  double eps_;
+};
+
+/// x / sqrt(mean(x^2) + eps) over the last dims, those of normalized_shape
+/// (Zhang and Sennrich, 2019), then * weight (of normalized_shape, initially
+/// 1) with elementwise_affine, as torch.nn.RMSNorm. eps defaults to the
+/// epsilon of x's dtype, as there.
+class RMSNorm : public UnaryModule {
+ public:
+  explicit RMSNorm(Shape normalized_shape, std::optional<double> eps = std::nullopt,
+                   bool elementwise_affine = true, TensorOptions options = {});
+
+  /// x [..., *normalized_shape] -> the same shape; throws ShapeError otherwise.
+  Tensor forward(const Tensor& x) override;
+
+  std::shared_ptr<Parameter> weight;  ///< null without elementwise_affine
+
+ private:
+  Shape normalized_shape_;
+  std::optional<double> eps_;
+};
+
+/// The channels of x [N, C, ...] split into num_groups groups, each
+/// normalised per sample over its channels and the other dims with the
+/// biased variance, then * weight + bias per channel ([C], initially 1 and
+/// 0) with affine, as torch.nn.GroupNorm. Throws ValueError unless
+/// num_groups divides num_channels.
+class GroupNorm : public UnaryModule {
+ public:
+  GroupNorm(std::int64_t num_groups, std::int64_t num_channels, double eps = 1e-5,
+            bool affine = true, TensorOptions options = {});
+
+  /// x [N, C, ...] -> the same shape; throws ShapeError for another C or rank < 2.
+  Tensor forward(const Tensor& x) override;
+
+  std::shared_ptr<Parameter> weight;  ///< [C], null without affine
+  std::shared_ptr<Parameter> bias;    ///< [C], null without affine
+
+ private:
+  std::int64_t num_groups_;
+  std::int64_t num_channels_;
   double eps_;
 };
 
