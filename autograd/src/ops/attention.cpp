@@ -1,8 +1,8 @@
 // Scaled dot-product attention as one node. Composed of ops it would record
 // six nodes and keep the scores, the masked scores and the probabilities for
 // backward; here the forward runs unrecorded and the backward keeps only q,
-// k, v, the probabilities P (and the dropout mask), with the softmax's
-// gradient written out: dS = P * (dP - rowsum(dP * P)).
+// k, v, the probabilities P (and the dropout mask, and attn_mask, an input),
+// with the softmax's gradient written out: dS = P * (dP - rowsum(dP * P)).
 #include <cmath>
 #include <limits>
 
@@ -68,11 +68,15 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
                                     std::optional<double> scale) {
   check_arguments(query, key, value, attn_mask, dropout_p, is_causal);
   const double factor = scale.value_or(1 / std::sqrt(static_cast<double>(query.size(-1))));
-  Tensor mask = attn_mask, probabilities, dropout_scale, out;
+  // The causal mask is not saved: only a recompute under create_graph needs
+  // it again, and it is cheaper to rebuild than to keep.
+  const auto full_mask = [is_causal](const Tensor& q, const Tensor& k, const Tensor& mask) {
+    return is_causal ? causal_mask(q.size(-2), k.size(-2), q.options()) : mask;
+  };
+  Tensor probabilities, dropout_scale, out;
   {
     NoGradGuard no_grad;
-    if (is_causal) mask = causal_mask(query.size(-2), key.size(-2), query.options());
-    probabilities = attention_probabilities(query, key, mask, factor);
+    probabilities = attention_probabilities(query, key, full_mask(query, key, attn_mask), factor);
     Tensor weights = probabilities;
     if (dropout_p > 0) {
       // Kept weights are scaled by 1 / (1 - p); at p = 1 all are dropped, and
@@ -86,14 +90,15 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
     out = matmul(weights, value);
   }
   return record(kOp, {query, key, value, attn_mask}, out,
-                {query, key, value, probabilities, mask, dropout_scale},
-                [factor](Node& n, const Tensor& g) -> GradList {
+                {query, key, value, probabilities, attn_mask, dropout_scale},
+                [factor, full_mask](Node& n, const Tensor& g) -> GradList {
                   const Tensor q = n.saved(0), k = n.saved(1), v = n.saved(2), mask = n.saved(4),
                                dropout_scale = n.saved(5);
                   // With create_graph the gradients must know how P depends on q, k and
                   // the mask, so P is recomputed by recorded ops; otherwise the saved P serves.
-                  const Tensor p =
-                      is_grad_enabled() ? attention_probabilities(q, k, mask, factor) : n.saved(3);
+                  const Tensor p = is_grad_enabled() ? attention_probabilities(
+                                                           q, k, full_mask(q, k, mask), factor)
+                                                     : n.saved(3);
                   const auto dropped = [&](const Tensor& x) {
                     return dropout_scale.defined() ? x * dropout_scale : x;
                   };
