@@ -3,6 +3,13 @@
 // it), the switch from a runtime dtype to a C++ type, and the per-op facts
 // that both backends must agree on. Integer arithmetic, which runs in both
 // backends' kernels, is in integer_arithmetic.h.
+//
+// Dtypes reach kernels in two sets. visit_dtype gives the arithmetic ones
+// (f32, f64, i64), which every kernel supports; visit_dtype_or_bool adds bool
+// for the few kernels that make sense on masks, as PyTorch's: those that move,
+// select or compare elements. So a new kernel visited the usual way is never
+// compiled for bool, and a mask that reaches it is a DTypeError, not a wrong
+// result: no arithmetic kernel is instantiated for bool.
 #pragma once
 
 #include <cstdint>
