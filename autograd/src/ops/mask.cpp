@@ -18,7 +18,7 @@ namespace {
 
 /// A 0-d tensor of `value` in x's dtype, on x's device.
 Tensor scalar_of(const Tensor& x, double value) {
-  return full({}, value, x.options().with_dtype(x.dtype()));
+  return full({}, value, x.options());
 }
 
 /// A bool tensor of x's shape holding `value`: a test with a known answer.
