@@ -131,7 +131,8 @@ int main(int argc, char** argv) {
   const Tensor lower = on_grid.mean - sqrt(on_grid.variance) * 2.0;
   const Tensor upper = on_grid.mean + sqrt(on_grid.variance) * 2.0;
   const double rmse = std::sqrt(mean(pow(on_grid.mean - sin(grid), 2.0)).item<double>());
-  const double covered = mean(abs(y - at_data.mean) <= sqrt(at_data.variance) * 2.0).item<double>();
+  const double covered =
+      mean((abs(y - at_data.mean) <= sqrt(at_data.variance) * 2.0).to(DType::f64)).item<double>();
   std::cout << "predictive mean vs sin on [-3.5, 3.5]: RMSE " << rmse << "\n"
             << "training points inside the 2-sigma band: " << std::setprecision(1)
             << covered * 100.0 << "%\n";

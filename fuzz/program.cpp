@@ -903,6 +903,21 @@ const std::vector<Instruction> instructions = {
     {"scaled_dot_product_attention", op([](Tensor q, Tensor k, Tensor v, bool causal) {
        return scaled_dot_product_attention(q, k, v, {}, 0.0, causal);
      })},
+    // masks: bool registers come from the comparisons and to(bool); the ops
+    // that take a mask make one of any register (m > 0), so that they run
+    {"to(bool)", op([](Tensor x) { return x.to(DType::boolean); }), kKeepsFinite},
+    {"where(c > 0)", op([](Tensor c, Tensor a, Tensor b) { return where(c > 0.0, a, b); }),
+     kKeepsFinite},
+    {"masked_fill", op([](Tensor x, Tensor m, double v) { return x.masked_fill(m > 0.0, v); })},
+    {"masked_select", op([](Tensor x, Tensor m) { return x.masked_select(m > 0.0); }),
+     kKeepsFinite},
+    {"logical_and", op([](Tensor a, Tensor b) { return logical_and(a, b); }), kKeepsFinite},
+    {"logical_xor", op([](Tensor a, Tensor b) { return logical_xor(a, b); }), kKeepsFinite},
+    {"logical_not", op([](Tensor x) { return logical_not(x); }), kKeepsFinite},
+    {"isnan", op([](Tensor x) { return isnan(x); }), kKeepsFinite},
+    {"isfinite", op([](Tensor x) { return isfinite(x); }), kKeepsFinite},
+    {"any", op([](Tensor x, DimList d, bool keep) { return any(x, d.dims, keep); }), kKeepsFinite},
+    {"all", op([](Tensor x, DimList d) { return all(x, d.dims); }), kKeepsFinite},
 };
 
 }  // namespace

@@ -117,7 +117,7 @@ TEST_CASE(
   const Tensor out = scaled_dot_product_attention(q, k, v, {}, p);
   // The same draw, made as nn::Dropout makes it, over the weights' shape.
   manual_seed(11);
-  const Tensor keep = (rand({2, 4, 5}, DType::f64) >= p) * (1 / (1 - p));
+  const Tensor keep = (rand({2, 4, 5}, DType::f64) >= p).to(DType::f64) * (1 / (1 - p));
   const Tensor expected = composed_attention(q, k, v, {}, 1 / std::sqrt(3.0), keep);
   CHECK(max_abs_diff(out, expected) < 1e-12);
   const Tensor weights = randn(out.shape(), DType::f64);
@@ -155,7 +155,7 @@ TEST_CASE("scaled_dot_product_attention refuses bad arguments with errors naming
       Contains("scaled_dot_product_attention: an explicit attn_mask cannot be combined"));
   CHECK_THROWS_AS(scaled_dot_product_attention(q, k, v, i64_mask), DTypeError);
   CHECK_THROWS_WITH(scaled_dot_product_attention(q, k, v, i64_mask),
-                    Contains("additive attn_mask of the query's dtype f32, got i64"));
+                    Contains("additive one of the query's dtype f32, got i64"));
   CHECK_THROWS_AS(scaled_dot_product_attention(q, randn({4, 2}), v), ShapeError);
   CHECK_THROWS_WITH(scaled_dot_product_attention(q, randn({4, 2}), v),
                     Contains("with matching E and S"));

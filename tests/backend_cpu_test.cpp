@@ -292,12 +292,36 @@ TEMPLATE_TEST_CASE("binary arithmetic and comparisons work in every dtype", "", 
   CHECK(result(BinaryOp::pow) == V{216, 4, 81, 25});
   CHECK(result(BinaryOp::maximum) == V{6, 2, 4, 5});
   CHECK(result(BinaryOp::minimum) == V{3, 2, 3, 2});
-  CHECK(result(BinaryOp::eq) == V{0, 1, 0, 0});
-  CHECK(result(BinaryOp::ne) == V{1, 0, 1, 1});
-  CHECK(result(BinaryOp::lt) == V{0, 0, 1, 0});
-  CHECK(result(BinaryOp::le) == V{0, 1, 1, 0});
-  CHECK(result(BinaryOp::gt) == V{1, 0, 0, 1});
-  CHECK(result(BinaryOp::ge) == V{1, 1, 0, 1});
+  // The predicates write a bool mask.
+  Tensor mask = Tensor::empty({4}, DType::boolean);
+  const auto test = [&](BinaryOp op) {
+    cpu().binary(op, a, b, mask);
+    return values<bool>(mask);
+  };
+  using Bools = std::vector<bool>;
+  constexpr bool F = false, T_ = true;
+  CHECK(test(BinaryOp::eq) == Bools{F, T_, F, F});
+  CHECK(test(BinaryOp::ne) == Bools{T_, F, T_, T_});
+  CHECK(test(BinaryOp::lt) == Bools{F, F, T_, F});
+  CHECK(test(BinaryOp::le) == Bools{F, T_, T_, F});
+  CHECK(test(BinaryOp::gt) == Bools{T_, F, F, T_});
+  CHECK(test(BinaryOp::ge) == Bools{T_, T_, F, T_});
+  CHECK(test(BinaryOp::logical_and) == Bools{T_, T_, T_, T_});
+}
+
+TEST_CASE("the logical predicates take nonzero as true, and arithmetic refuses bool") {
+  Tensor a = tensor<double>({4}, {0, 0, 2, -0.5});
+  Tensor b = tensor<double>({4}, {0, 3, 0, 1});
+  Tensor mask = Tensor::empty({4}, DType::boolean);
+  const auto test = [&](BinaryOp op) {
+    cpu().binary(op, a, b, mask);
+    return values<bool>(mask);
+  };
+  CHECK(test(BinaryOp::logical_and) == std::vector<bool>{false, false, false, true});
+  CHECK(test(BinaryOp::logical_or) == std::vector<bool>{false, true, true, true});
+  CHECK(test(BinaryOp::logical_xor) == std::vector<bool>{false, true, true, false});
+  CHECK_THROWS_AS(cpu().binary(BinaryOp::add, mask, mask, mask), tether::DTypeError);
+  CHECK_THROWS_AS(cpu().unary(UnaryOp::neg, mask, mask, {}), tether::DTypeError);
 }
 
 TEST_CASE("binary maximum and minimum propagate NaN") {
@@ -325,14 +349,16 @@ TEST_CASE("integer division truncates and refuses a zero divisor") {
                   tether::ValueError);
 }
 
-TEST_CASE("where picks by a condition of any dtype, broadcast") {
-  Tensor cond = expanded(tensor<std::int64_t>({1, 3}, {1, 0, 5}), {2, 3});
+TEST_CASE("where picks by a bool condition, broadcast, into any dtype") {
+  Tensor cond = expanded(tensor<bool>({1, 3}, {true, false, true}), {2, 3});
   Tensor b = expanded(tensor<double>({1, 1}, {-1}), {2, 3});
   Tensor out = Tensor::empty({2, 3}, DType::f64);
   cpu().where(cond, iota<double>({2, 3}), b, out);
   CHECK(values<double>(out) == Doubles{0, -1, 2, 3, -1, 5});
-  cpu().where(tensor<float>({2, 3}, {0, 0, 0, 1, 1, 1}), iota<double>({2, 3}), b, out);
-  CHECK(values<double>(out) == Doubles{-1, -1, -1, 3, 4, 5});
+  Tensor picked = Tensor::empty({3}, DType::boolean);
+  cpu().where(tensor<bool>({3}, {true, false, false}), tensor<bool>({3}, {false, true, true}),
+              tensor<bool>({3}, {true, true, false}), picked);
+  CHECK(values<bool>(picked) == std::vector<bool>{false, true, false});
 }
 
 TEST_CASE("element-wise kernels follow permuted strides in four dimensions") {

@@ -170,6 +170,10 @@ TEST_CASE("ops without a gradient on CUDA match the CPU", "[cuda]") {
   check_family_on_cuda(value_only_cases);
 }
 
+TEST_CASE("masked_fill and masked_select on CUDA match the CPU", "[cuda]") {
+  check_family_on_cuda(mask_op_cases);
+}
+
 TEST_CASE("large reductions and products on CUDA match the CPU", "[cuda]") {
   if (skip_without_cuda()) return;
   // Few outputs over many elements take the split (two-launch) path.

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <set>
 #include <string>
 
@@ -222,6 +223,26 @@ TEST_CASE("sinusoidal_position_encoding alternates sin and cos of pos / 10000^(2
                                        {3, 4});
   CHECK(max_abs_diff(pe, expected) < 1e-15);
   CHECK_THROWS_AS(nn::sinusoidal_position_encoding(3, 0), ValueError);
+}
+
+TEST_CASE(
+    "bool attention masks hide where true in MultiheadAttention and attend where true in "
+    "scaled_dot_product_attention, as their additive forms") {
+  manual_seed(3);
+  const Tensor q = randn({2, 3, 4}, DType::f64);
+  const Tensor keep = tensor({1.0, 1.0, 0.0}, DType::f64) > 0.5;
+  const Tensor additive =
+      zeros({3}, DType::f64)
+          .masked_fill(logical_not(keep), -std::numeric_limits<double>::infinity());
+  CHECK(max_abs_diff(scaled_dot_product_attention(q, q, q, keep),
+                     scaled_dot_product_attention(q, q, q, additive)) == 0.0);
+
+  nn::MultiheadAttention attention(4, 2, {.batch_first = true});
+  attention.to(DType::f64);
+  const Tensor hide = logical_not(keep).unsqueeze(0).expand({2, 3}).contiguous();
+  const Tensor hide_additive = additive.unsqueeze(0).expand({2, 3}).contiguous();
+  CHECK(max_abs_diff(attention.forward(q, q, q, hide).output,
+                     attention.forward(q, q, q, hide_additive).output) == 0.0);
 }
 
 }  // namespace

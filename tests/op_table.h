@@ -70,9 +70,13 @@ std::vector<OpCase> shape_cases();
 std::vector<OpCase> loss_cases();
 /// scaled_dot_product_attention (ops.h's attention section).
 std::vector<OpCase> attention_cases();
+/// masked_fill and masked_select (op_table_mask.cpp).
+std::vector<OpCase> mask_op_cases();
 /// Ops without a gradient (comparisons, argmax, i64 arithmetic): their
 /// entries have no grad_inputs and are checked for values only.
 std::vector<OpCase> value_only_cases();
+/// The predicates and reductions of masks (op_table_mask.cpp), a part of value_only_cases.
+std::vector<OpCase> mask_predicate_cases();
 
 // ---- helpers for writing entries (op_table_test.cpp) ------------------------
 

@@ -282,10 +282,10 @@ std::vector<BroadcastCase> broadcast_cases() {
        .f = [](const Inputs& x) { return minimum(x[0], x[1]); },
        .expected = {1.0, -2.0, 0.5, 2.0, -2.0, 0.5}},
       {.op = "where",
-       .variant = "condition [2, 1] = [[1], [0]], a [2, 1], b [3]",
+       .variant = "condition [2, 1] = [[true], [false]], a [2, 1], b [3]",
        .f =
            [](const Inputs& x) {
-             return where(t({1.0, 0.0}, {2, 1}), x[0], x[1]);
+             return where(t({1.0, 0.0}, {2, 1}) > 0.0, x[0], x[1]);
            },
        .expected = {1.0, 1.0, 1.0, 4.0, -2.0, 0.5}},
   };

@@ -155,9 +155,10 @@ std::vector<Declaration> declared_functions(const std::string& header) {
 /// them: "a + b" is checked as a variant of add ("operator+ on tensors"),
 /// "a + 2.0" as one of add too (it calls affine), "-a" of neg.
 const std::map<std::string, std::vector<std::string>> kOperatorOps = {
-    {"operator+", {"add"}}, {"operator-", {"sub", "neg"}}, {"operator*", {"mul"}},
-    {"operator/", {"div"}}, {"operator<", {"lt"}},         {"operator<=", {"le"}},
-    {"operator>", {"gt"}},  {"operator>=", {"ge"}},
+    {"operator+", {"add"}},         {"operator-", {"sub", "neg"}}, {"operator*", {"mul"}},
+    {"operator/", {"div"}},         {"operator<", {"lt"}},         {"operator<=", {"le"}},
+    {"operator>", {"gt"}},          {"operator>=", {"ge"}},        {"operator~", {"logical_not"}},
+    {"operator&", {"logical_and"}}, {"operator|", {"logical_or"}}, {"operator^", {"logical_xor"}},
 };
 
 /// The table file for the ops of a header section (see Declaration).
@@ -197,6 +198,9 @@ const std::vector<WithoutGradient> kOpsWithoutGradient = {
     {{"eq", "ne", "lt", "le", "gt", "ge"},
      "comparisons: piecewise-constant masks, values checked in op_table_value_only.cpp"},
     {{"argmax"}, "returns i64 indices, values checked in op_table_value_only.cpp"},
+    {{"isnan", "isinf", "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor",
+      "any", "all"},
+     "predicates and reductions of masks: bool results, values checked in op_table_mask.cpp"},
     {{"adam_step_"}, "an in-place optimizer update, refused in grad mode (optim::Adam's step)"},
 };
 
@@ -225,7 +229,8 @@ std::multimap<std::string, std::string> declared_ops(const std::string& header) 
 std::vector<OpCase> differentiable_cases() {
   std::vector<OpCase> cases;
   for (auto family :
-       {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases, attention_cases})
+       {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases, attention_cases,
+        mask_op_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
 }
@@ -297,6 +302,10 @@ TEST_CASE("attention matches its values and gradients", "[ops]") {
 
 TEST_CASE("ops without a gradient match their values", "[ops]") {
   check_family(value_only_cases());
+}
+
+TEST_CASE("masked_fill and masked_select match their values and gradients", "[ops]") {
+  check_family(mask_op_cases());
 }
 
 // Ties are where the table's gradient checks cannot look (no derivative there),

@@ -1,5 +1,5 @@
-// Op table: ops without a gradient - comparisons (masks of 1 and 0 in the
-// operands' dtype), argmax - and integer (i64) arithmetic. These entries
+// Op table: ops without a gradient - comparisons (bool masks), argmax, the
+// mask ops of op_table_mask.cpp - and integer (i64) arithmetic. These entries
 // have no grad_inputs; the driver checks their values and dtype, and that the
 // result does not require grad.
 #include "op_table.h"
@@ -26,7 +26,7 @@ struct MaskCase {
             .variant = variant,
             .f = f,
             .value_inputs = mask_operands(),
-            .expected = t(expected, {2, 3})};
+            .expected = t(expected, {2, 3}).to(DType::boolean)};
   }
 };
 
@@ -85,27 +85,27 @@ std::vector<OpCase> other_cases() {
        .variant = "tensor < scalar",
        .f = [](const Inputs& x) { return x[0] < 0.5; },
        .value_inputs = {around_half},
-       .expected = t({1, 1, 0, 0}, {4})},
+       .expected = t({1, 1, 0, 0}, {4}).to(DType::boolean)},
       {.op = "le",
        .variant = "tensor <= scalar",
        .f = [](const Inputs& x) { return x[0] <= 0.5; },
        .value_inputs = {around_half},
-       .expected = t({1, 1, 1, 0}, {4})},
+       .expected = t({1, 1, 1, 0}, {4}).to(DType::boolean)},
       {.op = "gt",
        .variant = "tensor > scalar",
        .f = [](const Inputs& x) { return x[0] > 0.5; },
        .value_inputs = {around_half},
-       .expected = t({0, 0, 0, 1}, {4})},
+       .expected = t({0, 0, 0, 1}, {4}).to(DType::boolean)},
       {.op = "ge",
        .variant = "tensor >= scalar",
        .f = [](const Inputs& x) { return x[0] >= 0.5; },
        .value_inputs = {around_half},
-       .expected = t({0, 0, 1, 1}, {4})},
+       .expected = t({0, 0, 1, 1}, {4}).to(DType::boolean)},
       {.op = "eq",
-       .variant = "i64 operands give an i64 mask",
+       .variant = "i64 operands",
        .f = [](const Inputs& x) { return eq(x[0], x[1]); },
        .value_inputs = {ints({1, 2}, {2, 1}), ints({1, 2, 2}, {3})},
-       .expected = ints({1, 0, 0, 0, 1, 1}, {2, 3})},
+       .expected = ints({1, 0, 0, 0, 1, 1}, {2, 3}).to(DType::boolean)},
       {.op = "argmax",
        .variant = "dim 1",
        .f = [](const Inputs& x) { return argmax(x[0], 1); },
@@ -169,6 +169,7 @@ std::vector<OpCase> value_only_cases() {
   std::vector<OpCase> cases;
   for (const auto& c : mask_cases()) cases.push_back(c.to_case());
   for (auto& c : other_cases()) cases.push_back(std::move(c));
+  for (auto& c : mask_predicate_cases()) cases.push_back(std::move(c));
   return cases;
 }
 

@@ -51,7 +51,8 @@ const fs::path kData = fs::path(TETHER_TEST_DATA_DIR) / "torch_reference";
 DType dtype_named(const std::string& name) {
   if (name == "f32") return DType::f32;
   if (name == "f64") return DType::f64;
-  return DType::i64;  // "i64", and torch's "bool" masks, which tether keeps in a number dtype
+  if (name == "bool") return DType::boolean;
+  return DType::i64;
 }
 
 double number(const json& v) {
@@ -154,6 +155,13 @@ Op reduction(Tensor (*f)(const Tensor&, const Dims&, bool)) {
   return [f](const Inputs& x, const json& a) { return f(x[0], dims_of(a), keepdim(a)); };
 }
 
+/// any or all: over args.dim (all dims when absent), keepdim from args.
+Op truth_reduction(Tensor (*f)(const Tensor&, const Dims&, bool)) {
+  return [f](const Inputs& x, const json& a) {
+    return f(x[0], a.contains("dim") ? Dims{integer(a, "dim")} : Dims{}, keepdim(a));
+  };
+}
+
 /// An op of one tensor and args.dim.
 Op along_dim(Tensor (*f)(const Tensor&, std::int64_t)) {
   return [f](const Inputs& x, const json& a) { return f(x[0], integer(a, "dim")); };
@@ -215,7 +223,23 @@ const std::map<std::string, Op>& op_table() {
       {"ne", [](const Inputs& x, const json&) { return ne(x[0], x[1]); }},
       {"maximum", [](const Inputs& x, const json&) { return maximum(x[0], x[1]); }},
       {"minimum", [](const Inputs& x, const json&) { return minimum(x[0], x[1]); }},
-      {"where", [](const Inputs& x, const json&) { return where(x[0], x[1], x[2]); }},
+      {"where", [](const Inputs& x, const json&) {
+         return where(x[0].to(DType::boolean), x[1], x[2]);  // torch's x[0] != 0
+       }},
+      {"masked_fill", [](const Inputs& x, const json& a) {
+         return x.size() > 2 ? masked_fill(x[0], x[1], x[2])
+                             : masked_fill(x[0], x[1], number(a.at("value")));
+       }},
+      {"masked_select", [](const Inputs& x, const json&) { return masked_select(x[0], x[1]); }},
+      {"logical_and", [](const Inputs& x, const json&) { return logical_and(x[0], x[1]); }},
+      {"logical_or", [](const Inputs& x, const json&) { return logical_or(x[0], x[1]); }},
+      {"logical_xor", [](const Inputs& x, const json&) { return logical_xor(x[0], x[1]); }},
+      {"logical_not", unary(logical_not)},
+      {"isnan", unary(isnan)},
+      {"isinf", unary(isinf)},
+      {"isfinite", unary(isfinite)},
+      {"any", truth_reduction(any)},
+      {"all", truth_reduction(all)},
       {"neg", unary(neg)},
       {"reciprocal", unary(reciprocal)},
       {"exp", unary(exp)},
@@ -396,7 +420,7 @@ bool agree(double got, double expected, DType dtype) {
 
 /// What differs between tether's `got` and torch's `expected` ("" when they
 /// agree). An expected null (torch had no gradient) accepts an undefined
-/// tensor or zeros; a bool mask accepts any dtype holding 0 and 1.
+/// tensor or zeros.
 std::string mismatch(const Tensor& got, const json& expected) {
   if (expected.is_null()) {
     if (!got.defined()) return "";
@@ -405,8 +429,7 @@ std::string mismatch(const Tensor& got, const json& expected) {
     return "";
   }
   if (!got.defined()) return "tether's tensor is undefined";
-  if (expected["dtype"] != "bool" && got.dtype() != dtype_named(expected["dtype"]))
-    return "dtype differs";
+  if (got.dtype() != dtype_named(expected["dtype"])) return "dtype differs";
   if (got.shape() != shape_of(expected["shape"])) return "shape differs";
   const std::vector<double> values = got.detach().contiguous().to(DType::f64).to_vector<double>();
   for (std::size_t i = 0; i < values.size(); ++i) {
@@ -589,6 +612,13 @@ TEST_CASE("NaN and infinity propagate through values and gradients as in PyTorch
 TEST_CASE("values, gradients and second-order gradients of the ops match PyTorch",
           "[torch_reference]") {
   replay_family("ops");
+}
+
+TEST_CASE(
+    "bool tensors: the predicates, any/all, where, masked_fill and masked_select match "
+    "PyTorch",
+    "[torch_reference]") {
+  replay_family("masks");
 }
 
 TEST_CASE("every constraint strategy matches its torch.nn.utils.parametrize counterpart",

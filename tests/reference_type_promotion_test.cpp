@@ -1,5 +1,5 @@
 // Type promotion against PyTorch: every element-wise op that takes two
-// operands, over every mix of dtypes (f32, f64, i64) and operand kinds (tensors
+// operands, over every mix of dtypes (bool, i64, f32, f64) and operand kinds (tensors
 // with a dimension, 0-d tensors, int and double scalars) in both orders, for
 // the result's dtype and values; the unary ops on each dtype; and the dtype
 // lattice itself. Expectations come from tests/type_promotion_reference.h,
@@ -23,19 +23,21 @@ using namespace tether::type_promotion_reference;
 using Operand = std::variant<Tensor, Scalar>;
 
 DType dtype_named(std::string_view dtype) {
-  for (DType d : {DType::f32, DType::f64, DType::i64})
+  for (DType d : {DType::boolean, DType::f32, DType::f64, DType::i64})
     if (name(d) == dtype) return d;
   FAIL("no dtype named " << dtype);
   return DType::f32;
 }
 
 /// An operand as the reference names it: "f32[5]" (a tensor holding `values`),
-/// "i64[]" (a 0-d tensor holding 2, or 0.5 when floating), "int" (2) or "double" (0.5).
+/// "i64[]" (a 0-d tensor holding 2, true when bool, 0.5 when floating), "int"
+/// (2) or "double" (0.5).
 Operand make_operand(const std::string& operand, const std::vector<double>& values) {
   if (operand == "int") return Scalar(2);
   if (operand == "double") return Scalar(0.5);
-  const DType dtype = dtype_named(operand.substr(0, 3));
-  if (operand.ends_with("[]")) return scalar_tensor(dtype == DType::i64 ? 2.0 : 0.5, dtype);
+  const DType dtype = dtype_named(operand.substr(0, operand.find('[')));
+  if (operand.ends_with("[]"))
+    return scalar_tensor(dtype == DType::i64 ? 2.0 : dtype == DType::boolean ? 1.0 : 0.5, dtype);
   return tensor(values, {static_cast<std::int64_t>(values.size())}, dtype);
 }
 
@@ -63,7 +65,7 @@ auto in_place(F op) {
 }
 
 const std::map<std::string, BinaryOp>& binary_ops() {
-  static const Tensor condition = tensor({1, 0, 1, 0, 1}, {5});
+  static const Tensor condition = tensor({1, 0, 1, 0, 1}, {5}, DType::boolean);
   static const std::map<std::string, BinaryOp> ops = {
       {"add", all_forms([](const auto& a, const auto& b) { return a + b; })},
       {"sub", all_forms([](const auto& a, const auto& b) { return a - b; })},
@@ -117,8 +119,8 @@ double tolerance_for(DType dtype) {
   return dtype == DType::f32 ? 1e-6 : 1e-13;
 }
 
-/// Values equal `expected`: exactly for i64, to `tolerance` (relative) for
-/// floating dtypes, NaN where it has NaN.
+/// Values equal `expected`: exactly for i64 and bool, to `tolerance`
+/// (relative) for floating dtypes, NaN where it has NaN.
 void check_values(const Tensor& out, const std::vector<double>& expected, double tolerance) {
   const std::vector<double> actual = out.to_vector<double>();
   REQUIRE(actual.size() == expected.size());
@@ -126,7 +128,7 @@ void check_values(const Tensor& out, const std::vector<double>& expected, double
     INFO("element " << i << ": " << actual[i] << ", expected " << expected[i]);
     if (std::isnan(expected[i]))
       CHECK(std::isnan(actual[i]));
-    else if (std::isinf(expected[i]) || out.dtype() == DType::i64)
+    else if (std::isinf(expected[i]) || !out.is_floating_point())
       CHECK(actual[i] == expected[i]);
     else
       CHECK(std::abs(actual[i] - expected[i]) <= tolerance * std::max(1.0, std::abs(expected[i])));
@@ -166,7 +168,8 @@ TEST_CASE("result_type gives the dtype PyTorch's add returns for every operand m
   }
 }
 
-TEST_CASE("unary ops keep, promote or refuse an i64 tensor as PyTorch does", "[promotion]") {
+TEST_CASE("unary ops keep, promote or refuse an i64 or bool tensor as PyTorch does",
+          "[promotion]") {
   const std::map<std::string, std::function<Tensor(const Tensor&)>> ops = {
       {"neg", [](const Tensor& x) { return neg(x); }},
       {"abs", [](const Tensor& x) { return abs(x); }},
@@ -287,7 +290,7 @@ TEST_CASE("a promoted input's gradient comes back in the input's own dtype", "[p
       {"minimum", [](const Tensor& a, const Tensor& b) { return minimum(a, b); }},
       {"where",
        [](const Tensor& a, const Tensor& b) {
-         return where(tensor({1, 0, 1}, {3}), a, b);
+         return where(tensor({1, 0, 1}, {3}, DType::boolean), a, b);
        }},
       {"cat",
        [](const Tensor& a, const Tensor& b) {

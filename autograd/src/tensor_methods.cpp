@@ -50,6 +50,10 @@ T Tensor::item() const {
 template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
 template std::int64_t Tensor::item<std::int64_t>() const;
+template <>
+bool Tensor::item<bool>() const {
+  return item<double>() != 0.0;  // NaN too: nonzero is true, as the conversion to bool
+}
 
 Tensor Tensor::clone() const {
   return tether::clone(*this);
@@ -182,6 +186,27 @@ Tensor Tensor::relu() const {
 Tensor Tensor::clamp(std::optional<Scalar> min, std::optional<Scalar> max) const {
   return tether::clamp(*this, min, max);
 }
+Tensor Tensor::isnan() const {
+  return tether::isnan(*this);
+}
+Tensor Tensor::isinf() const {
+  return tether::isinf(*this);
+}
+Tensor Tensor::isfinite() const {
+  return tether::isfinite(*this);
+}
+Tensor Tensor::logical_not() const {
+  return tether::logical_not(*this);
+}
+Tensor Tensor::masked_fill(const Tensor& mask, Scalar value) const {
+  return tether::masked_fill(*this, mask, value);
+}
+Tensor Tensor::masked_fill(const Tensor& mask, const Tensor& value) const {
+  return tether::masked_fill(*this, mask, value);
+}
+Tensor Tensor::masked_select(const Tensor& mask) const {
+  return tether::masked_select(*this, mask);
+}
 
 Tensor Tensor::sum(const Dims& dims, bool keepdim) const {
   return tether::sum(*this, dims, keepdim);
@@ -206,6 +231,12 @@ Tensor Tensor::norm(const Dims& dims, bool keepdim) const {
 }
 Tensor Tensor::argmax(std::int64_t d, bool keepdim) const {
   return tether::argmax(*this, d, keepdim);
+}
+Tensor Tensor::any(const Dims& dims, bool keepdim) const {
+  return tether::any(*this, dims, keepdim);
+}
+Tensor Tensor::all(const Dims& dims, bool keepdim) const {
+  return tether::all(*this, dims, keepdim);
 }
 Tensor Tensor::softmax(std::int64_t d) const {
   return tether::softmax(*this, d);
@@ -256,19 +287,20 @@ Tensor Tensor::diagonal(std::int64_t offset) const {
 
 namespace {
 
-/// Formats every element the same way, as PyTorch does: integers plainly,
-/// floats with 4 decimals, or in scientific notation when magnitudes are
-/// very large or small.
+/// Formats every element the same way, as PyTorch does: booleans as True and
+/// False, integers plainly, floats with 4 decimals, or in scientific notation
+/// when magnitudes are very large or small.
 class ElementFormat {
  public:
-  explicit ElementFormat(const std::vector<double>& values, bool integral) : integral_(integral) {
+  explicit ElementFormat(const std::vector<double>& values, DType dtype)
+      : boolean_(dtype == DType::boolean), integral_(!is_floating(dtype)) {
     double largest = 0.0, smallest = INFINITY;
     for (double v : values) {
       if (!std::isfinite(v)) continue;
       largest = std::max(largest, std::abs(v));
       if (v != 0.0) smallest = std::min(smallest, std::abs(v));
     }
-    scientific_ = !integral && (largest >= 1e8 || (smallest < 1e-4 && smallest != INFINITY));
+    scientific_ = !integral_ && (largest >= 1e8 || (smallest < 1e-4 && smallest != INFINITY));
     for (double v : values) width_ = std::max(width_, format(v).size());
   }
 
@@ -280,7 +312,9 @@ class ElementFormat {
  private:
   std::string format(double v) const {
     std::ostringstream os;
-    if (integral_)
+    if (boolean_)
+      os << (v != 0.0 ? "True" : "False");
+    else if (integral_)
       os << static_cast<std::int64_t>(v);
     else if (std::isnan(v))
       os << "nan";
@@ -293,6 +327,7 @@ class ElementFormat {
     return os.str();
   }
 
+  bool boolean_;
   bool integral_;
   bool scientific_ = false;
   std::size_t width_ = 0;
@@ -329,7 +364,7 @@ void print_nested(std::ostream& os, const std::vector<double>& values, const Sha
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "tensor(undefined)";
   const std::vector<double> values = t.detach().to_vector<double>();
-  const ElementFormat format(values, t.dtype() == DType::i64);
+  const ElementFormat format(values, t.dtype());
   os << "tensor(";
   // Without elements there is nothing to nest, and the extents may be huge
   // ([2, 2^62, 0]): PyTorch's form, the empty list and the shape.

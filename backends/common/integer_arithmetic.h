@@ -21,10 +21,13 @@ namespace tether::backend {
 
 /// `value` as To. To an integer, a value beyond the range saturates to the
 /// nearer bound, and NaN gives the lowest integer (what x86's conversion gives
-/// for all three, and PyTorch with it for `.to(torch.int64)`).
+/// for all three, and PyTorch with it for `.to(torch.int64)`). To bool, any
+/// nonzero value (NaN included) is true, as PyTorch's `.to(torch.bool)`.
 template <class To, class From>
 TETHER_HOST_DEVICE To saturate_cast(From value) {
-  if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return value != From(0);
+  } else if constexpr (std::is_integral_v<To> && std::is_floating_point_v<From>) {
     // INT64_MIN and INT64_MAX rather than numeric_limits, whose members are
     // host functions; int64 is the one integer dtype.
     static_assert(std::is_same_v<To, std::int64_t>, "saturate_cast: int64 is the integer dtype");

@@ -1,7 +1,8 @@
 // Element-wise kernels: fill, copy, binary and where (unary ops are in
 // unary.cpp). Each op is one lambda over Eigen array expressions;
 // map_elementwise (strided.h) applies it to contiguous, broadcast and strided
-// rows alike.
+// rows alike. Arithmetic is compiled for f32, f64 and i64; fill, copy, where
+// and the predicates for bool too (visit_dtype_or_bool).
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -42,13 +43,9 @@ auto by_element(F f) {
 }
 
 template <class T>
-void binary_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
-                  const Operand<const T>& b, const Operand<T>& out) {
+void arithmetic_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
+                      const Operand<const T>& b, const Operand<T>& out) {
   const auto run = [&](const auto& f) { map_elementwise(f, shape, out, a, b); };
-  // Comparisons yield bool expressions; the output holds them as 1 or 0.
-  const auto compare = [&](const auto& predicate) {
-    run([&](const auto& x, const auto& y) { return predicate(x, y).template cast<T>(); });
-  };
   switch (op) {
     // Integers wrap around on overflow (integer_arithmetic.h).
     case BinaryOp::add:
@@ -82,25 +79,59 @@ void binary_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
     case BinaryOp::minimum:
       return run(
           [](const auto& x, const auto& y) { return x.binaryExpr(y, NanPropagatingMin<T>()); });
-    case BinaryOp::eq:
-      return compare([](const auto& x, const auto& y) { return x == y; });
+    case BinaryOp::eq:  // the predicates: binary() sends them to predicate_typed
     case BinaryOp::ne:
-      return compare([](const auto& x, const auto& y) { return x != y; });
     case BinaryOp::lt:
-      return compare([](const auto& x, const auto& y) { return x < y; });
     case BinaryOp::le:
-      return compare([](const auto& x, const auto& y) { return x <= y; });
     case BinaryOp::gt:
-      return compare([](const auto& x, const auto& y) { return x > y; });
     case BinaryOp::ge:
-      return compare([](const auto& x, const auto& y) { return x >= y; });
+    case BinaryOp::logical_and:
+    case BinaryOp::logical_or:
+    case BinaryOp::logical_xor:
+      return;
+  }
+}
+
+/// The predicates, comparing elements of T (bool included) into a boolean out.
+template <class T>
+void predicate_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
+                     const Operand<const T>& b, const Operand<bool>& out) {
+  const auto run = [&](const auto& f) { map_elementwise(f, shape, out, a, b); };
+  const auto truth = [](const auto& x) { return x != T(0); };
+  switch (op) {
+    case BinaryOp::eq:
+      return run([](const auto& x, const auto& y) { return x == y; });
+    case BinaryOp::ne:
+      return run([](const auto& x, const auto& y) { return x != y; });
+    case BinaryOp::lt:
+      return run([](const auto& x, const auto& y) { return x < y; });
+    case BinaryOp::le:
+      return run([](const auto& x, const auto& y) { return x <= y; });
+    case BinaryOp::gt:
+      return run([](const auto& x, const auto& y) { return x > y; });
+    case BinaryOp::ge:
+      return run([](const auto& x, const auto& y) { return x >= y; });
+    case BinaryOp::logical_and:
+      return run([&](const auto& x, const auto& y) { return truth(x) && truth(y); });
+    case BinaryOp::logical_or:
+      return run([&](const auto& x, const auto& y) { return truth(x) || truth(y); });
+    case BinaryOp::logical_xor:
+      return run([&](const auto& x, const auto& y) { return truth(x) != truth(y); });
+    case BinaryOp::add:  // arithmetic: binary() sends it to arithmetic_typed
+    case BinaryOp::sub:
+    case BinaryOp::mul:
+    case BinaryOp::div:
+    case BinaryOp::pow:
+    case BinaryOp::maximum:
+    case BinaryOp::minimum:
+      return;
   }
 }
 
 }  // namespace
 
 void CpuBackend::fill(const Tensor& out, double value) {
-  visit_dtype(out.dtype(), [&](auto type) {
+  visit_dtype_or_bool(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     fill_elements(out.shape(), operand<T>(out), saturate_cast<T>(value));
   });
@@ -108,10 +139,10 @@ void CpuBackend::fill(const Tensor& out, double value) {
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   const Strides source_strides = broadcast_strides("copy", src, dst.shape());
-  visit_dtype(src.dtype(), [&](auto source_type) {
+  visit_dtype_or_bool(src.dtype(), [&](auto source_type) {
     using S = typename decltype(source_type)::type;
     const Operand<const S> source{src.data_ptr<S>(), &source_strides};
-    visit_dtype(dst.dtype(), [&](auto dest_type) {
+    visit_dtype_or_bool(dst.dtype(), [&](auto dest_type) {
       using D = typename decltype(dest_type)::type;
       // Floating to integer saturates (a NaN, an infinity, 1e30 into i64);
       // Eigen's cast would be undefined there.
@@ -127,22 +158,26 @@ void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
 }
 
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  if (is_predicate(op)) {
+    visit_dtype_or_bool(a.dtype(), [&](auto type) {
+      using T = typename decltype(type)::type;
+      predicate_typed<T>(op, out.shape(), operand<const T>(a), operand<const T>(b),
+                         operand<bool>(out));
+    });
+    return;
+  }
   visit_dtype(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
-    binary_typed<T>(op, out.shape(), operand<const T>(a), operand<const T>(b), operand<T>(out));
+    arithmetic_typed<T>(op, out.shape(), operand<const T>(a), operand<const T>(b), operand<T>(out));
   });
 }
 
 void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
-  visit_dtype(cond.dtype(), [&](auto cond_type) {
-    using C = typename decltype(cond_type)::type;
-    visit_dtype(out.dtype(), [&](auto type) {
-      using T = typename decltype(type)::type;
-      map_elementwise(
-          [](const auto& c, const auto& x, const auto& y) { return (c != C(0)).select(x, y); },
-          out.shape(), operand<T>(out), operand<const C>(cond), operand<const T>(a),
-          operand<const T>(b));
-    });
+  visit_dtype_or_bool(out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    map_elementwise([](const auto& c, const auto& x, const auto& y) { return c.select(x, y); },
+                    out.shape(), operand<T>(out), operand<const bool>(cond), operand<const T>(a),
+                    operand<const T>(b));
   });
 }
 

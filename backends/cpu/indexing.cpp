@@ -70,7 +70,7 @@ void for_each_indexed(const Tensor& index, int dim, Operand<Indexed> indexed, Op
 void CpuBackend::index_select(const Tensor& in, int dim, const Tensor& index, const Tensor& out) {
   check_indices("index_select", index, dim, in.shape()[dim]);
   const IndexList indices(index);
-  visit_dtype(in.dtype(), [&](auto type) {
+  visit_dtype_or_bool(in.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     const StridedRows slice(without_dim(out.shape(), dim), without_dim(out.strides(), dim),
                             without_dim(in.strides(), dim));
@@ -102,7 +102,7 @@ void CpuBackend::index_add(const Tensor& out, int dim, const Tensor& index, cons
 
 void CpuBackend::gather(const Tensor& in, int dim, const Tensor& index, const Tensor& out) {
   check_indices("gather", index, dim, in.shape()[dim]);
-  visit_dtype(in.dtype(), [&](auto type) {
+  visit_dtype_or_bool(in.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     for_each_indexed(index, dim, operand<const T>(in), operand<T>(out),
                      [](const T& source, T& result) { result = source; });

@@ -1,4 +1,5 @@
-// Reductions (sum, max, min over any set of dimensions) and argmax.
+// Reductions (sum, max, min over any set of dimensions; for bool, any and
+// all) and argmax.
 //
 // A reduction is an element-wise accumulation out = combine(out, in) in which
 // `out` is viewed with in's shape and stride 0 along the reduced dimensions.
@@ -8,6 +9,7 @@
 // like a bias gradient summed over the batch: a vectorised element-wise
 // update), so the common layouts need no special cases.
 #include <cmath>
+#include <functional>
 #include <type_traits>
 
 #include "cpu_backend.h"
@@ -76,20 +78,27 @@ std::int64_t first_max_index(const T* data, std::int64_t n, std::int64_t step) {
 void CpuBackend::reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask,
                         const Tensor& out) {
   check_reduce(op, in, out);
-  visit_dtype(in.dtype(), [&](auto type) {
+  visit_dtype_or_bool(in.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     const T identity = reduce_identity<T>(op);
-    switch (op) {
-      case ReduceOp::sum:
-        if constexpr (std::is_integral_v<T>)  // wraps around on overflow, as in PyTorch
-          return reduce_typed(WrappingAdd(), identity, in, reduce_mask, out);
-        else
-          return reduce_typed(Eigen::internal::scalar_sum_op<T, T>(), identity, in, reduce_mask,
-                              out);
-      case ReduceOp::max:
-        return reduce_typed(NanPropagatingMax<T>(), identity, in, reduce_mask, out);
-      case ReduceOp::min:
-        return reduce_typed(NanPropagatingMin<T>(), identity, in, reduce_mask, out);
+    if constexpr (std::is_same_v<T, bool>) {  // any (max) and all (min); sum is counted in i64
+      if (op == ReduceOp::min)
+        reduce_typed(std::logical_and<bool>(), identity, in, reduce_mask, out);
+      else
+        reduce_typed(std::logical_or<bool>(), identity, in, reduce_mask, out);
+    } else {
+      switch (op) {
+        case ReduceOp::sum:
+          if constexpr (std::is_integral_v<T>)  // wraps around on overflow, as in PyTorch
+            return reduce_typed(WrappingAdd(), identity, in, reduce_mask, out);
+          else
+            return reduce_typed(Eigen::internal::scalar_sum_op<T, T>(), identity, in, reduce_mask,
+                                out);
+        case ReduceOp::max:
+          return reduce_typed(NanPropagatingMax<T>(), identity, in, reduce_mask, out);
+        case ReduceOp::min:
+          return reduce_typed(NanPropagatingMin<T>(), identity, in, reduce_mask, out);
+      }
     }
   });
 }

@@ -2,7 +2,8 @@
 // where. Each is a small device functor run by the one strided kernel of
 // strided.cuh; the op is a runtime switch inside the functor (uniform across a
 // launch, so it costs no divergence), which keeps one instantiation per dtype
-// instead of one per op and dtype.
+// instead of one per op and dtype. Arithmetic is compiled for f32, f64 and
+// i64; fill, copy, where and the predicates for bool too (visit_dtype_or_bool).
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -175,6 +176,25 @@ __host__ __device__ T apply(BinaryOp op, T a, T b) {
       return nan_max(a, b);
     case BinaryOp::minimum:
       return nan_min(a, b);
+    case BinaryOp::eq:  // the predicates: binary() runs them by test() below
+    case BinaryOp::ne:
+    case BinaryOp::lt:
+    case BinaryOp::le:
+    case BinaryOp::gt:
+    case BinaryOp::ge:
+    case BinaryOp::logical_and:
+    case BinaryOp::logical_or:
+    case BinaryOp::logical_xor:
+      break;
+  }
+  return T(0);  // unreachable for the arithmetic ops: the switch names every op
+}
+template __host__ __device__ double apply(BinaryOp, double, double);
+
+/// The predicates (is_predicate), comparing a and b of T (bool included).
+template <class T>
+__host__ __device__ bool test(BinaryOp op, T a, T b) {
+  switch (op) {
     case BinaryOp::eq:
       return a == b;
     case BinaryOp::ne:
@@ -187,10 +207,24 @@ __host__ __device__ T apply(BinaryOp op, T a, T b) {
       return a > b;
     case BinaryOp::ge:
       return a >= b;
+    case BinaryOp::logical_and:
+      return a != T(0) && b != T(0);
+    case BinaryOp::logical_or:
+      return a != T(0) || b != T(0);
+    case BinaryOp::logical_xor:
+      return (a != T(0)) != (b != T(0));
+    case BinaryOp::add:  // arithmetic: binary() runs it by apply() above
+    case BinaryOp::sub:
+    case BinaryOp::mul:
+    case BinaryOp::div:
+    case BinaryOp::pow:
+    case BinaryOp::maximum:
+    case BinaryOp::minimum:
+      break;
   }
-  return T(0);  // unreachable: the switch names every op
+  return false;  // unreachable for the predicates: the switch names every op
 }
-template __host__ __device__ double apply(BinaryOp, double, double);
+template __host__ __device__ bool test(BinaryOp, double, double);
 
 template <class T>
 struct Unary {
@@ -213,13 +247,23 @@ struct Binary {
   }
 };
 
-template <class T, class C>
+template <class T>
+struct Predicate {
+  BinaryOp op;
+  bool* out;
+  const T *a, *b;
+  __device__ void operator()(const std::int64_t (&at)[3]) const {
+    out[at[0]] = test(op, a[at[1]], b[at[2]]);
+  }
+};
+
+template <class T>
 struct Where {
   T* out;
-  const C* cond;
+  const bool* cond;
   const T *a, *b;
   __device__ void operator()(const std::int64_t (&at)[4]) const {
-    out[at[0]] = cond[at[1]] != C(0) ? a[at[2]] : b[at[3]];
+    out[at[0]] = cond[at[1]] ? a[at[2]] : b[at[3]];
   }
 };
 
@@ -227,9 +271,9 @@ struct Where {
 void copy_on_device(const Tensor& src, const Tensor& dst) {
   const StridedLayout<2> layout(dst.shape(),
                                 {dst.strides(), broadcast_strides("copy", src, dst.shape())});
-  visit_dtype(src.dtype(), [&](auto source_type) {
+  visit_dtype_or_bool(src.dtype(), [&](auto source_type) {
     using S = typename decltype(source_type)::type;
-    visit_dtype(dst.dtype(), [&](auto dest_type) {
+    visit_dtype_or_bool(dst.dtype(), [&](auto dest_type) {
       using D = typename decltype(dest_type)::type;
       launch(dst.device(), layout, Convert<D, S>{dst.data_ptr<D>(), src.data_ptr<S>()});
     });
@@ -283,7 +327,7 @@ void copy_between_devices(const Tensor& src, const Tensor& dst) {
 }  // namespace
 
 void CudaBackend::fill(const Tensor& out, double value) {
-  visit_dtype(out.dtype(), [&](auto type) {
+  visit_dtype_or_bool(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     launch(out.device(), StridedLayout<1>(out.shape(), {out.strides()}),
            Fill<T>{out.data_ptr<T>(), saturate_cast<T>(value)});
@@ -311,6 +355,14 @@ void CudaBackend::unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryPa
 
 void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   const StridedLayout<3> layout(out.shape(), {out.strides(), a.strides(), b.strides()});
+  if (is_predicate(op)) {
+    visit_dtype_or_bool(a.dtype(), [&](auto type) {
+      using T = typename decltype(type)::type;
+      launch(out.device(), layout,
+             Predicate<T>{op, out.data_ptr<bool>(), a.data_ptr<T>(), b.data_ptr<T>()});
+    });
+    return;
+  }
   visit_dtype(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     launch(out.device(), layout,
@@ -338,13 +390,10 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
 void CudaBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
   const StridedLayout<4> layout(out.shape(),
                                 {out.strides(), cond.strides(), a.strides(), b.strides()});
-  visit_dtype(cond.dtype(), [&](auto cond_type) {
-    using C = typename decltype(cond_type)::type;
-    visit_dtype(out.dtype(), [&](auto type) {
-      using T = typename decltype(type)::type;
-      launch(out.device(), layout,
-             Where<T, C>{out.data_ptr<T>(), cond.data_ptr<C>(), a.data_ptr<T>(), b.data_ptr<T>()});
-    });
+  visit_dtype_or_bool(out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    launch(out.device(), layout,
+           Where<T>{out.data_ptr<T>(), cond.data_ptr<bool>(), a.data_ptr<T>(), b.data_ptr<T>()});
   });
 }
 

@@ -78,12 +78,17 @@ void run_indexed(const Shape& shape, const Tensor& index, const Strides& index_s
   Strides indexed_strides = indexed.strides();
   indexed_strides[dim] = 0;
   const StridedLayout<3> layout(shape, {index_strides, indexed_strides, other.strides()});
-  visit_dtype(indexed.dtype(), [&](auto type) {
+  const auto run = [&](auto type) {
     using T = typename decltype(type)::type;
     launch(indexed.device(), layout,
            Indexed<T, Accumulate>{index.data_ptr<std::int64_t>(), indexed.data_ptr<T>(),
                                   indexed.strides()[dim], other.data_ptr<T>()});
-  });
+  };
+  // Masks are moved (index_select, gather), never accumulated.
+  if constexpr (Accumulate)
+    visit_dtype(indexed.dtype(), run);
+  else
+    visit_dtype_or_bool(indexed.dtype(), run);
 }
 
 /// A rank-1 index's strides seen through a tensor of `rank` dimensions whose

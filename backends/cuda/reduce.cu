@@ -13,7 +13,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "../common/kernel_support.h"  // visit_dtype, reduce_identity, the Wrapping functors
+#include "../common/kernel_support.h"  // visit_dtype(_or_bool), reduce_identity, the Wrapping functors
 #include "strided.cuh"
 
 namespace tether::backend::cuda {
@@ -26,10 +26,13 @@ constexpr std::int64_t kSplitBelowOutputs = 256;
 constexpr std::int64_t kChunk = 8192;
 constexpr std::int64_t kMaxSplits = 1024;
 
+/// Folds two partial results. For bool, max and min are "or" and "and"
+/// (any and all); sum, counted in i64 by the ops, is "or" too.
 template <class T>
 struct Combine {
   ReduceOp op;
   __host__ __device__ T operator()(T a, T b) const {
+    if constexpr (std::is_same_v<T, bool>) return op == ReduceOp::min ? a && b : a || b;
     switch (op) {
       case ReduceOp::sum:
         if constexpr (std::is_integral_v<T>)
@@ -139,7 +142,7 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mas
                          const Tensor& out) {
   check_reduce(op, in, out);
   if (out.numel() == 0) return;
-  visit_dtype(in.dtype(), [&](auto type) {
+  visit_dtype_or_bool(in.dtype(), [&](auto type) {
     reduce_typed<typename decltype(type)::type>(op, in, reduce_mask, out);
   });
 }

@@ -10,6 +10,8 @@ std::string_view name(DType dtype) {
       return "f64";
     case DType::i64:
       return "i64";
+    case DType::boolean:
+      return "bool";
   }
   return "?";
 }

@@ -13,7 +13,7 @@ constexpr double kPi = std::numbers::pi;
 const double kLogSqrt2Pi = 0.5 * std::log(2 * kPi);
 const double kLog2 = std::log(2.0);
 
-/// Where `inside` (a 0/1 mask), x; elsewhere -inf.
+/// Where the bool mask `inside` is true, x; elsewhere -inf.
 Tensor or_minus_infinity(const Tensor& inside, const Tensor& x) {
   return where(inside, x, full_like(x, -INFINITY));
 }

@@ -46,7 +46,8 @@ Tensor Bernoulli::log_prob(const Tensor& value) const {
 
 Tensor Bernoulli::sample(const Shape& sample_shape) const {
   NoGradGuard no_grad;
-  return rand(extended_shape(sample_shape), probs_.options()) < probs_.detach();
+  return (rand(extended_shape(sample_shape), probs_.options()) < probs_.detach())
+      .to(probs_.dtype());
 }
 
 Tensor Bernoulli::mean() const {

@@ -87,10 +87,10 @@ std::shared_ptr<Constraint> LKJCholesky::support() const {
 
 Tensor LKJCholesky::support_mask(const Tensor& value) const {
   const double tolerance = epsilon_of(value) * static_cast<double>(dim_) * 10.0;
-  const Tensor lower = eq(triu(value, 1), zeros_like(value)).amin({-1, -2});
-  const Tensor positive_diagonal = (diagonal(value) > 0.0).amin({-1});
-  const Tensor unit_rows = (abs(norm(value, {-1}) - 1.0) <= tolerance).amin({-1});
-  return lower * positive_diagonal * unit_rows;
+  const Tensor lower = eq(triu(value, 1), zeros_like(value)).all({-1, -2});
+  const Tensor positive_diagonal = (diagonal(value) > 0.0).all({-1});
+  const Tensor unit_rows = (abs(norm(value, {-1}) - 1.0) <= tolerance).all({-1});
+  return lower & positive_diagonal & unit_rows;
 }
 
 }  // namespace tether::distributions

@@ -106,7 +106,7 @@ Tensor MultivariateNormal::entropy() const {
 }
 
 Tensor MultivariateNormal::support_mask(const Tensor& value) const {
-  return eq(value, value).amin({-1});
+  return eq(value, value).all({-1});
 }
 
 }  // namespace tether::distributions

@@ -1,6 +1,7 @@
 #include "tether/nn/attention.h"
 
 #include <cmath>
+#include <limits>
 
 #include "tether/error.h"
 #include "tether/nn/dropout.h"
@@ -84,19 +85,22 @@ MultiheadAttention::Projected MultiheadAttention::project(const Tensor& query, c
 Tensor MultiheadAttention::merged_mask(const Tensor& key_padding_mask, const Tensor& attn_mask,
                                        DType dtype, std::int64_t batch, std::int64_t queries,
                                        std::int64_t keys) const {
-  // Bool masks (true = hide, the opposite of scaled_dot_product_attention's
-  // true = attend) will become where(mask, -inf, 0) here once tether has a
-  // bool dtype; until then both masks are additive.
-  for (const Tensor* mask : {&key_padding_mask, &attn_mask})
-    if (mask->defined() && mask->dtype() != dtype)
-      fail<DTypeError>(kLayer, ": expected additive masks of the query's dtype ", dtype, ", got ",
-                       mask->dtype());
+  // A bool mask hides where it is true (the opposite of
+  // scaled_dot_product_attention's true = attend): -inf there, 0 elsewhere.
+  const auto additive = [&](const Tensor& mask) {
+    if (!mask.defined() || mask.dtype() == dtype) return mask;
+    if (mask.dtype() != DType::boolean)
+      fail<DTypeError>(kLayer, ": expected bool masks or additive ones of the query's dtype ",
+                       dtype, ", got ", mask.dtype());
+    return zeros(mask.shape(), TensorOptions(mask.device()).with_dtype(dtype))
+        .masked_fill(mask, -std::numeric_limits<double>::infinity());
+  };
   Tensor mask;
   if (attn_mask.defined()) {
     if (attn_mask.shape() == Shape{queries, keys})
-      mask = attn_mask;
+      mask = additive(attn_mask);
     else if (attn_mask.shape() == Shape{batch * num_heads_, queries, keys})
-      mask = attn_mask.reshape({batch, num_heads_, queries, keys});
+      mask = additive(attn_mask).reshape({batch, num_heads_, queries, keys});
     else
       fail<ShapeError>(kLayer, ": expected attn_mask [L, S] = [", queries, ", ", keys,
                        "] or [N * num_heads, L, S] = [", batch * num_heads_, ", ", queries, ", ",
@@ -106,7 +110,7 @@ Tensor MultiheadAttention::merged_mask(const Tensor& key_padding_mask, const Ten
     if (key_padding_mask.shape() != Shape{batch, keys})
       fail<ShapeError>(kLayer, ": expected key_padding_mask [N, S] = [", batch, ", ", keys,
                        "], got ", key_padding_mask.shape());
-    const Tensor padding = key_padding_mask.reshape({batch, 1, 1, keys});
+    const Tensor padding = additive(key_padding_mask).reshape({batch, 1, 1, keys});
     mask = mask.defined() ? mask + padding : padding;
   }
   return mask;

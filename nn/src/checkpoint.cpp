@@ -98,15 +98,15 @@ struct Format {
   std::uint64_t stored_size() const { return half ? 2 : element_size(dtype); }
 };
 
-constexpr Format kFormats[] = {{"F32", DType::f32, std::nullopt},
-                               {"F64", DType::f64, std::nullopt},
-                               {"I64", DType::i64, std::nullopt},
-                               {"F16", DType::f32, kF16},
-                               {"BF16", DType::f32, kBF16}};
+constexpr Format kFormats[] = {
+    {"F32", DType::f32, std::nullopt}, {"F64", DType::f64, std::nullopt},
+    {"I64", DType::i64, std::nullopt}, {"BOOL", DType::boolean, std::nullopt},
+    {"F16", DType::f32, kF16},         {"BF16", DType::f32, kBF16}};
 
 /// How a tensor of `dtype` is written.
 const Format& format_of(DType dtype, FloatStorage floats) {
-  const std::string_view name = !is_floating(dtype)            ? "I64"
+  const std::string_view name = dtype == DType::boolean        ? "BOOL"
+                                : dtype == DType::i64          ? "I64"
                                 : floats == FloatStorage::f16  ? "F16"
                                 : floats == FloatStorage::bf16 ? "BF16"
                                 : dtype == DType::f32          ? "F32"
@@ -235,7 +235,19 @@ const Format& parse_dtype(const std::string& path, const std::string& key, const
   }
   bad_key(
       path, key, "dtype ", quoted(dtype),
-      " is none of tether's \"F32\", \"F64\", \"I64\" nor the half-precision \"F16\", \"BF16\"");
+      " is none of tether's \"F32\", \"F64\", \"I64\", \"BOOL\" nor the half-precision \"F16\", "
+      "\"BF16\"");
+}
+
+/// Throws unless every byte of the BOOL tensor `mask` is 0 or 1: any other
+/// byte is no bool value (reading it as one would be undefined).
+void check_truth_values(const std::string& path, const std::string& key, const Tensor& mask) {
+  const auto* bytes = static_cast<const unsigned char*>(mask.raw_data());
+  const auto* end = bytes + mask.numel();
+  const auto* bad = std::find_if(bytes, end, [](unsigned char b) { return b > 1; });
+  if (bad != end)
+    bad_key(path, key, "BOOL element ", bad - bytes, " holds the byte ", int{*bad},
+            ", which is neither 0 nor 1");
 }
 
 /// The shape, and the byte count it needs, which must fit into the data area.
@@ -376,6 +388,7 @@ Checkpoint parse(const std::string& path, std::uint64_t size, const ReadOptions&
     Tensor tensor = Tensor::empty(entry.shape, entry.format.dtype);
     read(tensor.raw_data(), entry.end - entry.begin);
     if (entry.format.half) widen_in_place(tensor, *entry.format.half);
+    if (entry.format.dtype == DType::boolean) check_truth_values(path, entry.key, tensor);
     checkpoint.tensors.emplace(entry.key, std::move(tensor));
   }
   return checkpoint;

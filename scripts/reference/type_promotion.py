@@ -7,11 +7,10 @@ ops change:  /usr/bin/python3 scripts/reference/type_promotion.py
 The build and CI read only the generated header; they never need torch.
 
 Operands (names as in the header):
-  i64[5] f32[5] f64[5]  tensors with a dimension, LHS or RHS values below
-  i64[]  f32[]  f64[]   0-d tensors holding 2, 0.5, 0.5
-  int    double         the C++ scalars 2 and 0.5 (Python's 2 and 0.5)
-Comparisons return bool in PyTorch and a 1/0 mask in tether; the table gives
-the dtype they compare in (torch.result_type), which is tether's mask dtype.
+  bool[5] i64[5] f32[5] f64[5]  tensors with a dimension, LHS or RHS values below
+                                (as bool: nonzero is true)
+  bool[]  i64[]  f32[]  f64[]   0-d tensors holding true, 2, 0.5, 0.5
+  int     double                the C++ scalars 2 and 0.5 (Python's 2 and 0.5)
 """
 import math
 import operator
@@ -21,7 +20,7 @@ import torch
 
 LHS = [-2, 0, 1, 3, 5]
 RHS = [3, 2, 1, 0, 2]
-DTYPES = {"i64": torch.int64, "f32": torch.float32, "f64": torch.float64}
+DTYPES = {"bool": torch.bool, "i64": torch.int64, "f32": torch.float32, "f64": torch.float64}
 NAMES = {v: k for k, v in DTYPES.items()}
 CONDITION = torch.tensor([True, False, True, False, True])
 
@@ -31,15 +30,14 @@ def operand(name, values):
         return 2
     if name == "double":
         return 0.5
-    dtype = DTYPES[name[:3]]
+    dtype = DTYPES[name[:name.index("[")]]
     if name.endswith("[]"):
-        return torch.tensor(2 if dtype == torch.int64 else 0.5, dtype=dtype)
+        return torch.tensor({torch.bool: True, torch.int64: 2}.get(dtype, 0.5), dtype=dtype)
     return torch.tensor(values, dtype=dtype)
 
 
 TENSORS = [d + "[5]" for d in DTYPES] + [d + "[]" for d in DTYPES]
 SCALARS = ["int", "double"]
-COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
 
 # The operand pairs tether has an overload for, by the ops' forms.
 TENSOR_PAIRS = [(a, b) for a in TENSORS for b in TENSORS]
@@ -94,10 +92,7 @@ def outcome(op, f, args):
         out = f(*args)
     except RuntimeError:
         return "error", []
-    dtype = out.dtype
-    if op in COMPARISONS:
-        dtype = torch.result_type(*args)
-    return NAMES[dtype], [number(v) for v in out.to(torch.float64).reshape(-1).tolist()]
+    return NAMES[out.dtype], [number(v) for v in out.to(torch.float64).reshape(-1).tolist()]
 
 
 def row(fields, values):

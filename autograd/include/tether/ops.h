@@ -93,6 +93,9 @@ Tensor operator-(const Tensor& a);
 // Unary ops of an i64 tensor, as in PyTorch: neg, abs, sign, relu and clamp
 // (with integer bounds) stay i64; softplus, leaky_relu and gelu throw
 // DTypeError; the others compute in default_float_dtype (exp(arange(3)) is f32).
+// Of a bool tensor the same, except that neg, abs and relu throw DTypeError
+// and sign returns the mask; subtracting from or of a mask is a DTypeError
+// too (invert it with logical_not). Two masks add as "or" and multiply as "and".
 
 /// scale * x + shift in one kernel, in the result type of x and both scalars
 /// (the scalar arithmetic above uses it: arange(5) * 2 is i64, * 0.5 is f32).
@@ -125,13 +128,15 @@ Tensor softplus(const Tensor& x);
 /// Limits x to [min, max]; a missing bound is not applied. The result has the
 /// result type of x and both bounds (an i64 x with a bound 0.5 gives f32).
 Tensor clamp(const Tensor& x, std::optional<Scalar> min, std::optional<Scalar> max);
-/// Element-wise condition ? a : b (condition: nonzero is true).
+/// Element-wise condition ? a : b for a bool condition (a mask, as from a
+/// comparison); any other dtype is a DTypeError, as in PyTorch.
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 
-/// Comparisons compare in the operands' result_type and return masks of 1 and 0
-/// in that dtype (tether has no bool dtype), with no gradient.
+/// Comparisons compare in the operands' result_type and return bool tensors
+/// (masks), with no gradient. A mask in arithmetic promotes as PyTorch's:
+/// mask * x is x's dtype, mask * 2 is i64, mask * 0.5 default_float_dtype.
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
@@ -301,9 +306,9 @@ Tensor to(const Tensor& x, DType dtype);
 /// [..., L, E], key [..., S, E], value [..., S, Ev]; the batch dims broadcast
 /// and the result is [..., L, Ev]. scale defaults to 1 / sqrt(E).
 ///
-/// attn_mask (optional) is added to the scores: a floating tensor of query's
-/// dtype broadcastable to [..., L, S], -inf where a query must not see a key
-/// (it is differentiable). is_causal masks every key after the query's own
+/// attn_mask (optional), broadcastable to [..., L, S], is either a bool mask
+/// (true = attend, as torch's) or added to the scores: a floating tensor of
+/// query's dtype, -inf where a query must not see a key (differentiable). is_causal masks every key after the query's own
 /// position (col > row, aligned top-left as torch's tril mask); it excludes
 /// attn_mask (ValueError). A row with every key masked gives NaN, as in torch.
 /// dropout_p in [0, 1] drops attention weights with that probability and
@@ -323,5 +328,38 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
 /// in-place writes, refused in grad mode when a tensor requires grad.
 void adam_step_(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                 const Tensor& exp_avg_sq, const AdamStep& step);
+
+// ---- masks (mask.cpp) ----------------------------------------------------------
+// Bool tensors as PyTorch's: the comparisons above and these ops make them;
+// where, masked_fill and masked_select take them. The predicates and
+// reductions below have no gradient; they take any dtype, nonzero being true.
+
+/// Element-wise tests of floating values; false (isfinite: true) for i64 and bool.
+Tensor isnan(const Tensor& x);
+Tensor isinf(const Tensor& x);
+Tensor isfinite(const Tensor& x);
+Tensor logical_not(const Tensor& x);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
+Tensor logical_xor(const Tensor& a, const Tensor& b);
+/// ~mask, a & b, a | b, a ^ b: the logical ops for bool tensors only (tether
+/// has no bitwise integer ops; any other dtype is a DTypeError).
+Tensor operator~(const Tensor& mask);
+Tensor operator&(const Tensor& a, const Tensor& b);
+Tensor operator|(const Tensor& a, const Tensor& b);
+Tensor operator^(const Tensor& a, const Tensor& b);
+/// Whether any (all) element over dims is nonzero, as a bool tensor; over no
+/// elements, false (true).
+Tensor any(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+Tensor all(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
+/// x with `value` where the bool `mask` (broadcast to x's shape) is true, in
+/// x's dtype; differentiable in x, and in `value`, a 0-d tensor, when it is one.
+Tensor masked_fill(const Tensor& x, const Tensor& mask, Scalar value);
+Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);
+/// The elements of x where the bool `mask` is true, x and mask broadcast
+/// together, as a 1-d tensor in row-major order; differentiable in x. Its
+/// length depends on the mask's values, which are read on the host (a
+/// synchronisation on a GPU, as in PyTorch).
+Tensor masked_select(const Tensor& x, const Tensor& mask);
 
 }  // namespace tether

@@ -52,13 +52,19 @@ void check_arguments(const Tensor& q, const Tensor& k, const Tensor& v, const Te
   if (is_causal)
     fail<ValueError>(kOp, ": an explicit attn_mask cannot be combined with is_causal (put the ",
                      "causal -inf entries into the mask instead)");
-  // A bool mask (true = attend, as torch's) will become where(mask, 0, -inf)
-  // here, once tether has a bool dtype; until then only the additive form.
-  if (mask.dtype() != q.dtype())
-    fail<DTypeError>(kOp, ": expected an additive attn_mask of the query's dtype ", q.dtype(),
-                     ", got ", mask.dtype());
+  if (mask.dtype() != q.dtype() && mask.dtype() != DType::boolean)
+    fail<DTypeError>(kOp, ": expected a bool attn_mask or an additive one of the query's dtype ",
+                     q.dtype(), ", got ", mask.dtype());
   check_same_device(kOp, q, mask);
   broadcast_shapes(kOp, mask.shape(), matrices_shape(batch, q.size(-2), k.size(-2)));
+}
+
+/// A bool mask (true = attend, as torch's) as the additive mask it stands
+/// for: 0 where a key is attended, -inf where it is not.
+Tensor additive_mask(const Tensor& mask, const Tensor& q) {
+  if (!mask.defined() || mask.dtype() != DType::boolean) return mask;
+  return full(mask.shape(), -std::numeric_limits<double>::infinity(), q.options())
+      .masked_fill(mask, 0.0);
 }
 
 }  // namespace
@@ -67,6 +73,7 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
                                     const Tensor& attn_mask, double dropout_p, bool is_causal,
                                     std::optional<double> scale) {
   check_arguments(query, key, value, attn_mask, dropout_p, is_causal);
+  const Tensor mask = additive_mask(attn_mask, query);
   const double factor = scale.value_or(1 / std::sqrt(static_cast<double>(query.size(-1))));
   // The causal mask is not saved: only a recompute under create_graph needs
   // it again, and it is cheaper to rebuild than to keep.
@@ -76,13 +83,14 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
   Tensor probabilities, dropout_scale, out;
   {
     NoGradGuard no_grad;
-    probabilities = attention_probabilities(query, key, full_mask(query, key, attn_mask), factor);
+    probabilities = attention_probabilities(query, key, full_mask(query, key, mask), factor);
     Tensor weights = probabilities;
     if (dropout_p > 0) {
       // Kept weights are scaled by 1 / (1 - p); at p = 1 all are dropped, and
       // zeros avoid the 0 * inf of that scale.
       dropout_scale = dropout_p < 1
-                          ? (rand(probabilities.shape(), probabilities.options()) >= dropout_p) *
+                          ? (rand(probabilities.shape(), probabilities.options()) >= dropout_p)
+                                    .to(probabilities.dtype()) *
                                 (1 / (1 - dropout_p))
                           : zeros_like(probabilities);
       weights = probabilities * dropout_scale;
@@ -90,7 +98,7 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
     out = matmul(weights, value);
   }
   return record(kOp, {query, key, value, attn_mask}, out,
-                {query, key, value, probabilities, attn_mask, dropout_scale},
+                {query, key, value, probabilities, mask, dropout_scale},
                 [factor, full_mask](Node& n, const Tensor& g) -> GradList {
                   const Tensor q = n.saved(0), k = n.saved(1), v = n.saved(2), mask = n.saved(4),
                                dropout_scale = n.saved(5);

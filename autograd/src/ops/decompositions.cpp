@@ -45,13 +45,13 @@ Tensor solved_triangle(const Tensor& x, bool upper, bool unitriangular) {
   return upper ? triu(x, unitriangular ? 1 : 0) : tril(x, unitriangular ? -1 : 0);
 }
 
-/// Where col - row <= diagonal (lower) or >= diagonal (!lower), as an i64 mask
+/// Where col - row <= diagonal (lower) or >= diagonal (!lower), as a bool mask
 /// [rows, cols] on x's device.
 Tensor triangle_mask(const Tensor& x, std::int64_t diagonal, bool lower) {
   const TensorOptions options = TensorOptions(DType::i64).with_device(x.device());
   const Tensor rows = arange(x.size(-2), options).reshape({-1, 1});
   const Tensor offset = arange(x.size(-1), options) - rows;
-  return lower ? offset <= diagonal : offset >= diagonal;  // integer scalars keep the mask i64
+  return lower ? offset <= diagonal : offset >= diagonal;
 }
 
 /// x's diagonal `offset` as a view, unrecorded.

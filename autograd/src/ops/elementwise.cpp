@@ -53,6 +53,9 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  // As PyTorch, even where the other operand would promote the mask.
+  check_not_bool("sub", a);
+  check_not_bool("sub", b);
   return record_binary("sub", a, b, binary_kernel("sub", BinaryOp::sub, a, b), {},
                        [](Node& n, const Tensor& g) {
                          return std::pair{g, n.needs_grad(1) ? -g : Tensor()};
@@ -106,8 +109,8 @@ Tensor pick(const char* name, BinaryOp op, Tensor (*loses)(const Tensor&, const 
   return record_binary(
       name, a, b, binary_kernel(name, op, a, b), {a, b}, [loses](Node& n, const Tensor& g) {
         const Tensor a = n.saved(0), b = n.saved(1);
-        const Tensor tie = eq(a, b) * 0.5;
-        return std::pair{g * (1.0 - loses(a, b) - tie), g * (1.0 - loses(b, a) - tie)};
+        const Tensor zero = zeros_like(g), shared = where(eq(a, b), g * 0.5, g);
+        return std::pair{where(loses(a, b), zero, shared), where(loses(b, a), zero, shared)};
       });
 }
 
@@ -124,6 +127,9 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
   check_same_device("where", a, b);
   check_same_device("where", condition, a);
+  if (condition.dtype() != DType::boolean)
+    fail<DTypeError>("where: expected a bool condition, got ", condition.dtype(),
+                     " (make one with a comparison, e.g. x > 0, or .to(DType::boolean))");
   const DType dtype = result_type(a, b);
   const Shape shape =
       broadcast_shapes("where", broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
@@ -157,7 +163,7 @@ Tensor operator+(const Tensor& a, Scalar b) {
   return affine(a, 1, b);
 }
 Tensor operator-(const Tensor& a, Scalar b) {
-  check_defined("sub", a);
+  check_not_bool("sub", a);
   return affine(a, 1, -b);
 }
 Tensor operator*(const Tensor& a, Scalar b) {
@@ -173,7 +179,7 @@ Tensor operator+(Scalar a, const Tensor& b) {
   return affine(b, 1, a);
 }
 Tensor operator-(Scalar a, const Tensor& b) {
-  check_defined("sub", b);
+  check_not_bool("sub", b);
   return affine(b, -1, a);
 }
 Tensor operator*(Scalar a, const Tensor& b) {
@@ -262,7 +268,7 @@ Tensor affine(const Tensor& x, Scalar scale, Scalar shift) {
 }
 
 Tensor neg(const Tensor& x) {
-  check_defined("neg", x);
+  check_not_bool("neg", x);
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   backend_of(x).unary(UnaryOp::neg, x, out, {});
   return record("neg", {x}, out, {}, [](Node&, const Tensor& g) -> GradList { return {-g}; });
@@ -326,6 +332,8 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor sign(const Tensor& x) {
+  check_defined("sign", x);
+  if (x.dtype() == DType::boolean) return clone(x);  // a mask is its own sign, as in PyTorch
   // Piecewise constant: a zero gradient (PyTorch's), not a cut in the graph.
   Tensor out = unary_kernel("sign", UnaryOp::sign, x);
   return record("sign", {x}, out, {},
@@ -468,7 +476,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
   Tensor out = unary_kernel("leaky_relu", UnaryOp::leaky_relu, x, {negative_slope});
   return record("leaky_relu", {x}, out, {x},
                 [negative_slope](Node& n, const Tensor& g) -> GradList {
-                  return {g * affine(n.saved(0) > 0.0, 1.0 - negative_slope, negative_slope)};
+                  return {where(n.saved(0) > 0.0, g, g * negative_slope)};
                 });
 }
 

@@ -25,6 +25,7 @@ Tensor& binary_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor
   check_same_device(name, self, other);
   const DType dtype = result_type(self, other);
   check_castable(name, dtype, self);
+  if (dtype == DType::boolean) op = boolean_arithmetic(name, op);
   if (!(broadcast_shapes(name, self.shape(), other.shape()) == self.shape()))
     fail<ShapeError>(name, ": cannot broadcast an operand of shape ", other.shape(),
                      " into a tensor of shape ", self.shape());
@@ -80,6 +81,7 @@ Tensor& Tensor::add_(const Tensor& other, Scalar alpha) {
 }
 
 Tensor& Tensor::sub_(const Tensor& other, Scalar alpha) {
+  check_not_bool("sub_", other);  // as sub: even where self would hold the difference
   return scaled_inplace("sub_", BinaryOp::sub, *this, other, alpha);
 }
 

@@ -10,6 +10,14 @@ void check_floating(const char* op, const Tensor& x) {
     fail<DTypeError>(op, ": expected a floating-point tensor (f32 or f64), got ", x.dtype());
 }
 
+void check_not_bool(const char* op, const Tensor& x) {
+  check_defined(op, x);
+  if (x.dtype() == DType::boolean)
+    fail<DTypeError>(op,
+                     ": not supported for bool tensors (convert the mask with .to(dtype), or "
+                     "use the logical ops)");
+}
+
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
   check_defined(op, a);
   check_defined(op, b);
@@ -117,17 +125,32 @@ const Tensor& converted_data(const Tensor& x, DType dtype, Tensor& copy) {
 
 namespace {
 
-/// The dtype a unary op computes in for x, following PyTorch on integers:
-/// ops with an integer kernel keep i64; of the floating-only ones
-/// (backend::floating_only), PyTorch refuses integers for softplus and
-/// leaky_relu and computes the rest (exp, sqrt, ...) in floating point.
+/// The dtype a unary op computes in for x, following PyTorch on integers and
+/// booleans: ops with an integer kernel keep i64 and refuse a mask (abs or
+/// relu of one); of the floating-only ones (backend::floating_only), PyTorch
+/// refuses both for softplus and leaky_relu and computes the rest (exp, sqrt,
+/// ...) in floating point.
 DType unary_dtype(const char* name, UnaryOp op, const Tensor& x) {
-  if (x.is_floating_point() || !backend::floating_only(op)) return x.dtype();
+  if (x.is_floating_point()) return x.dtype();
+  if (!backend::floating_only(op)) {
+    check_not_bool(name, x);
+    return x.dtype();
+  }
   if (op == UnaryOp::softplus || op == UnaryOp::leaky_relu) check_floating(name, x);  // throws
   return default_float_dtype;
 }
 
 }  // namespace
+
+BinaryOp boolean_arithmetic(const char* name, BinaryOp op) {
+  if (backend::is_predicate(op)) return op;
+  if (op == BinaryOp::add || op == BinaryOp::maximum) return BinaryOp::logical_or;
+  if (op == BinaryOp::mul || op == BinaryOp::minimum) return BinaryOp::logical_and;
+  if (op == BinaryOp::sub)
+    fail<DTypeError>(name, ": subtraction of two bool tensors is not supported (for the "
+                           "difference of masks, use logical_xor; to invert one, logical_not)");
+  fail<DTypeError>(name, ": not supported for bool tensors");  // pow; div is never boolean
+}
 
 Tensor unary_kernel(const char* name, UnaryOp op, const Tensor& x, backend::UnaryParams params) {
   check_defined(name, x);
@@ -144,9 +167,11 @@ Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tenso
   check_same_device(name, a, b);
   const DType common = result_type(a, b);
   const DType dtype = op == BinaryOp::div ? true_division_type(common) : common;
+  if (dtype == DType::boolean) op = boolean_arithmetic(name, op);
   const Shape shape =
       a.shape() == b.shape() ? a.shape() : broadcast_shapes(name, a.shape(), b.shape());
-  Tensor out = Tensor::empty(shape, dtype, a.device(), name);
+  const DType out_dtype = backend::is_predicate(op) ? DType::boolean : dtype;
+  Tensor out = Tensor::empty(shape, out_dtype, a.device(), name);
   Tensor a_copy, b_copy, a_view, b_view;
   backend_of(a).binary(op, broadcast_view(converted_data(a, dtype, a_copy), shape, a_view),
                        broadcast_view(converted_data(b, dtype, b_copy), shape, b_view), out);

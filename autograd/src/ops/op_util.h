@@ -23,6 +23,9 @@ using backend::UnaryOp;
 
 /// Throws DTypeError naming `op` unless x is f32 or f64.
 void check_floating(const char* op, const Tensor& x);
+/// Throws DTypeError naming `op` when x is a bool tensor (a mask) and `op`
+/// is arithmetic that PyTorch refuses on masks (neg, abs, ...).
+void check_not_bool(const char* op, const Tensor& x);
 /// Throws DTypeError / DeviceError naming `op` and both operands.
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);
@@ -86,8 +89,14 @@ const Tensor& converted_data(const Tensor& x, DType dtype, Tensor& copy);
 /// throws DTypeError for those PyTorch refuses on integers (see ops.h).
 Tensor unary_kernel(const char* name, UnaryOp op, const Tensor& x,
                     backend::UnaryParams params = {});
+/// The op that computes `op` on two bool operands, as PyTorch's arithmetic on
+/// masks: add and maximum are "or", mul and minimum "and", the predicates
+/// themselves; the others throw DTypeError naming `name` (sub of two masks).
+BinaryOp boolean_arithmetic(const char* name, BinaryOp op);
 /// out = op(a, b) with broadcasting, computed in the operands' result type
-/// (true_division_type of it for div); same device required; unrecorded.
+/// (true_division_type of it for div); same device required; unrecorded. A
+/// predicate (backend::is_predicate) gives a bool tensor; arithmetic on two
+/// bool operands is PyTorch's: add is "or", mul "and", sub a DTypeError.
 Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tensor& b);
 
 /// The dims of a reduction as a bit mask over x's dims (empty = all dims).

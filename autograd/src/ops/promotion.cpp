@@ -11,11 +11,12 @@ namespace ops {
 
 namespace {
 
-/// The higher-priority group decides unless only the lower one is floating:
-/// a 0.5 lifts an i64 tensor to floating point, but does not narrow an f64 one.
+/// The higher-priority group decides unless the lower one is of a higher
+/// kind (bool < integer < floating): a 0.5 lifts an i64 tensor to floating
+/// point and a 2 a mask to i64, but neither narrows an f64 one.
 std::optional<DType> combine(std::optional<DType> higher, std::optional<DType> lower) {
   if (!higher) return lower;
-  if (lower && !is_floating(*higher) && is_floating(*lower)) return promote_types(*higher, *lower);
+  if (lower && kind(*lower) > kind(*higher)) return promote_types(*higher, *lower);
   return higher;
 }
 

@@ -75,8 +75,10 @@ Tensor exp_shift(const Tensor& x, const Dims& dims) {
 
 Tensor sum(const Tensor& x, const Dims& dims, bool keepdim) {
   const std::uint32_t mask = reduce_mask("sum", x, dims);
-  Tensor out = finish_reduction(reduce_kernel("sum", backend::ReduceOp::sum, x, mask), x.shape(),
-                                mask, keepdim);
+  // A mask's sum counts its true elements, in i64 (as PyTorch's).
+  const Tensor input = x.dtype() == DType::boolean ? to(x, DType::i64) : x;
+  Tensor out = finish_reduction(reduce_kernel("sum", backend::ReduceOp::sum, input, mask),
+                                x.shape(), mask, keepdim);
   return record("sum", {x}, out, {}, [mask, shape = x.shape()](Node&, const Tensor& g) -> GradList {
     return {expand_reduced(g, shape, mask)};
   });
@@ -158,7 +160,7 @@ Tensor norm(const Tensor& x, const Dims& dims, bool keepdim) {
 }
 
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
-  check_defined("argmax", x);
+  check_not_bool("argmax", x);
   const int d = wrap_dim("argmax", dim, x.dim());
   const std::uint32_t mask = x.dim() == 0 ? 0u : 1u << d;
   check_nonempty_reduction("argmax", x, mask);

@@ -9,37 +9,61 @@
 namespace tether {
 
 /// Element type of a tensor. f32 is the default; f64 is for gradient checks and
-/// precision-sensitive work; i64 holds labels and indices.
-enum class DType : std::uint8_t { f32, f64, i64 };
+/// precision-sensitive work; i64 holds labels and indices; boolean (torch.bool,
+/// printed "bool", one byte holding 0 or 1) holds masks: what comparisons,
+/// isnan and the logical ops return, and what where and masked_fill take.
+/// Arithmetic kernels exist for f32, f64 and i64 only: an arithmetic op
+/// promotes a boolean operand first (as PyTorch: true + 1 is 2, an i64) or
+/// refuses it by name (neg of a mask).
+enum class DType : std::uint8_t { f32, f64, i64, boolean };
 
 /// Bytes per element.
 constexpr std::size_t element_size(DType dtype) {
-  return dtype == DType::f32 ? 4 : 8;
+  switch (dtype) {
+    case DType::f32:
+      return 4;
+    case DType::f64:
+    case DType::i64:
+      return 8;
+    case DType::boolean:
+      return 1;
+  }
+  return 8;  // unreachable: the switch names every dtype
 }
 
 constexpr bool is_floating(DType dtype) {
-  return dtype != DType::i64;
+  return dtype == DType::f32 || dtype == DType::f64;
 }
 
 /// The floating dtype factories default to, and the one integers become when
 /// they meet a floating-point scalar or a true division (torch.get_default_dtype()).
 inline constexpr DType default_float_dtype = DType::f32;
 
+/// The kind of number a dtype holds, in PyTorch's promotion order: a kind
+/// never converts into a lower one implicitly.
+enum class DTypeKind : std::uint8_t { boolean, integral, floating };
+
+constexpr DTypeKind kind(DType dtype) {
+  if (is_floating(dtype)) return DTypeKind::floating;
+  return dtype == DType::i64 ? DTypeKind::integral : DTypeKind::boolean;
+}
+
 /// The smallest dtype that holds values of both a and b, as torch.promote_types:
-/// i64 < f32 < f64.
+/// boolean < i64 < f32 < f64.
 constexpr DType promote_types(DType a, DType b) {
   if (a == b) return a;
-  return a == DType::f64 || b == DType::f64 ? DType::f64 : DType::f32;
+  if (kind(a) != kind(b)) return kind(a) > kind(b) ? a : b;
+  return DType::f64;  // f32 with f64: the two dtypes of one kind
 }
 
 /// Whether a result computed in `from` may be written into a tensor of dtype
-/// `to` (an in-place op's destination), as torch.can_cast: everything except
-/// floating into integer.
+/// `to` (an in-place op's destination), as torch.can_cast: not into a lower
+/// kind (floating into integer or boolean, integer into boolean).
 constexpr bool can_cast(DType from, DType to) {
-  return is_floating(to) || !is_floating(from);
+  return kind(from) <= kind(to);
 }
 
-/// "f32", "f64" or "i64".
+/// "f32", "f64", "i64" or "bool".
 std::string_view name(DType dtype);
 std::ostream& operator<<(std::ostream& os, DType dtype);
 
@@ -57,6 +81,10 @@ constexpr DType dtype_of<double>() {
 template <>
 constexpr DType dtype_of<std::int64_t>() {
   return DType::i64;
+}
+template <>
+constexpr DType dtype_of<bool>() {
+  return DType::boolean;
 }
 
 }  // namespace tether

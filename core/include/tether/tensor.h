@@ -188,10 +188,12 @@ class Tensor {
   // slice and tether's own affine and sum_to_shape are free functions only.
   // Each method forwards to its free function (autograd/src/tensor_methods.cpp).
 
-  /// The single element, converted to T. Throws ValueError unless numel() == 1.
+  /// The single element, converted to T (float, double, std::int64_t or
+  /// bool, for which nonzero is true). Throws ValueError unless numel() == 1.
   template <class T>
   T item() const;
-  /// All elements in row-major order, converted to T.
+  /// All elements in row-major order, converted to T (float, double or
+  /// std::int64_t; a mask reads as 0 and 1 with std::int64_t).
   template <class T>
   std::vector<T> to_vector() const;
 
@@ -241,6 +243,13 @@ class Tensor {
   Tensor polygamma(std::int64_t n) const;
   Tensor relu() const;
   Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max) const;
+  Tensor isnan() const;
+  Tensor isinf() const;
+  Tensor isfinite() const;
+  Tensor logical_not() const;
+  Tensor masked_fill(const Tensor& mask, Scalar value) const;
+  Tensor masked_fill(const Tensor& mask, const Tensor& value) const;
+  Tensor masked_select(const Tensor& mask) const;
 
   Tensor sum(const Dims& dims = {}, bool keepdim = false) const;
   Tensor mean(const Dims& dims = {}, bool keepdim = false) const;
@@ -250,6 +259,8 @@ class Tensor {
   Tensor logsumexp(const Dims& dims, bool keepdim = false) const;
   Tensor norm(const Dims& dims = {}, bool keepdim = false) const;
   Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor any(const Dims& dims = {}, bool keepdim = false) const;
+  Tensor all(const Dims& dims = {}, bool keepdim = false) const;
   Tensor softmax(std::int64_t dim) const;
   Tensor log_softmax(std::int64_t dim) const;
 
@@ -294,6 +305,9 @@ class Tensor {
 
   std::shared_ptr<TensorImpl> impl_;
 };
+
+template <>
+bool Tensor::item<bool>() const;
 
 /// Throws ValueError naming `op` unless x is defined: the check every op makes
 /// of each tensor argument before it reads it.

@@ -97,15 +97,48 @@ enum class BinaryOp : std::uint8_t {
   pow,
   maximum,
   minimum,
-  // Comparisons write 1 or 0 in the output's dtype.
+  // Predicates (is_predicate): a boolean output; a and b share the dtype
+  // they are compared in, which may be boolean too.
   eq,
   ne,
   lt,
   le,
   gt,
   ge,
+  logical_and,  // the logical ops take nonzero as true
+  logical_or,
+  logical_xor,
 };
 
+/// Whether `op` is a predicate: a comparison or a logical op, whose output
+/// is boolean whatever its operands' dtype. The other ops are arithmetic:
+/// operands and output of one dtype, f32, f64 or i64.
+constexpr bool is_predicate(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::add:
+    case BinaryOp::sub:
+    case BinaryOp::mul:
+    case BinaryOp::div:
+    case BinaryOp::pow:
+    case BinaryOp::maximum:
+    case BinaryOp::minimum:
+      return false;
+    case BinaryOp::eq:
+    case BinaryOp::ne:
+    case BinaryOp::lt:
+    case BinaryOp::le:
+    case BinaryOp::gt:
+    case BinaryOp::ge:
+    case BinaryOp::logical_and:
+    case BinaryOp::logical_or:
+    case BinaryOp::logical_xor:
+      return true;
+  }
+  return true;  // unreachable: the switch names every op
+}
+
+/// On a boolean input, max is "any" and min is "all" (sum is the ops' to
+/// count, in i64).
 enum class ReduceOp : std::uint8_t { sum, max, min };
 
 /// Where a Cholesky factorisation stopped: the matrix's index in the batch and
@@ -123,6 +156,11 @@ struct TriangularSystem {
   bool unitriangular;  ///< A's diagonal is taken as ones and not read
 };
 
+/// Dtypes: every kernel takes f32, f64 and i64 unless its comment says it is
+/// floating-only. Boolean tensors (masks) are taken by the kernels that move,
+/// select or compare elements -- fill, copy, where, the predicates of binary,
+/// reduce's max and min, index_select and gather -- and refused with a
+/// DTypeError by the others; the ops promote or refuse masks before that.
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -135,9 +173,10 @@ class Backend {
   /// out = op(in). `in` has out's shape.
   virtual void unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) = 0;
   /// out = op(a, b). `a` and `b` are already expanded to out's shape (stride 0
-  /// where broadcast) and have out's dtype.
+  /// where broadcast) and have out's dtype, except for the predicates
+  /// (is_predicate), whose out is boolean.
   virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
-  /// out = cond != 0 ? a : b, all expanded to out's shape; cond may have any dtype.
+  /// out = cond ? a : b for a boolean cond, all expanded to out's shape.
   virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
   /// Reduces `in` over the dimensions whose bit is set in `reduce_mask` (bit d
   /// for dimension d); `out` has in's rank with extent 1 on reduced dims.

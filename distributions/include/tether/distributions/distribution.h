@@ -100,8 +100,8 @@ class Distribution {
   static std::vector<Tensor> broadcast_all(const std::string& name,
                                            const std::vector<Param>& params);
   /// With validation: a ValueError naming the distribution, `argument`,
-  /// `expected` and the first element of `values` where `ok` (a 0/1 mask of
-  /// its shape or broadcastable to it) is 0.
+  /// `expected` and the first element of `values` where `ok` (a bool mask of
+  /// its shape or broadcastable to it) is false.
   void require(const char* argument, const Tensor& values, const Tensor& ok,
                const char* expected) const;
   /// require() for the common cases: values > 0, and values that are not NaN.
@@ -110,7 +110,7 @@ class Distribution {
   /// With validation: `value` is in the support (support_mask), else a
   /// ValueError naming `method` ("log_prob", "cdf") and the support.
   void check_value(const char* method, const Tensor& value) const;
-  /// 1 where value lies in the support, 0 elsewhere (one entry per event).
+  /// True where value lies in the support (a bool mask, one entry per event).
   virtual Tensor support_mask(const Tensor& value) const = 0;
   /// The support in words, for errors: "real numbers", "values >= 0".
   virtual std::string support_description() const = 0;

@@ -51,7 +51,8 @@ class MultiheadAttention : public Module {
 
   /// query [L, N, E] (or [N, L, E] with batch_first, or unbatched [L, E]),
   /// key [S, N, kdim] and value [S, N, vdim] likewise -> output as query.
-  /// Masks are additive (0 to attend, -inf to hide), in the query's dtype:
+  /// Masks are bool (true = hide, as torch's) or additive (0 to attend, -inf
+  /// to hide) in the query's dtype:
   /// key_padding_mask [N, S] (unbatched: [S]) hides keys per sequence,
   /// attn_mask [L, S] or [N * num_heads, L, S] per query; a query that sees
   /// no key gives NaN, as in torch. With need_weights, weights [N, L, S]

@@ -69,7 +69,7 @@ struct ReadOptions {
 };
 
 /// How save_safetensors stores floating-point (f32 and f64) tensors; i64 is
-/// always "I64".
+/// always "I64", bool "BOOL".
 enum class FloatStorage {
   as_is,  ///< f32 as "F32", f64 as "F64"
   /// "F16": rounded to nearest even; magnitudes from 65520 up become inf, up to
@@ -87,20 +87,20 @@ struct WriteOptions {
 };
 
 /// Writes `state` (f32 as "F32", f64 as "F64", or both as options.floats says;
-/// i64 as "I64"; CUDA tensors as CPU copies) and `metadata` (as "__metadata__", left out when
-/// empty) to `path` atomically: the bytes go to a temporary file in the same directory, which is
-/// flushed to disk and then renamed over `path`. On any error (CheckpointError: an undefined
-/// tensor, a key "__metadata__" or one that is not UTF-8, an I/O error) `path` keeps its previous
-/// content and no temporary file is left behind.
+/// i64 as "I64", bool as "BOOL"; CUDA tensors as CPU copies) and `metadata` (as "__metadata__",
+/// left out when empty) to `path` atomically: the bytes go to a temporary file in the same
+/// directory, which is flushed to disk and then renamed over `path`. On any error (CheckpointError:
+/// an undefined tensor, a key "__metadata__" or one that is not UTF-8, an I/O error) `path` keeps
+/// its previous content and no temporary file is left behind.
 void save_safetensors(const std::string& path, const StateDict& state,
                       const Metadata& metadata = {}, const WriteOptions& options = {});
 
 /// Reads every tensor of the safetensors file at `path` into CPU tensors, and
 /// its metadata ("F16" and "BF16" as f32, as options.half says). Throws
 /// CheckpointError for an unreadable, truncated or malformed file, for dtypes
-/// other than "F32", "F64", "I64", "F16" and "BF16" (and the half ones under
-/// HalfPrecision::refuse), and for "__metadata__" that is not a map from
-/// strings to strings.
+/// other than "F32", "F64", "I64", "BOOL", "F16" and "BF16" (and the half ones
+/// under HalfPrecision::refuse), for a "BOOL" byte other than 0 and 1, and for "__metadata__" that
+/// is not a map from strings to strings.
 Checkpoint read_safetensors(const std::string& path, const ReadOptions& options = {});
 
 /// read_safetensors(path, options).tensors.

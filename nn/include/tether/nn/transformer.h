@@ -81,7 +81,7 @@ class TransformerEncoderLayer : public TransformerLayer {
 
   /// src [L, N, d_model] (batch_first: [N, L, d_model]) -> the same shape.
   /// src_mask [L, L] (or [N * nhead, L, L]) and src_key_padding_mask [N, L]
-  /// are additive, as MultiheadAttention's.
+  /// are bool or additive, as MultiheadAttention's.
   Tensor forward(const Tensor& src, const Tensor& src_mask = {},
                  const Tensor& src_key_padding_mask = {});
 };
