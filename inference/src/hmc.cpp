@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
+#include <utility>
 
 #include "flat_target.h"
 #include "tether/error.h"
@@ -92,17 +94,53 @@ struct Trajectory {
   bool divergent = false;
 };
 
+/// The log density and its gradient at `position`, with a ValueError from
+/// the density (a distribution refusing a parameter the integrator pushed out
+/// of range, such as exp(raw) underflowing to 0) read as -inf: Stan rejects
+/// such a proposal instead of stopping.
+double log_density_or_reject(const FlatTarget& target, const std::vector<double>& position,
+                             std::vector<double>& gradient) {
+  try {
+    return target.value_and_gradient(position, gradient);
+  } catch (const ValueError&) {
+    return -std::numeric_limits<double>::infinity();
+  }
+}
+
+/// Where a chain starts: the initial point moved by Uniform(-jitter, jitter) in
+/// every coordinate, redrawn until the log density there is finite (as Stan
+/// retries its random inits).
+State starting_state(const FlatTarget& target, double jitter) {
+  constexpr int kAttempts = 100;
+  State state;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    state.position = target.initial();
+    if (jitter > 0.0)
+      for (double& x : state.position) x += jitter * (2.0 * uniform() - 1.0);
+    if (jitter == 0.0) {
+      state.log_density = target.value_and_gradient(state.position, state.gradient);
+      break;
+    }
+    state.log_density = log_density_or_reject(target, state.position, state.gradient);
+    if (std::isfinite(state.log_density)) break;
+  }
+  if (jitter > 0.0 && !std::isfinite(state.log_density))
+    fail<ValueError>("hmc: log_density is not finite at ", kAttempts,
+                     " starts jittered by init_jitter ", jitter,
+                     " around the initial point (nan, inf or a ValueError each time); lower"
+                     " init_jitter");
+  target.check_initial_value(state.log_density);
+  return state;
+}
+
 class Chain {
  public:
-  Chain(const FlatTarget& target, const HmcOptions& options)
+  Chain(const FlatTarget& target, const HmcOptions& options, State start)
       : target_(target),
         options_(options),
+        state_(std::move(start)),
         inverse_mass_(target.size(), 1.0),
-        step_size_(options.step_size) {
-    state_.position = target.initial();
-    state_.log_density = target.value_and_gradient(state_.position, state_.gradient);
-    target.check_initial_value(state_.log_density);
-  }
+        step_size_(options.step_size) {}
 
   const State& state() const { return state_; }
   double step_size() const { return step_size_; }
@@ -157,7 +195,7 @@ class Chain {
         momentum[i] += 0.5 * eps * q.gradient[i];
         q.position[i] += eps * inverse_mass_[i] * momentum[i];
       }
-      q.log_density = target_.value_and_gradient(q.position, q.gradient);
+      q.log_density = log_density_or_reject(target_, q.position, q.gradient);
       for (std::size_t i = 0; i < momentum.size(); ++i) momentum[i] += 0.5 * eps * q.gradient[i];
     }
     const double energy_error = -q.log_density + kinetic_energy(momentum) - initial_energy;
@@ -181,6 +219,8 @@ void check_options(const HmcOptions& options) {
   require(options.num_warmup >= 0, "num_warmup must be >= 0", options.num_warmup);
   require(options.num_draws >= 4, "num_draws must be >= 4", options.num_draws);
   require(options.num_chains >= 1, "num_chains must be >= 1", options.num_chains);
+  require(options.init_jitter >= 0.0 && std::isfinite(options.init_jitter),
+          "init_jitter must be >= 0 and finite", options.init_jitter);
   require(options.step_size > 0.0 && std::isfinite(options.step_size),
           "step_size must be positive and finite", options.step_size);
   require(options.num_leapfrog_steps >= 1, "num_leapfrog_steps must be >= 1",
@@ -228,10 +268,13 @@ HmcResult hmc(const LogDensity& log_density, const std::vector<Tensor>& initial,
   const FlatTarget target("hmc", log_density, initial);
   const auto size = static_cast<std::size_t>(target.size());
   HmcResult result;
-  std::vector<double> draws;  // [num_chains, num_draws, size]
+  std::vector<double> draws;   // [num_chains, num_draws, size]
+  std::vector<double> starts;  // [num_chains, size]
   double accept_sum = 0.0;
   for (std::int64_t c = 0; c < options.num_chains; ++c) {
-    Chain chain(target, options);
+    State start = starting_state(target, options.init_jitter);
+    starts.insert(starts.end(), start.position.begin(), start.position.end());
+    Chain chain(target, options, std::move(start));
     warm_up(chain, options, size);
     result.step_sizes.push_back(chain.step_size());
     for (std::int64_t i = 0; i < options.num_draws; ++i) {
@@ -244,6 +287,7 @@ HmcResult hmc(const LogDensity& log_density, const std::vector<Tensor>& initial,
   const std::int64_t total = options.num_chains * options.num_draws;
   result.acceptance_rate = accept_sum / static_cast<double>(total);
   result.draws = target.stack_rows(draws, total, target.dtype());
+  result.starts = target.stack_rows(starts, options.num_chains, target.dtype());
   const Tensor chains =
       tensor(draws, {options.num_chains, options.num_draws, target.size()}, DType::f64);
   result.ess = target.split(effective_sample_size(chains).to_vector<double>(), DType::f64);

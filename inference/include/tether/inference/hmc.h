@@ -19,7 +19,13 @@ namespace tether::inference {
 struct HmcOptions {
   std::int64_t num_warmup = 500;  ///< adaptation iterations per chain, discarded
   std::int64_t num_draws = 500;   ///< kept iterations per chain
-  std::int64_t num_chains = 1;    ///< run one after the other, each from the initial point
+  std::int64_t num_chains = 1;    ///< run one after the other
+  /// Each chain starts at the initial point plus Uniform(-init_jitter,
+  /// init_jitter) in every coordinate (redrawn, up to 100 times, until the log
+  /// density there is finite); 0 starts every chain at the initial point.
+  /// Dispersed starts are what lets R-hat notice chains that have not mixed:
+  /// Stan's default inits are Uniform(-2, 2) in the unconstrained space.
+  double init_jitter = 0.0;
   /// The step size to start from; with num_warmup == 0 it is used unchanged.
   double step_size = 0.1;
   std::int64_t num_leapfrog_steps = 10;
@@ -34,6 +40,8 @@ struct HmcOptions {
 struct HmcResult {
   /// One tensor per input: [num_chains * num_draws, ...shape], chain after chain.
   std::vector<Tensor> draws;
+  /// One tensor per input: [num_chains, ...shape], where each chain started.
+  std::vector<Tensor> starts;
   /// The mean Metropolis acceptance probability min(1, exp(-energy error))
   /// over the kept iterations: what dual averaging drives to target_accept.
   double acceptance_rate = 0.0;
@@ -48,9 +56,13 @@ struct HmcResult {
 };
 
 /// Samples exp(log_density) from `initial` with the global generator (so a run
-/// after manual_seed is reproducible). Throws ValueError naming "hmc" for an
+/// after manual_seed is reproducible). A ValueError from log_density inside a
+/// trajectory (a distribution refusing a parameter the integrator pushed out
+/// of its range) rejects that proposal as a divergence, as Stan does, and a
+/// jittered start where it throws is redrawn. Throws ValueError naming "hmc" for an
 /// empty or mixed-dtype initial point, a log density that is not one element
-/// or not finite at the initial point, or options out of range.
+/// or not finite at the initial point (at 100 jittered starts in a row, with
+/// init_jitter), or options out of range.
 HmcResult hmc(const LogDensity& log_density, const std::vector<Tensor>& initial,
               const HmcOptions& options = {});
 
