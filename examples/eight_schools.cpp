@@ -162,7 +162,7 @@ examples::SvgPlot panel(const std::string& name, const std::vector<double>& hmc_
 int main(int argc, char** argv) {
   std::int64_t draws = 1000, warmup = 1000, chains = 4, advi_steps = 3000;
   int seed = 0;
-  bool check = false;
+  bool check = false, nuts = false;
   std::string svg = "eight_schools.svg";
   CLI::App app(
       "Fit the non-centred eight schools model by HMC and by mean-field ADVI and compare both "
@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
   app.add_option("--advi-steps", advi_steps, "ADVI Adam steps")->capture_default_str();
   app.add_option("--seed", seed, "random seed")->capture_default_str();
   app.add_option("--svg", svg, "SVG file to write")->capture_default_str();
+  app.add_flag("--nuts", nuts, "sample with NUTS instead of static HMC");
   app.add_flag("--check", check,
                "exit with status 1 unless HMC's means of mu and tau are within 3 MCSE of the "
                "reference");
@@ -187,6 +188,7 @@ int main(int argc, char** argv) {
                                                          .num_chains = chains,
                                                          .init_jitter = 2.0,
                                                          .trajectory_length = 3.0,
+                                                         .nuts = nuts,
                                                          .target_accept = 0.9});
   const inference::ModuleAdviResult advi =
       inference::advi(model, log_likelihood,
@@ -201,9 +203,9 @@ int main(int argc, char** argv) {
   const Summary advi_mu = summarize(advi.values.at("mu").unsqueeze(0));
   const Summary advi_tau = summarize(advi.values.at("tau").unsqueeze(0));
 
-  std::cout << std::fixed << std::setprecision(2) << "HMC: " << chains << " chains x " << draws
-            << " draws after " << warmup << " warm-up, acceptance " << hmc.acceptance_rate
-            << ", divergences " << hmc.divergences << ", step sizes";
+  std::cout << std::fixed << std::setprecision(2) << (nuts ? "NUTS: " : "HMC: ") << chains
+            << " chains x " << draws << " draws after " << warmup << " warm-up, acceptance "
+            << hmc.acceptance_rate << ", divergences " << hmc.divergences << ", step sizes";
   for (double step : hmc.step_sizes) std::cout << ' ' << step;
   std::cout << "\nADVI: " << advi_steps << " Adam steps, final ELBO estimate " << advi.elbo.back()
             << "\n\n"

@@ -2,6 +2,8 @@
 // adapted by Nesterov dual averaging (Hoffman and Gelman 2014) towards a target
 // acceptance probability, and a diagonal mass matrix is set from the draws'
 // variances in two warm-up windows (Stan's windowed adaptation, simplified).
+// With HmcOptions::nuts the trajectory is the No-U-Turn sampler's (Stan's
+// multinomial variant).
 //
 //   auto fit = inference::hmc(log_density, {zeros({2}, DType::f64)}, {.num_draws = 1000});
 //   fit.draws[0];          // [num_chains * num_draws, ...initial[0].shape()]
@@ -33,8 +35,14 @@ struct HmcOptions {
   /// leapfrog steps (at most max_leapfrog_steps) instead of num_leapfrog_steps.
   std::optional<double> trajectory_length = std::nullopt;
   std::int64_t max_leapfrog_steps = 1024;
-  double target_accept = 0.8;     ///< dual averaging's target acceptance probability
-  bool adapt_mass_matrix = true;  ///< else the identity
+  /// The No-U-Turn sampler (Stan's multinomial variant) instead of a fixed
+  /// trajectory: each transition doubles its trajectory until it turns back,
+  /// so num_leapfrog_steps and trajectory_length are not used. The warm-up is
+  /// the same; its acceptance statistic is the mean over the tree's points.
+  bool nuts = false;
+  std::int64_t max_tree_depth = 10;  ///< NUTS: at most 2^max_tree_depth - 1 leapfrog steps
+  double target_accept = 0.8;        ///< dual averaging's target acceptance probability
+  bool adapt_mass_matrix = true;     ///< else the identity
 };
 
 struct HmcResult {
