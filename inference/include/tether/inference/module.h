@@ -31,7 +31,8 @@ using LogLikelihood = std::function<Tensor()>;
 /// its point into the module's trainables and differentiates there; the result
 /// carries those first derivatives to its inputs (value v, gradient g, as
 /// v + g . (x - x.detach())), which is all that hmc and advi use. Second
-/// derivatives are not carried, so laplace cannot use it.
+/// derivatives are not carried, so laplace cannot use it. The density holds
+/// `module` by reference: the module must outlive it.
 LogDensity module_log_density(nn::Module& module, LogLikelihood log_likelihood);
 
 /// Detached copies of module.parameters(): the point the module holds now.
