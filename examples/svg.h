@@ -54,6 +54,18 @@ class SvgPlot {
     if (!out.flush()) fail<ValueError>("SvgPlot::save: cannot write ", path);
   }
 
+  /// Writes `plots` side by side, left to right, into one SVG file at `path`.
+  static void save_side_by_side(const std::vector<SvgPlot>& plots, const std::string& path) {
+    std::ofstream out(path);
+    out << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth * plots.size()
+        << "\" height=\"" << kHeight << "\">\n";
+    for (std::size_t i = 0; i < plots.size(); ++i)
+      out << "<g transform=\"translate(" << kWidth * i << ", 0)\">\n"
+          << plots[i].render() << "</g>\n";
+    out << "</svg>\n";
+    if (!out.flush()) fail<ValueError>("SvgPlot::save_side_by_side: cannot write ", path);
+  }
+
   /// The SVG document.
   std::string render() const {
     std::ostringstream svg;

@@ -19,6 +19,8 @@ void check_options(const AdviOptions& options) {
     fail<ValueError>("advi: num_samples must be >= 1, got ", options.num_samples);
   if (!(options.lr > 0.0) || !std::isfinite(options.lr))
     fail<ValueError>("advi: lr must be positive and finite, got ", options.lr);
+  if (options.num_draws < 1)
+    fail<ValueError>("advi: num_draws must be >= 1, got ", options.num_draws);
   if (!std::isfinite(options.initial_log_sigma))
     fail<ValueError>("advi: initial_log_sigma must be finite, got ", options.initial_log_sigma);
 }
@@ -65,9 +67,13 @@ AdviResult advi(const LogDensity& log_density, const std::vector<Tensor>& initia
       log_sigma_sum = log_sigma_sum + log_sigma;
     }
   }
+  NoGradGuard no_grad;
   const double averaged = static_cast<double>(options.num_steps - first_averaged);
-  result.means = target.split((mu_sum / averaged).to_vector<double>(), target.dtype());
-  result.sds = target.split((log_sigma_sum / averaged).exp().to_vector<double>(), target.dtype());
+  const Tensor mean = mu_sum / averaged, sd = (log_sigma_sum / averaged).exp();
+  result.means = target.split(mean.to_vector<double>(), target.dtype());
+  result.sds = target.split(sd.to_vector<double>(), target.dtype());
+  const Tensor draws = distributions::Normal(mean, sd).sample({options.num_draws});
+  result.draws = target.stack_rows(draws.to_vector<double>(), options.num_draws, target.dtype());
   return result;
 }
 

@@ -16,6 +16,7 @@ struct AdviOptions {
   std::int64_t num_samples = 8;    ///< draws per ELBO estimate
   double lr = 0.05;                ///< Adam's learning rate
   double initial_log_sigma = 0.0;  ///< every log_sigma starts here; mu at the initial point
+  std::int64_t num_draws = 1000;   ///< draws from the fitted q returned in AdviResult::draws
 };
 
 struct AdviResult {
@@ -24,6 +25,9 @@ struct AdviResult {
   std::vector<Tensor> means;
   /// Per input, its shape: exp of the fitted log_sigma, averaged the same way.
   std::vector<Tensor> sds;
+  /// Per input, [num_draws, ...shape]: draws from q with those means and sds,
+  /// laid out as HmcResult::draws.
+  std::vector<Tensor> draws;
   std::vector<double> elbo;  ///< the ELBO estimate at each step
 };
 

@@ -9,3 +9,4 @@
 #include "tether/inference/hmc.h"
 #include "tether/inference/laplace.h"
 #include "tether/inference/log_density.h"
+#include "tether/inference/module.h"
