@@ -899,6 +899,10 @@ const std::vector<Instruction> instructions = {
     {"polygamma", op([](Tensor x, bool second) { return polygamma(second ? 2 : 1, x); })},
     {"xlogy", op([](Tensor x, Tensor y) { return xlogy(x, y); })},
     {"log_ndtr", op([](Tensor x) { return log_ndtr(x); })},
+    // expm1 overflows as exp does; erfinv is NaN outside [-1, 1]
+    {"expm1", op([](Tensor x) { return expm1(x); })},
+    {"atan", op([](Tensor x) { return atan(x); }), kKeepsFinite},
+    {"erfinv", op([](Tensor x) { return erfinv(x); })},
 };
 
 }  // namespace

@@ -245,3 +245,31 @@ TEST_CASE(
   check_error<ValueError>([&] { w->value(); },
                           "stiefel: the point [4, 2] left the manifold (violation");
 }
+
+TEST_CASE(
+    "value() after a Riemannian optimizer's step does not check W^T W again, while a point "
+    "written by the user is checked",
+    "[optim][riemannian]") {
+  auto w = random_stiefel({6, 3}, 11);
+  w->value();
+  const std::uint64_t checked = w->checks();  // the first value() checks the start
+  optim::RiemannianAdam adam({w->value()}, {.lr = 0.01});
+  for (int step = 0; step < 3; ++step) {
+    adam.zero_grad();
+    (w->value() * randn({6, 3})).sum().backward();
+    adam.step();
+    w->value();
+  }
+  CHECK(w->checks() == checked);
+  {
+    NoGradGuard no_grad;
+    w->trainables().at(0).second.copy_(w->value().detach().clone());  // the same point, by the user
+  }
+  w->value();
+  CHECK(w->checks() == checked + 1);
+  {
+    NoGradGuard no_grad;
+    w->trainables().at(0).second.mul_(2.0);
+  }
+  check_error<ValueError>([&] { w->value(); }, "stiefel: the point [6, 3] left the manifold");
+}

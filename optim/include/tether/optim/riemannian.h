@@ -67,6 +67,7 @@ class RiemannianOptimizer : public GroupedOptimizer<Options> {
       return;
     }
     parameter.copy_(on->retract(parameter, step));
+    mark_retracted(parameter);  // on the manifold by construction: value() need not check
     if (momentum) momentum->copy_(on->project_tangent(parameter, *momentum));
   }
 
