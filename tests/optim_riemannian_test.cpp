@@ -273,3 +273,16 @@ TEST_CASE(
   }
   check_error<ValueError>([&] { w->value(); }, "stiefel: the point [6, 3] left the manifold");
 }
+
+TEST_CASE("a point written off the manifold and then retracted by a step is still checked",
+          "[optim][riemannian]") {
+  auto w = random_stiefel({6, 3}, 12);
+  optim::RiemannianSGD sgd({w->value()}, {.lr = 0.01});
+  (w->value() * randn({6, 3})).sum().backward();
+  {
+    NoGradGuard no_grad;
+    w->trainables().at(0).second.mul_(1.1);  // after value() checked it, before the step
+  }
+  sgd.step();  // a retraction does not bring an off-manifold point back
+  check_error<ValueError>([&] { w->value(); }, "stiefel: the point [6, 3] left the manifold");
+}

@@ -149,11 +149,13 @@ std::shared_ptr<const Manifold> manifold_of(const Tensor& leaf) {
   return it == shared.manifolds.end() ? nullptr : it->second.manifold;
 }
 
-void mark_retracted(const Tensor& leaf) {
+void mark_retracted(const Tensor& leaf, std::uint64_t version_before) {
   Registry& shared = registry();
   const std::lock_guard lock(shared.mutex);
   const auto it = shared.manifolds.find(leaf.impl());
-  if (it != shared.manifolds.end()) it->second.owner->checked_version_ = leaf.version();
+  if (it == shared.manifolds.end()) return;
+  ManifoldParameter& owner = *it->second.owner;
+  if (owner.checked_version_ == version_before) owner.checked_version_ = leaf.version();
 }
 
 }  // namespace tether

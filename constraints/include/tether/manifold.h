@@ -95,7 +95,7 @@ class ManifoldParameter final : public Parameter {
   std::uint64_t checks() const { return checks_; }
 
  private:
-  friend void mark_retracted(const Tensor& leaf);
+  friend void mark_retracted(const Tensor& leaf, std::uint64_t version_before);
 
   Tensor point_;
   std::shared_ptr<const Manifold> manifold_;
@@ -115,9 +115,11 @@ std::shared_ptr<ManifoldParameter> stiefel(const std::shared_ptr<Parameter>& par
 std::shared_ptr<const Manifold> manifold_of(const Tensor& leaf);
 
 /// Tells the manifold parameter whose point is `leaf` that the leaf's current
-/// data is its manifold's retraction of a point, so value() skips the check.
-/// For Riemannian optimizers, right after they write the retraction; any
-/// other tensor is ignored.
-void mark_retracted(const Tensor& leaf);
+/// data is its manifold's retraction of the data it had at `version_before`,
+/// so value() skips the check, provided that data had been checked: a
+/// retraction keeps a point on the manifold, but does not bring back one that
+/// a write after the last check took off it. For Riemannian optimizers, right
+/// after they write the retraction; any other tensor is ignored.
+void mark_retracted(const Tensor& leaf, std::uint64_t version_before);
 
 }  // namespace tether
