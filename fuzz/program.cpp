@@ -918,6 +918,10 @@ const std::vector<Instruction> instructions = {
     {"isfinite", op([](Tensor x) { return isfinite(x); }), kKeepsFinite},
     {"any", op([](Tensor x, DimList d, bool keep) { return any(x, d.dims, keep); }), kKeepsFinite},
     {"all", op([](Tensor x, DimList d) { return all(x, d.dims); }), kKeepsFinite},
+    // expm1 overflows as exp does; erfinv is NaN outside [-1, 1]
+    {"expm1", op([](Tensor x) { return expm1(x); })},
+    {"atan", op([](Tensor x) { return atan(x); }), kKeepsFinite},
+    {"erfinv", op([](Tensor x) { return erfinv(x); })},
 };
 
 }  // namespace

@@ -423,3 +423,14 @@ TEST_CASE("a Stan transform given no raw input, or an undefined one, throws a Va
   CHECK_THROWS_WITH(ordered->log_abs_det_jacobian({}, zeros({3})),
                     Contains("ordered: expected one raw input, got 0"));
 }
+
+TEST_CASE("cholesky_corr of a raw vector of no elements is the 1 x 1 factor [[1]], as torch's",
+          "[constraints][stan]") {
+  const auto corr = constraints::cholesky_corr();
+  const Tensor factor = corr->forward({zeros({0}, DType::f64)});
+  CHECK(factor.shape() == Shape{1, 1});
+  CHECK(factor.item<double>() == 1.0);
+  CHECK(corr->forward({zeros({2, 0}, DType::f64)}).shape() == Shape{2, 1, 1});
+  CHECK(corr->right_inverse(factor)[0].shape() == Shape{0});
+  CHECK(corr->log_abs_det_jacobian({zeros({0}, DType::f64)}, factor).item<double>() == 0.0);
+}

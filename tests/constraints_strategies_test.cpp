@@ -477,3 +477,23 @@ TEST_CASE("positive_definite's project keeps a 0 x 0 matrix", "[constraints]") {
   CHECK(constraints::positive_definite()->project(zeros({0, 0}, DType::f64)).shape() ==
         Shape{0, 0});
 }
+
+TEST_CASE("a strategy given no raw input, or an undefined one, throws a ValueError naming it",
+          "[constraints][errors]") {
+  const std::vector<std::shared_ptr<Constraint>> strategies = {
+      constraints::positive(), constraints::bounded(-1, 2), constraints::symmetric(),
+      constraints::orthogonal(), constraints::spectral_norm(ones({2, 2}))};
+  for (const auto& strategy : strategies) {
+    INFO(strategy->name());
+    CHECK_THROWS_WITH(
+        strategy->forward({}),
+        Catch::Matchers::Contains(strategy->name() + ": expected one raw input, got 0"));
+    CHECK_THROWS_WITH(
+        strategy->forward({Tensor()}),
+        Catch::Matchers::Contains(strategy->name() + ": expected a defined raw input"));
+  }
+  CHECK_THROWS_WITH(constraints::positive()->log_abs_det_jacobian({}, ones({2})),
+                    Catch::Matchers::Contains("positive: expected one raw input, got 0"));
+  CHECK_THROWS_WITH(constraints::weight_norm()->forward({ones({2, 2})}),
+                    Catch::Matchers::Contains("weight_norm: expected 2 raw inputs, got 1"));
+}

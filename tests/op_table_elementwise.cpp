@@ -315,6 +315,15 @@ double log_normal_cdf(double v) {
                  : std::log(0.5 * std::erfc(-v / std::numbers::sqrt2));
 }
 
+const std::vector<double> kErfinvPoints = {-0.9, -0.5, 0.0, 0.3, 0.7, 0.99};
+
+/// erfinv's reference: the point of kErfinvPoints whose erf is v.
+double erf_preimage(double v) {
+  const auto at = std::find_if(kErfinvPoints.begin(), kErfinvPoints.end(),
+                               [v](double x) { return std::erf(x) == v; });
+  return at == kErfinvPoints.end() ? NAN : *at;
+}
+
 std::vector<UnaryCase> special_function_cases() {
   using std::numbers::ln2, std::numbers::pi;
   const Domain polygamma_domain = {kPolygammaPoints, kPositive.grad_inputs};
@@ -364,6 +373,14 @@ std::vector<UnaryCase> special_function_cases() {
        .f = apply(log_ndtr),
        .reference = log_normal_cdf,
        .domain = {{-30.0, -5.0, -1.5, 0.0, 2.5, 10.0}, kMixed.grad_inputs}},
+      {.op = "expm1", .f = apply(expm1), .reference = [](double v) { return std::expm1(v); }},
+      {.op = "atan", .f = apply(atan), .reference = [](double v) { return std::atan(v); }},
+      {.op = "erfinv",
+       .variant = "[2, 3] in (-1, 1), against erf",
+       .f = apply(erfinv),
+       .reference = erf_preimage,
+       .domain = {map(kErfinvPoints, [](double x) { return std::erf(x); }),
+                  [] { return Inputs{(rand(kShape, DType::f64) * 1.6 - 0.8).requires_grad_()}; }}},
   };
 }
 

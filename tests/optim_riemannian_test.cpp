@@ -245,3 +245,44 @@ TEST_CASE(
   check_error<ValueError>([&] { w->value(); },
                           "stiefel: the point [4, 2] left the manifold (violation");
 }
+
+TEST_CASE(
+    "value() after a Riemannian optimizer's step does not check W^T W again, while a point "
+    "written by the user is checked",
+    "[optim][riemannian]") {
+  auto w = random_stiefel({6, 3}, 11);
+  w->value();
+  const std::uint64_t checked = w->checks();  // the first value() checks the start
+  optim::RiemannianAdam adam({w->value()}, {.lr = 0.01});
+  for (int step = 0; step < 3; ++step) {
+    adam.zero_grad();
+    (w->value() * randn({6, 3})).sum().backward();
+    adam.step();
+    w->value();
+  }
+  CHECK(w->checks() == checked);
+  {
+    NoGradGuard no_grad;
+    w->trainables().at(0).second.copy_(w->value().detach().clone());  // the same point, by the user
+  }
+  w->value();
+  CHECK(w->checks() == checked + 1);
+  {
+    NoGradGuard no_grad;
+    w->trainables().at(0).second.mul_(2.0);
+  }
+  check_error<ValueError>([&] { w->value(); }, "stiefel: the point [6, 3] left the manifold");
+}
+
+TEST_CASE("a point written off the manifold and then retracted by a step is still checked",
+          "[optim][riemannian]") {
+  auto w = random_stiefel({6, 3}, 12);
+  optim::RiemannianSGD sgd({w->value()}, {.lr = 0.01});
+  (w->value() * randn({6, 3})).sum().backward();
+  {
+    NoGradGuard no_grad;
+    w->trainables().at(0).second.mul_(1.1);  // after value() checked it, before the step
+  }
+  sgd.step();  // a retraction does not bring an off-manifold point back
+  check_error<ValueError>([&] { w->value(); }, "stiefel: the point [6, 3] left the manifold");
+}

@@ -173,6 +173,18 @@ Tensor Tensor::lgamma() const {
   return tether::lgamma(*this);
 }
 
+Tensor Tensor::expm1() const {
+  return tether::expm1(*this);
+}
+
+Tensor Tensor::atan() const {
+  return tether::atan(*this);
+}
+
+Tensor Tensor::erfinv() const {
+  return tether::erfinv(*this);
+}
+
 Tensor Tensor::digamma() const {
   return tether::digamma(*this);
 }

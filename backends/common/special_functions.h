@@ -1,5 +1,5 @@
 // Scalar special functions that neither the C++ library nor CUDA's math
-// library has: digamma, polygamma and the log of the normal CDF. They are
+// library has: digamma, polygamma, the log of the normal CDF and erfinv. They are
 // shared by the CPU kernels and the CUDA functors (host and device code), so
 // both backends compute the same values, and they compute in double for f32
 // too. Edge values follow PyTorch 1.13, whose algorithms (Cephes') these are.
@@ -138,4 +138,41 @@ TETHER_HOST_DEVICE inline double log_ndtr_slope(double x) {
   return density / (0.5 * erfc(y));
 }
 
+/// The inverse of erf on [-1, 1]: +-inf at +-1, NaN outside and at NaN.
+/// Giles' single-precision approximation ("Approximating the erfinv
+/// function", 2010) as the start, then Newton steps, as PyTorch's calc_erfinv
+/// polishes its own start. For |y| < 1/2 they solve erf(x) = |y|: two steps
+/// square the start's relative error twice, 1e-7 -> 1e-14 -> 1e-16. For |y|
+/// >= 1/2 they solve log erfc(x) = log(1 - |y|), where 1 - |y| is exact and
+/// erf(x) would round to 1 long before the tail (erfinv(1 - 1e-16) = 5.86);
+/// there the start is poor beyond f32's range and log erfc, close to -x^2,
+/// needs four steps.
+TETHER_HOST_DEVICE inline double erfinv(double y) {
+  constexpr double kCentral[] = {2.81022636e-08,  3.43273939e-07, -3.5233877e-06,
+                                 -4.39150654e-06, 0.00021858087,  -0.00125372503,
+                                 -0.00417768164,  0.246640727,    1.50140941};
+  constexpr double kTail[] = {-0.000200214257, 0.000100950558, 0.00134934322,
+                              -0.00367342844,  0.00573950773,  -0.0076224613,
+                              0.00943887047,   1.00167406,     2.83297682};
+  const double a = fabs(y);
+  if (!(a <= 1.0)) return NAN;
+  if (a == 1.0) return y * INFINITY;
+  const double w = -log((1.0 - a) * (1.0 + a));
+  const bool central = w < 5.0;
+  const double t = central ? w - 2.5 : sqrt(w) - 3.0;
+  double p = 0.0;  // Horner's rule over the chosen coefficients
+  for (const double c : central ? kCentral : kTail) p = c + p * t;
+  double x = p * a;
+  const bool tail = a >= 0.5;
+  for (int step = 0; step < (tail ? 4 : 2); ++step) {
+    const double slope = 2.0 / sqrt(kPi) * exp(-x * x);  // d/dx erf(x)
+    if (tail) {
+      const double complement = erfc(x);
+      x += (log(complement) - log(1.0 - a)) * complement / slope;
+    } else {
+      x -= (erf(x) - a) / slope;
+    }
+  }
+  return copysign(x, y);
+}
 }  // namespace tether::backend::special

@@ -116,6 +116,12 @@ void unary_typed(UnaryOp op, const Shape& shape, const Operand<const T>& in, con
           [=](const auto& x) { return x.unaryExpr([=](T v) { return std::pow(v, alpha); }); });
     case UnaryOp::leaky_relu:
       return run_floating([=](const auto& x) { return (x > T(0)).select(x, x * alpha); });
+    case UnaryOp::expm1:
+      return run_floating([](const auto& x) { return x.expm1(); });
+    case UnaryOp::atan:
+      return run_floating([](const auto& x) { return x.atan(); });
+    case UnaryOp::erfinv:
+      return run_floating([](const auto& x) { return x.unaryExpr(in_double<T>(special::erfinv)); });
   }
 }
 

@@ -119,6 +119,12 @@ __host__ __device__ T apply(UnaryOp op, T x, T alpha, T beta) {
       });
     case UnaryOp::leaky_relu:
       return floating([alpha](auto v) { return v > T(0) ? v : v * alpha; });
+    case UnaryOp::expm1:
+      return floating([](auto v) { return expm1(v); });
+    case UnaryOp::atan:
+      return floating([](auto v) { return atan(v); });
+    case UnaryOp::erfinv:  // as on the CPU (special_functions.h)
+      return floating([](auto v) { return T(special::erfinv(v)); });
   }
   return x;  // unreachable: the switch names every op
 }

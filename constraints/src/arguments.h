@@ -23,13 +23,24 @@ inline void check_positive(const char* op, const char* what, double value) {
   if (!(value > 0)) fail<ValueError>(op, ": expected a positive ", what, ", got ", value);
 }
 
-/// The one raw input of constraint `name`; ValueError unless `raw` holds
-/// exactly one defined tensor.
+/// The raw inputs of constraint `name`; ValueError unless `raw` holds
+/// exactly `count` defined tensors.
+inline const std::vector<Tensor>& checked_raw_inputs(const std::string& name,
+                                                     const std::vector<Tensor>& raw,
+                                                     std::size_t count) {
+  if (raw.size() != count) {
+    if (count == 1) fail<ValueError>(name, ": expected one raw input, got ", raw.size());
+    fail<ValueError>(name, ": expected ", count, " raw inputs, got ", raw.size());
+  }
+  for (const Tensor& input : raw)
+    if (!input.defined())
+      fail<ValueError>(name, ": expected a defined raw input, got an undefined one");
+  return raw;
+}
+
+/// The one raw input of constraint `name` (checked_raw_inputs).
 inline const Tensor& single_raw_input(const std::string& name, const std::vector<Tensor>& raw) {
-  if (raw.size() != 1) fail<ValueError>(name, ": expected one raw input, got ", raw.size());
-  if (!raw[0].defined())
-    fail<ValueError>(name, ": expected a defined raw input, got an undefined one");
-  return raw[0];
+  return checked_raw_inputs(name, raw, 1)[0];
 }
 
 }  // namespace tether::detail

@@ -6,6 +6,7 @@
 #include <optional>
 #include <sstream>
 
+#include "arguments.h"
 #include "feasibility.h"
 #include "tether/grad_mode.h"
 #include "tether/node.h"
@@ -119,7 +120,9 @@ class LambdaConstraint final : public Constraint {
 
   std::string name() const override { return name_; }
   std::string condition() const override { return functions_.condition; }
-  Tensor forward(const std::vector<Tensor>& raw) override { return functions_.forward(raw[0]); }
+  Tensor forward(const std::vector<Tensor>& raw) override {
+    return functions_.forward(detail::single_raw_input(name_, raw));
+  }
   bool has_right_inverse() const override { return static_cast<bool>(functions_.right_inverse); }
   std::vector<Tensor> right_inverse(const Tensor& value) override {
     if (!functions_.right_inverse) return Constraint::right_inverse(value);
@@ -133,7 +136,7 @@ class LambdaConstraint final : public Constraint {
   std::int64_t event_dim() const override { return functions_.event_dim; }
   Tensor log_abs_det_jacobian(const std::vector<Tensor>& raw, const Tensor& value) override {
     if (!functions_.log_abs_det_jacobian) return Constraint::log_abs_det_jacobian(raw, value);
-    return functions_.log_abs_det_jacobian(raw[0], value);
+    return functions_.log_abs_det_jacobian(detail::single_raw_input(name_, raw), value);
   }
 
  private:
@@ -536,13 +539,16 @@ std::shared_ptr<ComputedParameter> constrain(const std::shared_ptr<Parameter>& p
     as_raw_inputs(*constraint, current);  // throws: the tensor cannot be the raw inputs
   auto result = std::make_shared<ComputedParameter>(std::move(constraint), std::move(raw));
   result->train(parameter->is_training());
+  if (parameter->prior()) result->set_prior(*parameter->prior());
   return result;
 }
 
 std::shared_ptr<Parameter> freeze(const std::shared_ptr<Parameter>& parameter) {
   // No NoGradGuard: a cache computed in grad mode would be recomputed under it,
   // and in training mode that runs one more power iteration of spectral norm.
-  return make_parameter(parameter->value().detach().clone());
+  auto frozen = make_parameter(parameter->value().detach().clone());
+  if (parameter->prior()) frozen->set_prior(*parameter->prior());
+  return frozen;
 }
 
 }  // namespace tether

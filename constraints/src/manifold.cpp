@@ -13,11 +13,15 @@ namespace tether {
 
 namespace {
 
-/// Which tensors are manifold leaves. Keyed by TensorImpl, which keeps its
-/// identity through Parameter::to; each entry lives as long as its parameter.
+/// Which tensors are manifold leaves, and whose. Keyed by TensorImpl, which
+/// keeps its identity through Parameter::to; each entry lives as long as its parameter.
 struct Registry {
+  struct Entry {
+    std::shared_ptr<const Manifold> manifold;
+    ManifoldParameter* owner;
+  };
   std::mutex mutex;
-  std::unordered_map<const TensorImpl*, std::shared_ptr<const Manifold>> manifolds;
+  std::unordered_map<const TensorImpl*, Entry> manifolds;
 };
 
 Registry& registry() {
@@ -97,7 +101,7 @@ ManifoldParameter::ManifoldParameter(Tensor point, std::shared_ptr<const Manifol
   checked_version_ = point_.version() + 1;  // checks the first value()
   Registry& shared = registry();
   const std::lock_guard lock(shared.mutex);
-  if (!shared.manifolds.try_emplace(point_.impl(), manifold_).second)
+  if (!shared.manifolds.try_emplace(point_.impl(), Registry::Entry{manifold_, this}).second)
     fail<ValueError>(manifold_->name(),
                      ": the tensor is already the point of a manifold parameter; each tensor can "
                      "be the leaf of one at a time");
@@ -111,6 +115,7 @@ ManifoldParameter::~ManifoldParameter() {
 
 Tensor ManifoldParameter::value() {
   if (point_.version() != checked_version_) {
+    ++checks_;
     NoGradGuard no_grad;
     const double violation = manifold_->violation(point_);
     const double tolerance = detail::feasibility_tolerance(point_.dtype());
@@ -141,7 +146,16 @@ std::shared_ptr<const Manifold> manifold_of(const Tensor& leaf) {
   Registry& shared = registry();
   const std::lock_guard lock(shared.mutex);
   const auto it = shared.manifolds.find(leaf.impl());
-  return it == shared.manifolds.end() ? nullptr : it->second;
+  return it == shared.manifolds.end() ? nullptr : it->second.manifold;
+}
+
+void mark_retracted(const Tensor& leaf, std::uint64_t version_before) {
+  Registry& shared = registry();
+  const std::lock_guard lock(shared.mutex);
+  const auto it = shared.manifolds.find(leaf.impl());
+  if (it == shared.manifolds.end()) return;
+  ManifoldParameter& owner = *it->second.owner;
+  if (owner.checked_version_ == version_before) owner.checked_version_ = leaf.version();
 }
 
 }  // namespace tether

@@ -16,10 +16,12 @@ void adopt_data(const Tensor& tensor, const Tensor& data) {
   impl.grad.reset();
 }
 
-void Parameter::replace_data(const std::function<Tensor(const Tensor&)>& convert) {
+void Parameter::replace_data(const TensorConversion& convert) {
   NoGradGuard no_grad;
   // Everything is converted before anything is replaced, so a conversion that
   // throws (an unavailable device) leaves the parameter as it was.
+  std::optional<Prior> prior = prior_;
+  if (prior && prior->converted) prior = prior->converted(convert);
   std::vector<std::pair<Tensor, Tensor>> replacements;
   const auto convert_all = [&](const NamedTensors& tensors) {
     for (const auto& [name, tensor] : tensors) {
@@ -31,6 +33,7 @@ void Parameter::replace_data(const std::function<Tensor(const Tensor&)>& convert
   convert_all(trainables());
   convert_all(buffers());
   for (const auto& [tensor, data] : replacements) adopt_data(tensor, data);
+  prior_ = std::move(prior);
   if (!replacements.empty()) data_replaced();
 }
 

@@ -42,7 +42,7 @@ class SpectralNorm final : public Constraint {
   std::string condition() const override { return "weights whose largest singular value is 1"; }
 
   Tensor forward(const std::vector<Tensor>& raw) override {
-    const Tensor& weight = raw[0];
+    const Tensor& weight = detail::single_raw_input(name(), raw);
     const Tensor matrix = as_matrix(weight);
     // The graph keeps u and v for backward, so it must not see later in-place
     // updates of the buffers: it gets the power iteration's fresh results, or copies.

@@ -287,7 +287,9 @@ std::shared_ptr<Constraint> increasing(const char* name, const char* condition, 
 /// K with m = K(K-1)/2 (strict lower triangle) or K(K+1)/2 (with the diagonal);
 /// ShapeError naming `op` for any other length.
 std::int64_t side_of(const std::string& op, const Tensor& raw, bool with_diagonal) {
-  check_vector(op, raw, 1);
+  // Without the diagonal, 0 elements make a 1 x 1 factor (torch's CorrCholeskyTransform gives
+  // [[1]]).
+  check_vector(op, raw, with_diagonal ? 1 : 0);
   const std::int64_t m = raw.size(-1);
   const std::int64_t k = static_cast<std::int64_t>(std::llround((std::sqrt(8.0 * m + 1) - 1) / 2));
   if (k * (k + 1) / 2 != m)
@@ -325,7 +327,9 @@ Tensor fill_lower(const Tensor& raw, std::int64_t side, bool with_diagonal) {
   const std::vector<double> positions = triangle_positions(side, with_diagonal);
   for (std::size_t r = 0; r < positions.size(); ++r)
     source[static_cast<std::size_t>(positions[r])] = static_cast<double>(r + 1);
-  const Tensor padded = cat({zeros_like(narrow(raw, -1, 0, 1)), raw}, -1);
+  Shape zero_shape = raw.shape();
+  zero_shape.back() = 1;
+  const Tensor padded = cat({zeros(zero_shape, raw.options()), raw}, -1);
   return as_matrices(
       index_select(padded, raw.dim() - 1, tensor(source, raw.options().with_dtype(DType::i64))),
       side);

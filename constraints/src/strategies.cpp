@@ -22,13 +22,6 @@ namespace tether::constraints {
 
 namespace {
 
-/// exp(x) - 1 without cancellation near 0 (Kahan): (u - 1) x / log(u) for
-/// u = exp(x), and x itself where u rounds to 1.
-Tensor expm1(const Tensor& x) {
-  const Tensor u = exp(x);
-  return where(eq(u, ones_like(u)), x, (u - 1.0) * x / log(u));
-}
-
 /// The inverse of softplus, log(exp(y) - 1): NaN for y < 0 and -inf at 0,
 /// accurate down to the smallest y (f32's exp(-y) rounds to 1 below 6e-8,
 /// where the textbook y + log1p(-exp(-y)) gives -inf), and written as that
@@ -85,9 +78,11 @@ class WeightNorm final : public Constraint {
   /// g * v / max(||v||, eps) per slice: as in normalize, a zero v (an
   /// optimizer step, ValuePolicy::as_raw of a zero weight) gives zero, not 0 / 0.
   Tensor forward(const std::vector<Tensor>& raw) override {
-    const Tensor& v = raw[1];
+    const auto& inputs = detail::checked_raw_inputs(name(), raw, 2);
+    const Tensor& g = inputs[0];
+    const Tensor& v = inputs[1];
     const Tensor norm = detail::slice_norms("weight_norm", v, dim_);
-    return raw[0] * v / clamp(norm, kEps, std::nullopt);
+    return g * v / clamp(norm, kEps, std::nullopt);
   }
   bool has_right_inverse() const override { return true; }
   /// g = the slice norms, v = value; a zero slice gets v = 1 (g = 0 keeps it
@@ -201,17 +196,18 @@ class Orthogonal final : public Constraint {
   }
 
   Tensor forward(const std::vector<Tensor>& raw) override {
-    check_orthogonal_shape(raw[0]);
-    const Tensor tall = as_tall(raw[0]);
+    const Tensor& x = detail::single_raw_input(name(), raw);
+    check_orthogonal_shape(x);
+    const Tensor tall = as_tall(x);
     const std::int64_t n = tall.size(0), k = tall.size(1);
     prepare(raw);
     if (!(base_.shape() == Shape{n, n}))
-      fail<ShapeError>("orthogonal: a raw input of shape ", raw[0].shape(), " needs a base of [", n,
+      fail<ShapeError>("orthogonal: a raw input of shape ", x.shape(), " needs a base of [", n,
                        ", ", n, "], the buffer has ", base_.shape());
     Tensor lower = tril(tall, -1);
     if (k < n) lower = cat({lower, zeros({n, n - k}, tall.options())}, 1);
     const Tensor q = matmul(base_, narrow(matrix_exp(lower - lower.mT()), 1, 0, k));
-    return is_wide(raw[0]) ? q.mT() : q;
+    return is_wide(x) ? q.mT() : q;
   }
 
   bool has_right_inverse() const override { return true; }
@@ -238,8 +234,9 @@ class Orthogonal final : public Constraint {
 
   /// base starts as the identity, m x m for m = max(n, k).
   void prepare(const std::vector<Tensor>& raw) override {
-    check_orthogonal_shape(raw[0]);
-    const Tensor tall = as_tall(raw[0]);
+    const Tensor& x = detail::single_raw_input(name(), raw);
+    check_orthogonal_shape(x);
+    const Tensor tall = as_tall(x);
     if (!base_.defined()) base_ = eye(tall.size(0), std::nullopt, tall.options());
   }
 

@@ -79,6 +79,10 @@ Tensor Normal::cdf(const Tensor& value) const {
   return 0.5 * (1.0 + erf(standardize(value) * std::numbers::sqrt2 / 2));
 }
 
+Tensor Normal::icdf(const Tensor& probability) const {
+  return loc() + scale() * erfinv(2.0 * probability - 1.0) * std::numbers::sqrt2;
+}
+
 Tensor Normal::standard_draw(const Shape& shape) const {
   return randn(shape, loc().options());
 }
@@ -101,6 +105,11 @@ Tensor Cauchy::variance() const {
 
 Tensor Cauchy::entropy() const {
   return log(scale()) + std::log(4 * kPi);
+}
+
+Tensor Cauchy::cdf(const Tensor& value) const {
+  check_value("cdf", value);
+  return atan(standardize(value)) / kPi + 0.5;
 }
 
 Tensor Cauchy::icdf(const Tensor& probability) const {
@@ -177,7 +186,7 @@ Tensor LogNormal::mean() const {
 
 Tensor LogNormal::variance() const {
   const Tensor s2 = scale().pow(2.0);
-  return (exp(s2) - 1.0) * exp(2.0 * loc() + s2);
+  return expm1(s2) * exp(2.0 * loc() + s2);
 }
 
 Tensor LogNormal::entropy() const {

@@ -4,9 +4,13 @@ namespace tether::distributions {
 
 Prior prior(std::shared_ptr<const Distribution> distribution) {
   std::string name = distribution->name();
-  return {std::move(name), [distribution = std::move(distribution)](const Tensor& value) {
-            return distribution->log_prob(value);
-          }};
+  const auto log_density = [distribution](const Tensor& value) {
+    return distribution->log_prob(value);
+  };
+  const auto converted = [distribution](const TensorConversion& convert) {
+    return prior(distribution->converted(convert));
+  };
+  return {std::move(name), log_density, converted};
 }
 
 }  // namespace tether::distributions

@@ -177,6 +177,14 @@ Tensor xlogy(const Tensor& x, const Tensor& y);
 /// log of the standard normal CDF (torch.special.log_ndtr), accurate far into
 /// both tails: log_ndtr(-40) = -804.6, log_ndtr(10) = -7.6e-24.
 Tensor log_ndtr(const Tensor& x);
+/// exp(x) - 1, accurate near 0 (expm1(1e-10) = 1e-10, where exp(x) - 1 is
+/// 1.00000008e-10).
+Tensor expm1(const Tensor& x);
+/// The inverse tangent, in (-pi/2, pi/2).
+Tensor atan(const Tensor& x);
+/// The inverse of erf: finite on (-1, 1), +-inf at +-1, NaN outside, as
+/// torch.erfinv; accurate in both tails.
+Tensor erfinv(const Tensor& x);
 
 // ---- reductions (reduction.cpp) ---------------------------------------------
 Tensor sum(const Tensor& x, const Dims& dims = {}, bool keepdim = false);

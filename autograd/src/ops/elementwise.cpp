@@ -407,6 +407,29 @@ Tensor polygamma(std::int64_t n, const Tensor& x) {
   });
 }
 
+Tensor expm1(const Tensor& x) {
+  Tensor out = unary_kernel("expm1", UnaryOp::expm1, x);
+  return record("expm1", {x}, out, {out},
+                [](Node& n, const Tensor& g) -> GradList { return {g * (n.saved(0) + 1.0)}; });
+}
+
+Tensor atan(const Tensor& x) {
+  Tensor out = unary_kernel("atan", UnaryOp::atan, x);
+  return record("atan", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor x = n.saved(0);
+    return {g / (x * x + 1.0)};
+  });
+}
+
+Tensor erfinv(const Tensor& x) {
+  Tensor out = unary_kernel("erfinv", UnaryOp::erfinv, x);
+  // The inverse function's slope: 1 / erf'(erfinv(x)) = sqrt(pi) / 2 exp(erfinv(x)^2).
+  return record("erfinv", {x}, out, {out}, [](Node& n, const Tensor& g) -> GradList {
+    const Tensor y = n.saved(0);
+    return {g * exp(y * y) * (std::sqrt(std::numbers::pi) / 2.0)};
+  });
+}
+
 Tensor xlogy(const Tensor& x, const Tensor& y) {
   check_defined("xlogy", x);
   check_defined("xlogy", y);

@@ -74,7 +74,9 @@ class Stiefel final : public Manifold {
 /// version moved, value() checks that it is still on the manifold (to a
 /// relative sqrt(epsilon) of its dtype), so a write that left it (an
 /// in-place edit, a loaded state that is not a point) is a ValueError naming
-/// the manifold rather than a silently unconstrained weight.
+/// the manifold rather than a silently unconstrained weight. A retraction's
+/// result is on the manifold by construction: the optimizer marks it
+/// (mark_retracted) and value() does not check it again.
 class ManifoldParameter final : public Parameter {
  public:
   /// Takes `point` as the leaf (marking it requires_grad); it must already be
@@ -89,11 +91,16 @@ class ManifoldParameter final : public Parameter {
   Tensor value() override;
   NamedTensors trainables() override { return {{"", point_}}; }
   const Manifold& manifold() const { return *manifold_; }
+  /// How many times value() has checked the point (for tests and diagnostics).
+  std::uint64_t checks() const { return checks_; }
 
  private:
+  friend void mark_retracted(const Tensor& leaf, std::uint64_t version_before);
+
   Tensor point_;
   std::shared_ptr<const Manifold> manifold_;
   std::uint64_t checked_version_;
+  std::uint64_t checks_ = 0;
 };
 
 /// A Stiefel parameter in place of `parameter`, starting from the nearest
@@ -106,5 +113,13 @@ std::shared_ptr<ManifoldParameter> stiefel(const std::shared_ptr<Parameter>& par
 /// The manifold whose ManifoldParameter holds `leaf` as its point, or null for
 /// any other tensor: how optimizers tell a manifold leaf from a Euclidean one.
 std::shared_ptr<const Manifold> manifold_of(const Tensor& leaf);
+
+/// Tells the manifold parameter whose point is `leaf` that the leaf's current
+/// data is its manifold's retraction of the data it had at `version_before`,
+/// so value() skips the check, provided that data had been checked: a
+/// retraction keeps a point on the manifold, but does not bring back one that
+/// a write after the last check took off it. For Riemannian optimizers, right
+/// after they write the retraction; any other tensor is ignored.
+void mark_retracted(const Tensor& leaf, std::uint64_t version_before);
 
 }  // namespace tether

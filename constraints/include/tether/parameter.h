@@ -23,6 +23,9 @@ namespace tether {
 /// Tensors with names relative to their owner ("raw", "u", ...).
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+/// A conversion of a tensor to another dtype or device (Parameter::to's).
+using TensorConversion = std::function<Tensor(const Tensor&)>;
+
 /// A prior over a parameter's value: a log density of the value, whose entries
 /// are summed (one per element or per event, as the density likes). The
 /// constraints layer knows no distributions; tether::distributions::prior(d)
@@ -30,6 +33,10 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 struct Prior {
   std::string name;  ///< shown in errors: "HalfNormal"
   std::function<Tensor(const Tensor& value)> log_density;
+  /// The same prior with its own tensors (a distribution's parameters)
+  /// converted, for a parameter that Parameter::to moves to another dtype or
+  /// device. Empty for a prior without tensors: it is kept as it is.
+  std::function<Prior(const TensorConversion& convert)> converted = {};
 };
 
 class Parameter {
@@ -58,9 +65,10 @@ class Parameter {
   void to(Device device);
 
   /// Puts a prior over value() (replacing any earlier one). A prior is code,
-  /// not state: state dicts neither save nor load it, and constrain() and
-  /// freeze() make new parameters without it, so set it on the slot's final
-  /// parameter. Throws ValueError when `prior` has no log_density.
+  /// not state: state dicts neither save nor load it. It moves with the
+  /// parameter: to() converts it (Prior::converted), and constrain() and
+  /// freeze() give it to the parameter they make. Throws ValueError when
+  /// `prior` has no log_density.
   void set_prior(Prior prior);
   void clear_prior() { prior_.reset(); }
   const std::optional<Prior>& prior() const { return prior_; }
@@ -89,7 +97,7 @@ class Parameter {
  private:
   std::optional<Prior> prior_;
 
-  void replace_data(const std::function<Tensor(const Tensor&)>& convert);
+  void replace_data(const TensorConversion& convert);
 };
 
 /// One trainable leaf tensor.

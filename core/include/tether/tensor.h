@@ -241,6 +241,9 @@ class Tensor {
   Tensor lgamma() const;
   Tensor digamma() const;
   Tensor polygamma(std::int64_t n) const;
+  Tensor expm1() const;
+  Tensor atan() const;
+  Tensor erfinv() const;
   Tensor relu() const;
   Tensor clamp(std::optional<Scalar> min, std::optional<Scalar> max) const;
   Tensor isnan() const;

@@ -43,6 +43,9 @@ enum class UnaryOp : std::uint8_t {
   pow,         // x ^ alpha
   clamp,       // min(max(x, alpha), beta); alpha/beta may be -inf/+inf
   leaky_relu,  // x > 0 ? x : alpha * x
+  expm1,       // exp(x) - 1, accurate near 0
+  atan,
+  erfinv,  // the inverse of erf
 };
 
 /// Whether `op` is floating-only: it has no integer kernel, and the backends
@@ -78,6 +81,9 @@ constexpr bool floating_only(UnaryOp op) {
     case UnaryOp::reciprocal:
     case UnaryOp::pow:
     case UnaryOp::leaky_relu:
+    case UnaryOp::expm1:
+    case UnaryOp::atan:
+    case UnaryOp::erfinv:
       return true;
   }
   return true;  // unreachable: the switch names every op

@@ -39,12 +39,15 @@ class LocScale : public Distribution {
 class Normal final : public LocScale {
  public:
   Normal(Param loc, Param scale, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   Tensor log_prob(const Tensor& value) const override;
   Tensor mean() const override;
   Tensor variance() const override;
   Tensor stddev() const override { return scale(); }
   Tensor entropy() const override;
   Tensor cdf(const Tensor& value) const override;
+  /// loc + scale sqrt2 erfinv(2p - 1); -inf at 0 and +inf at 1.
+  Tensor icdf(const Tensor& probability) const override;
 
  protected:
   Tensor standard_draw(const Shape& shape) const override;
@@ -54,10 +57,13 @@ class Normal final : public LocScale {
 class Cauchy final : public LocScale {
  public:
   Cauchy(Param loc, Param scale, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   Tensor log_prob(const Tensor& value) const override;
   Tensor mean() const override;
   Tensor variance() const override;
   Tensor entropy() const override;
+  /// atan((value - loc) / scale) / pi + 1/2.
+  Tensor cdf(const Tensor& value) const override;
   Tensor icdf(const Tensor& probability) const override;
 
  protected:
@@ -68,6 +74,7 @@ class Cauchy final : public LocScale {
 class Laplace final : public LocScale {
  public:
   Laplace(Param loc, Param scale, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   Tensor log_prob(const Tensor& value) const override;
   Tensor mean() const override;
   Tensor variance() const override;
@@ -83,12 +90,14 @@ class Laplace final : public LocScale {
 class LogNormal final : public Distribution {
  public:
   LogNormal(Param loc, Param scale, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   const Tensor& loc() const { return base_.loc(); }
   const Tensor& scale() const { return base_.scale(); }
   Tensor log_prob(const Tensor& value) const override;
   bool has_rsample() const override { return true; }
   Tensor rsample(const Shape& sample_shape = {}) const override;
   Tensor mean() const override;
+  /// expm1(scale^2) exp(2 loc + scale^2), accurate for small scales (as torch 2's).
   Tensor variance() const override;
   Tensor entropy() const override;
   std::shared_ptr<Constraint> support() const override;
@@ -125,6 +134,7 @@ class Folded : public Distribution {
 class HalfNormal final : public Folded {
  public:
   explicit HalfNormal(Param scale, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   Tensor mean() const override;
   Tensor variance() const override;
   Tensor entropy() const override;
@@ -134,6 +144,7 @@ class HalfNormal final : public Folded {
 class HalfCauchy final : public Folded {
  public:
   explicit HalfCauchy(Param scale, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   Tensor mean() const override;
   Tensor variance() const override;
   Tensor entropy() const override;
@@ -143,6 +154,7 @@ class HalfCauchy final : public Folded {
 class Exponential final : public Distribution {
  public:
   explicit Exponential(Param rate, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   const Tensor& rate() const { return rate_; }
   Tensor log_prob(const Tensor& value) const override;
   bool has_rsample() const override { return true; }
@@ -167,6 +179,7 @@ class Exponential final : public Distribution {
 class Uniform final : public Distribution {
  public:
   Uniform(Param low, Param high, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   const Tensor& low() const { return low_; }
   const Tensor& high() const { return high_; }
   Tensor log_prob(const Tensor& value) const override;

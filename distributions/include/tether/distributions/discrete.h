@@ -32,6 +32,7 @@ class Bernoulli final : public Distribution {
  public:
   explicit Bernoulli(Probs probs, std::optional<bool> validate_args = std::nullopt);
   explicit Bernoulli(Logits logits, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   const Tensor& probs() const { return probs_; }
   const Tensor& logits() const { return logits_; }
   Tensor log_prob(const Tensor& value) const override;
@@ -57,6 +58,7 @@ class Categorical final : public Distribution {
  public:
   explicit Categorical(Probs probs, std::optional<bool> validate_args = std::nullopt);
   explicit Categorical(Logits logits, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   /// Normalised: they sum to 1 along the last dim.
   const Tensor& probs() const { return probs_; }
   /// Normalised log probabilities.

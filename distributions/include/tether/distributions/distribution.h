@@ -88,6 +88,11 @@ class Distribution {
   /// for the real line (nothing to map) and for discrete supports.
   virtual std::shared_ptr<Constraint> support() const { return nullptr; }
 
+  /// The same distribution with `convert` applied to each parameter tensor
+  /// (another dtype or device), validated as at construction: how a prior
+  /// follows its parameter through Parameter::to and Module::to.
+  virtual std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const = 0;
+
  protected:
   Distribution(std::string name, std::optional<bool> validate_args);
   /// Set by the constructor once the parameters are broadcast (both empty until then).

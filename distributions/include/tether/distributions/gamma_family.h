@@ -43,6 +43,7 @@ class ShapeRate : public Distribution {
 class Gamma final : public ShapeRate {
  public:
   Gamma(Param concentration, Param rate, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   Tensor log_prob(const Tensor& value) const override;
   bool has_rsample() const override { return true; }
   Tensor rsample(const Shape& sample_shape = {}) const override;
@@ -61,6 +62,7 @@ class Gamma final : public ShapeRate {
 class InverseGamma final : public ShapeRate {
  public:
   InverseGamma(Param concentration, Param rate, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   Tensor log_prob(const Tensor& value) const override;
   bool has_rsample() const override { return true; }
   Tensor rsample(const Shape& sample_shape = {}) const override;
@@ -79,6 +81,7 @@ class Beta final : public Distribution {
  public:
   Beta(Param concentration1, Param concentration0,
        std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   const Tensor& concentration1() const { return concentration1_; }
   const Tensor& concentration0() const { return concentration0_; }
   Tensor log_prob(const Tensor& value) const override;
@@ -104,6 +107,7 @@ class Beta final : public Distribution {
 class Dirichlet final : public Distribution {
  public:
   explicit Dirichlet(const Tensor& concentration, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   const Tensor& concentration() const { return concentration_; }
   Tensor log_prob(const Tensor& value) const override;
   bool has_rsample() const override { return true; }
@@ -130,6 +134,7 @@ class StudentT final : public Distribution {
  public:
   StudentT(Param df, Param loc = 0.0, Param scale = 1.0,
            std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   const Tensor& df() const { return df_; }
   const Tensor& loc() const { return loc_; }
   const Tensor& scale() const { return scale_; }
@@ -154,6 +159,7 @@ class StudentT final : public Distribution {
 class Poisson final : public Distribution {
  public:
   explicit Poisson(Param rate, std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   const Tensor& rate() const { return rate_; }
   Tensor log_prob(const Tensor& value) const override;
   Tensor sample(const Shape& sample_shape = {}) const override;

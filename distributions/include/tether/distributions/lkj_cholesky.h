@@ -22,6 +22,7 @@ class LKJCholesky final : public Distribution {
  public:
   LKJCholesky(std::int64_t dim, Param concentration = 1.0,
               std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   std::int64_t dim() const { return dim_; }
   const Tensor& concentration() const { return concentration_; }
   Tensor log_prob(const Tensor& value) const override;

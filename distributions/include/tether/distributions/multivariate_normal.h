@@ -32,6 +32,7 @@ class MultivariateNormal final : public Distribution {
                      std::optional<bool> validate_args = std::nullopt);
   MultivariateNormal(const Tensor& loc, const Covariance& covariance,
                      std::optional<bool> validate_args = std::nullopt);
+  std::shared_ptr<const Distribution> converted(const TensorConversion& convert) const override;
   const Tensor& loc() const { return loc_; }
   const Tensor& scale_tril() const { return scale_tril_; }
   /// L L^T.

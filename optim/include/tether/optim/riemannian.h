@@ -66,7 +66,9 @@ class RiemannianOptimizer : public GroupedOptimizer<Options> {
       parameter.add_(step);
       return;
     }
+    const std::uint64_t before = parameter.version();
     parameter.copy_(on->retract(parameter, step));
+    mark_retracted(parameter, before);  // on the manifold by construction: no check in value()
     if (momentum) momentum->copy_(on->project_tangent(parameter, *momentum));
   }
 
