@@ -162,6 +162,10 @@ TEST_CASE("shape and indexing ops on CUDA match the CPU", "[cuda]") {
   check_family_on_cuda(shape_cases);
 }
 
+TEST_CASE("sorting, selection and splitting ops on CUDA match the CPU", "[cuda]") {
+  check_family_on_cuda(sort_cases);
+}
+
 TEST_CASE("ops without a gradient on CUDA match the CPU", "[cuda]") {
   check_family_on_cuda(value_only_cases);
 }
