@@ -45,9 +45,11 @@ std::vector<Tensor> split_views(const char* name, const Tensor& x, int d,
   return record_outputs(
       name, {x}, std::move(parts), {},
       [d, sizes, drop_dim, shape = x.shape()](Node&, std::span<const Tensor> grads) -> GradList {
-        const TensorOptions options = std::find_if(grads.begin(), grads.end(), [](const Tensor& g) {
-                                        return g.defined();
-                                      })->options();
+        // The engine runs a node once a gradient reached any of its outputs:
+        // the zeros for the other parts take that gradient's dtype and device.
+        const auto reached =
+            std::find_if(grads.begin(), grads.end(), [](const Tensor& g) { return g.defined(); });
+        const TensorOptions options = reached->options();
         std::vector<Tensor> pieces;
         pieces.reserve(grads.size());
         for (std::size_t k = 0; k < grads.size(); ++k) {
