@@ -74,8 +74,13 @@ TEST_CASE("max over a dim sends the gradient to the first of tied elements only"
   CHECK(x.grad().to_vector<double>() == std::vector<double>{1, 0, 0});
 }
 
-TEST_CASE("sort, topk, max and min of a 0-d tensor give it back with index 0", "[ops][sort]") {
+TEST_CASE("sort, topk, max, min, argmax and argmin of a 0-d tensor give it back with index 0", "[ops][sort]") {
   const Tensor x = scalar_tensor(5.0, DType::f64);
+  // argmax and argmin of a 0-d tensor threw "dimension 0 of shape [] is empty".
+  for (const Tensor& index : {argmax(x, 0), argmin(x, -1, true), argsort(x)}) {
+    CHECK(index.shape() == Shape{});
+    CHECK(index.item<std::int64_t>() == 0);
+  }
   for (const ValuesAndIndices& r : {sort(x), topk(x, 1), max(x, 0), min(x, -1)}) {
     CHECK(r.values.shape() == Shape{});
     CHECK(r.values.item<double>() == 5.0);

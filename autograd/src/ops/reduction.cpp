@@ -69,7 +69,10 @@ Tensor arg_extreme(const char* name,
                    const Tensor& x, std::int64_t dim, bool keepdim) {
   check_defined(name, x);
   const int d = wrap_dim(name, dim, x.dim());
-  const std::uint32_t mask = x.dim() == 0 ? 0u : 1u << d;
+  // A 0-d x is its own one slice, and its index 0 (as PyTorch's).
+  if (x.dim() == 0)
+    return reshape(arg_extreme(name, kernel, reshape(x.detach(), {1}), 0, false), {});
+  const std::uint32_t mask = 1u << d;
   check_nonempty_reduction(name, x, mask);
   Tensor out = Tensor::empty(reduced_shape(x.shape(), mask, true), DType::i64, x.device(), name);
   (backend_of(x).*kernel)(x, d, out);
