@@ -922,6 +922,28 @@ const std::vector<Instruction> instructions = {
     {"expm1", op([](Tensor x) { return expm1(x); })},
     {"atan", op([](Tensor x) { return atan(x); }), kKeepsFinite},
     {"erfinv", op([](Tensor x) { return erfinv(x); })},
+    // sorting, selection and splitting (a multi-output op yields one of its parts)
+    {"sort", op([](Tensor x, Dim d, bool descending) { return x.sort(d.value, descending).values; }),
+     kKeepsFinite},
+    {"argsort", op([](Tensor x, Dim d) { return x.argsort(d.value); })},
+    {"topk", op([](Tensor x, Count k, Dim d, bool largest) {
+       return x.topk(k.value, d.value, largest).values;
+     }),
+     kKeepsFinite},
+    {"argmin", op([](Tensor x, Dim d, bool keep) { return x.argmin(d.value, keep); })},
+    {"max(dim)", op([](Tensor x, Dim d, bool keep) { return x.max(d.value, keep).values; }),
+     kKeepsFinite},
+    {"min(dim)", op([](Tensor x, Dim d, bool keep) { return x.min(d.value, keep).values; }),
+     kKeepsFinite},
+    {"split", op([](Tensor x, Count size, Dim d) { return x.split(size.value, d.value).back(); }),
+     kKeepsFinite},
+    {"chunk", op([](Tensor x, Count chunks, Dim d) { return x.chunk(chunks.value, d.value)[0]; }),
+     kKeepsFinite},
+    {"unbind", op([](Tensor x, Dim d) {
+       const std::vector<Tensor> slices = x.unbind(d.value);
+       return slices.empty() ? x : slices.back();
+     }),
+     kKeepsFinite},
 };
 
 }  // namespace

@@ -73,9 +73,11 @@ TEST_CASE(
     "and comparisons, is a Tensor method of the same name",
     "[tensor][methods]") {
   const std::set<std::string> ops =
-      declared_names("autograd/include/tether/ops.h", std::regex(R"(^\w+ (\w+)\(const Tensor&)"));
+      declared_names("autograd/include/tether/ops.h",
+                     std::regex(R"(^(?:\w+|std::vector<Tensor>) (\w+)\(const Tensor&)"));
   const std::set<std::string> methods =
-      declared_names("core/include/tether/tensor.h", std::regex(R"(^  Tensor&? (\w+)\()"));
+      declared_names("core/include/tether/tensor.h",
+                     std::regex(R"(^  (?:Tensor&?|ValuesAndIndices|std::vector<Tensor>) (\w+)\()"));
   REQUIRE(ops.count("erf") == 1);
   REQUIRE(methods.count("erf") == 1);
   for (const std::string& op : ops) {

@@ -66,6 +66,8 @@ std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> reduction_cases();
 std::vector<OpCase> linalg_cases();
 std::vector<OpCase> shape_cases();
+/// Sorting, selection and splitting (sort.cpp, split.cpp).
+std::vector<OpCase> sort_cases();
 /// nn's losses (nn/functional.h).
 std::vector<OpCase> loss_cases();
 /// scaled_dot_product_attention (ops.h's attention section).

@@ -24,7 +24,7 @@ namespace {
 
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> cases;
-  for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases,
+  for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases, sort_cases,
                       value_only_cases, attention_cases, mask_op_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
@@ -61,15 +61,15 @@ std::set<std::string> preparing_ops(const OpCase& c) {
   std::vector<const autograd::Node*> nodes, below;
   const auto visit = [](std::vector<const autograd::Node*>& found) {
     for (std::size_t k = 0; k < found.size(); ++k)
-      for (const auto& next : found[k]->next_nodes())
-        if (next) found.push_back(next.get());
+      for (const auto& next : found[k]->next_edges())
+        if (next.node) found.push_back(next.node.get());
   };
   if (out.grad_fn()) nodes.push_back(out.grad_fn().get());
   visit(nodes);
   for (const auto* node : nodes)
     if (node->name() == c.op)
-      for (const auto& next : node->next_nodes())
-        if (next) below.push_back(next.get());
+      for (const auto& next : node->next_edges())
+        if (next.node) below.push_back(next.node.get());
   visit(below);
   std::set<std::string> names;
   for (const auto* node : below) names.insert(std::string(node->name()));
@@ -77,8 +77,9 @@ std::set<std::string> preparing_ops(const OpCase& c) {
   // the inputs themselves are then either the entry's or the op's first ones.
   if (names.empty())
     for (const auto* node : nodes)
-      for (const auto& next : node->next_nodes())
-        if (next && next->name() == "AccumulateGrad") names.insert(std::string(node->name()));
+      for (const auto& next : node->next_edges())
+        if (next.node && next.node->name() == "AccumulateGrad")
+          names.insert(std::string(node->name()));
   // Arithmetic with a scalar (x * 2.0) names its operator and records an affine node.
   if (names.count("affine")) names.insert({"add", "sub", "mul", "div"});
   return names;

@@ -169,6 +169,8 @@ const std::map<std::string, std::string> kTableFiles = {
     {"matrix_functions.cpp", "op_table_linalg.cpp"},
     {"decompositions.cpp", "op_table_linalg.cpp"},
     {"shape.cpp", "op_table_shape.cpp"},
+    {"sort.cpp", "op_table_sort.cpp"},
+    {"split.cpp", "op_table_sort.cpp"},
     {"functional.h", "op_table_loss.cpp"},
     {"attention.cpp", "op_table_attention.cpp"},
 };
@@ -190,14 +192,15 @@ struct WithoutGradient {
 
 const std::vector<WithoutGradient> kOpsWithoutGradient = {
     {{"empty", "zeros", "ones", "full", "arange", "linspace", "eye", "rand", "randn", "tensor",
-      "scalar_tensor"},
+      "scalar_tensor", "from_blob"},
      "factories: their result is a new leaf, a function of no tensor"},
     {{"zeros_like", "ones_like", "full_like"},
      "factories that read only the shape, dtype and device of their argument"},
     {{"result_type"}, "returns a DType, not a tensor"},
     {{"eq", "ne", "lt", "le", "gt", "ge"},
      "comparisons: piecewise-constant masks, values checked in op_table_value_only.cpp"},
-    {{"argmax"}, "returns i64 indices, values checked in op_table_value_only.cpp"},
+    {{"argmax", "argmin", "argsort"},
+     "return i64 indices, values checked in op_table_value_only.cpp"},
     {{"isnan", "isinf", "isfinite", "logical_not", "logical_and", "logical_or", "logical_xor",
       "any", "all"},
      "predicates and reductions of masks: bool results, values checked in op_table_mask.cpp"},
@@ -230,7 +233,7 @@ std::vector<OpCase> differentiable_cases() {
   std::vector<OpCase> cases;
   for (auto family :
        {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases, attention_cases,
-        mask_op_cases})
+        mask_op_cases, sort_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
 }
@@ -298,6 +301,8 @@ TEST_CASE("shape and indexing ops match their values and gradients", "[ops]") {
 
 TEST_CASE("attention matches its values and gradients", "[ops]") {
   check_family(attention_cases());
+TEST_CASE("sorting, selection and splitting ops match their values and gradients", "[ops]") {
+  check_family(sort_cases());
 }
 
 TEST_CASE("ops without a gradient match their values", "[ops]") {

@@ -208,6 +208,21 @@ Tensor constrained_value(const Inputs& x, const json& a) {
   return constrained(a, x)->value();
 }
 
+/// The output of sort, topk, max or min that the case asks for.
+Tensor output_of(const ValuesAndIndices& result, const json& a) {
+  return a.at("output").get<std::string>() == "values" ? result.values : result.indices;
+}
+
+/// Part k of a split times k + 1, joined along the split dim (stacked for
+/// unbind's parts), as the generator's weighted_join.
+Tensor weighted_join(const std::vector<Tensor>& parts, const json& a, bool stacked = false) {
+  std::vector<Tensor> weighted;
+  for (std::size_t k = 0; k < parts.size(); ++k)
+    weighted.push_back(parts[k] * static_cast<double>(k + 1));
+  const std::int64_t dim = a.value("dim", std::int64_t{0});
+  return stacked ? stack(weighted, dim) : cat(weighted, dim);
+}
+
 const std::map<std::string, Op>& op_table() {
   static const std::map<std::string, Op> table = {
       {"add", binary([](const auto& p, const auto& q) -> decltype(p + q) { return p + q; })},
@@ -368,6 +383,50 @@ const std::map<std::string, Op>& op_table() {
        [](const Inputs& x, const json& a) { return index_select(x[0], integer(a, "dim"), x[1]); }},
       {"gather", [](const Inputs& x, const json& a) { return gather(x[0], integer(a, "dim"), x[1]); }},
       {"to", [](const Inputs& x, const json& a) { return to(x[0], dtype_named(a["dtype"])); }},
+      {"sort",
+       [](const Inputs& x, const json& a) {
+         return output_of(sort(x[0], a.value("dim", std::int64_t{-1}),
+                               a.value("descending", false), true),
+                          a);
+       }},
+      {"topk",
+       [](const Inputs& x, const json& a) {
+         return output_of(topk(x[0], integer(a, "k"), a.value("dim", std::int64_t{-1}),
+                               a.value("largest", true)),
+                          a);
+       }},
+      {"max",
+       [](const Inputs& x, const json& a) {
+         return output_of(max(x[0], integer(a, "dim"), keepdim(a)), a);
+       }},
+      {"min",
+       [](const Inputs& x, const json& a) {
+         return output_of(min(x[0], integer(a, "dim"), keepdim(a)), a);
+       }},
+      {"argmin",
+       [](const Inputs& x, const json& a) { return argmin(x[0], integer(a, "dim"), keepdim(a)); }},
+      {"argsort",
+       [](const Inputs& x, const json& a) {
+         return argsort(x[0], a.value("dim", std::int64_t{-1}), a.value("descending", false));
+       }},
+      {"split",
+       [](const Inputs& x, const json& a) {
+         const std::int64_t dim = a.value("dim", std::int64_t{0});
+         const json& size = a.at("split");
+         return weighted_join(size.is_array()
+                                  ? split(x[0], size.get<std::vector<std::int64_t>>(), dim)
+                                  : split(x[0], size.get<std::int64_t>(), dim),
+                              a);
+       }},
+      {"chunk",
+       [](const Inputs& x, const json& a) {
+         return weighted_join(
+             chunk(x[0], integer(a, "chunks"), a.value("dim", std::int64_t{0})), a);
+       }},
+      {"unbind",
+       [](const Inputs& x, const json& a) {
+         return weighted_join(unbind(x[0], a.value("dim", std::int64_t{0})), a, true);
+       }},
       {"zeros",
        [](const Inputs&, const json& a) { return zeros(shape_of(a["shape"]), factory_options(a)); }},
       {"ones",
@@ -622,6 +681,9 @@ TEST_CASE(
     "PyTorch",
     "[torch_reference]") {
   replay_family("masks");
+TEST_CASE("sort, topk, max, min, split, chunk and unbind match PyTorch, NaN and ties included",
+          "[torch_reference]") {
+  replay_family("selection");
 }
 
 TEST_CASE("every constraint strategy matches its torch.nn.utils.parametrize counterpart",

@@ -13,14 +13,16 @@ namespace tether::autograd {
 
 class Engine {
  public:
-  /// Targets whose incoming gradient autograd::grad() returns instead of
-  /// accumulating; empty for backward().
-  using Captures = std::unordered_map<Node*, Tensor>;
+  /// Targets whose incoming gradients (one per output) autograd::grad()
+  /// returns instead of accumulating; empty for backward().
+  using Captures = std::unordered_map<Node*, GradList>;
+  /// Where a gradient enters the graph: a node, and which of its outputs.
+  using Root = Edge;
 
   Engine(bool retain_graph, bool create_graph)
       : retain_graph_(retain_graph), create_graph_(create_graph) {}
 
-  void run(const std::vector<std::shared_ptr<Node>>& roots, const std::vector<Tensor>& root_grads,
+  void run(const std::vector<Root>& roots, const std::vector<Tensor>& root_grads,
            Captures* captures) {
     discover(roots, captures);
     struct Reset {  // leave no engine state behind, even when a backward throws
@@ -28,14 +30,15 @@ class Engine {
       ~Reset() {
         for (Node* n : nodes) {
           n->pending_ = 0;
-          n->grad_buffer_ = Tensor();
+          for (Tensor& buffer : n->grad_buffers_) buffer = Tensor();
         }
       }
     } reset{order_};
-    for (std::size_t i = 0; i < roots.size(); ++i) accumulate(*roots[i], root_grads[i]);
+    for (std::size_t i = 0; i < roots.size(); ++i)
+      accumulate(*roots[i].node, roots[i].output_nr, root_grads[i]);
     std::vector<Node*> ready;
     for (const auto& root : roots) {
-      Node* n = root.get();
+      Node* n = root.node.get();
       if (n->pending_ == 0 && std::find(ready.begin(), ready.end(), n) == ready.end())
         ready.push_back(n);
     }
@@ -43,32 +46,34 @@ class Engine {
     while (!ready.empty()) {
       Node* node = ready.back();
       ready.pop_back();
-      Tensor grad = std::move(node->grad_buffer_);
-      node->grad_buffer_ = Tensor();
+      GradList& grads = node->grad_buffers_;
       if (captures)
-        if (auto it = captures->find(node); it != captures->end()) it->second = grad;
+        if (auto it = captures->find(node); it != captures->end()) it->second = grads;
       if (!node->needed_) continue;
       if (node->released_)
         fail<AutogradError>(node->name(), ": trying to backward through the graph a second time ",
                             "(it was freed by an earlier backward); pass retain_graph=true to the ",
                             "first backward");
-      GradList input_grads = node->apply(grad);
+      GradList input_grads = node->apply(grads);
+      for (Tensor& buffer : grads) buffer = Tensor();  // the gradients' memory, freed early
       // A retained node is shared by graphs that have yet to run it (see
       // retain_graph_of); a leaf's accumulator is shared by every graph.
       if (!retain_graph_ && !node->retained_ && !accumulated_leaf(*node)) node->release();
-      const auto& next = node->next_nodes_;
+      const auto& next = node->next_edges_;
       for (std::size_t i = 0; i < next.size(); ++i) {
-        Node* child = next[i].get();
+        Node* child = next[i].node.get();
         if (!child) continue;
-        if (i < input_grads.size() && input_grads[i].defined()) accumulate(*child, input_grads[i]);
-        if (--child->pending_ == 0 && child->grad_buffer_.defined()) ready.push_back(child);
+        if (i < input_grads.size() && input_grads[i].defined())
+          accumulate(*child, next[i].output_nr, input_grads[i]);
+        if (--child->pending_ == 0 && has_gradient(*child)) ready.push_back(child);
       }
     }
   }
 
  private:
-  void accumulate(Node& node, const Tensor& grad) const {
-    Tensor& buffer = node.grad_buffer_;
+  /// Adds `grad` into the gradient of `node`'s output `output_nr`.
+  void accumulate(Node& node, std::uint32_t output_nr, const Tensor& grad) const {
+    Tensor& buffer = node.grad_buffers_[output_nr];
     if (!buffer.defined())
       buffer = grad;
     else if (!create_graph_ && uniquely_owned(buffer) && buffer.shape() == grad.shape())
@@ -77,11 +82,18 @@ class Engine {
       buffer = buffer + grad;
   }
 
+  /// Whether a gradient reached any of `node`'s outputs (else it need not run).
+  static bool has_gradient(const Node& node) {
+    for (const Tensor& buffer : node.grad_buffers_)
+      if (buffer.defined()) return true;
+    return false;
+  }
+
   // Depth-first walk from the roots: counts each node's incoming edges and
   // marks the nodes that must run: for backward() all of them, for grad()
   // those with a path to a captured input (a captured node itself only runs
   // if another captured input lies beyond it).
-  void discover(const std::vector<std::shared_ptr<Node>>& roots, const Captures* captures) {
+  void discover(const std::vector<Root>& roots, const Captures* captures) {
     static std::atomic<std::uint64_t> stamp_counter = 0;
     const std::uint64_t stamp = ++stamp_counter;
     struct Frame {
@@ -97,17 +109,17 @@ class Engine {
       stack.push_back({n, 0});
     };
     for (const auto& root : roots)
-      if (root->visit_stamp_ != stamp) visit(root.get());
+      if (root.node->visit_stamp_ != stamp) visit(root.node.get());
     while (!stack.empty()) {
       Frame& frame = stack.back();
-      const auto& next = frame.node->next_nodes_;
+      const auto& next = frame.node->next_edges_;
       if (frame.next_child == next.size()) {
         Node* done = frame.node;
         stack.pop_back();
         if (!stack.empty() && leads_to_target(done, captures)) stack.back().node->needed_ = true;
         continue;
       }
-      Node* child = next[frame.next_child++].get();
+      Node* child = next[frame.next_child++].node.get();
       if (!child) continue;
       if (child->visit_stamp_ != stamp) {
         visit(child);  // invalidates `frame`; the parent learns needed_ when child finishes
@@ -130,8 +142,15 @@ class Engine {
 
 namespace {
 
+/// Where a tensor's gradient enters the graph: its grad_fn's output, or a
+/// leaf's accumulator.
+Edge edge_of(const Tensor& t) {
+  if (t.is_leaf()) return {grad_accumulator(t), 0};
+  return {t.grad_fn(), t.impl()->output_nr};
+}
+
 struct Roots {
-  std::vector<std::shared_ptr<Node>> nodes;
+  std::vector<Engine::Root> nodes;
   std::vector<Tensor> grads;
 };
 
@@ -156,7 +175,7 @@ Roots collect_roots(const char* op, const std::vector<Tensor>& outputs,
       fail<ShapeError>(op, ": gradient of shape ", grad.shape(), " and dtype ", grad.dtype(),
                        " for output ", i, " of shape ", out.shape(), " and dtype ", out.dtype());
     }
-    roots.nodes.push_back(out.is_leaf() ? grad_accumulator(out) : out.grad_fn());
+    roots.nodes.push_back(edge_of(out));
     roots.grads.push_back(grad);
   }
   return roots;
@@ -175,19 +194,20 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          bool create_graph, bool allow_unused) {
   Roots roots = collect_roots("grad", outputs, grad_outputs);
   Engine::Captures captures;
-  std::vector<std::shared_ptr<Node>> targets;  // keeps new grad accumulators alive
+  std::vector<Edge> targets;  // keeps new grad accumulators alive
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& input = inputs[i];
     check_defined("grad", input);
     if (!input.requires_grad()) fail<AutogradError>("grad: input ", i, " does not require grad");
-    targets.push_back(input.is_leaf() ? grad_accumulator(input) : input.grad_fn());
-    captures.emplace(targets.back().get(), Tensor());
+    targets.push_back(edge_of(input));
+    captures.emplace(targets.back().node.get(), GradList());
   }
   Engine(retain_graph.value_or(create_graph), create_graph)
       .run(roots.nodes, roots.grads, &captures);
   std::vector<Tensor> result;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    Tensor g = captures[targets[i].get()];
+    const GradList& captured = captures[targets[i].node.get()];
+    Tensor g = captured.empty() ? Tensor() : captured[targets[i].output_nr];
     if (!g.defined() && !allow_unused)
       fail<AutogradError>("grad: input ", i, " was not used to compute the outputs ",
                           "(pass allow_unused=true to get an undefined gradient)");

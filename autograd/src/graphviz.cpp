@@ -29,8 +29,8 @@ std::string to_dot(const Tensor& root) {
     const Node* node = stack.back();
     stack.pop_back();
     const int id = ids.at(node);
-    for (const auto& next : node->next_nodes())
-      if (next) edges << "  n" << id_of(next.get()) << " -> n" << id << ";\n";
+    for (const auto& next : node->next_edges())
+      if (next.node) edges << "  n" << id_of(next.node.get()) << " -> n" << id << ";\n";
   }
   return "digraph autograd {\n  rankdir=BT;\n  node [shape=box, fontname=\"Helvetica\"];\n" +
          nodes.str() + edges.str() + "}\n";

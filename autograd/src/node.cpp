@@ -6,11 +6,11 @@
 
 namespace tether::autograd {
 
-SavedTensor::SavedTensor(const Tensor& tensor, bool is_output)
-    : is_output_(is_output), was_defined_(tensor.defined()) {
+SavedTensor::SavedTensor(const Tensor& tensor, std::optional<std::uint32_t> output_nr)
+    : output_nr_(output_nr), was_defined_(tensor.defined()) {
   if (!tensor.defined()) return;
   version_ = tensor.version();
-  if (!is_output) {
+  if (!output_nr) {
     data_ = tensor;
     return;
   }
@@ -27,17 +27,18 @@ Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner, std::string_view 
   if (data_.version() != version_)
     fail<AutogradError>(op, ": a tensor needed for its gradient was modified by an in-place ",
                         "operation (version ", version_, " when saved, ", data_.version(), " now)");
-  if (!is_output_ || !data_.requires_grad()) return data_;
+  if (!output_nr_ || !data_.requires_grad()) return data_;
   Tensor output = Tensor::view_of(data_, data_.shape(), data_.strides(), data_.storage_offset());
   output.impl()->requires_grad = true;
   output.impl()->grad_fn = owner;
+  output.impl()->output_nr = *output_nr_;
   return output;
 }
 
 Node::~Node() {
   // Dropping a node may drop the whole graph behind it: release it iteratively.
   // (Saved tensors release their own grad_fn iteratively in ~TensorImpl.)
-  for (auto& next : next_nodes_) detail::release_iteratively(std::move(next));
+  for (auto& next : next_edges_) detail::release_iteratively(std::move(next.node));
 }
 
 Tensor Node::saved(std::size_t i) {
@@ -59,24 +60,31 @@ bool needs_recording(std::span<const Tensor> inputs) {
   return false;
 }
 
-Tensor record_node(std::shared_ptr<Node> node, std::span<const Tensor> inputs, Tensor output,
-                   std::span<const Tensor> saved) {
-  node->next_nodes_.reserve(inputs.size());
+void record_node(const std::shared_ptr<Node>& node, std::span<const Tensor> inputs,
+                 std::span<const Tensor> outputs, std::span<const Tensor> saved) {
+  node->next_edges_.reserve(inputs.size());
   for (const auto& input : inputs) {
     if (!input.defined() || !input.requires_grad())
-      node->next_nodes_.emplace_back();
+      node->next_edges_.emplace_back();
     else if (input.is_leaf())
-      node->next_nodes_.push_back(grad_accumulator(input));
+      node->next_edges_.push_back({grad_accumulator(input), 0});
     else
-      node->next_nodes_.push_back(input.grad_fn());
+      node->next_edges_.push_back({input.grad_fn(), input.impl()->output_nr});
   }
-  // Mark the output first: a saved output remembers requires_grad, and unpack
+  // Mark the outputs first: a saved output remembers requires_grad, and unpack
   // re-attaches its grad_fn only if set (else double backward sees a constant).
-  output.impl()->requires_grad = true;
+  for (const auto& output : outputs) output.impl()->requires_grad = true;
   node->saved_.reserve(saved.size());
-  for (const auto& t : saved) node->saved_.emplace_back(t, t.is_same(output));
-  output.impl()->grad_fn = std::move(node);
-  return output;
+  for (const auto& t : saved) {
+    std::optional<std::uint32_t> output_nr;
+    for (std::uint32_t k = 0; k < outputs.size() && !output_nr; ++k)
+      if (t.is_same(outputs[k])) output_nr = k;
+    node->saved_.emplace_back(t, output_nr);
+  }
+  for (std::uint32_t k = 0; k < outputs.size(); ++k) {
+    outputs[k].impl()->grad_fn = node;
+    outputs[k].impl()->output_nr = k;
+  }
 }
 
 namespace {
@@ -88,7 +96,8 @@ class AccumulateGrad final : public Node {
   std::string_view name() const override { return "AccumulateGrad"; }
   const TensorImpl* leaf() const { return leaf_.get(); }
 
-  GradList apply(const Tensor& grad) override {
+  GradList apply(std::span<const Tensor> grad_outputs) override {
+    const Tensor& grad = grad_outputs[0];
     if (!(grad.shape() == leaf_->shape) || grad.dtype() != leaf_->dtype)
       fail<AutogradError>("backward: gradient of shape ", grad.shape(), " and dtype ", grad.dtype(),
                           " for a leaf of shape ", leaf_->shape, " and dtype ", leaf_->dtype);
@@ -135,8 +144,8 @@ void retain_graph_of(const Tensor& output) {
     stack.pop_back();
     if (node->retained_) continue;
     node->retained_ = true;
-    for (const auto& next : node->next_nodes_)
-      if (next && !next->retained_) stack.push_back(next.get());
+    for (const auto& next : node->next_edges_)
+      if (next.node && !next.node->retained_) stack.push_back(next.node.get());
   }
 }
 

@@ -249,6 +249,9 @@ Tensor Tensor::any(const Dims& dims, bool keepdim) const {
 }
 Tensor Tensor::all(const Dims& dims, bool keepdim) const {
   return tether::all(*this, dims, keepdim);
+
+Tensor Tensor::argmin(std::int64_t d, bool keepdim) const {
+  return tether::argmin(*this, d, keepdim);
 }
 Tensor Tensor::softmax(std::int64_t d) const {
   return tether::softmax(*this, d);
@@ -293,6 +296,42 @@ Tensor Tensor::triu(std::int64_t d) const {
 }
 Tensor Tensor::diagonal(std::int64_t offset) const {
   return tether::diagonal(*this, offset);
+}
+
+ValuesAndIndices Tensor::sort(std::int64_t d, bool descending, bool stable) const {
+  return tether::sort(*this, d, descending, stable);
+}
+
+Tensor Tensor::argsort(std::int64_t d, bool descending, bool stable) const {
+  return tether::argsort(*this, d, descending, stable);
+}
+
+ValuesAndIndices Tensor::topk(std::int64_t k, std::int64_t d, bool largest, bool sorted) const {
+  return tether::topk(*this, k, d, largest, sorted);
+}
+
+ValuesAndIndices Tensor::max(std::int64_t d, bool keepdim) const {
+  return tether::max(*this, d, keepdim);
+}
+
+ValuesAndIndices Tensor::min(std::int64_t d, bool keepdim) const {
+  return tether::min(*this, d, keepdim);
+}
+
+std::vector<Tensor> Tensor::split(std::int64_t split_size, std::int64_t d) const {
+  return tether::split(*this, split_size, d);
+}
+
+std::vector<Tensor> Tensor::split(const std::vector<std::int64_t>& sections, std::int64_t d) const {
+  return tether::split(*this, sections, d);
+}
+
+std::vector<Tensor> Tensor::chunk(std::int64_t chunks, std::int64_t d) const {
+  return tether::chunk(*this, chunks, d);
+}
+
+std::vector<Tensor> Tensor::unbind(std::int64_t d) const {
+  return tether::unbind(*this, d);
 }
 
 // ---- printing ---------------------------------------------------------------

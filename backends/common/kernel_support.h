@@ -99,10 +99,11 @@ inline void check_reduce(ReduceOp op, const Tensor& in, const Tensor& out) {
     fail<ValueError>("reduce: max and min of an empty tensor ", in.shape(), " are undefined");
 }
 
-/// Throws IndexError when argmax's `dim` of `in` is empty: no element to point at.
-inline void check_argmax(const Tensor& in, int dim) {
+/// Throws IndexError naming `op` (argmax, argmin) when `dim` of `in` is empty:
+/// no element to point at.
+inline void check_argmax(const char* op, const Tensor& in, int dim) {
   if (in.shape()[dim] == 0)
-    fail<IndexError>("argmax: dimension ", dim, " of shape ", in.shape(), " is empty");
+    fail<IndexError>(op, ": dimension ", dim, " of shape ", in.shape(), " is empty");
 }
 
 }  // namespace tether::backend

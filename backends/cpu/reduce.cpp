@@ -1,5 +1,5 @@
 // Reductions (sum, max, min over any set of dimensions; for bool, any and
-// all) and argmax.
+// all), argmax and argmin.
 //
 // A reduction is an element-wise accumulation out = combine(out, in) in which
 // `out` is viewed with in's shape and stride 0 along the reduced dimensions.
@@ -57,20 +57,40 @@ bool is_nan(T x) {
     return false;
 }
 
-/// Index of the first largest of n elements `step` apart; NaN counts as larger
-/// than any number, as in PyTorch.
-template <class T>
-std::int64_t first_max_index(const T* data, std::int64_t n, std::int64_t step) {
+/// Index of the first largest (or smallest) of n elements `step` apart; NaN
+/// counts as more extreme than any number, as in PyTorch.
+template <bool Largest, class T>
+std::int64_t first_extreme_index(const T* data, std::int64_t n, std::int64_t step) {
   std::int64_t best = 0;
   T best_value = data[0];
   for (std::int64_t i = 1; i < n && !is_nan(best_value); ++i) {
     const T x = data[i * step];
-    if (x > best_value || is_nan(x)) {
+    if ((Largest ? x > best_value : x < best_value) || is_nan(x)) {
       best = i;
       best_value = x;
     }
   }
   return best;
+}
+
+/// argmax (Largest) or argmin of `in` along `dim` into `out`.
+template <bool Largest>
+void arg_extreme(const char* op, const Tensor& in, int dim, const Tensor& out) {
+  if (out.numel() == 0) return;
+  check_argmax(op, in, dim);
+  const std::int64_t extent = in.shape()[dim], step = in.strides()[dim];
+  visit_dtype(in.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    const T* const data = in.data_ptr<T>();
+    std::int64_t* const result = out.data_ptr<std::int64_t>();
+    // Rows over out's shape visit every position of `dim`'s first element.
+    StridedRows rows(out.shape(), out.strides(), in.strides());
+    rows.for_each([&](const auto& offsets, const auto& strides, std::int64_t n) {
+      for (std::int64_t i = 0; i < n; ++i)
+        result[offsets[0] + i * strides[0]] =
+            first_extreme_index<Largest>(data + offsets[1] + i * strides[1], extent, step);
+    });
+  });
 }
 
 }  // namespace
@@ -104,21 +124,11 @@ void CpuBackend::reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask
 }
 
 void CpuBackend::argmax(const Tensor& in, int dim, const Tensor& out) {
-  if (out.numel() == 0) return;
-  check_argmax(in, dim);
-  const std::int64_t extent = in.shape()[dim], step = in.strides()[dim];
-  visit_dtype(in.dtype(), [&](auto type) {
-    using T = typename decltype(type)::type;
-    const T* const data = in.data_ptr<T>();
-    std::int64_t* const result = out.data_ptr<std::int64_t>();
-    // Rows over out's shape visit every position of `dim`'s first element.
-    StridedRows rows(out.shape(), out.strides(), in.strides());
-    rows.for_each([&](const auto& offsets, const auto& strides, std::int64_t n) {
-      for (std::int64_t i = 0; i < n; ++i)
-        result[offsets[0] + i * strides[0]] =
-            first_max_index(data + offsets[1] + i * strides[1], extent, step);
-    });
-  });
+  arg_extreme<true>("argmax", in, dim, out);
+}
+
+void CpuBackend::argmin(const Tensor& in, int dim, const Tensor& out) {
+  arg_extreme<false>("argmin", in, dim, out);
 }
 
 }  // namespace tether::backend::cpu

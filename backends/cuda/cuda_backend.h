@@ -46,6 +46,9 @@ class CudaBackend final : public Backend {
   std::optional<NotPositiveDefinite> cholesky(const Tensor& in, const Tensor& out) override;
   void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
                         TriangularSystem system) override;
+  void argmin(const Tensor& in, int dim, const Tensor& out) override;
+  void sort(const Tensor& in, int dim, std::int64_t k, bool descending, const Tensor& values,
+            const Tensor& indices) override;
 };
 
 /// Throws tether::Error naming `op` and CUDA's description unless `status` is

@@ -1,4 +1,4 @@
-// Reductions (sum, max, min over any set of dimensions) and argmax.
+// Reductions (sum, max, min over any set of dimensions), argmax and argmin.
 //
 // One kernel serves every layout. Its input is split into the kept
 // dimensions (one output element each) and the reduced ones; a block holds
@@ -114,10 +114,11 @@ void reduce_typed(ReduceOp op, const Tensor& in, std::uint32_t reduce_mask, cons
                     Tensor::view_of(out, {outputs, 1}, {1, 1}, out.storage_offset()));
 }
 
-/// out[i] = index of the first largest of `in`'s elements along the reduced
-/// dimension; NaN counts as larger than any number, as on the CPU.
-template <class T>
-struct FirstMax {
+/// out[i] = index of the first largest (or smallest) of `in`'s elements along
+/// the reduced dimension; NaN counts as more extreme than any number, as on
+/// the CPU.
+template <class T, bool Largest>
+struct FirstExtreme {
   std::int64_t* out;
   const T* in;
   std::int64_t extent, step;
@@ -127,7 +128,7 @@ struct FirstMax {
     T best_value = data[0];
     for (std::int64_t i = 1; i < extent && best_value == best_value; ++i) {
       const T x = data[i * step];
-      if (x > best_value || x != x) {
+      if ((Largest ? x > best_value : x < best_value) || x != x) {
         best = i;
         best_value = x;
       }
@@ -135,6 +136,19 @@ struct FirstMax {
     out[at[0]] = best;
   }
 };
+
+/// argmax (Largest) or argmin of `in` along `dim` into `out`.
+template <bool Largest>
+void arg_extreme(const char* op, const Tensor& in, int dim, const Tensor& out) {
+  if (out.numel() == 0) return;
+  check_argmax(op, in, dim);
+  const std::int64_t extent = in.shape()[dim], step = in.strides()[dim];
+  visit_dtype(in.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    launch(out.device(), StridedLayout<2>(out.shape(), {out.strides(), in.strides()}),
+           FirstExtreme<T, Largest>{out.data_ptr<std::int64_t>(), in.data_ptr<T>(), extent, step});
+  });
+}
 
 }  // namespace
 
@@ -148,14 +162,11 @@ void CudaBackend::reduce(ReduceOp op, const Tensor& in, std::uint32_t reduce_mas
 }
 
 void CudaBackend::argmax(const Tensor& in, int dim, const Tensor& out) {
-  if (out.numel() == 0) return;
-  check_argmax(in, dim);
-  const std::int64_t extent = in.shape()[dim], step = in.strides()[dim];
-  visit_dtype(in.dtype(), [&](auto type) {
-    using T = typename decltype(type)::type;
-    launch(out.device(), StridedLayout<2>(out.shape(), {out.strides(), in.strides()}),
-           FirstMax<T>{out.data_ptr<std::int64_t>(), in.data_ptr<T>(), extent, step});
-  });
+  arg_extreme<true>("argmax", in, dim, out);
+}
+
+void CudaBackend::argmin(const Tensor& in, int dim, const Tensor& out) {
+  arg_extreme<false>("argmin", in, dim, out);
 }
 
 }  // namespace tether::backend::cuda

@@ -1,5 +1,7 @@
 #include "tether/storage.h"
 
+#include <utility>
+
 #include "tether/allocator.h"
 
 namespace tether {
@@ -10,8 +12,18 @@ Storage::Storage(std::size_t nbytes, Device device)
       nbytes_(nbytes),
       device_(device) {}
 
+Storage::Storage(void* data, std::size_t nbytes, Device device, std::function<void(void*)> deleter)
+    : allocator_(nullptr),
+      deleter_(std::move(deleter)),
+      data_(data),
+      nbytes_(nbytes),
+      device_(device) {}
+
 Storage::~Storage() {
-  allocator_->deallocate(data_, nbytes_);
+  if (allocator_)
+    allocator_->deallocate(data_, nbytes_);
+  else if (deleter_)
+    deleter_(data_);
 }
 
 }  // namespace tether

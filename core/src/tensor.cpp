@@ -1,5 +1,7 @@
 #include "tether/tensor.h"
 
+#include <utility>
+
 #include "tether/error.h"
 #include "tether/pool.h"
 #include "tether/release.h"
@@ -41,6 +43,16 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device, const char*
     // The allocator knows the bytes; the user knows the op and the shape.
     fail<OutOfMemoryError>(op, ": shape ", shape, " of ", dtype, ": ", e.what());
   }
+  return Tensor(detail::make_pooled<TensorImpl>(shape, contiguous_strides(shape), 0, dtype,
+                                                std::move(storage)));
+}
+
+Tensor Tensor::from_blob(void* data, const Shape& shape, DType dtype,
+                         std::function<void(void*)> deleter, const char* op) {
+  const std::size_t nbytes = checked_nbytes(op, shape, dtype);
+  if (data == nullptr && nbytes > 0)
+    fail<ValueError>(op, ": expected a pointer to the data of shape ", shape, ", got null");
+  auto storage = detail::make_pooled<Storage>(data, nbytes, Device::cpu(), std::move(deleter));
   return Tensor(detail::make_pooled<TensorImpl>(shape, contiguous_strides(shape), 0, dtype,
                                                 std::move(storage)));
 }

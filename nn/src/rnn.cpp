@@ -63,21 +63,6 @@ void check_both_or_neither(const std::string& layer, const LSTMState& state) {
                      state.h.defined() ? "h" : "c");
 }
 
-/// Appends the steps of x [T, ...] to `steps` as T tensors [...], in order.
-/// The gradient of a view is a zero tensor of its base's whole size with the
-/// view's part filled in, so T selects from x would cost O(T^2) in backward;
-/// halving x recursively down to single steps costs O(T log T).
-void split_steps(const Tensor& x, std::vector<Tensor>& steps) {
-  const std::int64_t length = x.size(0);
-  if (length == 1) {
-    steps.push_back(x.squeeze(0));
-    return;
-  }
-  const std::int64_t half = length / 2;
-  split_steps(narrow(x, 0, 0, half), steps);
-  split_steps(narrow(x, 0, half, length - half), steps);
-}
-
 Tensor zero_state(const Tensor& like, const Shape& shape) {
   return zeros(shape, like.options());
 }
@@ -224,8 +209,10 @@ Tensor RecurrentLayers::run(const Tensor& input, const LSTMState& initial, LSTMS
       const WeightValues w(weights_[index]);
       // The input's share of every gate at every step in one product; only
       // the recurrent product is left inside the loop.
-      std::vector<Tensor> input_gates;
-      split_steps(linear(x, w.weight_ih, w.bias_ih), input_gates);
+      // Cut into steps by one node (unbind), whose backward stacks the steps'
+      // gradients in O(T); a view per step would pad each step's gradient to
+      // the whole sequence, O(T^2).
+      const std::vector<Tensor> input_gates = unbind(linear(x, w.weight_ih, w.bias_ih));
       Tensor h = initial.h.defined() ? initial.h.select(0, index) : zero;
       Tensor c;
       if (cell_state_) c = initial.c.defined() ? initial.c.select(0, index) : zero;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -57,6 +58,13 @@ Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptio
 Tensor tensor(const std::vector<double>& values, TensorOptions options = {});
 /// A 0-d tensor.
 Tensor scalar_tensor(double value, TensorOptions options = {});
+/// A tensor over `data`, CPU memory the caller owns, without a copy (as
+/// torch::from_blob): writes through either side are seen by the other.
+/// `deleter`, if given, is called with `data` once, when the last tensor or
+/// view of the memory dies; without one the caller must keep the memory alive
+/// as long as any tensor uses it. The tensor does not require grad.
+Tensor from_blob(void* data, const Shape& shape, DType dtype,
+                 std::function<void(void*)> deleter = {});
 
 // ---- type promotion (promotion.cpp) -----------------------------------------
 /// The dtype an element-wise op on a and b computes in and returns, as
@@ -198,8 +206,11 @@ Tensor amin(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
 Tensor logsumexp(const Tensor& x, const Dims& dims, bool keepdim = false);
 /// Euclidean (L2) norm over dims.
 Tensor norm(const Tensor& x, const Dims& dims = {}, bool keepdim = false);
-/// Index of the largest element along dim (i64, no gradient).
+/// Index of the largest element along dim (i64, no gradient); the first one
+/// among equals, and the first NaN if there is one (as in PyTorch).
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false);
+/// Index of the smallest element along dim, as argmax.
+Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
 Tensor softmax(const Tensor& x, std::int64_t dim);
 Tensor log_softmax(const Tensor& x, std::int64_t dim);
 /// x / max(||x||_2, eps) along dim, as torch.nn.functional.normalize.
@@ -316,8 +327,9 @@ Tensor to(const Tensor& x, DType dtype);
 ///
 /// attn_mask (optional), broadcastable to [..., L, S], is either a bool mask
 /// (true = attend, as torch's) or added to the scores: a floating tensor of
-/// query's dtype, -inf where a query must not see a key (differentiable). is_causal masks every key after the query's own
-/// position (col > row, aligned top-left as torch's tril mask); it excludes
+/// query's dtype, -inf where a query must not see a key (differentiable).
+/// is_causal masks every key after the query's own position (col > row,
+/// aligned top-left as torch's tril mask); it excludes
 /// attn_mask (ValueError). A row with every key masked gives NaN, as in torch.
 /// dropout_p in [0, 1] drops attention weights with that probability and
 /// scales the kept ones by 1 / (1 - dropout_p), drawn from the global
@@ -328,6 +340,58 @@ Tensor scaled_dot_product_attention(const Tensor& query, const Tensor& key, cons
                                     const Tensor& attn_mask = {}, double dropout_p = 0.0,
                                     bool is_causal = false,
                                     std::optional<double> scale = std::nullopt);
+// ---- sorting and selection (sort.cpp) --------------------------------------
+// As torch.sort, topk, max and min over a dim: the values are differentiable
+// (each element's gradient goes back to the position it came from), the
+// indices are i64 positions along dim, without gradient. sort, argsort and
+// topk count NaN as larger than any number; max, min, argmax and argmin
+// propagate it (a slice with a NaN has the NaN as its max and its min).
+// Equal elements keep their order (every sort is stable), so the indices are
+// the ones PyTorch's stable sort gives.
+
+/// Values and their indices, as libtorch's std::tuple<Tensor, Tensor>: auto
+/// [values, indices] = sort(x);
+struct ValuesAndIndices {
+  Tensor values;
+  Tensor indices;
+};
+
+/// x sorted along dim. `stable` is accepted for PyTorch's signature; the sort
+/// is always stable.
+ValuesAndIndices sort(const Tensor& x, std::int64_t dim = -1, bool descending = false,
+                      bool stable = false);
+/// sort(x, dim, descending, stable).indices.
+Tensor argsort(const Tensor& x, std::int64_t dim = -1, bool descending = false,
+               bool stable = false);
+/// The k largest (or smallest) elements along dim; throws IndexError naming
+/// topk unless 0 <= k <= x.size(dim). They come sorted whether or not `sorted`
+/// asks for it (PyTorch leaves the order open then).
+ValuesAndIndices topk(const Tensor& x, std::int64_t k, std::int64_t dim = -1, bool largest = true,
+                      bool sorted = true);
+/// The largest element along dim and its index (the first among equals); the
+/// gradient goes to that one element, as in PyTorch (amax shares it).
+ValuesAndIndices max(const Tensor& x, std::int64_t dim, bool keepdim = false);
+ValuesAndIndices min(const Tensor& x, std::int64_t dim, bool keepdim = false);
+
+// ---- splitting (split.cpp) --------------------------------------------------
+// Views of x's parts along dim, recorded as one node with an output per part
+// (not a node per part): the backward joins the parts' gradients in one cat,
+// so splitting a sequence into T steps costs O(T) in backward.
+
+/// Parts of `split_size` along dim, the last one smaller if the size is not a
+/// multiple (torch.split with an int); throws ValueError naming split for a
+/// split_size < 1 (0 is allowed only for an empty dim, as in PyTorch).
+std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim = 0);
+/// Parts of the given sizes along dim; throws ValueError naming split unless
+/// they are >= 0 and sum to x.size(dim).
+std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sections,
+                          std::int64_t dim = 0);
+/// At most `chunks` parts of ceil(size / chunks) along dim, as torch.chunk
+/// (so fewer parts when the size is not a multiple); throws ValueError naming
+/// chunk for chunks < 1.
+std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim = 0);
+/// The slices of x along dim, each without that dim, as torch.unbind.
+std::vector<Tensor> unbind(const Tensor& x, std::int64_t dim = 0);
 
 // ---- optimizer steps (inplace.cpp) ------------------------------------------
 /// One Adam step (see AdamStep) on param and its moments, in place and in one

@@ -147,4 +147,8 @@ Tensor tensor(const std::vector<double>& values, TensorOptions options) {
   return tensor(values, {static_cast<std::int64_t>(values.size())}, options);
 }
 
+Tensor from_blob(void* data, const Shape& shape, DType dtype, std::function<void(void*)> deleter) {
+  return Tensor::from_blob(data, shape, dtype, std::move(deleter));
+}
+
 }  // namespace tether

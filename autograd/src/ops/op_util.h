@@ -15,6 +15,7 @@ namespace tether::ops {
 using autograd::GradList;
 using autograd::Node;
 using autograd::record;
+using autograd::record_outputs;
 using backend::BinaryOp;
 using backend::UnaryOp;
 
@@ -103,6 +104,10 @@ Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tenso
 std::uint32_t reduce_mask(const char* op, const Tensor& x, const Dims& dims);
 /// x's shape with reduced dims set to 1 (keepdim) or removed.
 Shape reduced_shape(const Shape& shape, std::uint32_t mask, bool keepdim);
+
+/// The gradient of gather(x, dim, index) for x of `shape`: `g` scatter-added
+/// into zeros (shape.cpp); recorded, so its own gradient is a gather.
+Tensor gather_backward(const Tensor& g, const Shape& shape, int dim, const Tensor& index);
 
 /// Throws AutogradError if an in-place write to `self` (from `other`) would
 /// corrupt the graph: while grad mode is on, neither may require grad.

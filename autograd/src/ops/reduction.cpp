@@ -63,6 +63,23 @@ Tensor extremum(const char* name, backend::ReduceOp op, const Tensor& x, const D
                 });
 }
 
+/// argmax or argmin (`kernel`) of x along dim: i64, no gradient.
+Tensor arg_extreme(const char* name,
+                   void (backend::Backend::*kernel)(const Tensor&, int, const Tensor&),
+                   const Tensor& x, std::int64_t dim, bool keepdim) {
+  check_defined(name, x);
+  check_not_bool(name, x);
+  const int d = wrap_dim(name, dim, x.dim());
+  // A 0-d x is its own one slice, and its index 0 (as PyTorch's).
+  if (x.dim() == 0)
+    return reshape(arg_extreme(name, kernel, reshape(x.detach(), {1}), 0, false), {});
+  const std::uint32_t mask = 1u << d;
+  check_nonempty_reduction(name, x, mask);
+  Tensor out = Tensor::empty(reduced_shape(x.shape(), mask, true), DType::i64, x.device(), name);
+  (backend_of(x).*kernel)(x, d, out);
+  return finish_reduction(out, x.shape(), mask, keepdim);
+}
+
 /// The maximum of x over dims (kept): the shift that keeps exp from
 /// overflowing in softmax, log_softmax and logsumexp. An empty x has nothing
 /// to shift (and no maximum), so its shift is 0, and the result is what torch
@@ -160,14 +177,11 @@ Tensor norm(const Tensor& x, const Dims& dims, bool keepdim) {
 }
 
 Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
-  check_not_bool("argmax", x);
-  const int d = wrap_dim("argmax", dim, x.dim());
-  const std::uint32_t mask = x.dim() == 0 ? 0u : 1u << d;
-  check_nonempty_reduction("argmax", x, mask);
-  Tensor out =
-      Tensor::empty(reduced_shape(x.shape(), mask, true), DType::i64, x.device(), "argmax");
-  backend_of(x).argmax(x, d, out);
-  return finish_reduction(out, x.shape(), mask, keepdim);
+  return arg_extreme("argmax", &backend::Backend::argmax, x, dim, keepdim);
+}
+
+Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return arg_extreme("argmin", &backend::Backend::argmin, x, dim, keepdim);
 }
 
 Tensor softmax(const Tensor& x, std::int64_t dim) {

@@ -72,14 +72,17 @@ Tensor index_select_backward(const Tensor& g, const Shape& shape, int dim, const
       [dim](Node& n, const Tensor& gg) -> GradList { return {index_select(gg, dim, n.saved(0))}; });
 }
 
-/// The gradient of gather: `g` scatter-added into zeros of `shape`.
-Tensor gather_backward(const Tensor& g, const Shape& shape, int dim, const Tensor& index) {
+}  // namespace
+
+Tensor ops::gather_backward(const Tensor& g, const Shape& shape, int dim, const Tensor& index) {
   Tensor out = zeros(shape, g.options());
   backend_of(g).scatter_add(out, dim, index, g);
   return record("gather_backward", {g}, out, {index}, [dim](Node& n, const Tensor& gg) -> GradList {
     return {gather(gg, dim, n.saved(0))};
   });
 }
+
+namespace {
 
 void check_index(const char* op, const Tensor& index) {
   check_defined(op, index);

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "tether/device.h"
 
@@ -15,6 +16,9 @@ class Storage {
  public:
   /// Allocates `nbytes` (uninitialised) from the device's allocator.
   Storage(std::size_t nbytes, Device device);
+  /// Wraps `nbytes` of memory the caller owns, without copying; `deleter`
+  /// (if any) is called with `data` once, when the storage dies.
+  Storage(void* data, std::size_t nbytes, Device device, std::function<void(void*)> deleter);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -28,7 +32,8 @@ class Storage {
   void bump_version() { ++version_; }
 
  private:
-  Allocator* allocator_;  ///< the one data_ came from, which takes it back
+  Allocator* allocator_;  ///< the one data_ came from, which takes it back; null if wrapped
+  std::function<void(void*)> deleter_;  ///< for wrapped memory: how its owner frees it
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;

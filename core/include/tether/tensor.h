@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -29,6 +30,7 @@ namespace tether {
 namespace autograd {
 class Node;
 }
+struct ValuesAndIndices;  // sort's and topk's result (tether/ops.h)
 
 namespace detail {
 /// Throws ValueError: `op` was given an undefined tensor.
@@ -96,8 +98,8 @@ class Tensor {
   Tensor() = default;
   explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
 
-  /// A new, uninitialised, contiguous tensor: every tensor's memory is made
-  /// here. Throws ShapeError naming `op` and the shape when an extent is
+  /// A new, uninitialised, contiguous tensor: every tensor's memory but
+  /// from_blob's is made here. Throws ShapeError naming `op` and the shape when an extent is
   /// negative or the element count or byte size overflows, and
   /// OutOfMemoryError when the device cannot provide the bytes.
   static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu(),
@@ -106,6 +108,12 @@ class Tensor {
   /// ShapeError naming `op` for a shape whose element count overflows.
   static Tensor view_of(const Tensor& base, const Shape& shape, const Strides& strides,
                         std::int64_t offset, const char* op = "view");
+  /// A contiguous tensor over `data`, CPU memory the caller owns, without a
+  /// copy (tether::from_blob in ops.h). `deleter`, if given, is called with
+  /// `data` once, when the last tensor or view of it dies. Throws ShapeError
+  /// as empty() does, and ValueError for a null `data` with elements.
+  static Tensor from_blob(void* data, const Shape& shape, DType dtype,
+                          std::function<void(void*)> deleter, const char* op = "from_blob");
 
   /// Whether this handle refers to a tensor. Every other accessor and method
   /// throws ValueError naming itself (or the op) on an undefined handle.
@@ -264,6 +272,7 @@ class Tensor {
   Tensor argmax(std::int64_t dim, bool keepdim = false) const;
   Tensor any(const Dims& dims = {}, bool keepdim = false) const;
   Tensor all(const Dims& dims = {}, bool keepdim = false) const;
+  Tensor argmin(std::int64_t dim, bool keepdim = false) const;
   Tensor softmax(std::int64_t dim) const;
   Tensor log_softmax(std::int64_t dim) const;
 
@@ -281,6 +290,17 @@ class Tensor {
   Tensor tril(std::int64_t diagonal = 0) const;
   Tensor triu(std::int64_t diagonal = 0) const;
   Tensor diagonal(std::int64_t offset = 0) const;
+
+  ValuesAndIndices sort(std::int64_t dim = -1, bool descending = false, bool stable = false) const;
+  Tensor argsort(std::int64_t dim = -1, bool descending = false, bool stable = false) const;
+  ValuesAndIndices topk(std::int64_t k, std::int64_t dim = -1, bool largest = true,
+                        bool sorted = true) const;
+  ValuesAndIndices max(std::int64_t dim, bool keepdim = false) const;
+  ValuesAndIndices min(std::int64_t dim, bool keepdim = false) const;
+  std::vector<Tensor> split(std::int64_t split_size, std::int64_t dim = 0) const;
+  std::vector<Tensor> split(const std::vector<std::int64_t>& sections, std::int64_t dim = 0) const;
+  std::vector<Tensor> chunk(std::int64_t chunks, std::int64_t dim = 0) const;
+  std::vector<Tensor> unbind(std::int64_t dim = 0) const;
 
   /// In-place writes bump the storage version. They throw AutogradError while
   /// grad mode is on and this tensor (or the operand) requires grad. The

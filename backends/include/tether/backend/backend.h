@@ -219,6 +219,20 @@ class Backend {
   /// in one pass; all four tensors are contiguous, of one floating dtype and shape.
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                          const Tensor& exp_avg_sq, const AdamStep& step) = 0;
+
+  // ---- selection: argmin beside argmax (reduce.cpp, reduce.cu), sort in
+  // cpu/sort.cpp and cuda/sort.cu ----
+  /// out (i64) = index of the first smallest element along `dim` (NaN counts
+  /// as smaller than any number: the minimum propagates it, as PyTorch's);
+  /// out has in's rank with extent 1 at `dim`.
+  virtual void argmin(const Tensor& in, int dim, const Tensor& out) = 0;
+  /// The first `k` (<= extent) elements of each slice of `in` along `dim`,
+  /// sorted ascending or descending, into contiguous `values` (in's dtype) and
+  /// `indices` (i64, positions along `dim`), which have in's shape with extent
+  /// k at `dim`. NaN counts as larger than any number and equal elements keep
+  /// their order (a stable sort), as in PyTorch's sort.
+  virtual void sort(const Tensor& in, int dim, std::int64_t k, bool descending,
+                    const Tensor& values, const Tensor& indices) = 0;
 };
 
 /// The backend for `device`; throws DeviceError when it was not built or the
