@@ -162,6 +162,14 @@ TEST_CASE("shape and indexing ops on CUDA match the CPU", "[cuda]") {
   check_family_on_cuda(shape_cases);
 }
 
+TEST_CASE("scans and layout ops on CUDA match the CPU", "[cuda]") {
+  check_family_on_cuda(scan_cases);
+}
+
+TEST_CASE("einsum, bmm and baddbmm on CUDA match the CPU", "[cuda]") {
+  check_family_on_cuda(einsum_cases);
+}
+
 TEST_CASE("ops without a gradient on CUDA match the CPU", "[cuda]") {
   check_family_on_cuda(value_only_cases);
 }

@@ -66,6 +66,9 @@ std::vector<OpCase> elementwise_cases();
 std::vector<OpCase> reduction_cases();
 std::vector<OpCase> linalg_cases();
 std::vector<OpCase> shape_cases();
+/// Scans and layout ops (op_table_scan.cpp) and contractions (op_table_einsum.cpp).
+std::vector<OpCase> scan_cases();
+std::vector<OpCase> einsum_cases();
 /// nn's losses (nn/functional.h).
 std::vector<OpCase> loss_cases();
 /// Ops without a gradient (comparisons, argmax, i64 arithmetic): their

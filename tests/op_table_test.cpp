@@ -169,6 +169,8 @@ const std::map<std::string, std::string> kTableFiles = {
     {"decompositions.cpp", "op_table_linalg.cpp"},
     {"shape.cpp", "op_table_shape.cpp"},
     {"functional.h", "op_table_loss.cpp"},
+    {"scan.cpp", "op_table_scan.cpp"},
+    {"einsum.cpp", "op_table_einsum.cpp"},
 };
 
 std::string table_file(const std::string& section) {
@@ -223,7 +225,8 @@ std::multimap<std::string, std::string> declared_ops(const std::string& header) 
 
 std::vector<OpCase> differentiable_cases() {
   std::vector<OpCase> cases;
-  for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases})
+  for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases,
+                      scan_cases, einsum_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
 }
@@ -287,6 +290,14 @@ TEST_CASE("matrix products match their values and gradients", "[ops]") {
 
 TEST_CASE("shape and indexing ops match their values and gradients", "[ops]") {
   check_family(shape_cases());
+}
+
+TEST_CASE("scans and layout ops match their values and gradients", "[ops]") {
+  check_family(scan_cases());
+}
+
+TEST_CASE("einsum, bmm and baddbmm match their values and gradients", "[ops]") {
+  check_family(einsum_cases());
 }
 
 TEST_CASE("ops without a gradient match their values", "[ops]") {

@@ -341,6 +341,20 @@ const std::map<std::string, Op>& op_table() {
        [](const Inputs& x, const json& a) { return index_select(x[0], integer(a, "dim"), x[1]); }},
       {"gather", [](const Inputs& x, const json& a) { return gather(x[0], integer(a, "dim"), x[1]); }},
       {"to", [](const Inputs& x, const json& a) { return to(x[0], dtype_named(a["dtype"])); }},
+      {"cumsum", along_dim(cumsum)},
+      {"cumprod", along_dim(cumprod)},
+      {"flip", [](const Inputs& x, const json& a) { return flip(x[0], dims_of(a)); }},
+      {"roll",
+       [](const Inputs& x, const json& a) {
+         return roll(x[0], shape_of(a["shifts"]), dims_of(a));
+       }},
+      {"repeat", [](const Inputs& x, const json& a) { return repeat(x[0], shape_of(a["repeats"])); }},
+      {"einsum", [](const Inputs& x, const json& a) { return einsum(a["equation"], x); }},
+      {"bmm", [](const Inputs& x, const json&) { return bmm(x[0], x[1]); }},
+      {"baddbmm",
+       [](const Inputs& x, const json& a) {
+         return baddbmm(x[0], x[1], x[2], real(a, "beta"), real(a, "alpha"));
+       }},
       {"zeros",
        [](const Inputs&, const json& a) { return zeros(shape_of(a["shape"]), factory_options(a)); }},
       {"ones",
@@ -589,6 +603,11 @@ TEST_CASE("NaN and infinity propagate through values and gradients as in PyTorch
 TEST_CASE("values, gradients and second-order gradients of the ops match PyTorch",
           "[torch_reference]") {
   replay_family("ops");
+}
+
+TEST_CASE("scans, layout ops, einsum and batched products match PyTorch, triangles included",
+          "[torch_reference]") {
+  replay_family("scan");
 }
 
 TEST_CASE("every constraint strategy matches its torch.nn.utils.parametrize counterpart",

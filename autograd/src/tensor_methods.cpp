@@ -252,6 +252,34 @@ Tensor Tensor::diagonal(std::int64_t offset) const {
   return tether::diagonal(*this, offset);
 }
 
+Tensor Tensor::cumsum(std::int64_t dim) const {
+  return tether::cumsum(*this, dim);
+}
+
+Tensor Tensor::cumprod(std::int64_t dim) const {
+  return tether::cumprod(*this, dim);
+}
+
+Tensor Tensor::flip(const Dims& dims) const {
+  return tether::flip(*this, dims);
+}
+
+Tensor Tensor::roll(const Dims& shifts, const Dims& dims) const {
+  return tether::roll(*this, shifts, dims);
+}
+
+Tensor Tensor::repeat(const Shape& repeats) const {
+  return tether::repeat(*this, repeats);
+}
+
+Tensor Tensor::bmm(const Tensor& other) const {
+  return tether::bmm(*this, other);
+}
+
+Tensor Tensor::baddbmm(const Tensor& a, const Tensor& b, Scalar beta, Scalar alpha) const {
+  return tether::baddbmm(*this, a, b, beta, alpha);
+}
+
 // ---- printing ---------------------------------------------------------------
 
 namespace {

@@ -268,6 +268,15 @@ class Tensor {
   Tensor triu(std::int64_t diagonal = 0) const;
   Tensor diagonal(std::int64_t offset = 0) const;
 
+  Tensor cumsum(std::int64_t dim) const;
+  Tensor cumprod(std::int64_t dim) const;
+  Tensor flip(const Dims& dims) const;
+  Tensor roll(const Dims& shifts, const Dims& dims = {}) const;
+  Tensor repeat(const Shape& repeats) const;
+  Tensor bmm(const Tensor& other) const;
+  /// tether::baddbmm(*this, a, b, beta, alpha): beta * this + alpha * bmm(a, b).
+  Tensor baddbmm(const Tensor& a, const Tensor& b, Scalar beta = 1, Scalar alpha = 1) const;
+
   /// In-place writes bump the storage version. They throw AutogradError while
   /// grad mode is on and this tensor (or the operand) requires grad. The
   /// arithmetic ones compute in the operands' result_type and write it back
