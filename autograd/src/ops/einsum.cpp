@@ -128,9 +128,8 @@ Labelled keep_only(const Labelled& x, const Labels& needed) {
   return {sum_dims(x.tensor, summed), kept};
 }
 
-/// x's dims reordered to `labels` (each one of x's) and grouped as `groups`
-/// consecutive runs of labels, each run merged into one dim (an empty run is
-/// an extent of 1).
+/// x's dims reordered and grouped as `groups`: consecutive runs of x's
+/// labels, each run merged into one dim (an empty run is an extent of 1).
 Tensor grouped(const Labelled& x, const std::vector<Labels>& groups) {
   Dims order;
   Shape shape;
@@ -139,7 +138,9 @@ Tensor grouped(const Labelled& x, const std::vector<Labels>& groups) {
     for (Label label : group) {
       const auto d = std::find(x.labels.begin(), x.labels.end(), label) - x.labels.begin();
       order.push_back(d);
-      extent *= x.tensor.size(d);
+      if (__builtin_mul_overflow(extent, x.tensor.size(d), &extent))
+        fail<ShapeError>("einsum: an operand of shape ", x.tensor.shape(),
+                         " has more than 2^63 elements along its contracted dims");
     }
     shape.push_back(extent);
   }

@@ -119,6 +119,7 @@ Tensor cumprod(const Tensor& x, std::int64_t dim) {
   const int d = wrap_dim("cumprod", dim, x.dim());
   Tensor out = scan_kernel("cumprod", backend::ScanOp::prod, x, d);
   return record("cumprod", {x}, out, {x, out}, [d](Node& n, const Tensor& g) -> GradList {
+    if (g.numel() == 0) return {g};
     // Grad mode is on in a backward exactly when it is recorded (create_graph).
     if (is_grad_enabled()) return {cumprod_backward_differentiable(n.saved(0), g, d)};
     return {cumprod_backward_first_order(n.saved(0), n.saved(1), g, d)};
@@ -129,7 +130,7 @@ Tensor flip(const Tensor& x, const Dims& dims) {
   check_defined("flip", x);
   const Dims wrapped = distinct_dims("flip", x, dims);
   Tensor out = x;
-  if (x.dim() > 0)  // a 0-d x has nothing to reverse
+  if (x.numel() > 1)  // else there is nothing to reverse (and an extent may be huge)
     for (auto d : wrapped) out = reversed(out, d);
   if (out.is_same(x)) out = copied(x);
   return record("flip", {x}, out, {},
@@ -168,7 +169,8 @@ Tensor repeat(const Tensor& x, const Shape& repeats) {
       fail<ShapeError>("repeat: the extents of ", padded, " repeated ", repeats, " exceed 2^63");
     result.push_back(extent);
   }
-  checked_numel("repeat", result);
+  // Without elements the copies are nothing to build (and an extent may be huge).
+  if (checked_numel("repeat", result) == 0) return reshape(narrow(flatten(x), 0, 0, 0), result);
   // Along each repeated dim, copy k of the result is rows 0..n-1 again: an
   // index_select whose index is arange(n) tiled.
   const TensorOptions index_options = TensorOptions(DType::i64).with_device(x.device());
