@@ -64,13 +64,12 @@ Tensor reversed(const Tensor& x, int dim) {
   return out;
 }
 
-/// x rolled by `shift` along dim (wrapped), unrecorded: the last `shift`
-/// elements, then the others.
+/// x rolled by `shift` (0 <= shift <= its extent) along dim, unrecorded: the
+/// last `shift` elements, then the others.
 Tensor rolled(const Tensor& x, int dim, std::int64_t shift) {
   const std::int64_t n = x.shape()[dim];
-  const std::int64_t s = n == 0 ? 0 : (shift % n + n) % n;
   NoGradGuard no_grad;
-  return cat({narrow(x, dim, n - s, s), narrow(x, dim, 0, n - s)}, dim);
+  return cat({narrow(x, dim, n - shift, shift), narrow(x, dim, 0, n - shift)}, dim);
 }
 
 /// A copy of x, unrecorded.
@@ -143,13 +142,20 @@ Tensor roll(const Tensor& x, const Dims& shifts, const Dims& dims) {
     fail<ValueError>("roll: expected one shift per dim, got shifts ", shifts, " and dims ", dims);
   if (dims.size() == 0) return reshape(roll(flatten(x), shifts, {0}), x.shape());
   if (x.dim() == 0) fail<IndexError>("roll: a 0-d tensor has no dim ", dims[0], " to roll along");
-  Dims wrapped;  // a dim may repeat: its shifts add up, as in PyTorch
-  for (auto dim : dims) wrapped.push_back(wrap_dim("roll", dim, x.dim()));
+  // A dim may repeat: its shifts add up, as in PyTorch. Each shift is taken
+  // modulo the extent into [0, n), so that negating it cannot overflow.
+  Dims wrapped, back;
   Tensor out = x;
-  for (int i = 0; i < wrapped.size(); ++i) out = rolled(out, wrapped[i], shifts[i]);
+  for (int i = 0; i < dims.size(); ++i) {
+    const int d = wrap_dim("roll", dims[i], x.dim());
+    const std::int64_t n = x.shape()[d];
+    std::int64_t shift = n == 0 ? 0 : shifts[i] % n;
+    if (shift < 0) shift += n;
+    out = rolled(out, d, shift);
+    wrapped.push_back(d);
+    back.push_back(-shift);
+  }
   if (out.is_same(x)) out = copied(x);
-  Dims back;
-  for (auto s : shifts) back.push_back(-s);
   return record("roll", {x}, out, {}, [back, wrapped](Node&, const Tensor& g) -> GradList {
     return {roll(g, back, wrapped)};
   });
