@@ -21,15 +21,18 @@ struct ScanLine {
 
 }  // namespace
 
-void CudaBackend::scan(ScanOp op, const Tensor& in, int dim, const Tensor& out) {
+void CudaBackend::scan(ScanOp op, const Tensor& in, int dim, bool reverse, const Tensor& out) {
   if (out.numel() == 0) return;
+  const std::int64_t extent = in.shape()[dim];
+  const ScanDirection from(extent, in.strides()[dim], reverse);
+  const ScanDirection to(extent, out.strides()[dim], reverse);
   Shape starts = in.shape();  // one element per line: where each line starts
   starts[dim] = 1;
   visit_dtype(in.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
     launch(out.device(), StridedLayout<2>(starts, {out.strides(), in.strides()}),
-           ScanLine<T>{op, out.data_ptr<T>(), in.data_ptr<T>(), in.shape()[dim], in.strides()[dim],
-                       out.strides()[dim]});
+           ScanLine<T>{op, out.data_ptr<T>() + to.first, in.data_ptr<T>() + from.first, extent,
+                       from.step, to.step});
   });
 }
 

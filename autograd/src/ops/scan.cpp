@@ -13,15 +13,26 @@ using namespace ops;
 namespace {
 
 /// The scan of x along dim (wrapped; x has at least one dim), unrecorded.
-Tensor scan_kernel(const char* op, backend::ScanOp kind, const Tensor& x, int dim) {
+Tensor scan_kernel(const char* op, backend::ScanOp kind, const Tensor& x, int dim,
+                   bool reverse = false) {
   Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device(), op);
-  backend_of(x).scan(kind, x, dim, out);
+  backend_of(x).scan(kind, x, dim, reverse, out);
   return out;
+}
+
+/// cumsum along dim (wrapped), or from the end when `reverse`: each is the
+/// other's backward.
+Tensor cumulative_sum(const Tensor& x, int dim, bool reverse) {
+  const char* name = reverse ? "reverse_cumsum" : "cumsum";
+  Tensor out = scan_kernel(name, backend::ScanOp::sum, x, dim, reverse);
+  return record(name, {x}, out, {}, [dim, reverse](Node&, const Tensor& g) -> GradList {
+    return {cumulative_sum(g, dim, !reverse)};
+  });
 }
 
 /// out_k = g_k + ... + g_{n-1} along dim: the backward of cumsum.
 Tensor reverse_cumsum(const Tensor& g, int dim) {
-  return flip(cumsum(flip(g, {dim}), dim), {dim});
+  return cumulative_sum(g, dim, true);
 }
 
 // The gradient of y = cumprod(x) is dx_k = sum_{i >= k} g_i prod_{j <= i, j != k} x_j.
@@ -105,10 +116,7 @@ Tensor cumsum(const Tensor& x, std::int64_t dim) {
   check_defined("cumsum", x);
   if (x.dim() == 0)
     return on_one_element("cumsum", x, dim, [](const Tensor& v) { return cumsum(v, 0); });
-  const int d = wrap_dim("cumsum", dim, x.dim());
-  Tensor out = scan_kernel("cumsum", backend::ScanOp::sum, x, d);
-  return record("cumsum", {x}, out, {},
-                [d](Node&, const Tensor& g) -> GradList { return {reverse_cumsum(g, d)}; });
+  return cumulative_sum(x, wrap_dim("cumsum", dim, x.dim()), false);
 }
 
 Tensor cumprod(const Tensor& x, std::int64_t dim) {

@@ -174,9 +174,9 @@ class Backend {
   virtual void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
                                 TriangularSystem system) = 0;
   /// out[..., k, ...] = in[..., 0, ...] op ... op in[..., k, ...] along `dim`
-  /// (an inclusive scan); out has in's shape. Integer sums and products wrap
-  /// around, as PyTorch's.
-  virtual void scan(ScanOp op, const Tensor& in, int dim, const Tensor& out) = 0;
+  /// (an inclusive scan), or from the last element back to k when `reverse`;
+  /// out has in's shape. Integer sums and products wrap around, as PyTorch's.
+  virtual void scan(ScanOp op, const Tensor& in, int dim, bool reverse, const Tensor& out) = 0;
   /// One Adam step (see AdamStep) in place on param, exp_avg and exp_avg_sq,
   /// in one pass; all four tensors are contiguous, of one floating dtype and shape.
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
