@@ -115,6 +115,12 @@ Labelled take_diagonals(const std::string& equation, Labelled x) {
   return x;
 }
 
+/// The labels of a and then of b.
+Labels joined(Labels a, const Labels& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 /// x with the dims whose labels are not in `needed` summed away.
 Labelled keep_only(const Labelled& x, const Labels& needed) {
   Dims summed;
@@ -317,23 +323,15 @@ Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands) 
   for (auto& x : inputs) x = take_diagonals(compact, x);
   check_extents(compact, inputs);
 
-  // What operand i still needs after it joins: the output's labels and those
-  // of the operands after it.
-  const auto needed_after = [&](std::size_t i) {
+  // Before operand i joins, each side keeps what the other side, the output
+  // or a later operand needs; the pair's product keeps the latter two.
+  Labelled result = inputs[0];
+  for (std::size_t i = 1; i < inputs.size(); ++i) {
     Labels needed = output;
     for (std::size_t j = i + 1; j < inputs.size(); ++j)
       needed.insert(needed.end(), inputs[j].labels.begin(), inputs[j].labels.end());
-    return needed;
-  };
-  Labelled result = inputs[0];
-  for (std::size_t i = 1; i < inputs.size(); ++i) {
-    Labels needed = needed_after(i);
-    Labels needed_here = needed;
-    needed_here.insert(needed_here.end(), inputs[i].labels.begin(), inputs[i].labels.end());
-    result = keep_only(result, needed_here);
-    needed_here = needed;
-    needed_here.insert(needed_here.end(), result.labels.begin(), result.labels.end());
-    result = contract(result, keep_only(inputs[i], needed_here), needed);
+    const Labelled left = keep_only(result, joined(needed, inputs[i].labels));
+    result = contract(left, keep_only(inputs[i], joined(needed, left.labels)), needed);
   }
   result = keep_only(result, output);
   Dims order;
