@@ -946,6 +946,26 @@ const std::vector<Instruction> instructions = {
      kKeepsFinite},
 };
 
+    // scans, layout and contractions (sums and products of finite values may overflow)
+    {"cumsum", op([](Tensor x, Dim d) { return x.cumsum(d.value); })},
+    {"cumprod", op([](Tensor x, Dim d) { return x.cumprod(d.value); })},
+    {"flip", op([](Tensor x, DimList d) { return x.flip(d.dims); }), kKeepsFinite},
+    {"roll", op([](Tensor x, Count shift, Dim d) { return x.roll({shift.value}, {d.value}); }),
+     kKeepsFinite},
+    {"roll(flattened)", op([](Tensor x, Count shift) { return x.roll({shift.value}); }),
+     kKeepsFinite},
+    {"repeat", op([](Tensor x, SmallShape s) { return x.repeat(s.shape); }), kKeepsFinite},
+    {"bmm", op([](Tensor a, Tensor b) { return bmm(a, b); })},
+    {"einsum",
+     [](Machine& m) {
+       static constexpr const char* kEquations[] = {
+           "ij,jk->ik", "bij,bjk->bik", "i,j->ij", "...ij,...jk", "ii,i->i", "ij,ij->", "ji"};
+       const char* equation = kEquations[m.pick(std::size(kEquations))];
+       const auto [a, b] = m.read_all<Tensor, Tensor>();
+       m.put(einsum(equation, equation == std::string("ji") ? std::vector{a} : std::vector{a, b}));
+     }},
+};
+
 }  // namespace
 
 ProgramRun run_program(std::span<const std::uint8_t> program, std::ostream* trace) {

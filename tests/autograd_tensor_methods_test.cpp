@@ -115,6 +115,14 @@ TEST_CASE("each Tensor method added by the rule gives what its free function giv
       {x.tril(), tril(x)},
       {x.triu(1), triu(x, 1)},
       {x.diagonal(-1), diagonal(x, -1)},
+      {x.cumsum(1), cumsum(x, 1)},
+      {x.cumprod(0), cumprod(x, 0)},
+      {x.flip({0}), flip(x, {0})},
+      {x.roll({1}, {1}), roll(x, {1}, {1})},
+      {x.repeat({2, 1}), repeat(x, {2, 1})},
+      {x.unsqueeze(0).bmm(x.unsqueeze(0)), bmm(x.unsqueeze(0), x.unsqueeze(0))},
+      {x.baddbmm(x.unsqueeze(0), x.unsqueeze(0), 0.5, 2),
+       baddbmm(x, x.unsqueeze(0), x.unsqueeze(0), 0.5, 2)},
   };
   for (const auto& [method, free] : pairs) {
     CHECK(method.shape() == free.shape());

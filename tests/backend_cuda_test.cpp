@@ -164,8 +164,18 @@ TEST_CASE("shape and indexing ops on CUDA match the CPU", "[cuda]") {
 
 TEST_CASE("attention on CUDA matches the CPU", "[cuda]") {
   check_family_on_cuda(attention_cases);
+}
+
 TEST_CASE("sorting, selection and splitting ops on CUDA match the CPU", "[cuda]") {
   check_family_on_cuda(sort_cases);
+}
+
+TEST_CASE("scans and layout ops on CUDA match the CPU", "[cuda]") {
+  check_family_on_cuda(scan_cases);
+}
+
+TEST_CASE("einsum, bmm and baddbmm on CUDA match the CPU", "[cuda]") {
+  check_family_on_cuda(einsum_cases);
 }
 
 TEST_CASE("ops without a gradient on CUDA match the CPU", "[cuda]") {

@@ -68,6 +68,9 @@ std::vector<OpCase> linalg_cases();
 std::vector<OpCase> shape_cases();
 /// Sorting, selection and splitting (sort.cpp, split.cpp).
 std::vector<OpCase> sort_cases();
+/// Scans and layout ops (op_table_scan.cpp) and contractions (op_table_einsum.cpp).
+std::vector<OpCase> scan_cases();
+std::vector<OpCase> einsum_cases();
 /// nn's losses (nn/functional.h).
 std::vector<OpCase> loss_cases();
 /// scaled_dot_product_attention (ops.h's attention section).

@@ -173,6 +173,10 @@ const std::map<std::string, std::string> kTableFiles = {
     {"split.cpp", "op_table_sort.cpp"},
     {"functional.h", "op_table_loss.cpp"},
     {"attention.cpp", "op_table_attention.cpp"},
+}
+
+    {"scan.cpp", "op_table_scan.cpp"},
+    {"einsum.cpp", "op_table_einsum.cpp"},
 };
 
 std::string table_file(const std::string& section) {
@@ -233,7 +237,7 @@ std::vector<OpCase> differentiable_cases() {
   std::vector<OpCase> cases;
   for (auto family :
        {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases, attention_cases,
-        mask_op_cases, sort_cases})
+        mask_op_cases, sort_cases, scan_cases, einsum_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
 }
@@ -301,8 +305,18 @@ TEST_CASE("shape and indexing ops match their values and gradients", "[ops]") {
 
 TEST_CASE("attention matches its values and gradients", "[ops]") {
   check_family(attention_cases());
+}
+
 TEST_CASE("sorting, selection and splitting ops match their values and gradients", "[ops]") {
   check_family(sort_cases());
+}
+
+TEST_CASE("scans and layout ops match their values and gradients", "[ops]") {
+  check_family(scan_cases());
+}
+
+TEST_CASE("einsum, bmm and baddbmm match their values and gradients", "[ops]") {
+  check_family(einsum_cases());
 }
 
 TEST_CASE("ops without a gradient match their values", "[ops]") {

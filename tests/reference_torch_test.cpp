@@ -426,6 +426,19 @@ const std::map<std::string, Op>& op_table() {
       {"unbind",
        [](const Inputs& x, const json& a) {
          return weighted_join(unbind(x[0], a.value("dim", std::int64_t{0})), a, true);
+      {"cumsum", along_dim(cumsum)},
+      {"cumprod", along_dim(cumprod)},
+      {"flip", [](const Inputs& x, const json& a) { return flip(x[0], dims_of(a)); }},
+      {"roll",
+       [](const Inputs& x, const json& a) {
+         return roll(x[0], shape_of(a["shifts"]), dims_of(a));
+       }},
+      {"repeat", [](const Inputs& x, const json& a) { return repeat(x[0], shape_of(a["repeats"])); }},
+      {"einsum", [](const Inputs& x, const json& a) { return einsum(a["equation"], x); }},
+      {"bmm", [](const Inputs& x, const json&) { return bmm(x[0], x[1]); }},
+      {"baddbmm",
+       [](const Inputs& x, const json& a) {
+         return baddbmm(x[0], x[1], x[2], real(a, "beta"), real(a, "alpha"));
        }},
       {"zeros",
        [](const Inputs&, const json& a) { return zeros(shape_of(a["shape"]), factory_options(a)); }},
@@ -681,9 +694,16 @@ TEST_CASE(
     "PyTorch",
     "[torch_reference]") {
   replay_family("masks");
+}
+
 TEST_CASE("sort, topk, max, min, split, chunk and unbind match PyTorch, NaN and ties included",
           "[torch_reference]") {
   replay_family("selection");
+}
+
+TEST_CASE("scans, layout ops, einsum and batched products match PyTorch, triangles included",
+          "[torch_reference]") {
+  replay_family("scan");
 }
 
 TEST_CASE("every constraint strategy matches its torch.nn.utils.parametrize counterpart",

@@ -249,6 +249,7 @@ Tensor Tensor::any(const Dims& dims, bool keepdim) const {
 }
 Tensor Tensor::all(const Dims& dims, bool keepdim) const {
   return tether::all(*this, dims, keepdim);
+}
 
 Tensor Tensor::argmin(std::int64_t d, bool keepdim) const {
   return tether::argmin(*this, d, keepdim);
@@ -332,6 +333,34 @@ std::vector<Tensor> Tensor::chunk(std::int64_t chunks, std::int64_t d) const {
 
 std::vector<Tensor> Tensor::unbind(std::int64_t d) const {
   return tether::unbind(*this, d);
+}
+
+Tensor Tensor::cumsum(std::int64_t dim) const {
+  return tether::cumsum(*this, dim);
+}
+
+Tensor Tensor::cumprod(std::int64_t dim) const {
+  return tether::cumprod(*this, dim);
+}
+
+Tensor Tensor::flip(const Dims& dims) const {
+  return tether::flip(*this, dims);
+}
+
+Tensor Tensor::roll(const Dims& shifts, const Dims& dims) const {
+  return tether::roll(*this, shifts, dims);
+}
+
+Tensor Tensor::repeat(const Shape& repeats) const {
+  return tether::repeat(*this, repeats);
+}
+
+Tensor Tensor::bmm(const Tensor& other) const {
+  return tether::bmm(*this, other);
+}
+
+Tensor Tensor::baddbmm(const Tensor& a, const Tensor& b, Scalar beta, Scalar alpha) const {
+  return tether::baddbmm(*this, a, b, beta, alpha);
 }
 
 // ---- printing ---------------------------------------------------------------

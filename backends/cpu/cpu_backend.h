@@ -25,6 +25,7 @@ class CpuBackend final : public Backend {
   void index_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) override;
   void gather(const Tensor& in, int dim, const Tensor& index, const Tensor& out) override;
   void scatter_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) override;
+  void scan(ScanOp op, const Tensor& in, int dim, bool reverse, const Tensor& out) override;
   void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                  const Tensor& exp_avg_sq, const AdamStep& step) override;
   std::optional<NotPositiveDefinite> cholesky(const Tensor& in, const Tensor& out) override;

@@ -4,10 +4,10 @@
 // second derivatives reach the raw inputs; right_inverse and project run
 // outside the graph.
 //
-// Prefix sums (which stick-breaking and ordered vectors need) are products
-// with constant 0/1 matrices: the op set has no cumsum, and the events here
-// are short. Stick-breaking works in log space, so that f32 raw inputs of
-// +-30 give values that underflow to 0 rather than NaN.
+// Prefix sums (which stick-breaking, ordered vectors and the Cholesky
+// correlation factor need) are cumsum's. Stick-breaking works in log space,
+// so that f32 raw inputs of +-30 give values that underflow to 0 rather than
+// NaN.
 //
 // A right_inverse never repairs a value: for one outside the feasible set it
 // returns raw inputs that are NaN or whose forward misses the value, and
@@ -83,16 +83,13 @@ Tensor table(std::int64_t rows, std::int64_t cols,
   return tensor(values, {rows, cols}, like.options());
 }
 
-/// out_k = x_0 + ... + x_{k-1} along the last dim, for k < length.
+/// out_k = x_0 + ... + x_{k-1} along the last dim, for k < length (at most
+/// one more than x's): 0, then cumsum's first length - 1.
 Tensor exclusive_prefix_sums(const Tensor& x, std::int64_t length) {
-  const auto before = [](std::int64_t j, std::int64_t k) { return j < k ? 1.0 : 0.0; };
-  return matmul(x, table(x.size(-1), length, before, x));
-}
-
-/// out_k = x_0 + ... + x_k along the last dim.
-Tensor prefix_sums(const Tensor& x) {
-  const auto up_to = [](std::int64_t j, std::int64_t k) { return j <= k ? 1.0 : 0.0; };
-  return matmul(x, table(x.size(-1), x.size(-1), up_to, x));
+  Shape first = x.shape();
+  first.back() = 1;
+  const Tensor sums = cat({zeros(first, x.options()), cumsum(x, -1)}, -1);
+  return narrow(sums, -1, 0, length);
 }
 
 void check_vector(const std::string& name, const Tensor& x, std::int64_t at_least) {
@@ -169,8 +166,7 @@ Tensor stick_breaking_log_det(const Tensor& raw) {
 /// more accurate than 1 - the prefix sum.
 Tensor stick_breaking_inverse(const Tensor& value) {
   const std::int64_t n = value.size(-1) - 1;
-  const auto after_k = [](std::int64_t j, std::int64_t k) { return j > k ? 1.0 : 0.0; };
-  const Tensor after = matmul(value, table(n + 1, n, after_k, value));
+  const Tensor after = narrow(flip(cumsum(flip(value, {-1}), -1), {-1}), -1, 1, n);
   return log(narrow(value, -1, 0, n)) - log(after) + stick_offsets(after);
 }
 
@@ -256,17 +252,16 @@ std::shared_ptr<Constraint> increasing(const char* name, const char* condition, 
            [=](const Tensor& raw) {
              check_vector(op, raw, 1);
              const std::int64_t n = raw.size(-1);
-             if (kept == 0) return prefix_sums(exp(raw));
-             return prefix_sums(cat({narrow(raw, -1, 0, 1), exp(narrow(raw, -1, 1, n - 1))}, -1));
+             if (kept == 0) return cumsum(exp(raw), -1);
+             return cumsum(cat({narrow(raw, -1, 0, 1), exp(narrow(raw, -1, 1, n - 1))}, -1), -1);
            },
        .inverse =
            [=](const Tensor& value) {
              check_vector(op, value, 1);
              const std::int64_t n = value.size(-1);
-             const auto difference = [](std::int64_t j, std::int64_t k) {
-               return j == k ? 1.0 : j + 1 == k ? -1.0 : 0.0;
-             };
-             const Tensor steps = matmul(value, table(n, n, difference, value));
+             const Tensor steps = cat({narrow(value, -1, 0, 1),
+                                       narrow(value, -1, 1, n - 1) - narrow(value, -1, 0, n - 1)},
+                                      -1);
              if (kept == 0) return log(steps);
              return cat({narrow(steps, -1, 0, 1), log(narrow(steps, -1, 1, n - 1))}, -1);
            },

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "tether/adam_step.h"
@@ -392,6 +393,46 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sect
 std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim = 0);
 /// The slices of x along dim, each without that dim, as torch.unbind.
 std::vector<Tensor> unbind(const Tensor& x, std::int64_t dim = 0);
+// ---- scans and layout (scan.cpp) -------------------------------------------
+// As torch's: dim may be negative, and a 0-d tensor counts as one element
+// along dim 0 (or -1). Any dtype; i64 sums and products wrap around.
+
+/// out_k = x_0 + ... + x_k along dim.
+Tensor cumsum(const Tensor& x, std::int64_t dim);
+/// out_k = x_0 * ... * x_k along dim. The gradient is exact where x has zeros
+/// (no division by x there), as torch's; its second derivative too, at the
+/// cost of an n x n intermediate per line of n elements (only when the
+/// backward itself is recorded: create_graph).
+Tensor cumprod(const Tensor& x, std::int64_t dim);
+/// x with the order of its elements reversed along each of dims (a copy).
+/// A dim named twice throws ValueError.
+Tensor flip(const Tensor& x, const Dims& dims);
+/// x with its elements shifted by shifts[i] along dims[i], those past the end
+/// wrapping around to the front (a copy). With no dims, x is rolled as if
+/// flattened (shifts then holds one shift). shifts and dims of different
+/// lengths throw ValueError.
+Tensor roll(const Tensor& x, const Dims& shifts, const Dims& dims = {});
+/// x tiled repeats[i] times along dim i, as torch.Tensor.repeat (a copy, not
+/// expand's view): repeats has at least x.dim() entries, and the leading
+/// ones add dims. [2, 3] repeated {2, 1, 2} is [2, 2, 6].
+Tensor repeat(const Tensor& x, const Shape& repeats);
+
+// ---- contractions (einsum.cpp) ----------------------------------------------
+/// torch.einsum: the operands' subscripts and optionally the output's,
+/// "bij,bjk->bik", letters a-z and A-Z, one "..." per term for the dims it
+/// does not name. Without "->" the output is "..." and then the letters that
+/// appear once, in alphabetical order. A letter named twice in one term takes
+/// a diagonal ("ii->i"); a letter absent from the output is summed over.
+/// Extents of 1 broadcast. Built from permute, diagonal, sum, reshape and
+/// matmul, so it is differentiable to any order. A malformed equation, a
+/// wrong number of operands or sizes that differ throw naming einsum.
+Tensor einsum(const std::string& equation, const std::vector<Tensor>& operands);
+/// [b, n, k] x [b, k, m] -> [b, n, m], as torch.bmm (no broadcasting).
+Tensor bmm(const Tensor& a, const Tensor& b);
+/// beta * c + alpha * bmm(a, b), as torch.baddbmm; c broadcasts to [b, n, m]
+/// and is not read when beta is 0 (a NaN in it does not reach the result).
+Tensor baddbmm(const Tensor& c, const Tensor& a, const Tensor& b, Scalar beta = 1,
+               Scalar alpha = 1);
 
 // ---- optimizer steps (inplace.cpp) ------------------------------------------
 /// One Adam step (see AdamStep) on param and its moments, in place and in one

@@ -301,6 +301,14 @@ class Tensor {
   std::vector<Tensor> split(const std::vector<std::int64_t>& sections, std::int64_t dim = 0) const;
   std::vector<Tensor> chunk(std::int64_t chunks, std::int64_t dim = 0) const;
   std::vector<Tensor> unbind(std::int64_t dim = 0) const;
+  Tensor cumsum(std::int64_t dim) const;
+  Tensor cumprod(std::int64_t dim) const;
+  Tensor flip(const Dims& dims) const;
+  Tensor roll(const Dims& shifts, const Dims& dims = {}) const;
+  Tensor repeat(const Shape& repeats) const;
+  Tensor bmm(const Tensor& other) const;
+  /// tether::baddbmm(*this, a, b, beta, alpha): beta * this + alpha * bmm(a, b).
+  Tensor baddbmm(const Tensor& a, const Tensor& b, Scalar beta = 1, Scalar alpha = 1) const;
 
   /// In-place writes bump the storage version. They throw AutogradError while
   /// grad mode is on and this tensor (or the operand) requires grad. The

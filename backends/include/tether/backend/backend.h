@@ -147,6 +147,9 @@ constexpr bool is_predicate(BinaryOp op) {
 /// count, in i64).
 enum class ReduceOp : std::uint8_t { sum, max, min };
 
+/// The running combination of a scan: cumulative sum or product.
+enum class ScanOp : std::uint8_t { sum, prod };
+
 /// Where a Cholesky factorisation stopped: the matrix's index in the batch and
 /// the order k of its leading minor that is not positive definite (1-based,
 /// as LAPACK's potrf reports it).
@@ -215,6 +218,10 @@ class Backend {
   /// A zero on a's diagonal gives infinities or NaNs, as in LAPACK's trsm.
   virtual void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
                                 TriangularSystem system) = 0;
+  /// out[..., k, ...] = in[..., 0, ...] op ... op in[..., k, ...] along `dim`
+  /// (an inclusive scan), or from the last element back to k when `reverse`;
+  /// out has in's shape. Integer sums and products wrap around, as PyTorch's.
+  virtual void scan(ScanOp op, const Tensor& in, int dim, bool reverse, const Tensor& out) = 0;
   /// One Adam step (see AdamStep) in place on param, exp_avg and exp_avg_sq,
   /// in one pass; all four tensors are contiguous, of one floating dtype and shape.
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
