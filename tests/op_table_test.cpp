@@ -197,6 +197,10 @@ const std::vector<WithoutGradient> kOpsWithoutGradient = {
      "comparisons: piecewise-constant masks, values checked in op_table_value_only.cpp"},
     {{"argmax"}, "returns i64 indices, values checked in op_table_value_only.cpp"},
     {{"adam_step_"}, "an in-place optimizer update, refused in grad mode (optim::Adam's step)"},
+    {{"randint", "randperm", "multinomial", "bernoulli"},
+     "random draws: ranges and distributions checked in op_table_random.cpp"},
+    {{"one_hot", "allclose"},
+     "an i64 encoding and a bool verdict, values checked in one_hot_allclose_test.cpp"},
 };
 
 /// The name of every function in `header`, an operator as the named ops it

@@ -30,6 +30,8 @@ class CpuBackend final : public Backend {
   std::optional<NotPositiveDefinite> cholesky(const Tensor& in, const Tensor& out) override;
   void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
                         TriangularSystem system) override;
+  void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
+                   const Tensor& out) override;
 };
 
 }  // namespace tether::backend::cpu

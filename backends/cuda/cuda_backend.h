@@ -46,6 +46,8 @@ class CudaBackend final : public Backend {
   std::optional<NotPositiveDefinite> cholesky(const Tensor& in, const Tensor& out) override;
   void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
                         TriangularSystem system) override;
+  void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
+                   const Tensor& out) override;
 };
 
 /// Throws tether::Error naming `op` and CUDA's description unless `status` is
