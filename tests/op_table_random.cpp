@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <iostream>
 #include <numeric>
 
 using namespace tether;
@@ -161,4 +162,25 @@ TEST_CASE("bernoulli names itself for a probability outside [0, 1]", "[random]")
                     Contains("bernoulli: expected every probability in [0, 1], got 0.5 to 1.5"));
   CHECK_THROWS_AS(bernoulli(tensor({NAN})), ValueError);
   CHECK_THROWS_AS(bernoulli(tensor({1, 0}, DType::i64)), DTypeError);
+}
+
+TEST_CASE("random draws on CUDA equal the CPU's under the same seed", "[random][cuda]") {
+  if (!cuda_is_available()) {
+    std::cout << "TETHER_TEST_SKIPPED: no usable CUDA device in this build or machine" << std::endl;
+    return;
+  }
+  const Tensor weights = tensor({0.1, 0.0, 2.0, 0.7, 1.0, 1.0, 1.0, 0.0}, {2, 4}, DType::f64);
+  const auto draw = [&](Device device) {
+    manual_seed(11);
+    return std::vector<std::vector<std::int64_t>>{
+        multinomial(weights.to(device), 50, true).to(Device::cpu()).to_vector<std::int64_t>(),
+        multinomial(weights.to(device), 3).to(Device::cpu()).to_vector<std::int64_t>(),
+        randint(-5, 5, {20}, device).to(Device::cpu()).to_vector<std::int64_t>(),
+        randperm(20, device).to(Device::cpu()).to_vector<std::int64_t>(),
+        bernoulli(full({20}, 0.5, TensorOptions(DType::f64).with_device(device)))
+            .to(Device::cpu())
+            .to(DType::i64)
+            .to_vector<std::int64_t>()};
+  };
+  CHECK(draw(Device::cuda()) == draw(Device::cpu()));
 }
