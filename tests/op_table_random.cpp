@@ -26,7 +26,8 @@ std::vector<double> frequencies(const Tensor& draws, std::int64_t categories) {
 
 }  // namespace
 
-TEST_CASE("randint draws i64 values in [low, high), each about equally often", "[random]") {
+TEST_CASE("randint draws i64 values from low up to high - 1, each about equally often",
+          "[random]") {
   manual_seed(1);
   const Tensor draws = randint(-3, 2, {20000});
   CHECK(draws.dtype() == DType::i64);
@@ -157,7 +158,7 @@ TEST_CASE("bernoulli gives 0 or 1 in p's dtype, 1 with probability p", "[random]
   CHECK_FALSE(bernoulli(tensor({0.5}).requires_grad_()).requires_grad());
 }
 
-TEST_CASE("bernoulli names itself for a probability outside [0, 1]", "[random]") {
+TEST_CASE("bernoulli names itself for a probability below 0 or above 1", "[random]") {
   CHECK_THROWS_WITH(bernoulli(tensor({0.5, 1.5})),
                     Contains("bernoulli: expected every probability in [0, 1], got 0.5 to 1.5"));
   CHECK_THROWS_AS(bernoulli(tensor({NAN})), ValueError);

@@ -207,6 +207,14 @@ Tensor Tensor::norm(const Dims& dims, bool keepdim) const {
 Tensor Tensor::argmax(std::int64_t d, bool keepdim) const {
   return tether::argmax(*this, d, keepdim);
 }
+
+Tensor Tensor::multinomial(std::int64_t num_samples, bool replacement) const {
+  return tether::multinomial(*this, num_samples, replacement);
+}
+
+Tensor Tensor::bernoulli() const {
+  return tether::bernoulli(*this);
+}
 Tensor Tensor::softmax(std::int64_t d) const {
   return tether::softmax(*this, d);
 }
