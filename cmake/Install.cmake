@@ -15,7 +15,7 @@ include(CMakePackageConfigHelpers)
 
 # Layers in dependency order. A layer whose target does not exist in this configuration
 # is skipped.
-set(tether_layers core backends autograd constraints nn optim train distributions inference)
+set(tether_layers core backends autograd constraints nn optim train distributions inference data)
 # Layers whose headers are an implementation detail of the build and are never installed.
 set(tether_private_header_layers backends)
 

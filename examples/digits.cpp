@@ -1,9 +1,9 @@
 // A small convolutional network with spectrally normalised convolutions learns
 // the UCI digits (8x8 images, examples/digits.h). The data are split once, by a
 // fixed seed, into 1,437 training and 360 test images; Adam trains on shuffled
-// minibatches, its learning rate annealed by a cosine, and each epoch prints
-// its mean training loss and the test accuracy. At the end the model is saved
-// as a safetensors checkpoint, and
+// minibatches from a data::DataLoader, its learning rate annealed by a cosine, and each epoch
+// prints its mean training loss and the test accuracy. At the end the model is saved as a
+// safetensors checkpoint, and
 //   digits --eval-checkpoint digits.safetensors
 // rebuilds the model in a fresh process, loads the checkpoint and prints the
 // same test accuracy: the spectral norms' u and v and the batch norms' running
@@ -107,27 +107,30 @@ struct Settings {
 
 void train(const Settings& settings, const Split& data) {
   manual_seed(settings.seed);
-  std::mt19937_64 engine(settings.seed);
   const auto model = make_model();
   optim::Adam adam(model->parameters(), {.lr = settings.lr});
   // The learning rate falls to 0 along a half cosine over the run, so the last
   // epochs settle instead of wandering between neighbouring minima.
   optim::CosineAnnealingLR schedule(adam, {.T_max = settings.epochs});
-  const std::int64_t rows = data.train_labels.size(0);
+  // Shuffled batches in a new order each epoch; a background thread gathers
+  // the next batches while the model trains on this one.
+  data::DataLoader loader(
+      data::TensorDataset(data.train_images, data.train_labels),
+      {.batch_size = settings.batch, .shuffle = true, .seed = settings.seed, .prefetch = 2});
+  const std::int64_t rows = loader.dataset().size();
   Accuracy accuracy{0, 0};
   for (int epoch = 1; epoch <= settings.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     model->train();
-    const Tensor order = permutation(rows, engine);
     double total_loss = 0;
-    for (std::int64_t first = 0; first < rows; first += settings.batch) {
-      const Tensor index = order.narrow(0, first, std::min(settings.batch, rows - first));
+    for (const data::Batch& batch : loader) {
+      const Tensor& images = batch[0];
+      const Tensor& labels = batch[1];
       adam.zero_grad();
-      const Tensor loss = nn::cross_entropy((*model)(data.train_images.index_select(0, index)),
-                                            data.train_labels.index_select(0, index));
+      const Tensor loss = nn::cross_entropy((*model)(images), labels);
       loss.backward();
       adam.step();
-      total_loss += loss.item<double>() * static_cast<double>(index.size(0));
+      total_loss += loss.item<double>() * static_cast<double>(labels.size(0));
     }
     schedule.step();
     accuracy = evaluate(*model, data);

@@ -64,6 +64,8 @@ const std::map<std::string, std::string> free_only = {
     {"affine", "tether's own"},
     {"sum_to_shape", "tether's own"},
     {"adam_step_", "tether's own"},
+    {"one_hot", "torch.nn.functional"},
+    {"allclose", "returns a C++ bool, not a Tensor (torch's returns a Python bool)"},
 };
 
 }  // namespace
@@ -128,6 +130,17 @@ TEST_CASE("each Tensor method added by the rule gives what its free function giv
     CHECK(method.shape() == free.shape());
     CHECK(method.to_vector<double>() == free.to_vector<double>());
   }
+}
+
+TEST_CASE("x.multinomial() and x.bernoulli() draw what their free functions draw from one seed",
+          "[tensor][methods]") {
+  const Tensor weights = tensor({4, 2, 2, 3}, {2, 2}, DType::f64);
+  manual_seed(1);
+  const auto method = weights.multinomial(3, true).to_vector<std::int64_t>();
+  const auto method_bits = full({8}, 0.5).bernoulli().to_vector<float>();
+  manual_seed(1);
+  CHECK(method == multinomial(weights, 3, true).to_vector<std::int64_t>());
+  CHECK(method_bits == bernoulli(full({8}, 0.5)).to_vector<float>());
 }
 
 TEST_CASE("x.erf(), x.sign() and x.tril(-1) give torch's values", "[tensor][methods]") {

@@ -19,7 +19,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-const std::string data = testing::source_tree() / "tests" / "data" / "torch_checkpoints";
+const std::string torch_checkpoints =
+    testing::source_tree() / "tests" / "data" / "torch_checkpoints";
 
 struct ScratchDirectory : testing::ScratchDirectory {
   ScratchDirectory() : testing::ScratchDirectory("tether_nn_checkpoint_torch_test") {}
@@ -80,20 +81,21 @@ double max_difference(const Tensor& a, const Tensor& b) {
 
 TEST_CASE("F16 and BF16 tensors torch wrote read as torch's f32 values, in every bit class") {
   // Zeros, subnormals, normals, the largest finite value, inf and NaN, both signs.
-  const StateDict half = nn::load_safetensors(data + "/half.safetensors");
+  const StateDict half = nn::load_safetensors(torch_checkpoints + "/half.safetensors");
   check_same_floats(half.at("f16"), half.at("f16_as_f32"));
   check_same_floats(half.at("bf16"), half.at("bf16_as_f32"));
 }
 
 TEST_CASE("HalfPrecision::refuse makes a half-precision tensor a CheckpointError naming the key") {
-  CHECK_THROWS_MATCHES(
-      nn::load_safetensors(data + "/half.safetensors", {.half = nn::HalfPrecision::refuse}),
-      nn::CheckpointError, Catch::Matchers::Predicate<nn::CheckpointError>([](const auto& e) {
-        const std::string message = e.what();
-        return message.find("half precision") != std::string::npos &&
-               message.find("HalfPrecision::refuse") != std::string::npos &&
-               message.find("key \"") != std::string::npos;
-      }));
+  CHECK_THROWS_MATCHES(nn::load_safetensors(torch_checkpoints + "/half.safetensors",
+                                            {.half = nn::HalfPrecision::refuse}),
+                       nn::CheckpointError,
+                       Catch::Matchers::Predicate<nn::CheckpointError>([](const auto& e) {
+                         const std::string message = e.what();
+                         return message.find("half precision") != std::string::npos &&
+                                message.find("HalfPrecision::refuse") != std::string::npos &&
+                                message.find("key \"") != std::string::npos;
+                       }));
 }
 
 TEST_CASE(
@@ -101,7 +103,7 @@ TEST_CASE(
     "bfloat16()") {
   // Ties, the overflow edge (65520 becomes inf), subnormals, underflow to a
   // signed zero, NaN and random values over sixteen decades.
-  const StateDict half = nn::load_safetensors(data + "/half.safetensors");
+  const StateDict half = nn::load_safetensors(torch_checkpoints + "/half.safetensors");
   const Tensor inputs = half.at("inputs");
   ScratchDirectory scratch;
   for (const auto& [storage, expected] : {std::pair(nn::FloatStorage::f16, "inputs_as_f16"),
@@ -139,7 +141,7 @@ TEST_CASE("a half-precision file is half the size and loads into a module as f32
 
 TEST_CASE("state_dict(Naming::pytorch) has the keys of torch's parametrizations") {
   TorchModel model;
-  StateDict torch_state = nn::load_safetensors(data + "/model.safetensors");
+  StateDict torch_state = nn::load_safetensors(torch_checkpoints + "/model.safetensors");
   std::vector<std::string> expected, got;
   for (const auto& [key, tensor] : torch_state) expected.push_back(key);
   for (const auto& [key, tensor] : model.state_dict(nn::Naming::pytorch)) got.push_back(key);
@@ -151,17 +153,17 @@ TEST_CASE(
     "a model trained in torch with spectral_norm, orthogonal and weight_norm loads into "
     "tether and gives torch's eval output to 1e-6") {
   TorchModel model;
-  model.load(data + "/model.safetensors");  // strict: every key matched
+  model.load(torch_checkpoints + "/model.safetensors");  // strict: every key matched
   model.eval();
-  const StateDict expected = nn::load_safetensors(data + "/expected.safetensors");
+  const StateDict expected = nn::load_safetensors(torch_checkpoints + "/expected.safetensors");
   NoGradGuard no_grad;
   CHECK(max_difference(model.forward(expected.at("input")), expected.at("output")) <= 1e-6);
 }
 
 TEST_CASE("a model trained on in tether saves in torch's naming and loads back exactly") {
   TorchModel model;
-  model.load(data + "/model.safetensors");
-  const Tensor x = nn::load_safetensors(data + "/expected.safetensors").at("input");
+  model.load(torch_checkpoints + "/model.safetensors");
+  const Tensor x = nn::load_safetensors(torch_checkpoints + "/expected.safetensors").at("input");
   optim::SGD sgd(model.parameters(), {.lr = 0.1});
   for (int step = 0; step < 3; ++step) {
     sgd.zero_grad();
@@ -190,7 +192,8 @@ TEST_CASE("a model trained on in tether saves in torch's naming and loads back e
 TEST_CASE("an orthogonal weight from torch's householder map loads by value through assign") {
   // torch's default map for a non-square weight reads its input otherwise than
   // tether's matrix_exp: its value, not its input, carries over.
-  const Tensor q = nn::load_safetensors(data + "/expected.safetensors").at("householder_weight");
+  const Tensor q =
+      nn::load_safetensors(torch_checkpoints + "/expected.safetensors").at("householder_weight");
   nn::Linear linear(5, 3);
   auto weight = constrain(linear.weight, constraints::orthogonal());
   weight->assign(q);
@@ -239,7 +242,7 @@ TEST_CASE(
     }
     Tensor forward(const Tensor& x) { return wn->forward(tanh(sn->forward(x))); }
   } model;
-  StateDict state = nn::load_safetensors(data + "/legacy.safetensors");
+  StateDict state = nn::load_safetensors(torch_checkpoints + "/legacy.safetensors");
   const Tensor x = state.at("expected.input");
   const Tensor eval_output = state.at("expected.eval_output");
   const Tensor train_output = state.at("expected.train_output");

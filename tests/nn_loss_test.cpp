@@ -81,10 +81,17 @@ TEST_CASE("cross_entropy and nll_loss pass gradcheck in f64", "[loss]") {
 }
 
 TEST_CASE("cross_entropy and nll_loss name themselves and what arrived on bad input", "[loss]") {
-  CHECK_THROWS_AS(nn::cross_entropy(logits(), labels().to(DType::f64)), DTypeError);
-  CHECK_THROWS_WITH(
-      nn::cross_entropy(logits(), labels().to(DType::f64)),
-      Catch::Contains("cross_entropy: expected an i64 target") && Catch::Contains("got f64"));
+  // A floating target holds class probabilities, so it must have the scores' shape.
+  CHECK_THROWS_AS(nn::cross_entropy(logits(), labels().to(DType::f64)), ShapeError);
+  CHECK_THROWS_WITH(nn::cross_entropy(logits(), labels().to(DType::f64)),
+                    Catch::Contains("cross_entropy: expected class probabilities of the scores' "
+                                    "shape [2, 3], got [2]"));
+  CHECK_THROWS_WITH(nn::cross_entropy(logits(), tensor({0, 1, 2}, {3}, DType::i64)),
+                    Catch::Contains("cross_entropy: expected scores [N, C, d1, ...] and target "
+                                    "[N, d1, ...] (or [C] and []), got [2, 3] and [3]"));
+  CHECK_THROWS_WITH(nn::cross_entropy(scalar_tensor(1.0, DType::f64), labels()),
+                    Catch::Contains("cross_entropy: expected scores [C] or [N, C, d1, ...]"));
+  CHECK_THROWS_AS(nn::cross_entropy(labels(), labels()), DTypeError);
   CHECK_THROWS_AS(nn::nll_loss(logits(), tensor({0, 1, 2}, {3}, DType::i64)), ShapeError);
   CHECK_THROWS_WITH(nn::nll_loss(logits(), tensor({0, 1, 2}, {3}, DType::i64)),
                     Catch::Contains("nll_loss: expected scores [N, C] and target [N]") &&

@@ -145,6 +145,49 @@ std::vector<OpCase> loss_cases() {
        .value_inputs = {class_logits()},
        .expected = t({0.9 * kRow0 + 0.1 * (kRow0 + 1) + kRow1}, {}),
        .grad_inputs = random_inputs({{2, 3}})},
+      // Row 1's label is ignore_index (-100): the mean is row 0's loss alone.
+      {.op = "cross_entropy",
+       .variant = "ignore_index, mean over the labels kept",
+       .f =
+           [](const Inputs& x) {
+             return nn::cross_entropy(x[0], ints({2, -100}, {2}));
+           },
+       .value_inputs = {class_logits()},
+       .expected = t({kRow0}, {}),
+       .grad_inputs = random_inputs({{2, 3}})},
+      {.op = "cross_entropy",
+       .variant = "ignore_index with label smoothing 0.1",
+       .f =
+           [](const Inputs& x) {
+             return nn::cross_entropy(x[0], ints({2, -100}, {2}), Reduction::mean, 0.1);
+           },
+       .value_inputs = {class_logits()},
+       .expected = t({0.9 * kRow0 + 0.1 * (kRow0 + 1)}, {}),
+       .grad_inputs = random_inputs({{2, 3}})},
+      // The two rows of class_logits() as the two positions of one sample [1, 3, 2].
+      {.op = "cross_entropy",
+       .variant = "scores [N, C, d1], labels [N, d1]",
+       .f =
+           [](const Inputs& x) {
+             return nn::cross_entropy(x[0], ints({2, 0}, {1, 2}));
+           },
+       .value_inputs = {t({1.0, 1.0, 2.0, 1.0, 3.0, 1.0}, {1, 3, 2})},
+       .expected = t({(kRow0 + kRow1) / 2}, {}),
+       .grad_inputs =
+           [] {
+             return Inputs{rnd({2, 3, 2})};
+           }},
+      // Probabilities [0.5, 0, 0.5] on logits [1, 2, 3] cost logsumexp - 2 =
+      // 1 + kRow0; any probabilities on equal logits cost log 3.
+      {.op = "cross_entropy",
+       .variant = "class probabilities, reduction sum",
+       .f = [](const Inputs& x) { return nn::cross_entropy(x[0], x[1], Reduction::sum); },
+       .value_inputs = {class_logits(), t({0.5, 0.0, 0.5, 0.2, 0.3, 0.5}, {2, 3})},
+       .expected = t({1 + kRow0 + kRow1}, {}),
+       .grad_inputs =
+           [] {
+             return Inputs{rnd({2, 3}), positive({2, 3})};
+           }},
   };
 }
 

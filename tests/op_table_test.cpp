@@ -162,21 +162,22 @@ const std::map<std::string, std::vector<std::string>> kOperatorOps = {
 };
 
 /// The table file for the ops of a header section (see Declaration).
-const std::map<std::string, std::string> kTableFiles = {
-    {"elementwise.cpp", "op_table_elementwise.cpp"},
-    {"reduction.cpp", "op_table_reduction.cpp"},
-    {"linalg.cpp", "op_table_linalg.cpp"},
-    {"matrix_functions.cpp", "op_table_linalg.cpp"},
-    {"decompositions.cpp", "op_table_linalg.cpp"},
-    {"shape.cpp", "op_table_shape.cpp"},
-    {"sort.cpp", "op_table_sort.cpp"},
-    {"split.cpp", "op_table_sort.cpp"},
-    {"functional.h", "op_table_loss.cpp"},
-    {"attention.cpp", "op_table_attention.cpp"},
+const std::map<std::string, std::string> kTableFiles =
+                                             {
+                                                 {"elementwise.cpp", "op_table_elementwise.cpp"},
+                                                 {"reduction.cpp", "op_table_reduction.cpp"},
+                                                 {"linalg.cpp", "op_table_linalg.cpp"},
+                                                 {"matrix_functions.cpp", "op_table_linalg.cpp"},
+                                                 {"decompositions.cpp", "op_table_linalg.cpp"},
+                                                 {"shape.cpp", "op_table_shape.cpp"},
+                                                 {"sort.cpp", "op_table_sort.cpp"},
+                                                 {"split.cpp", "op_table_sort.cpp"},
+                                                 {"functional.h", "op_table_loss.cpp"},
+                                                 {"attention.cpp", "op_table_attention.cpp"},
 }
 
-    {"scan.cpp", "op_table_scan.cpp"},
-    {"einsum.cpp", "op_table_einsum.cpp"},
+{"scan.cpp", "op_table_scan.cpp"},
+                                         {"einsum.cpp", "op_table_einsum.cpp"},
 };
 
 std::string table_file(const std::string& section) {
@@ -209,6 +210,10 @@ const std::vector<WithoutGradient> kOpsWithoutGradient = {
       "any", "all"},
      "predicates and reductions of masks: bool results, values checked in op_table_mask.cpp"},
     {{"adam_step_"}, "an in-place optimizer update, refused in grad mode (optim::Adam's step)"},
+    {{"randint", "randperm", "multinomial", "bernoulli"},
+     "random draws: ranges and distributions checked in op_table_random.cpp"},
+    {{"one_hot", "allclose"},
+     "an i64 encoding and a bool verdict, values checked in one_hot_allclose_test.cpp"},
 };
 
 /// The name of every function in `header`, an operator as the named ops it
@@ -235,9 +240,8 @@ std::multimap<std::string, std::string> declared_ops(const std::string& header) 
 
 std::vector<OpCase> differentiable_cases() {
   std::vector<OpCase> cases;
-  for (auto family :
-       {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases, attention_cases,
-        mask_op_cases, sort_cases, scan_cases, einsum_cases})
+  for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases,
+                      attention_cases, mask_op_cases, sort_cases, scan_cases, einsum_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
 }

@@ -223,6 +223,12 @@ Tensor weighted_join(const std::vector<Tensor>& parts, const json& a, bool stack
   return stacked ? stack(weighted, dim) : cat(weighted, dim);
 }
 
+nn::Reduction reduction_named(const std::string& name) {
+  if (name == "sum") return nn::Reduction::sum;
+  if (name == "none") return nn::Reduction::none;
+  return nn::Reduction::mean;
+}
+
 const std::map<std::string, Op>& op_table() {
   static const std::map<std::string, Op> table = {
       {"add", binary([](const auto& p, const auto& q) -> decltype(p + q) { return p + q; })},
@@ -455,6 +461,16 @@ const std::map<std::string, Op>& op_table() {
       {"eye",
        [](const Inputs&, const json& a) {
          return eye(integer(a, "n"), a.value("m", integer(a, "n")));
+       }},
+      {"cross_entropy",
+       [](const Inputs& x, const json& a) {
+         return nn::cross_entropy(x[0], x[1], reduction_named(a.value("reduction", "mean")),
+                                  a.value("label_smoothing", 0.0),
+                                  a.value("ignore_index", std::int64_t{-100}));
+       }},
+      {"one_hot",
+       [](const Inputs& x, const json& a) {
+         return one_hot(x[0], a.value("num_classes", std::int64_t{-1}));
        }},
       {"constraint", constrained_value},
       // torch.distributions' transform of the same map: its value and log|det J|.
@@ -704,6 +720,10 @@ TEST_CASE("sort, topk, max, min, split, chunk and unbind match PyTorch, NaN and 
 TEST_CASE("scans, layout ops, einsum and batched products match PyTorch, triangles included",
           "[torch_reference]") {
   replay_family("scan");
+}
+
+TEST_CASE("cross_entropy in all its forms and one_hot match PyTorch", "[torch_reference][loss]") {
+  replay_family("losses");
 }
 
 TEST_CASE("every constraint strategy matches its torch.nn.utils.parametrize counterpart",

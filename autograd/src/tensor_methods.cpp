@@ -254,6 +254,14 @@ Tensor Tensor::all(const Dims& dims, bool keepdim) const {
 Tensor Tensor::argmin(std::int64_t d, bool keepdim) const {
   return tether::argmin(*this, d, keepdim);
 }
+
+Tensor Tensor::multinomial(std::int64_t num_samples, bool replacement) const {
+  return tether::multinomial(*this, num_samples, replacement);
+}
+
+Tensor Tensor::bernoulli() const {
+  return tether::bernoulli(*this);
+}
 Tensor Tensor::softmax(std::int64_t d) const {
   return tether::softmax(*this, d);
 }

@@ -36,4 +36,8 @@ class CpuBackend final : public Backend {
             const Tensor& indices) override;
 };
 
+void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
+                 const Tensor& out) override;
+};
+
 }  // namespace tether::backend::cpu

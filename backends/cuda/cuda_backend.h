@@ -52,6 +52,10 @@ class CudaBackend final : public Backend {
             const Tensor& indices) override;
 };
 
+void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
+                 const Tensor& out) override;
+};
+
 /// Throws tether::Error naming `op` and CUDA's description unless `status` is
 /// cudaSuccess.
 void check(cudaError_t status, const char* op);

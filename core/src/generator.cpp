@@ -1,6 +1,8 @@
 #include "tether/generator.h"
 
 #include <cmath>
+#include <numeric>
+#include <utility>
 
 namespace tether {
 
@@ -77,6 +79,29 @@ class Ziggurat {
 double standard_normal(std::mt19937_64& engine) {
   static const Ziggurat ziggurat;
   return ziggurat.sample(engine);
+}
+
+std::uint64_t uniform_below(std::mt19937_64& engine, std::uint64_t bound) {
+  // The high word of draw * bound is uniform in [0, bound) once the low word's
+  // few biased values (those below 2^64 mod bound) are rejected.
+  unsigned __int128 product = static_cast<unsigned __int128>(engine()) * bound;
+  auto low = static_cast<std::uint64_t>(product);
+  if (low < bound) {
+    const std::uint64_t threshold = -bound % bound;
+    while (low < threshold) {
+      product = static_cast<unsigned __int128>(engine()) * bound;
+      low = static_cast<std::uint64_t>(product);
+    }
+  }
+  return static_cast<std::uint64_t>(product >> 64);
+}
+
+std::vector<std::int64_t> random_permutation(std::int64_t n, std::mt19937_64& engine) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  for (std::int64_t i = n - 1; i > 0; --i)
+    std::swap(order[i], order[uniform_below(engine, static_cast<std::uint64_t>(i) + 1)]);
+  return order;
 }
 
 }  // namespace detail

@@ -14,13 +14,17 @@
 // parameters); nn/ (modules, Sequential, layers, losses, init); optim/ (optimizers,
 // learning-rate schedulers, gradient clipping); train/ (training checkpoints);
 // distributions/ (probability distributions: log_prob, sample, rsample); inference/
-// (Hamiltonian Monte Carlo, variational inference, Laplace approximation).
+// (Hamiltonian Monte Carlo, variational inference, Laplace approximation); data/
+// (datasets, samplers, the DataLoader).
 #pragma once
 
 #include "tether/allocator.h"
 #include "tether/autograd.h"
 #include "tether/constraint.h"
 #include "tether/constraint_library.h"
+#include "tether/data/dataloader.h"
+#include "tether/data/dataset.h"
+#include "tether/data/sampler.h"
 #include "tether/device.h"
 #include "tether/distributions/distributions.h"
 #include "tether/dtype.h"

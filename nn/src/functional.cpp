@@ -44,15 +44,17 @@ void check_classification(const char* op, const Tensor& scores, const Tensor& ta
                      target.shape());
 }
 
-/// -log_probs[i, target[i]], with `op` named in the error for a bad label.
-Tensor picked_negative_log_probs(const char* op, const Tensor& log_probs, const Tensor& target) {
+/// -log_probs[i, target[i], ...] with the classes along `class_dim`, with
+/// `op` named in the error for a bad label.
+Tensor picked_negative_log_probs(const char* op, const Tensor& log_probs, const Tensor& target,
+                                 std::int64_t class_dim = 1) {
   // gather checks every index (on a GPU too) as part of its kernel, so the
   // check costs nothing here; only its message is made to name `op`.
   try {
-    return -gather(log_probs, 1, target.unsqueeze(1)).squeeze(1);
+    return -gather(log_probs, class_dim, target.unsqueeze(class_dim)).squeeze(class_dim);
   } catch (const IndexError& e) {
-    fail<IndexError>(op, ": expected target class indices in [0, ", log_probs.size(1), "); ",
-                     e.what());
+    fail<IndexError>(op, ": expected target class indices in [0, ", log_probs.size(class_dim),
+                     "); ", e.what());
   }
 }
 
@@ -111,17 +113,49 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction,
-                     double label_smoothing) {
-  check_classification("cross_entropy", logits, target);
+                     double label_smoothing, std::int64_t ignore_index) {
+  check_defined("cross_entropy", logits);
+  check_defined("cross_entropy", target);
+  if (!logits.is_floating_point())
+    fail<DTypeError>("cross_entropy: expected floating-point scores, got ", logits.dtype());
   if (label_smoothing < 0 || label_smoothing > 1)
     fail<ValueError>("cross_entropy: expected label_smoothing in [0, 1], got ", label_smoothing);
-  const Tensor log_probs = log_softmax(logits, 1);
-  const Tensor nll = picked_negative_log_probs("cross_entropy", log_probs, target);
-  if (label_smoothing == 0) return reduce(nll, reduction);
-  // The smoothed target mixes the one-hot label with the uniform distribution,
-  // and the cross-entropy is linear in the target: mix the two losses.
-  const Tensor uniform = -mean(log_probs, {1});
-  return reduce(nll * (1 - label_smoothing) + uniform * label_smoothing, reduction);
+  if (logits.dim() == 0)
+    fail<ShapeError>("cross_entropy: expected scores [C] or [N, C, d1, ...], got a 0-d tensor");
+  // Dimension 1 holds the classes, or dimension 0 of unbatched scores [C].
+  const std::int64_t class_dim = logits.dim() == 1 ? 0 : 1;
+  const double classes = static_cast<double>(logits.size(class_dim));
+  const Tensor log_probs = log_softmax(logits, class_dim);
+  if (target.is_floating_point()) {
+    if (!(target.shape() == logits.shape()))
+      fail<ShapeError>("cross_entropy: expected class probabilities of the scores' shape ",
+                       logits.shape(), ", got ", target.shape());
+    // The smoothed target mixes the given one with the uniform distribution.
+    const Tensor smoothed =
+        label_smoothing == 0 ? target : target * (1 - label_smoothing) + label_smoothing / classes;
+    return reduce(-sum(log_probs * smoothed, {class_dim}), reduction);
+  }
+  if (target.dtype() != DType::i64)
+    fail<DTypeError>("cross_entropy: expected an i64 target of class indices or a floating one of ",
+                     "class probabilities, got ", target.dtype());
+  Shape per_sample = logits.shape();
+  per_sample.erase(static_cast<int>(class_dim));
+  if (!(target.shape() == per_sample))
+    fail<ShapeError>("cross_entropy: expected scores [N, C, d1, ...] and target [N, d1, ...] ",
+                     "(or [C] and []), got ", logits.shape(), " and ", target.shape());
+  // Ignored samples pick class 0, which exists, and are then zeroed by where,
+  // which also keeps their gradient at zero.
+  const Tensor kept = ne(target, full_like(target, static_cast<double>(ignore_index)));
+  const Tensor label = where(kept, target, zeros_like(target));
+  Tensor losses = picked_negative_log_probs("cross_entropy", log_probs, label, class_dim);
+  // The cross-entropy is linear in the target: the smoothed one's loss mixes
+  // the label's with the uniform distribution's.
+  if (label_smoothing != 0)
+    losses = losses * (1 - label_smoothing) - mean(log_probs, {class_dim}) * label_smoothing;
+  losses = where(kept, losses, zeros_like(losses));
+  // The mean is over the samples that count, as in PyTorch (NaN when none do).
+  if (reduction == Reduction::mean) return sum(losses) / sum(kept.to(losses.dtype()));
+  return reduce(losses, reduction);
 }
 
 }  // namespace tether::nn

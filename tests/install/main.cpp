@@ -19,6 +19,13 @@ int main() {
       return 1;
     }
   }
+  // The data layer: two batches of two examples.
+  tether::data::DataLoader loader(tether::data::TensorDataset(tether::arange(4)),
+                                  {.batch_size = 2});
+  if (loader.size() != 2) {
+    std::cerr << "install_consumer: expected 2 batches, got " << loader.size() << "\n";
+    return 1;
+  }
   std::cout << "install_consumer: ok\n";
   return 0;
 }

@@ -474,5 +474,40 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, const Tensor& value);
 /// length depends on the mask's values, which are read on the host (a
 /// synchronisation on a GPU, as in PyTorch).
 Tensor masked_select(const Tensor& x, const Tensor& mask);
+// ---- random draws (random.cpp) ----------------------------------------------
+// From the global generator (manual_seed), as rand and randn; the numbers are
+// drawn on the host, so a seed gives the same draws on every device. None has
+// a gradient.
+/// Integers uniform in [low, high), i64 unless options ask for another dtype.
+/// Throws ValueError naming randint unless low < high.
+Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOptions options = {});
+/// randint(0, high, shape).
+Tensor randint(std::int64_t high, const Shape& shape, TensorOptions options = {});
+/// 0, ..., n - 1 in a uniformly random order (i64 unless options ask).
+/// Throws ValueError naming randperm for a negative n.
+Tensor randperm(std::int64_t n, TensorOptions options = {});
+/// num_samples category indices (i64) drawn from each row of probs, [C] or
+/// [R, C] weights (floating, finite, non-negative, not necessarily normalised),
+/// as torch.multinomial: [num_samples] or [R, num_samples]. Without
+/// replacement a row's draws are distinct, so it needs num_samples positive
+/// weights. Throws ValueError naming multinomial for a bad weight, a row
+/// without a positive one, num_samples < 1 or too few categories.
+Tensor multinomial(const Tensor& probs, std::int64_t num_samples, bool replacement = false);
+/// 1 with probability p and 0 otherwise, element-wise, in p's (floating)
+/// dtype, as torch.bernoulli. Throws ValueError naming bernoulli unless every
+/// p is in [0, 1].
+Tensor bernoulli(const Tensor& p);
+
+// ---- encodings and comparisons (one_hot.cpp, allclose.cpp) -------------------
+/// [..., num_classes] i64 with 1 at each index's class and 0 elsewhere, for
+/// i64 indices [...], as torch.nn.functional.one_hot; num_classes -1 means
+/// max(indices) + 1. Throws DTypeError, or ValueError for an index outside
+/// [0, num_classes) (or -1 with no indices to count classes from).
+Tensor one_hot(const Tensor& indices, std::int64_t num_classes = -1);
+/// Whether |a - b| <= atol + rtol |b| everywhere (a and b broadcast), as
+/// torch.allclose: equal infinities are close, NaNs only with equal_nan.
+/// Throws DTypeError naming allclose when the dtypes differ.
+bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,
+              bool equal_nan = false);
 
 }  // namespace tether

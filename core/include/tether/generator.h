@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <vector>
 
 namespace tether {
 
@@ -17,6 +18,14 @@ std::mt19937_64& global_generator();
 /// A standard normal sample by the ziggurat method: about one engine draw and
 /// no logarithm per sample, several times faster than std::normal_distribution.
 double standard_normal(std::mt19937_64& engine);
+
+/// A uniform integer in [0, bound) for bound >= 1, by Lemire's multiply-and-reject
+/// method: the same numbers from the same engine on every standard library
+/// (std::uniform_int_distribution's algorithm is the library's choice).
+std::uint64_t uniform_below(std::mt19937_64& engine, std::uint64_t bound);
+
+/// 0, ..., n - 1 in a uniformly random order (Fisher-Yates with uniform_below).
+std::vector<std::int64_t> random_permutation(std::int64_t n, std::mt19937_64& engine);
 }  // namespace detail
 
 }  // namespace tether

@@ -276,6 +276,9 @@ class Tensor {
   Tensor softmax(std::int64_t dim) const;
   Tensor log_softmax(std::int64_t dim) const;
 
+  Tensor multinomial(std::int64_t num_samples, bool replacement = false) const;
+  Tensor bernoulli() const;
+
   Tensor matmul(const Tensor& other) const;
   Tensor mm(const Tensor& other) const;
   Tensor mv(const Tensor& vec) const;

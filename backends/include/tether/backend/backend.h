@@ -242,6 +242,14 @@ class Backend {
                     const Tensor& values, const Tensor& indices) = 0;
 };
 
+  /// Category indices drawn from each row of contiguous `probs` [R, C]
+  /// (floating, non-negative, valid as multinomial_row in common/ requires)
+  /// into contiguous i64 `out` [R, S], turning contiguous f64 `uniforms` in
+  /// [0, 1) into draws: [R, S] of them with replacement, [R, C] without.
+  virtual void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
+                           const Tensor& out) = 0;
+};
+
 /// The backend for `device`; throws DeviceError when it was not built or the
 /// device is not usable.
 Backend& backend_for(Device device);

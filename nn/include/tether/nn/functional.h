@@ -41,12 +41,19 @@ Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
                 Reduction reduction = Reduction::mean);
 
-/// Cross-entropy of logits [N, C] against class labels target [N] (i64), as
-/// torch.nn.functional.cross_entropy: nll_loss of log_softmax(logits). With
-/// label_smoothing e in [0, 1], the target distribution puts 1 - e + e / C on
-/// the label and e / C on every other class. Errors as nll_loss, naming
+/// Cross-entropy of logits against class labels or class probabilities, as
+/// torch.nn.functional.cross_entropy. Logits are [N, C, d1, ...] (classes
+/// along dimension 1) or unbatched [C]. The target is either
+///  - i64 class indices [N, d1, ...] (or []): the loss is nll_loss of
+///    log_softmax(logits); samples whose label is ignore_index count for
+///    nothing, and the mean is over the others (NaN if none is left), or
+///  - floating class probabilities of the logits' shape: -sum_c p_c log
+///    softmax(logits)_c per sample (differentiable in the target too).
+/// With label_smoothing e in [0, 1], the target distribution mixes the given
+/// one (1 - e) with the uniform one (e / C). Errors as nll_loss, naming
 /// cross_entropy.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target,
-                     Reduction reduction = Reduction::mean, double label_smoothing = 0.0);
+                     Reduction reduction = Reduction::mean, double label_smoothing = 0.0,
+                     std::int64_t ignore_index = -100);
 
 }  // namespace tether::nn
