@@ -944,8 +944,6 @@ const std::vector<Instruction> instructions = {
        return slices.empty() ? x : slices.back();
      }),
      kKeepsFinite},
-};
-
     // scans, layout and contractions (sums and products of finite values may overflow)
     {"cumsum", op([](Tensor x, Dim d) { return x.cumsum(d.value); })},
     {"cumprod", op([](Tensor x, Dim d) { return x.cumprod(d.value); })},

@@ -75,8 +75,8 @@ TEST_CASE("scaled_dot_product_attention records one node whose edges lead to its
   const Tensor out = scaled_dot_product_attention(q, k, v);
   REQUIRE(out.grad_fn());
   CHECK(out.grad_fn()->name() == "scaled_dot_product_attention");
-  for (const auto& next : out.grad_fn()->next_nodes())
-    if (next) CHECK(next->name() == "AccumulateGrad");
+  for (const auto& next : out.grad_fn()->next_edges())
+    if (next.node) CHECK(next.node->name() == "AccumulateGrad");
 }
 
 TEST_CASE(

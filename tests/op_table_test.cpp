@@ -162,22 +162,19 @@ const std::map<std::string, std::vector<std::string>> kOperatorOps = {
 };
 
 /// The table file for the ops of a header section (see Declaration).
-const std::map<std::string, std::string> kTableFiles =
-                                             {
-                                                 {"elementwise.cpp", "op_table_elementwise.cpp"},
-                                                 {"reduction.cpp", "op_table_reduction.cpp"},
-                                                 {"linalg.cpp", "op_table_linalg.cpp"},
-                                                 {"matrix_functions.cpp", "op_table_linalg.cpp"},
-                                                 {"decompositions.cpp", "op_table_linalg.cpp"},
-                                                 {"shape.cpp", "op_table_shape.cpp"},
-                                                 {"sort.cpp", "op_table_sort.cpp"},
-                                                 {"split.cpp", "op_table_sort.cpp"},
-                                                 {"functional.h", "op_table_loss.cpp"},
-                                                 {"attention.cpp", "op_table_attention.cpp"},
-}
-
-{"scan.cpp", "op_table_scan.cpp"},
-                                         {"einsum.cpp", "op_table_einsum.cpp"},
+const std::map<std::string, std::string> kTableFiles = {
+    {"elementwise.cpp", "op_table_elementwise.cpp"},
+    {"reduction.cpp", "op_table_reduction.cpp"},
+    {"linalg.cpp", "op_table_linalg.cpp"},
+    {"matrix_functions.cpp", "op_table_linalg.cpp"},
+    {"decompositions.cpp", "op_table_linalg.cpp"},
+    {"shape.cpp", "op_table_shape.cpp"},
+    {"sort.cpp", "op_table_sort.cpp"},
+    {"split.cpp", "op_table_sort.cpp"},
+    {"functional.h", "op_table_loss.cpp"},
+    {"attention.cpp", "op_table_attention.cpp"},
+    {"scan.cpp", "op_table_scan.cpp"},
+    {"einsum.cpp", "op_table_einsum.cpp"},
 };
 
 std::string table_file(const std::string& section) {

@@ -432,6 +432,7 @@ const std::map<std::string, Op>& op_table() {
       {"unbind",
        [](const Inputs& x, const json& a) {
          return weighted_join(unbind(x[0], a.value("dim", std::int64_t{0})), a, true);
+       }},
       {"cumsum", along_dim(cumsum)},
       {"cumprod", along_dim(cumprod)},
       {"flip", [](const Inputs& x, const json& a) { return flip(x[0], dims_of(a)); }},

@@ -34,10 +34,8 @@ class CpuBackend final : public Backend {
   void argmin(const Tensor& in, int dim, const Tensor& out) override;
   void sort(const Tensor& in, int dim, std::int64_t k, bool descending, const Tensor& values,
             const Tensor& indices) override;
-};
-
-void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
-                 const Tensor& out) override;
+  void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
+                   const Tensor& out) override;
 };
 
 }  // namespace tether::backend::cpu

@@ -50,10 +50,8 @@ class CudaBackend final : public Backend {
   void argmin(const Tensor& in, int dim, const Tensor& out) override;
   void sort(const Tensor& in, int dim, std::int64_t k, bool descending, const Tensor& values,
             const Tensor& indices) override;
-};
-
-void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
-                 const Tensor& out) override;
+  void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
+                   const Tensor& out) override;
 };
 
 /// Throws tether::Error naming `op` and CUDA's description unless `status` is

@@ -358,7 +358,8 @@ Tensor baddbmm(const Tensor& c, const Tensor& a, const Tensor& b, Scalar beta, S
   if (alpha.to_double() != 1.0) product = product * alpha;
   // With beta 0, c is not read (its NaNs stay out), yet gets its gradient,
   // zero, as in torch: where() picks the product everywhere.
-  if (beta.to_double() == 0.0) return where(scalar_tensor(1.0, product.options()), product, c);
+  if (beta.to_double() == 0.0)
+    return where(ones({}, product.options().with_dtype(DType::boolean)), product, c);
   return (beta.to_double() == 1.0 ? c : c * beta) + product;
 }
 

@@ -45,9 +45,10 @@ Tensor reverse_cumsum(const Tensor& g, int dim) {
 // is recorded, it runs the quadratic form below instead.
 Tensor cumprod_backward_first_order(const Tensor& x, const Tensor& y, const Tensor& g, int dim) {
   const Tensor zero = scalar_tensor(0.0, x.options()), one = scalar_tensor(1.0, x.options());
-  const Tensor zeros_so_far = cumsum(where(eq(x, zero), one, zero), dim);
+  const Tensor is_zero = eq(x, zero);
+  const Tensor zeros_so_far = cumsum(is_zero.to(x.dtype()), dim);
   const Tensor before_zeros = eq(zeros_so_far, zero);
-  const Tensor first_zero = where(eq(x, zero), eq(zeros_so_far, one), zero);
+  const Tensor first_zero = logical_and(is_zero, eq(zeros_so_far, one));
   const Tensor divided = reverse_cumsum(g * y, dim) / where(before_zeros, x, one);
   const Tensor at_zero = reverse_cumsum(g * cumprod(where(first_zero, one, x), dim), dim);
   return where(before_zeros, divided, where(first_zero, at_zero, zero));
@@ -60,8 +61,8 @@ Tensor cumprod_backward_first_order(const Tensor& x, const Tensor& y, const Tens
 Tensor cumprod_backward_differentiable(const Tensor& x, const Tensor& g, int dim) {
   const Tensor line = transpose(x, dim, -1);
   const std::int64_t n = line.size(-1);
-  const Tensor skipping = where(eye(n, std::nullopt, x.options()), scalar_tensor(1.0, x.options()),
-                                unsqueeze(line, -2));
+  const Tensor diagonal = eye(n, std::nullopt, x.options()).to(DType::boolean);
+  const Tensor skipping = where(diagonal, scalar_tensor(1.0, x.options()), unsqueeze(line, -2));
   const Tensor weighted = triu(cumprod(skipping, -1) * unsqueeze(transpose(g, dim, -1), -2));
   return transpose(sum(weighted, {-1}), dim, -1);
 }

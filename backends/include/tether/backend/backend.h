@@ -240,8 +240,8 @@ class Backend {
   /// their order (a stable sort), as in PyTorch's sort.
   virtual void sort(const Tensor& in, int dim, std::int64_t k, bool descending,
                     const Tensor& values, const Tensor& indices) = 0;
-};
 
+  // ---- random draws (cpu/random.cpp, cuda/random.cu) ----
   /// Category indices drawn from each row of contiguous `probs` [R, C]
   /// (floating, non-negative, valid as multinomial_row in common/ requires)
   /// into contiguous i64 `out` [R, S], turning contiguous f64 `uniforms` in
