@@ -8,6 +8,12 @@
 // rebuilds the model in a fresh process, loads the checkpoint and prints the
 // same test accuracy: the spectral norms' u and v and the batch norms' running
 // statistics travel with the weights, so evaluation repeats exactly.
+//
+// With --ddp (a build with TETHER_MPI), it trains as one of several MPI
+// processes (`mpirun -np 2 digits --ddp`): each rank takes a disjoint share
+// of every epoch's images, a --batch / ranks part of each step's batch, and
+// DistributedDataParallel averages the gradients, so the ranks train one
+// model; rank 0 prints and saves it.
 #include <digits.h>
 
 #include <CLI/CLI.hpp>
@@ -15,9 +21,16 @@
 #include <chrono>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
+
+#ifdef TETHER_DISTRIBUTED
+#include <tether/distributed/ddp.h>
+#include <tether/distributed/distributed.h>
+#include <tether/distributed/sharding.h>
+#endif
 
 namespace {
 
@@ -103,25 +116,77 @@ struct Settings {
   double lr = 3e-3;
   std::uint64_t seed = 0;
   std::string checkpoint = "digits.safetensors";
+  bool ddp = false;
 };
+
+/// This process's share of an epoch's training images, in the order it visits
+/// them: all of them, shuffled, alone; with --ddp, its rank's shard.
+Tensor epoch_order(const Settings& settings, std::int64_t rows, int epoch,
+                   std::mt19937_64& engine) {
+#ifdef TETHER_DISTRIBUTED
+  if (settings.ddp) {
+    const auto shard = distributed::shard_indices(
+        rows, distributed::rank(), distributed::world_size(), epoch, {.seed = settings.seed});
+    return tensor(std::vector<double>(shard.begin(), shard.end()), DType::i64);
+  }
+#endif
+  return permutation(rows, engine);
+}
+
+/// The number of processes training together.
+int ranks(const Settings& settings) {
+#ifdef TETHER_DISTRIBUTED
+  if (settings.ddp) return distributed::world_size();
+#endif
+  (void)settings;
+  return 1;
+}
+
+/// Whether this process prints and saves: rank 0, or the only one.
+bool leads(const Settings& settings) {
+#ifdef TETHER_DISTRIBUTED
+  if (settings.ddp) return distributed::rank() == 0;
+#endif
+  (void)settings;
+  return true;
+}
+
+/// The mean of `value` over the processes training together.
+double mean_over_ranks(const Settings& settings, double value) {
+#ifdef TETHER_DISTRIBUTED
+  if (settings.ddp) {
+    const Tensor t = scalar_tensor(value, DType::f64);
+    distributed::all_reduce(t, distributed::ReduceOp::mean);
+    return t.item<double>();
+  }
+#endif
+  (void)settings;
+  return value;
+}
 
 void train(const Settings& settings, const Split& data) {
   manual_seed(settings.seed);
   std::mt19937_64 engine(settings.seed);
   const auto model = make_model();
+#ifdef TETHER_DISTRIBUTED
+  // Averages the ranks' gradients during each backward (rank 0's initial weights).
+  std::optional<distributed::DistributedDataParallel> ddp;
+  if (settings.ddp) ddp.emplace(model);
+#endif
   optim::Adam adam(model->parameters(), {.lr = settings.lr});
   // The learning rate falls to 0 along a half cosine over the run, so the last
   // epochs settle instead of wandering between neighbouring minima.
   optim::CosineAnnealingLR schedule(adam, {.T_max = settings.epochs});
-  const std::int64_t rows = data.train_labels.size(0);
+  const std::int64_t batch = std::max<std::int64_t>(1, settings.batch / ranks(settings));
   Accuracy accuracy{0, 0};
   for (int epoch = 1; epoch <= settings.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     model->train();
-    const Tensor order = permutation(rows, engine);
+    const Tensor order = epoch_order(settings, data.train_labels.size(0), epoch, engine);
+    const std::int64_t rows = order.size(0);
     double total_loss = 0;
-    for (std::int64_t first = 0; first < rows; first += settings.batch) {
-      const Tensor index = order.narrow(0, first, std::min(settings.batch, rows - first));
+    for (std::int64_t first = 0; first < rows; first += batch) {
+      const Tensor index = order.narrow(0, first, std::min(batch, rows - first));
       adam.zero_grad();
       const Tensor loss = nn::cross_entropy((*model)(data.train_images.index_select(0, index)),
                                             data.train_labels.index_select(0, index));
@@ -131,11 +196,14 @@ void train(const Settings& settings, const Split& data) {
     }
     schedule.step();
     accuracy = evaluate(*model, data);
+    const double mean_loss = mean_over_ranks(settings, total_loss / static_cast<double>(rows));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("epoch %2d  train loss %.4f  test accuracy %.4f  %.2f s\n", epoch,
-                total_loss / static_cast<double>(rows), accuracy.fraction(), seconds);
+    if (leads(settings))
+      std::printf("epoch %2d  train loss %.4f  test accuracy %.4f  %.2f s\n", epoch, mean_loss,
+                  accuracy.fraction(), seconds);
   }
+  if (!leads(settings)) return;
   model->save(settings.checkpoint);
   std::printf("saved %s\n", settings.checkpoint.c_str());
   print_accuracy(accuracy);
@@ -160,11 +228,21 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--eval-checkpoint", eval_checkpoint,
                  "instead of training, load this checkpoint and print its test accuracy");
+#ifdef TETHER_DISTRIBUTED
+  app.add_flag("--ddp", settings.ddp,
+               "train as one of several MPI processes (mpirun -np 2 digits --ddp)");
+#endif
   CLI11_PARSE(app, argc, argv);
 
   const Split data = split_digits();
   if (eval_checkpoint.empty()) {
+#ifdef TETHER_DISTRIBUTED
+    if (settings.ddp) distributed::init();
+#endif
     train(settings, data);
+#ifdef TETHER_DISTRIBUTED
+    distributed::finalize();
+#endif
     return 0;
   }
   const auto model = make_model();

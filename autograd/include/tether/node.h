@@ -27,6 +27,7 @@
 namespace tether::autograd {
 
 class Node;
+struct GradHooks;
 
 /// A short list of a node's own: its edges, saved tensors and gradients come
 /// from the small-object pool (see pool.h), as the node itself does.
@@ -86,9 +87,15 @@ class Node : public std::enable_shared_from_this<Node> {
   friend Tensor record_node(std::shared_ptr<Node> node, std::span<const Tensor> inputs,
                             Tensor output, std::span<const Tensor> saved);
   friend void retain_graph_of(const Tensor& output);
+  friend std::shared_ptr<GradHooks> hooks_of(const Tensor& tensor);
   friend class Engine;
 
+  /// The register_hook hooks on the gradient arriving here, or null: a node's
+  /// own for its output, a leaf's for its accumulator (see AccumulateGrad).
+  virtual const GradHooks* grad_hooks() const { return hooks_.get(); }
+
   NodeList<std::shared_ptr<Node>> next_nodes_;
+  std::shared_ptr<GradHooks> hooks_;  // made by the first register_hook on the output
   NodeList<SavedTensor> saved_;
   bool released_ = false;
   bool retained_ = false;  // set on a whole subgraph at once: a retained node's inputs are too
