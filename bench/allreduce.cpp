@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "tether/distributed/distributed.h"
-#include "tether/tether.h"
+#include "tether/ops.h"
 
 namespace {
 

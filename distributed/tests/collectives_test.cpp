@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "tether/distributed/distributed.h"
-#include "tether/tether.h"
+#include "tether/ops.h"
 
 using Catch::Matchers::Contains;
 using tether::DType;

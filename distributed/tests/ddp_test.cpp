@@ -11,9 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "tether/constraint_library.h"
 #include "tether/distributed/ddp.h"
 #include "tether/distributed/distributed.h"
-#include "tether/tether.h"
+#include "tether/generator.h"
+#include "tether/grad_mode.h"
+#include "tether/nn/activation.h"
+#include "tether/nn/functional.h"
+#include "tether/nn/linear.h"
+#include "tether/nn/normalization.h"
+#include "tether/nn/sequential.h"
+#include "tether/ops.h"
+#include "tether/optim/optimizer.h"
 
 using Catch::Matchers::Contains;
 using tether::DType;
