@@ -4,7 +4,7 @@
 //
 //   auto model = std::make_shared<Net>();
 //   tether::distributed::DistributedDataParallel ddp(model);  // rank 0's values everywhere
-//   tether::optim::SGD opt(model->parameters(), 0.1);
+//   tether::optim::SGD opt(model->parameters(), {.lr = 0.1});
 //   for (...) {
 //     opt.zero_grad();
 //     loss_fn((*model)(my_part_of_x), my_part_of_y).backward();  // grads: the ranks' mean
