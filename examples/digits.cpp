@@ -68,27 +68,6 @@ Split split_digits() {
           labels.index_select(0, test)};
 }
 
-/// A 3x3 convolution keeping the image size, its weight spectrally normalised
-/// as an [out, in * 3 * 3] matrix (dim 0, as torch.nn.utils.spectral_norm for
-/// a Conv2d).
-std::shared_ptr<nn::Conv2d> normalised_conv(std::int64_t in, std::int64_t out) {
-  auto conv = std::make_shared<nn::Conv2d>(in, out, 3, 1, 1);
-  conv->weight = spectrally_normalize(conv->weight, 0);
-  return conv;
-}
-
-/// [N, 1, 8, 8] -> logits [N, 10]: two convolutions at 8x8, pooling to 4x4,
-/// a third convolution, pooling to 2x2, then a linear layer.
-std::shared_ptr<nn::Sequential> make_model() {
-  return std::make_shared<nn::Sequential>(nn::Sequential::Layers{
-      normalised_conv(1, 32), std::make_shared<nn::BatchNorm2d>(32), std::make_shared<nn::ReLU>(),
-      normalised_conv(32, 32), std::make_shared<nn::BatchNorm2d>(32), std::make_shared<nn::ReLU>(),
-      std::make_shared<nn::MaxPool2d>(2), normalised_conv(32, 64),
-      std::make_shared<nn::BatchNorm2d>(64), std::make_shared<nn::ReLU>(),
-      std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(),
-      std::make_shared<nn::Dropout>(0.25), std::make_shared<nn::Linear>(64 * 2 * 2, 10)});
-}
-
 struct Accuracy {
   std::int64_t correct;
   std::int64_t total;
@@ -167,7 +146,7 @@ double mean_over_ranks(const Settings& settings, double value) {
 void train(const Settings& settings, const Split& data) {
   manual_seed(settings.seed);
   std::mt19937_64 engine(settings.seed);
-  const auto model = make_model();
+  const auto model = examples::make_digits_cnn();
 #ifdef TETHER_DISTRIBUTED
   // Averages the ranks' gradients during each backward (rank 0's initial weights).
   std::optional<distributed::DistributedDataParallel> ddp;
@@ -245,7 +224,7 @@ int main(int argc, char** argv) {
 #endif
     return 0;
   }
-  const auto model = make_model();
+  const auto model = examples::make_digits_cnn();
   model->load(eval_checkpoint);
   print_accuracy(evaluate(*model, data));
   return 0;

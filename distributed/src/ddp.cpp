@@ -38,6 +38,31 @@ bool same_kind(const Tensor& a, const Tensor& b) {
   return a.dtype() == b.dtype() && a.device() == b.device();
 }
 
+/// Buffers of one dtype and device, broadcast together as one flat tensor:
+/// one collective per step rather than one per buffer.
+struct BufferGroup {
+  std::vector<Tensor> buffers;
+  Tensor flat;
+
+  /// Calls `f(buffer, its region of flat)` for each buffer.
+  template <class F>
+  void for_each_region(F f) {
+    std::int64_t offset = 0;
+    for (Tensor& buffer : buffers) {
+      f(buffer, flat.narrow(0, offset, buffer.numel()));
+      offset += buffer.numel();
+    }
+  }
+
+  void broadcast_from_rank0() {
+    for_each_region(
+        [](const Tensor& buffer, Tensor region) { region.copy_(buffer.reshape({-1})); });
+    broadcast(flat, 0);
+    for_each_region(
+        [](Tensor& buffer, const Tensor& region) { buffer.copy_(region.view(buffer.shape())); });
+  }
+};
+
 /// Refuses modules whose parameters differ between the ranks: their buckets
 /// would not line up, and MPI would add unrelated gradients or wait forever.
 void check_same_parameters_everywhere(const std::vector<Slot>& slots) {
@@ -61,7 +86,7 @@ struct DistributedDataParallel::State {
   DdpOptions options;
   std::vector<Slot> slots;
   std::vector<Bucket> buckets;
-  std::vector<Tensor> buffers;  // the module's state that is not a parameter
+  std::vector<BufferGroup> buffer_groups;  // the module's state that is not a parameter
   std::vector<HookHandle> hooks;
   bool syncing = true;       // false under no_sync()
   bool in_backward = false;  // a gradient arrived, finish() is queued
@@ -155,7 +180,7 @@ struct DistributedDataParallel::State {
       }
     }
     if (options.broadcast_buffers)
-      for (const Tensor& buffer : buffers) broadcast(buffer, 0);
+      for (BufferGroup& group : buffer_groups) group.broadcast_from_rank0();
     reset();
   }
 
@@ -168,6 +193,18 @@ struct DistributedDataParallel::State {
     }
     next_to_start = 0;
     in_backward = false;
+  }
+
+  /// Puts `buffer` in the group of its dtype and device.
+  void add_buffer(const Tensor& buffer) {
+    auto group =
+        std::find_if(buffer_groups.begin(), buffer_groups.end(),
+                     [&](const BufferGroup& g) { return same_kind(g.buffers.front(), buffer); });
+    if (group == buffer_groups.end()) group = buffer_groups.insert(group, BufferGroup{});
+    group->buffers.push_back(buffer);
+    group->flat =
+        zeros({group->flat.defined() ? group->flat.numel() + buffer.numel() : buffer.numel()},
+              buffer.options());
   }
 
   Tensor region(const Slot& slot) const {
@@ -192,7 +229,7 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<nn::Module> mod
       return slot.param.raw_data() == tensor.raw_data();
     };
     if (std::none_of(state_->slots.begin(), state_->slots.end(), holds_it))
-      state_->buffers.push_back(tensor);
+      state_->add_buffer(tensor);
   }
   state_->make_buckets();
   for (std::size_t i = 0; i < state_->slots.size(); ++i)
