@@ -15,7 +15,8 @@ include(CMakePackageConfigHelpers)
 
 # Layers in dependency order. A layer whose target does not exist in this configuration
 # is skipped.
-set(tether_layers core backends autograd constraints nn optim train distributions inference data)
+set(tether_layers core backends autograd constraints nn optim train distributions inference data
+    distributed)
 # Layers whose headers are an implementation detail of the build and are never installed.
 set(tether_private_header_layers backends)
 
@@ -24,6 +25,9 @@ set(tether_private_header_layers backends)
 set(tether_config_dependencies "find_dependency(Threads)")
 if(TETHER_CUDA)
   string(APPEND tether_config_dependencies "\nfind_dependency(CUDAToolkit)")
+endif()
+if(TETHER_MPI)  # tether::distributed links MPI's C API, as it was found here
+  string(APPEND tether_config_dependencies "\nset(MPI_CXX_SKIP_MPICXX ON)\nfind_dependency(MPI COMPONENTS CXX)")
 endif()
 
 set(tether_install_cmakedir ${CMAKE_INSTALL_LIBDIR}/cmake/tether)

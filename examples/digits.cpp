@@ -8,6 +8,12 @@
 // rebuilds the model in a fresh process, loads the checkpoint and prints the
 // same test accuracy: the spectral norms' u and v and the batch norms' running
 // statistics travel with the weights, so evaluation repeats exactly.
+//
+// With --ddp (a build with TETHER_MPI), it trains as one of several MPI
+// processes (`mpirun -np 2 digits --ddp`): each rank takes a disjoint share
+// of every epoch's images, a --batch / ranks part of each step's batch, and
+// DistributedDataParallel averages the gradients, so the ranks train one
+// model; rank 0 prints and saves it.
 #include <digits.h>
 
 #include <CLI/CLI.hpp>
@@ -15,9 +21,16 @@
 #include <chrono>
 #include <cstdio>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
+
+#ifdef TETHER_DISTRIBUTED
+#include <tether/distributed/ddp.h>
+#include <tether/distributed/distributed.h>
+#include <tether/distributed/sharding.h>
+#endif
 
 namespace {
 
@@ -55,27 +68,6 @@ Split split_digits() {
           labels.index_select(0, test)};
 }
 
-/// A 3x3 convolution keeping the image size, its weight spectrally normalised
-/// as an [out, in * 3 * 3] matrix (dim 0, as torch.nn.utils.spectral_norm for
-/// a Conv2d).
-std::shared_ptr<nn::Conv2d> normalised_conv(std::int64_t in, std::int64_t out) {
-  auto conv = std::make_shared<nn::Conv2d>(in, out, 3, 1, 1);
-  conv->weight = spectrally_normalize(conv->weight, 0);
-  return conv;
-}
-
-/// [N, 1, 8, 8] -> logits [N, 10]: two convolutions at 8x8, pooling to 4x4,
-/// a third convolution, pooling to 2x2, then a linear layer.
-std::shared_ptr<nn::Sequential> make_model() {
-  return std::make_shared<nn::Sequential>(nn::Sequential::Layers{
-      normalised_conv(1, 32), std::make_shared<nn::BatchNorm2d>(32), std::make_shared<nn::ReLU>(),
-      normalised_conv(32, 32), std::make_shared<nn::BatchNorm2d>(32), std::make_shared<nn::ReLU>(),
-      std::make_shared<nn::MaxPool2d>(2), normalised_conv(32, 64),
-      std::make_shared<nn::BatchNorm2d>(64), std::make_shared<nn::ReLU>(),
-      std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(),
-      std::make_shared<nn::Dropout>(0.25), std::make_shared<nn::Linear>(64 * 2 * 2, 10)});
-}
-
 struct Accuracy {
   std::int64_t correct;
   std::int64_t total;
@@ -103,21 +95,73 @@ struct Settings {
   double lr = 3e-3;
   std::uint64_t seed = 0;
   std::string checkpoint = "digits.safetensors";
+  bool ddp = false;
 };
+
+/// The order of each epoch's training images: all of them shuffled, or with
+/// --ddp this rank's shuffled share.
+std::shared_ptr<const data::Sampler> epoch_sampler(const Settings& settings, std::int64_t rows) {
+#ifdef TETHER_DISTRIBUTED
+  if (settings.ddp)
+    return std::make_shared<distributed::DistributedSampler>(
+        rows, distributed::ShardOptions{.seed = settings.seed});
+#endif
+  return std::make_shared<data::RandomSampler>(rows, settings.seed);
+}
+
+/// The number of processes training together.
+int ranks(const Settings& settings) {
+#ifdef TETHER_DISTRIBUTED
+  if (settings.ddp) return distributed::world_size();
+#endif
+  (void)settings;
+  return 1;
+}
+
+/// Whether this process prints and saves: rank 0, or the only one.
+bool leads(const Settings& settings) {
+#ifdef TETHER_DISTRIBUTED
+  if (settings.ddp) return distributed::rank() == 0;
+#endif
+  (void)settings;
+  return true;
+}
+
+/// The mean of `value` over the processes training together.
+double mean_over_ranks(const Settings& settings, double value) {
+#ifdef TETHER_DISTRIBUTED
+  if (settings.ddp) {
+    const Tensor t = scalar_tensor(value, DType::f64);
+    distributed::all_reduce(t, distributed::ReduceOp::mean);
+    return t.item<double>();
+  }
+#endif
+  (void)settings;
+  return value;
+}
 
 void train(const Settings& settings, const Split& data) {
   manual_seed(settings.seed);
-  const auto model = make_model();
+  const auto model = examples::make_digits_cnn();
+#ifdef TETHER_DISTRIBUTED
+  // Averages the ranks' gradients during each backward (rank 0's initial weights).
+  std::optional<distributed::DistributedDataParallel> ddp;
+  if (settings.ddp) ddp.emplace(model);
+#endif
   optim::Adam adam(model->parameters(), {.lr = settings.lr});
   // The learning rate falls to 0 along a half cosine over the run, so the last
   // epochs settle instead of wandering between neighbouring minima.
   optim::CosineAnnealingLR schedule(adam, {.T_max = settings.epochs});
-  // Shuffled batches in a new order each epoch; a background thread gathers
+  // Batches in a new order each epoch (with --ddp, of this rank's share and a
+  // --batch / ranks part of each step's batch); a background thread gathers
   // the next batches while the model trains on this one.
+  const auto sampler = epoch_sampler(settings, data.train_labels.size(0));
   data::DataLoader loader(
       data::TensorDataset(data.train_images, data.train_labels),
-      {.batch_size = settings.batch, .shuffle = true, .seed = settings.seed, .prefetch = 2});
-  const std::int64_t rows = loader.dataset().size();
+      {.batch_size = std::max<std::int64_t>(1, settings.batch / ranks(settings)),
+       .prefetch = 2,
+       .sampler = sampler});
+  const std::int64_t rows = sampler->size();
   Accuracy accuracy{0, 0};
   for (int epoch = 1; epoch <= settings.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
@@ -134,11 +178,14 @@ void train(const Settings& settings, const Split& data) {
     }
     schedule.step();
     accuracy = evaluate(*model, data);
+    const double mean_loss = mean_over_ranks(settings, total_loss / static_cast<double>(rows));
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::printf("epoch %2d  train loss %.4f  test accuracy %.4f  %.2f s\n", epoch,
-                total_loss / static_cast<double>(rows), accuracy.fraction(), seconds);
+    if (leads(settings))
+      std::printf("epoch %2d  train loss %.4f  test accuracy %.4f  %.2f s\n", epoch, mean_loss,
+                  accuracy.fraction(), seconds);
   }
+  if (!leads(settings)) return;
   model->save(settings.checkpoint);
   std::printf("saved %s\n", settings.checkpoint.c_str());
   print_accuracy(accuracy);
@@ -163,14 +210,24 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--eval-checkpoint", eval_checkpoint,
                  "instead of training, load this checkpoint and print its test accuracy");
+#ifdef TETHER_DISTRIBUTED
+  app.add_flag("--ddp", settings.ddp,
+               "train as one of several MPI processes (mpirun -np 2 digits --ddp)");
+#endif
   CLI11_PARSE(app, argc, argv);
 
   const Split data = split_digits();
   if (eval_checkpoint.empty()) {
+#ifdef TETHER_DISTRIBUTED
+    if (settings.ddp) distributed::init();
+#endif
     train(settings, data);
+#ifdef TETHER_DISTRIBUTED
+    distributed::finalize();
+#endif
     return 0;
   }
-  const auto model = make_model();
+  const auto model = examples::make_digits_cnn();
   model->load(eval_checkpoint);
   print_accuracy(evaluate(*model, data));
   return 0;

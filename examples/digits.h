@@ -3,6 +3,7 @@
 // Shared by the examples, the benchmarks and the tests; link tether_digits.
 //
 //   const auto [images, labels] = tether::examples::load_digits();
+//   const auto model = tether::examples::make_digits_cnn();  // examples/digits.cpp's CNN
 #pragma once
 
 #include <tether/tether.h>
@@ -45,6 +46,28 @@ inline Digits load_digits(const std::string& path = TETHER_DIGITS_PATH) {
   }
   const auto rows = static_cast<std::int64_t>(labels.size());
   return {tensor(pixels, {rows, kPixels}) / 16.0, tensor(labels, {rows}, DType::i64)};
+}
+
+/// A 3x3 convolution keeping the image size, its weight spectrally normalised
+/// as an [out, in * 3 * 3] matrix (dim 0, as torch.nn.utils.spectral_norm for
+/// a Conv2d).
+inline std::shared_ptr<nn::Conv2d> normalised_conv(std::int64_t in, std::int64_t out) {
+  auto conv = std::make_shared<nn::Conv2d>(in, out, 3, 1, 1);
+  conv->weight = spectrally_normalize(conv->weight, 0);
+  return conv;
+}
+
+/// The digits CNN of examples/digits.cpp (and bench/ddp_step), images
+/// [N, 1, 8, 8] -> logits [N, 10]: two convolutions at 8x8, pooling to 4x4, a
+/// third convolution, pooling to 2x2, then a linear layer.
+inline std::shared_ptr<nn::Sequential> make_digits_cnn() {
+  return std::make_shared<nn::Sequential>(nn::Sequential::Layers{
+      normalised_conv(1, 32), std::make_shared<nn::BatchNorm2d>(32), std::make_shared<nn::ReLU>(),
+      normalised_conv(32, 32), std::make_shared<nn::BatchNorm2d>(32), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::MaxPool2d>(2), normalised_conv(32, 64),
+      std::make_shared<nn::BatchNorm2d>(64), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(),
+      std::make_shared<nn::Dropout>(0.25), std::make_shared<nn::Linear>(64 * 2 * 2, 10)});
 }
 
 }  // namespace tether::examples

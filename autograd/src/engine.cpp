@@ -2,7 +2,9 @@
 // recursion, so a 100,000-op chain is fine), with dependency counting.
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <unordered_map>
+#include <utility>
 
 #include "graph.h"
 #include "tether/autograd.h"
@@ -43,17 +45,21 @@ class Engine {
         ready.push_back(n);
     }
     GradModeGuard grad_mode(create_graph_);
+    CurrentEngine running_scope(this);
     while (!ready.empty()) {
       Node* node = ready.back();
       ready.pop_back();
       GradList& grads = node->grad_buffers_;
-      if (captures)
+      if (captures)  // before the hooks, as torch 1.13's autograd.grad
         if (auto it = captures->find(node); it != captures->end()) it->second = grads;
       if (!node->needed_) continue;
       if (node->released_)
         fail<AutogradError>(node->name(), ": trying to backward through the graph a second time ",
                             "(it was freed by an earlier backward); pass retain_graph=true to the ",
                             "first backward");
+      for (std::uint32_t k = 0; k < grads.size(); ++k)
+        if (const GradHooks* hooks = node->grad_hooks(k); hooks && grads[k].defined())
+          grads[k] = hooks->run_on_grad(std::move(grads[k]));
       GradList input_grads = node->apply(grads);
       for (Tensor& buffer : grads) buffer = Tensor();  // the gradients' memory, freed early
       // A retained node is shared by graphs that have yet to run it (see
@@ -68,7 +74,16 @@ class Engine {
         if (--child->pending_ == 0 && has_gradient(*child)) ready.push_back(child);
       }
     }
+    // By index: a callback may queue another.
+    for (std::size_t i = 0; i < callbacks_.size(); ++i) callbacks_[i]();
   }
+
+  /// queue_callback's target: the backward running on this thread.
+  static Engine& current(const char* op) {
+    if (!running_) fail<AutogradError>(op, ": no backward is running on this thread");
+    return *running_;
+  }
+  void queue(std::function<void()> callback) { callbacks_.push_back(std::move(callback)); }
 
  private:
   /// Adds `grad` into the gradient of `node`'s output `output_nr`.
@@ -135,10 +150,22 @@ class Engine {
     return node->needed_ || (captures && captures->count(node) > 0);
   }
 
+  // Marks the engine as this thread's running one for the scope of a backward;
+  // a hook's nested backward saves and restores the outer one.
+  struct CurrentEngine {
+    Engine* outer;
+    explicit CurrentEngine(Engine* engine) : outer(std::exchange(running_, engine)) {}
+    ~CurrentEngine() { running_ = outer; }
+  };
+  static thread_local Engine* running_;
+
   bool retain_graph_;
   bool create_graph_;
   std::vector<Node*> order_;
+  std::vector<std::function<void()>> callbacks_;
 };
+
+thread_local Engine* Engine::running_ = nullptr;
 
 namespace {
 
@@ -218,6 +245,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     result.push_back(g);
   }
   return result;
+}
+
+void queue_callback(std::function<void()> callback) {
+  Engine::current("queue_callback").queue(std::move(callback));
 }
 
 }  // namespace tether::autograd

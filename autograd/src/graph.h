@@ -2,7 +2,11 @@
 // graph beyond node.h's public contract; defined in node.cpp.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "tether/node.h"
 
@@ -25,5 +29,25 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf);
 
 /// Whether `node` accumulates into a leaf (and which one).
 const TensorImpl* accumulated_leaf(const Node& node);
+
+/// The hooks registered on one tensor (hooks.cpp): a leaf keeps them in its
+/// TensorImpl, so they outlive any one graph; a non-leaf's live on its grad_fn.
+struct GradHooks {
+  template <class Fn>
+  using List = std::vector<std::pair<std::uint64_t, Fn>>;  // by id, in registration order
+
+  List<std::function<Tensor(const Tensor&)>> on_grad;
+  List<std::function<void(const Tensor&)>> post_accumulate;
+  std::uint64_t next_id = 0;
+
+  /// `grad` passed through the on_grad hooks, each getting the last one's result.
+  Tensor run_on_grad(Tensor grad) const;
+  /// Calls the post-accumulate hooks with `leaf`.
+  void run_post_accumulate(const Tensor& leaf) const;
+};
+
+/// `tensor`'s hooks, made on first use: its TensorImpl's for a leaf, its
+/// grad_fn's for a non-leaf.
+std::shared_ptr<GradHooks> hooks_of(const Tensor& tensor);
 
 }  // namespace tether::autograd

@@ -95,6 +95,7 @@ class AccumulateGrad final : public Node {
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}
   std::string_view name() const override { return "AccumulateGrad"; }
   const TensorImpl* leaf() const { return leaf_.get(); }
+  const GradHooks* grad_hooks(std::uint32_t) const override { return leaf_->hooks.get(); }
 
   GradList apply(std::span<const Tensor> grad_outputs) override {
     const Tensor& grad = grad_outputs[0];
@@ -112,6 +113,9 @@ class AccumulateGrad final : public Node {
       leaf_->grad =
           (uniquely_owned(grad) && !grad.requires_grad() ? grad.detach() : grad.clone()).impl_ptr();
     }
+    // The engine runs this node once, after every gradient for the leaf has
+    // arrived, so grad() is complete here.
+    if (leaf_->hooks) leaf_->hooks->run_post_accumulate(Tensor(leaf_));
     return {};
   }
 

@@ -27,6 +27,14 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
                          std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
                          bool allow_unused = false);
 
+/// Runs `callback` once the backward (or grad) in progress on this thread has
+/// run every node, before it returns, as torch's
+/// Variable._execution_engine.queue_callback: what a hook starts during
+/// backward (a distributed gradient reduction) can be finished there.
+/// Callbacks run in the order queued; one may queue another. Throws
+/// AutogradError when no backward is running on this thread.
+void queue_callback(std::function<void()> callback);
+
 /// d f(x) / d x as a tensor of shape f(x).shape() + x.shape(), as
 /// torch.autograd.functional.jacobian: one backward per element of f(x),
 /// zeros where f(x) does not depend on x. With create_graph the result is

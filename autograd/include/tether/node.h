@@ -35,6 +35,7 @@
 namespace tether::autograd {
 
 class Node;
+struct GradHooks;
 
 /// Where an input's gradient goes: the node that produced the input, and which
 /// of that node's outputs the input is.
@@ -106,9 +107,19 @@ class Node : public std::enable_shared_from_this<Node> {
   friend void record_node(const std::shared_ptr<Node>& node, std::span<const Tensor> inputs,
                           std::span<const Tensor> outputs, std::span<const Tensor> saved);
   friend void retain_graph_of(const Tensor& output);
+  friend std::shared_ptr<GradHooks> hooks_of(const Tensor& tensor);
   friend class Engine;
 
+  /// The register_hook hooks on the gradient arriving at output `output_nr`,
+  /// or null: a node's own for its outputs, a leaf's for its accumulator (see
+  /// AccumulateGrad).
+  virtual const GradHooks* grad_hooks(std::uint32_t output_nr) const {
+    return output_nr < hooks_.size() ? hooks_[output_nr].get() : nullptr;
+  }
+
   NodeList<Edge> next_edges_;
+  // One slot per output, each made by the first register_hook on that output.
+  std::vector<std::shared_ptr<GradHooks>> hooks_;
   NodeList<SavedTensor> saved_;
   bool released_ = false;
   bool retained_ = false;  // set on a whole subgraph at once: a retained node's inputs are too

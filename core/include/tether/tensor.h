@@ -17,6 +17,8 @@
 #include <iosfwd>
 #include <memory>
 #include <optional>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tether/device.h"
@@ -29,8 +31,24 @@ namespace tether {
 
 namespace autograd {
 class Node;
-}
+struct GradHooks;
+}  // namespace autograd
 struct ValuesAndIndices;  // sort's and topk's result (tether/ops.h)
+
+/// What Tensor::register_hook and register_post_accumulate_grad_hook return:
+/// remove() takes the hook away (torch's RemovableHandle). Dropping the handle
+/// keeps the hook; remove() after the tensor is gone, or twice, does nothing.
+class HookHandle {
+ public:
+  HookHandle() = default;
+  explicit HookHandle(std::function<void()> remover) : remover_(std::move(remover)) {}
+  void remove() {
+    if (remover_) std::exchange(remover_, nullptr)();
+  }
+
+ private:
+  std::function<void()> remover_;
+};
 
 namespace detail {
 /// Throws ValueError: `op` was given an undefined tensor.
@@ -82,6 +100,7 @@ struct TensorImpl {
   std::shared_ptr<autograd::Node> grad_fn;  ///< null for leaves
   std::weak_ptr<autograd::Node> grad_accumulator;
   std::shared_ptr<TensorImpl> grad;
+  std::shared_ptr<autograd::GradHooks> hooks;  ///< a leaf's hooks (a non-leaf's are on grad_fn)
 
   TensorImpl(const Shape& shape, const Strides& strides, std::int64_t offset, DType dtype,
              std::shared_ptr<Storage> storage)
@@ -184,6 +203,28 @@ class Tensor {
                 bool create_graph = false) const;
   /// Same data, no history, requires_grad false.
   Tensor detach() const;
+  /// Runs `hook(grad)` on each gradient computed for this tensor during
+  /// backward or autograd::grad, before it flows on (for a leaf: before it is
+  /// accumulated into grad()), as torch's Tensor.register_hook. The hook may
+  /// return a replacement of the same shape and dtype, or nothing (void, or an
+  /// undefined Tensor) to keep the gradient; hooks run in registration order,
+  /// each on the previous one's result. Throws AutogradError unless this tensor
+  /// requires grad.
+  template <class Hook>
+  HookHandle register_hook(Hook hook) const {
+    if constexpr (std::is_void_v<std::invoke_result_t<Hook&, const Tensor&>>)
+      return add_grad_hook([hook = std::move(hook)](const Tensor& grad) mutable {
+        hook(grad);
+        return Tensor();
+      });
+    else
+      return add_grad_hook(std::move(hook));
+  }
+  /// Runs `hook(leaf)` once this leaf's grad() holds everything a backward
+  /// accumulates into it, as torch 2.1's register_post_accumulate_grad_hook
+  /// (autograd::grad, which accumulates nothing, does not run it). Throws
+  /// AutogradError for a tensor that is not a leaf requiring grad.
+  HookHandle register_post_accumulate_grad_hook(std::function<void(const Tensor& leaf)> hook) const;
 
   // The rule for the methods below: an op of tether/ops.h has a method of the
   // same name, taking the op's other arguments, exactly when torch.Tensor has
@@ -329,6 +370,8 @@ class Tensor {
   Tensor& zero_();
 
  private:
+  /// register_hook with the hook in one form (defined in autograd/src/hooks.cpp).
+  HookHandle add_grad_hook(std::function<Tensor(const Tensor& grad)> hook) const;
   /// The state behind this handle; throws ValueError naming `accessor` when undefined.
   TensorImpl& state(const char* accessor) const {
     if (!impl_) [[unlikely]]

@@ -1,0 +1,61 @@
+// What the collectives (collectives.cpp) and DistributedDataParallel (ddp.cpp)
+// share: the MPI world and its errors, and NCCL for CUDA tensors (nccl.cpp,
+// built when the build has CUDA and NCCL).
+#pragma once
+
+#include <mpi.h>
+
+#include "tether/distributed/distributed.h"
+
+namespace tether::distributed::detail {
+
+/// The world's communicator (a duplicate of MPI_COMM_WORLD whose errors come
+/// back as codes). Throws DistributedError naming `op` before init().
+MPI_Comm world(const char* op);
+/// Throws DistributedError naming `op`, this rank and MPI's message unless
+/// `code` is MPI_SUCCESS.
+void check_mpi(int code, const char* op);
+/// `what`, prefixed with "op: rank r of n: ", for errors that name the rank.
+[[noreturn]] void fail_on_rank(const char* op, const std::string& what);
+
+MPI_Datatype mpi_type(DType dtype);
+/// sum or max (mean is a sum, divided afterwards).
+MPI_Op mpi_op(ReduceOp op);
+
+/// An in-place all-reduce of a contiguous tensor, started and not yet waited
+/// for: DistributedDataParallel's bucket reductions, which overlap backward.
+/// A CPU tensor's is MPI's non-blocking MPI_Iallreduce; a CUDA tensor's is
+/// queued on the device's stream, after the kernels that computed it and
+/// before any that read it, so there is nothing to wait for.
+class PendingReduction {
+ public:
+  PendingReduction(const Tensor& flat, ReduceOp op, const char* name);
+  PendingReduction(PendingReduction&& other) noexcept;
+  PendingReduction& operator=(PendingReduction&&) = delete;
+  PendingReduction(const PendingReduction&) = delete;
+  ~PendingReduction();
+  /// Lets MPI progress the reduction; returns whether it has finished.
+  bool test();
+  /// Blocks until the reduction has finished.
+  void wait();
+
+ private:
+  MPI_Request request_ = MPI_REQUEST_NULL;
+  Tensor buffer_;
+  const char* name_;
+};
+
+#ifdef TETHER_NCCL
+/// The collectives on CUDA tensors, queued on the tensors' device stream.
+/// `out` is contiguous; `in` may be `out` (in place).
+namespace nccl {
+void all_reduce(const Tensor& out, ReduceOp op, const char* name);
+void broadcast(const Tensor& out, int root, const char* name);
+void all_gather(const Tensor& in, const Tensor& out, const char* name);
+void reduce_scatter(const Tensor& in, const Tensor& out, ReduceOp op, const char* name);
+/// Destroys the communicator, if one was made.
+void finalize();
+}  // namespace nccl
+#endif
+
+}  // namespace tether::distributed::detail
