@@ -88,7 +88,7 @@ Texts load_words(const std::string& path = TETHER_WORDS_PATH) {
 
 /// The windows of a text: example i is {text[i, i + context), text[i + 1,
 /// i + context + 1)}, the input and its next characters. The DataLoader
-/// draws the windows of each batch at random.
+/// draws the windows of each batch at random. `text` must outlive the windows.
 class Windows : public data::Dataset {
  public:
   Windows(const std::vector<std::int64_t>& text, std::int64_t context)
@@ -311,7 +311,8 @@ void train(const Settings& settings, const Texts& texts) {
                            .prefetch = 2});
   std::vector<double> logged_steps, train_curve, validation_curve;
   const auto start = std::chrono::steady_clock::now();
-  double since_log = 0;
+  double loss_since_log = 0;  // summed over the steps since the last line
+  int steps_since_log = 0;
   int step = 0;
   while (step < settings.steps) {
     for (const data::Batch& batch : loader) {
@@ -322,14 +323,14 @@ void train(const Settings& settings, const Texts& texts) {
       loss.backward();
       adamw.step();
       schedule.step();
-      since_log += loss.item<double>();
+      loss_since_log += loss.item<double>();
+      ++steps_since_log;
       if (++step % settings.log_every == 0 || step == settings.steps) {
-        const int steps_logged =
-            step % settings.log_every == 0 ? settings.log_every : step % settings.log_every;
         logged_steps.push_back(step);
-        train_curve.push_back(since_log / steps_logged);
+        train_curve.push_back(loss_since_log / steps_since_log);
         validation_curve.push_back(mean_loss(model, validation));
-        since_log = 0;
+        loss_since_log = 0;
+        steps_since_log = 0;
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::printf("step %5d/%d  train loss %.4f  validation loss %.4f  %.1f s\n", step,
