@@ -24,7 +24,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <map>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -199,6 +203,27 @@ inline void describe(const std::string& name, const Measurement& m, double scale
   if (m.cpu_share < 0.9)
     comment("WARNING " + name + ": this process ran only " + format_value(100 * m.cpu_share) +
             "% of the sampled time; other load on the CPU inflates the wall-clock figure");
+}
+
+/// The key=value fields of every `RESULT bench=<name> impl=libtorch ...` line
+/// in `path`: what the peers' programs print, one line per case. Throws
+/// std::runtime_error when the file cannot be read or holds no such line.
+inline std::vector<std::map<std::string, std::string>> read_libtorch_results(
+    const std::string& path, const std::string& name) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::vector<std::map<std::string, std::string>> results;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("RESULT ", 0) != 0) continue;
+    std::map<std::string, std::string> fields;
+    std::istringstream tokens(line.substr(7));
+    for (std::string token; tokens >> token;)
+      if (const auto eq = token.find('='); eq != std::string::npos)
+        fields[token.substr(0, eq)] = token.substr(eq + 1);
+    if (fields["bench"] == name && fields["impl"] == "libtorch") results.push_back(fields);
+  }
+  if (results.empty()) throw std::runtime_error("no libtorch " + name + " RESULT lines in " + path);
+  return results;
 }
 
 }  // namespace tether::bench

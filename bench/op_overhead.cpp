@@ -25,9 +25,7 @@
 #include <tether/tether.h>
 
 #include <cmath>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -62,23 +60,10 @@ Reference reference_run() {
 
 /// The times in the peer program's `RESULT bench=op_overhead ...` lines.
 Reference read_peer_results(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot read " + path);
   Reference reference;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("RESULT ", 0) != 0) continue;
-    std::map<std::string, std::string> fields;
-    std::istringstream tokens(line.substr(7));
-    for (std::string token; tokens >> token;)
-      if (const auto eq = token.find('='); eq != std::string::npos)
-        fields[token.substr(0, eq)] = token.substr(eq + 1);
-    if (fields["bench"] != "op_overhead" || fields["impl"] != "libtorch") continue;
+  for (auto& fields : bench::read_libtorch_results(path, "op_overhead"))
     reference[reference_key(fields["op"], fields["variant"], fields["per"])] = {
         std::stod(fields["median"]), std::stod(fields["min"])};
-  }
-  if (reference.empty())
-    throw std::runtime_error("no libtorch op_overhead RESULT lines in " + path);
   return reference;
 }
 
