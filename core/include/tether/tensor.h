@@ -168,8 +168,12 @@ class Tensor {
   }
   void* raw_data() const {
     const TensorImpl& s = state("raw_data");
-    return static_cast<char*>(s.storage->data()) +
-           s.offset * static_cast<std::int64_t>(element_size(s.dtype));
+    char* start = static_cast<char*>(s.storage->data());
+    // Nothing is read through the pointer of a tensor without elements, and
+    // its offset may lie past any storage (narrowing [0, 2^62] at 2^62 - 3),
+    // where offset * element size would overflow: its start is the storage's.
+    if (s.shape.numel() == 0) return start;
+    return start + s.offset * static_cast<std::int64_t>(element_size(s.dtype));
   }
 
   const std::shared_ptr<Storage>& storage() const { return state("storage").storage; }
