@@ -495,6 +495,15 @@ const std::map<std::string, Op>& op_table() {
          return nn::adaptive_avg_pool2d(
              x[0], nn::AdaptiveSize2d(optional_extent(size[0]), optional_extent(size[1])));
        }},
+      {"conv_transpose2d",
+       [](const Inputs& x, const json& a) {
+         const auto pair = [&](const char* key, std::int64_t otherwise) {
+           return a.contains(key) ? nn::Size2d(a[key][0], a[key][1]) : nn::Size2d(otherwise);
+         };
+         return nn::conv_transpose2d(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), pair("stride", 1),
+                                     pair("padding", 0), pair("output_padding", 0),
+                                     a.value("groups", std::int64_t{1}), pair("dilation", 1));
+       }},
       {"interpolate",
        [](const Inputs& x, const json& a) { return nn::interpolate(x[0], interpolate_options(a)); }},
       {"constraint", constrained_value},
