@@ -143,6 +143,26 @@ TEST_CASE("TransformerEncoder's layers start as copies of the given layer and tr
                     Contains("TransformerEncoder: the layer's slot linear1.weight is not a raw"));
 }
 
+TEST_CASE("TransformerDecoder's layers start as copies of the given layer, under torch's keys",
+          "[nn][transformer]") {
+  manual_seed(10);
+  nn::TransformerDecoderLayer layer(8, 2, {.dim_feedforward = 16, .dropout = 0.0});
+  nn::TransformerDecoder decoder(layer, 2, std::make_shared<nn::LayerNorm>(Shape{8}));
+  REQUIRE(decoder.layers.size() == 2);
+  CHECK(keys(decoder).count("layers.1.multihead_attn.in_proj_weight") == 1);
+  CHECK(keys(decoder).count("norm.weight") == 1);
+  CHECK(max_abs_diff(decoder.layers[1]->norm3->weight->value(), layer.norm3->weight->value()) == 0);
+  const Tensor tgt = randn({4, 3, 8});
+  const Tensor memory = randn({6, 3, 8});
+  CHECK(decoder.forward(tgt, memory, nn::generate_square_subsequent_mask(4)).shape() ==
+        Shape{4, 3, 8});
+  CHECK_THROWS_WITH(nn::TransformerDecoder(layer, 0),
+                    Contains("TransformerDecoder: expected a positive num_layers, got 0"));
+  layer.linear2->weight = sigma_reparameterize(layer.linear2->weight);
+  CHECK_THROWS_WITH(nn::TransformerDecoder(layer, 2),
+                    Contains("TransformerDecoder: the layer's slot linear2.weight is not a raw"));
+}
+
 TEST_CASE("a causal TransformerEncoderLayer's output at a position ignores later positions",
           "[nn][transformer]") {
   manual_seed(9);

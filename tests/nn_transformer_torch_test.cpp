@@ -110,5 +110,16 @@ TEST_CASE("TransformerDecoderLayer with torch's weights gives its output",
               r.outputs.at("output"));
 }
 
+TEST_CASE("TransformerDecoder of norm_first layers with a final norm gives torch's output",
+          "[nn][transformer][torch]") {
+  const Reference r = read_reference("decoder.safetensors");
+  nn::TransformerDecoderLayer layer(8, 2, {.dim_feedforward = 16, .norm_first = true});
+  nn::TransformerDecoder decoder(layer, 2, std::make_shared<nn::LayerNorm>(Shape{8}));
+  load(decoder, r);
+  check_close(decoder.forward(r.inputs.at("tgt"), r.inputs.at("memory"), r.inputs.at("tgt_mask"),
+                              r.inputs.at("memory_mask")),
+              r.outputs.at("output"));
+}
+
 }  // namespace
 }  // namespace tether

@@ -126,6 +126,22 @@ std::optional<double> optional_number(const json& a, const char* key) {
   return a[key].get<double>();
 }
 
+/// An optional extent of a pair in the file: a number, or null for None.
+std::optional<std::int64_t> optional_extent(const json& v) {
+  return v.is_null() ? std::nullopt : std::optional(v.get<std::int64_t>());
+}
+
+/// F.interpolate's keywords: size or scale_factor as pairs, mode, align_corners.
+nn::InterpolateOptions interpolate_options(const json& a) {
+  nn::InterpolateOptions options;
+  if (a.contains("size")) options.size = nn::Size2d(a["size"][0], a["size"][1]);
+  if (a.contains("scale_factor"))
+    options.scale_factor = nn::Scale2d(a["scale_factor"][0], a["scale_factor"][1]);
+  if (a.value("mode", "nearest") == "bilinear") options.mode = nn::InterpolateMode::bilinear;
+  if (a.contains("align_corners")) options.align_corners = a["align_corners"].get<bool>();
+  return options;
+}
+
 /// A binary op of two tensors, or of a tensor and args.scalar (the scalar first
 /// when args.reverse). An integer scalar reaches tether as std::int64_t, a
 /// floating one as double, so each picks its own overload once there is one.
@@ -473,6 +489,23 @@ const std::map<std::string, Op>& op_table() {
        [](const Inputs& x, const json& a) {
          return one_hot(x[0], a.value("num_classes", std::int64_t{-1}));
        }},
+      {"adaptive_avg_pool2d",
+       [](const Inputs& x, const json& a) {
+         const json& size = a.at("output_size");
+         return nn::adaptive_avg_pool2d(
+             x[0], nn::AdaptiveSize2d(optional_extent(size[0]), optional_extent(size[1])));
+       }},
+      {"conv_transpose2d",
+       [](const Inputs& x, const json& a) {
+         const auto pair = [&](const char* key, std::int64_t otherwise) {
+           return a.contains(key) ? nn::Size2d(a[key][0], a[key][1]) : nn::Size2d(otherwise);
+         };
+         return nn::conv_transpose2d(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), pair("stride", 1),
+                                     pair("padding", 0), pair("output_padding", 0),
+                                     a.value("groups", std::int64_t{1}), pair("dilation", 1));
+       }},
+      {"interpolate",
+       [](const Inputs& x, const json& a) { return nn::interpolate(x[0], interpolate_options(a)); }},
       {"constraint", constrained_value},
       // torch.distributions' transform of the same map: its value and log|det J|.
       {"bijector", constrained_value},
@@ -725,6 +758,13 @@ TEST_CASE("scans, layout ops, einsum and batched products match PyTorch, triangl
 
 TEST_CASE("cross_entropy in all its forms and one_hot match PyTorch", "[torch_reference][loss]") {
   replay_family("losses");
+}
+
+TEST_CASE(
+    "adaptive_avg_pool2d and interpolate (nearest, bilinear) match PyTorch's values, "
+    "errors and gradients",
+    "[torch_reference][upsampling]") {
+  replay_family("upsampling");
 }
 
 TEST_CASE("every constraint strategy matches its torch.nn.utils.parametrize counterpart",

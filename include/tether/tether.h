@@ -49,6 +49,8 @@
 #include "tether/nn/rnn.h"
 #include "tether/nn/sequential.h"
 #include "tether/nn/transformer.h"
+#include "tether/nn/upsampling.h"
+#include "tether/nn/conv_transpose.h"
 #include "tether/node.h"
 #include "tether/ops.h"
 #include "tether/optim/clip_grad.h"

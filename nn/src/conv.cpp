@@ -97,7 +97,7 @@ Tensor Unfold2d::operator()(const Tensor& x, double pad_value) {
 
 ConvNd::ConvNd(std::string layer, std::int64_t in_channels, std::int64_t out_channels,
                const Shape& kernel, Window2d window, std::int64_t groups, bool bias,
-               TensorOptions options)
+               TensorOptions options, bool transposed)
     : layer_(layer),
       in_channels_(in_channels),
       out_channels_(out_channels),
@@ -109,30 +109,38 @@ ConvNd::ConvNd(std::string layer, std::int64_t in_channels, std::int64_t out_cha
   if (groups <= 0 || in_channels % groups != 0 || out_channels % groups != 0)
     fail<ValueError>(layer_, ": expected groups dividing in_channels ", in_channels,
                      " and out_channels ", out_channels, ", got ", groups);
-  Shape weight_shape{out_channels, in_channels / groups};
+  Shape weight_shape = transposed ? Shape{in_channels, out_channels / groups}
+                                  : Shape{out_channels, in_channels / groups};
   for (const std::int64_t size : kernel) weight_shape.push_back(size);
   const TensorOptions initial = options.with_requires_grad(false);
   register_parameter("weight", weight, zeros(weight_shape, initial));
-  // PyTorch's default: a = sqrt(5) makes the weight's bound 1/sqrt(fan_in), the bias's too.
+  // PyTorch's default: a = sqrt(5) makes the weight's bound 1/sqrt(fan_in), the
+  // bias's too; fan_in is the weight's dim 1 times the kernel in both layouts.
   init::kaiming_uniform_(*weight, std::sqrt(5.0));
   if (bias) {
-    const double bound = 1 / std::sqrt(static_cast<double>(in_channels / groups * kernel.numel()));
+    const double bound = 1 / std::sqrt(static_cast<double>(weight_shape[1] * kernel.numel()));
     register_parameter("bias", this->bias, zeros({out_channels}, initial));
     init::uniform_(*this->bias, -bound, bound);
   }
 }
 
-Tensor ConvNd::convolve(const Tensor& x) {
+Tensor convolve(Unfold2d& unfold, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                std::int64_t groups) {
   const std::int64_t batch = x.size(0);
-  const Size2d out = unfold_.output_size(x.size(2), x.size(3));
+  const std::int64_t out_channels = weight.size(0);
+  const Size2d out = unfold.output_size(x.size(2), x.size(3));
   // Per group, one product for the whole batch: [out / groups, in / groups *
   // taps] @ [in / groups * taps, L * N].
-  const Tensor columns = unfold_(x, 0.0).reshape({groups_, -1, out.height * out.width * batch});
-  const Tensor kernel = weight->value().reshape({groups_, out_channels_ / groups_, -1});
+  const Tensor columns = unfold(x, 0.0).reshape({groups, -1, out.height * out.width * batch});
+  const Tensor kernel = weight.reshape({groups, out_channels / groups, -1});
   const Tensor y = matmul(kernel, columns)
-                       .reshape({out_channels_, out.height, out.width, batch})
+                       .reshape({out_channels, out.height, out.width, batch})
                        .permute({3, 0, 1, 2});
-  return bias ? y + bias->value().reshape({out_channels_, 1, 1}) : y.contiguous();
+  return bias.defined() ? y + bias.reshape({out_channels, 1, 1}) : y.contiguous();
+}
+
+Tensor ConvNd::convolve(const Tensor& x) {
+  return nn::convolve(unfold_, x, weight->value(), bias ? bias->value() : Tensor(), groups_);
 }
 
 Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2d kernel, Size2d stride,

@@ -92,23 +92,39 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
   return residual(x, *norm3, [&](const Tensor& in) { return feed_forward(in, *dropout3); });
 }
 
-TransformerEncoder::TransformerEncoder(TransformerEncoderLayer& layer, std::int64_t num_layers,
-                                       std::shared_ptr<LayerNorm> final_norm) {
+namespace {
+
+/// num_layers layers built from `layer`'s arguments that load its
+/// state_dict: torch's deep copies, without copying constraints (`owner`
+/// refuses a constrained layer, naming itself).
+template <class Layer>
+std::vector<std::shared_ptr<Layer>> copies_of(const std::string& owner, Layer& layer,
+                                              std::int64_t num_layers) {
   if (num_layers <= 0)
-    fail<ValueError>("TransformerEncoder: expected a positive num_layers, got ", num_layers);
+    fail<ValueError>(owner, ": expected a positive num_layers, got ", num_layers);
   for (const auto& [name, slot] : layer.named_slots())
     if (!dynamic_cast<const RawParameter*>(slot.get()))
-      fail<ValueError>("TransformerEncoder: the layer's slot ", name,
-                       " is not a raw parameter; constrain the encoder's layers after building "
-                       "it (each layer is built anew and loads the layer's state_dict)");
+      fail<ValueError>(owner, ": the layer's slot ", name,
+                       " is not a raw parameter; constrain the ", owner,
+                       "'s layers after building it (each layer is built anew and loads the "
+                       "layer's state_dict)");
   const StateDict state = layer.state_dict();
+  std::vector<std::shared_ptr<Layer>> copies;
   for (std::int64_t i = 0; i < num_layers; ++i) {
-    auto copy =
-        std::make_shared<TransformerEncoderLayer>(layer.d_model(), layer.nhead(), layer.options());
+    auto copy = std::make_shared<Layer>(layer.d_model(), layer.nhead(), layer.options());
     copy->load_state_dict(state);
     copy->train(layer.is_training());
-    layers.push_back(register_module("layers." + std::to_string(i), std::move(copy)));
+    copies.push_back(std::move(copy));
   }
+  return copies;
+}
+
+}  // namespace
+
+TransformerEncoder::TransformerEncoder(TransformerEncoderLayer& layer, std::int64_t num_layers,
+                                       std::shared_ptr<LayerNorm> final_norm) {
+  for (auto& copy : copies_of("TransformerEncoder", layer, num_layers))
+    layers.push_back(register_module("layers." + std::to_string(layers.size()), std::move(copy)));
   if (final_norm) norm = register_module("norm", std::move(final_norm));
 }
 
@@ -116,6 +132,23 @@ Tensor TransformerEncoder::forward(const Tensor& src, const Tensor& mask,
                                    const Tensor& src_key_padding_mask) {
   Tensor x = src;
   for (const auto& layer : layers) x = layer->forward(x, mask, src_key_padding_mask);
+  return norm ? norm->forward(x) : x;
+}
+
+TransformerDecoder::TransformerDecoder(TransformerDecoderLayer& layer, std::int64_t num_layers,
+                                       std::shared_ptr<LayerNorm> final_norm) {
+  for (auto& copy : copies_of("TransformerDecoder", layer, num_layers))
+    layers.push_back(register_module("layers." + std::to_string(layers.size()), std::move(copy)));
+  if (final_norm) norm = register_module("norm", std::move(final_norm));
+}
+
+Tensor TransformerDecoder::forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,
+                                   const Tensor& memory_mask, const Tensor& tgt_key_padding_mask,
+                                   const Tensor& memory_key_padding_mask) {
+  Tensor x = tgt;
+  for (const auto& layer : layers)
+    x = layer->forward(x, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+                       memory_key_padding_mask);
   return norm ? norm->forward(x) : x;
 }
 

@@ -29,6 +29,10 @@ encoder.safetensors      TransformerEncoder of two norm_first
 decoder_layer.safetensors  TransformerDecoderLayer(8, 2, 16,
                          batch_first=True), post-norm; causal tgt_mask and
                          memory_key_padding_mask.
+decoder.safetensors      TransformerDecoder of two norm_first
+                         TransformerDecoderLayer(8, 2, 16) (sequence-first)
+                         with a final LayerNorm; causal tgt_mask and a
+                         memory_mask.
 
 The inputs require grad while the outputs are computed: that keeps torch off
 its inference fast path (nested tensors), whose padded outputs differ.
@@ -125,9 +129,26 @@ def decoder_layer():
          {"output": out})
 
 
+def decoder():
+    torch.manual_seed(6)
+    layer = nn.TransformerDecoderLayer(8, 2, 16, norm_first=True)
+    module = nn.TransformerDecoder(layer, 2, norm=nn.LayerNorm(8)).eval()
+    with torch.no_grad():  # as in encoder(): layers that differ
+        for p in module.layers[1].parameters():
+            p.add_(0.1 * torch.randn(p.shape))
+    tgt, memory = leaf(4, 2, 8), leaf(5, 2, 8)
+    memory_mask = torch.tensor([[False, False, False, True, False]] * 4)
+    out = module(tgt, memory, tgt_mask=causal(4), memory_mask=memory_mask)
+    save("decoder.safetensors", module,
+         {"tgt": tgt, "memory": memory, "tgt_mask": additive(causal(4)),
+          "memory_mask": additive(memory_mask)},
+         {"output": out})
+
+
 if __name__ == "__main__":
     mha()
     mha_kvdim()
     encoder_layer()
     encoder()
     decoder_layer()
+    decoder()

@@ -60,9 +60,18 @@ class Unfold2d {
   Tensor cached_index_;  ///< i64 [C * kh * kw * L] into C * H * W, then one pad row
 };
 
+/// The convolution of x [N, in, H, W] by weight [out, in / groups, kh, kw]
+/// over `unfold`'s windows, plus bias [out] where defined: one batched
+/// matmul per group. Conv2d's forward, and ConvTranspose2d's once it has
+/// spread its input.
+Tensor convolve(Unfold2d& unfold, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                std::int64_t groups);
+
 /// Shared by Conv1d and Conv2d: weight [out, in / groups, *kernel], bias [out],
 /// both drawn as PyTorch does (kaiming_uniform_ with a = sqrt(5), so
-/// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = in / groups * prod(kernel)).
+/// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = weight.size(1) *
+/// prod(kernel)). The transposed convolutions (conv_transpose.h) share it
+/// with weight [in, out / groups, *kernel].
 class ConvNd : public UnaryModule {
  public:
   std::shared_ptr<Parameter> weight;
@@ -73,7 +82,7 @@ class ConvNd : public UnaryModule {
   /// divide both, or an invalid window.
   ConvNd(std::string layer, std::int64_t in_channels, std::int64_t out_channels,
          const Shape& kernel, Window2d window, std::int64_t groups, bool bias,
-         TensorOptions options);
+         TensorOptions options, bool transposed = false);
   /// The convolution of x [N, in, H, W] by the weight viewed as 2-d.
   Tensor convolve(const Tensor& x);
 

@@ -125,6 +125,23 @@ class TransformerEncoder : public Module {
   std::shared_ptr<LayerNorm> norm;  ///< null without a final norm
 };
 
+/// num_layers decoder layers applied in turn to tgt, each attending to the
+/// same memory, then `norm` if given; the layers start as TransformerEncoder's
+/// do (copies of `layer`'s weights; a constrained `layer` is refused).
+class TransformerDecoder : public Module {
+ public:
+  TransformerDecoder(TransformerDecoderLayer& layer, std::int64_t num_layers,
+                     std::shared_ptr<LayerNorm> norm = nullptr);
+
+  /// As TransformerDecoderLayer::forward, through every layer.
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = {},
+                 const Tensor& memory_mask = {}, const Tensor& tgt_key_padding_mask = {},
+                 const Tensor& memory_key_padding_mask = {});
+
+  std::vector<std::shared_ptr<TransformerDecoderLayer>> layers;
+  std::shared_ptr<LayerNorm> norm;  ///< null without a final norm
+};
+
 /// The additive causal mask [size, size] for a sequence: 0 on and below the
 /// diagonal, -inf above (a position sees itself and earlier ones), as torch's
 /// Transformer.generate_square_subsequent_mask.
