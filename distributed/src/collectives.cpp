@@ -30,6 +30,9 @@ MPI_Comm checked(const char* op, const Tensor& tensor) {
 }
 
 void check_reduce_op(const char* op, const Tensor& tensor, ReduceOp reduce) {
+  // MPI defines no sum or max of its C bool type; refused here, not by MPI mid-collective.
+  if (tensor.dtype() == DType::boolean)
+    fail<DTypeError>(op, ": expected a numeric dtype to reduce, got bool (reduce a mask as i64)");
   if (reduce == ReduceOp::mean && !tensor.is_floating_point())
     fail<DTypeError>(op, ": mean needs a floating dtype, got ", tensor.dtype());
 }

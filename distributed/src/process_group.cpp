@@ -70,7 +70,7 @@ MPI_Datatype mpi_type(DType dtype) {
       return MPI_DOUBLE;
     case DType::i64:
       return MPI_INT64_T;
-    case DType::boolean:  // moves as is; MPI refuses to sum it (a DistributedError)
+    case DType::boolean:  // moves as is (broadcast, all_gather); reductions refuse it
       return MPI_C_BOOL;
   }
   return MPI_DATATYPE_NULL;

@@ -95,6 +95,9 @@ TEST_CASE("collectives refuse what they cannot do, naming themselves", "[collect
   check_throws<tether::DTypeError>(
       [&] { distributed::all_reduce(tether::ones({2}, DType::i64), ReduceOp::mean); },
       Contains("all_reduce") && Contains("mean"));
+  check_throws<tether::DTypeError>(
+      [&] { distributed::all_reduce(tether::ones({2}, DType::i64) > 0); },
+      Contains("all_reduce") && Contains("got bool"));
   Tensor trainable = mine().requires_grad_();
   check_throws<tether::AutogradError>([&] { distributed::all_reduce(trainable); },
                                       Contains("all_reduce") && Contains("requires grad"));
