@@ -129,9 +129,8 @@ int main(int argc, char** argv) {
   const double flop = 3 * 2 * static_cast<double>(batch) * (64 * 256 + 256 * 256 + 256 * 10);
   bench::figure("mlp_step_flop" + suffix, flop * 1e-6, "MFLOP");
   if (!cuda) {
-    const double peak = bench::peak_fma_gflops();
+    const double peak = bench::print_peak_fma("mlp_step");
     if (peak > 0) {
-      bench::figure("mlp_step_cpu_peak", peak, "GFLOP/s");
       bench::figure("mlp_step_cpu_bound" + suffix, flop / (peak * 1e9) * 1e6, "us");
       bench::figure("mlp_step_cpu_plain" + suffix + ".vs_bound",
                     measured[0].median / (flop / (peak * 1e9)), "ratio");

@@ -160,9 +160,8 @@ int main(int argc, char** argv) {
   const double flop = 2 * matmul_weights * rows * 3 +
                       2.0 * 2 * rows * static_cast<double>(kContext * kDim * kLayers) * 3;
   bench::figure("transformer_step_flop", flop * 1e-9, "GFLOP");
-  const double peak = bench::peak_fma_gflops();
+  const double peak = bench::print_peak_fma("transformer_step");
   if (peak > 0) {
-    bench::figure("transformer_step_cpu_peak", peak, "GFLOP/s");
     bench::figure("transformer_step_cpu_bound", flop / (peak * 1e9) * 1e6, "us");
     bench::figure("transformer_step_plain.vs_bound", measured[0].median / (flop / (peak * 1e9)),
                   "ratio");
