@@ -453,9 +453,16 @@ TEST_CASE("argmax returns the first largest index along a dimension") {
 
 namespace {
 
+/// The elements of an f32 or f64 view, as doubles.
+std::vector<double> float_values(const Tensor& t) {
+  if (t.dtype() == DType::f64) return values<double>(t);
+  const std::vector<float> floats = values<float>(t);
+  return {floats.begin(), floats.end()};
+}
+
 /// out[b] = a[b] @ b[b] by the definition, in double.
 std::vector<double> naive_matmul(const Tensor& a, const Tensor& b) {
-  const auto av = values<double>(a), bv = values<double>(b);
+  const auto av = float_values(a), bv = float_values(b);
   const std::int64_t batches = a.shape()[0], m = a.shape()[1], k = a.shape()[2], n = b.shape()[2];
   std::vector<double> out(static_cast<std::size_t>(batches * m * n));
   for (std::int64_t p = 0; p < batches; ++p)
@@ -469,23 +476,25 @@ std::vector<double> naive_matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-/// A [batches, rows, cols] tensor of varied values, built transposed (a view
-/// of a [batches, cols, rows] buffer) when `transpose` is set.
+/// A [batches, rows, cols] tensor of varied small integers (so that every
+/// product is exact), built transposed (a view of a [batches, cols, rows]
+/// buffer) when `transpose` is set.
 Tensor matrices(std::int64_t batches, std::int64_t rows, std::int64_t cols, bool transpose,
-                std::int64_t seed) {
+                std::int64_t seed, DType dtype = DType::f64) {
   const Shape shape = transpose ? Shape{batches, cols, rows} : Shape{batches, rows, cols};
   std::vector<double> v(static_cast<std::size_t>(shape.numel()));
   for (std::size_t i = 0; i < v.size(); ++i)
     v[i] = static_cast<double>((i * 7 + seed * 13) % 11) - 5;
-  Tensor t = tensor<double>(shape, v);
+  Tensor t = Tensor::empty(shape, dtype);
+  cpu().copy(tensor<double>(shape, v), t);
   return transpose ? transposed(t, 1, 2) : t;
 }
 
 void check_matmul(const Tensor& a, const Tensor& b) {
   const Shape shape = {a.shape()[0], a.shape()[1], b.shape()[2]};
-  Tensor out = Tensor::empty(shape, DType::f64);
+  Tensor out = Tensor::empty(shape, a.dtype());
   cpu().matmul(a, b, out);
-  CHECK(values<double>(out) == naive_matmul(a, b));
+  CHECK(float_values(out) == naive_matmul(a, b));
 }
 
 }  // namespace
@@ -531,6 +540,46 @@ TEST_CASE("matmul computes f32 products and zeros for an empty inner dimension")
   Tensor no_k = Tensor::empty({1, 2, 0}, DType::f32), k_rows = Tensor::empty({1, 0, 2}, DType::f32);
   cpu().matmul(no_k, k_rows, out);
   CHECK(values<float>(out) == Floats{0, 0, 0, 0});
+}
+
+TEST_CASE(
+    "matmul matches the definition on every route, f32 and f64, for transposed, strided, "
+    "broadcast and batched operands") {
+  struct RestoreRoute {
+    GemmRoute previous = set_cpu_gemm_route(GemmRoute::automatic);
+    ~RestoreRoute() { set_cpu_gemm_route(previous); }
+  } restore;
+  for (const GemmRoute route : {GemmRoute::eigen, GemmRoute::openblas, GemmRoute::automatic}) {
+    set_cpu_gemm_route(route);
+    for (const DType dtype : {DType::f32, DType::f64}) {
+      INFO("route " << static_cast<int>(route) << " dtype " << dtype);
+      if (route != GemmRoute::automatic) CHECK(cpu_gemm_route(dtype, 9, 13, 17) == route);
+      // 9x17 @ 17x13: beyond the plain loop's 128 multiply-adds, so a GEMM runs.
+      for (const bool transpose_a : {false, true})
+        for (const bool transpose_b : {false, true})
+          check_matmul(matrices(2, 9, 17, transpose_a, 1, dtype),
+                       matrices(2, 17, 13, transpose_b, 2, dtype));
+      const Tensor wide = matrices(2, 9, 34, false, 3, dtype);
+      const Tensor every_other_column = Tensor::view_of(wide, {2, 9, 17}, {306, 34, 2}, 0);
+      check_matmul(every_other_column, matrices(2, 17, 13, false, 4, dtype));
+      const Tensor shared_b = expanded(matrices(1, 17, 13, true, 5, dtype), {3, 17, 13});
+      check_matmul(matrices(3, 9, 17, false, 6, dtype), shared_b);  // stacked into one product
+      const Tensor shared_a = expanded(matrices(1, 9, 17, false, 7, dtype), {3, 9, 17});
+      check_matmul(shared_a, matrices(3, 17, 13, true, 8, dtype));
+    }
+  }
+}
+
+TEST_CASE(
+    "cpu_gemm_route picks a library for float products and refuses an integer dtype "
+    "with a DTypeError naming it") {
+  const GemmRoute previous = set_cpu_gemm_route(GemmRoute::automatic);
+  const GemmRoute measured = cpu_gemm_route(DType::f64, 64, 64, 64);
+  set_cpu_gemm_route(previous);
+  CHECK((measured == GemmRoute::eigen || measured == GemmRoute::openblas));
+  CHECK_THROWS_WITH(cpu_gemm_route(DType::i64, 4, 4, 4),
+                    Catch::Contains("cpu_gemm_route") && Catch::Contains("i64"));
+  CHECK_THROWS_AS(cpu_gemm_route(DType::i64, 4, 4, 4), tether::DTypeError);
 }
 
 TEST_CASE("matmul computes i64 products exactly beyond 2^53, wrapping on overflow as PyTorch") {

@@ -1,14 +1,20 @@
 // Batched matrix product. Each operand's matrices are handed to the GEMM in
 // place when they are row- or column-major (a transposed view is just the other
 // order), and copied to a contiguous buffer only when neither. Tiny products
-// (kSmallGemm) run a plain loop whatever the build option; the others run on
-// OpenBLAS or on Eigen's GEMM kernel, chosen by TETHER_MATMUL_* and, for
-// TETHER_MATMUL_AUTO, by size (see use_openblas).
+// (kSmallGemm) run a plain loop whatever the route; the others run on OpenBLAS
+// or on Eigen's GEMM kernel (compiled for this CPU): the build's TETHER_MATMUL
+// or set_cpu_gemm_route may fix the route, and otherwise it is the one measured
+// faster on this machine for the product's size class (see automatic_route).
 #include <cblas.h>
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <chrono>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -62,22 +68,6 @@ BatchedMatrices<T> batched_matrices(const Tensor& t, Tensor& packed) {
 /// Products of at most this many multiply-adds run in small_gemm (measured
 /// here: 0.25 vs 0.31 us for 4x4 @ 4, a tie around 8^3 with Eigen ahead).
 constexpr std::int64_t kSmallGemm = 128;
-
-/// Whether an m x k by k x n product goes to OpenBLAS rather than Eigen.
-/// Measured single-threaded on the 2-core AVX2 development VM (f32): Eigen's
-/// kernel wins up to 16^3 multiply-adds (0.09 vs 0.10 us at 4^3, 0.58 vs
-/// 0.81 us at 1x64x64), OpenBLAS from there on (1.1 vs 1.5 us at 32^3, 52 vs
-/// 73 us at 128x64x256; 80-85 vs 55-60 GFLOP/s from 96^3 on).
-bool use_openblas([[maybe_unused]] std::int64_t m, [[maybe_unused]] std::int64_t n,
-                  [[maybe_unused]] std::int64_t k) {
-#if defined(TETHER_MATMUL_OPENBLAS)
-  return true;
-#elif defined(TETHER_MATMUL_EIGEN)
-  return false;
-#else
-  return m * n * k > 16 * 16 * 16;
-#endif
-}
 
 void blas_gemm(MatrixView<float> a, MatrixView<float> b, std::int64_t m, std::int64_t n,
                std::int64_t k, float* c) {
@@ -145,6 +135,79 @@ void eigen_gemm(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n
   });
 }
 
+/// The route the build fixes (TETHER_MATMUL), automatic unless it fixes one.
+#if defined(TETHER_MATMUL_OPENBLAS)
+constexpr GemmRoute kBuildRoute = GemmRoute::openblas;
+#elif defined(TETHER_MATMUL_EIGEN)
+constexpr GemmRoute kBuildRoute = GemmRoute::eigen;
+#else
+constexpr GemmRoute kBuildRoute = GemmRoute::automatic;
+#endif
+
+std::atomic<GemmRoute> forced_route{kBuildRoute};
+
+/// Size classes: class c holds the products of about (2^c)^3 multiply-adds.
+/// From 512^3 on both libraries run at their plateau (measured up to 2048), so
+/// the largest class stands for all of them.
+constexpr int kSizeClasses = 10;
+
+int size_class(std::int64_t m, std::int64_t n, std::int64_t k) {
+  const int bits = static_cast<int>(std::bit_width(static_cast<std::uint64_t>(m * n * k)));
+  return std::min(bits / 3, kSizeClasses - 1);
+}
+
+/// The faster of Eigen and OpenBLAS for a square product of side 2^size_class,
+/// by the best of three alternating runs of each: the minimum, because load
+/// from other processes only ever adds time. Costs about six such products.
+template <class T>
+GemmRoute measure_faster_route(int size_class) {
+  const std::int64_t side = std::int64_t{1} << size_class;
+  const std::vector<T, Eigen::aligned_allocator<T>> operand(side * side, T(1));
+  std::vector<T, Eigen::aligned_allocator<T>> product(side * side);
+  const MatrixView<T> matrix{operand.data(), false, side};
+  const auto seconds = [&](auto gemm) {
+    const auto start = std::chrono::steady_clock::now();
+    gemm(matrix, matrix, side, side, side, product.data());
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  double eigen = std::numeric_limits<double>::infinity(), openblas = eigen;
+  for (int round = 0; round < 3; ++round) {
+    eigen = std::min(eigen, seconds([](auto... args) { eigen_gemm<T>(args...); }));
+    openblas = std::min(openblas, seconds([](auto... args) { blas_gemm(args...); }));
+  }
+  return openblas < eigen ? GemmRoute::openblas : GemmRoute::eigen;
+}
+
+/// Each dtype's measured route per size class (automatic: not measured yet),
+/// and the BLAS thread count they were measured with: a product under another
+/// count measures again, as OpenBLAS's speed depends on it and Eigen's not.
+template <class T>
+std::array<std::atomic<GemmRoute>, kSizeClasses> measured_routes{};
+std::atomic<int> measured_threads{0};
+
+/// The route of an m x k by k x n product of T that no build or caller fixed:
+/// the one measured faster for its size class, measuring the class on its
+/// first product. Two threads may both measure a class; either result stands.
+template <class T>
+GemmRoute automatic_route(std::int64_t m, std::int64_t n, std::int64_t k) {
+  if (const int threads = cpu_threads(); measured_threads.exchange(threads) != threads) {
+    for (auto& route : measured_routes<float>) route = GemmRoute::automatic;
+    for (auto& route : measured_routes<double>) route = GemmRoute::automatic;
+  }
+  const int size = size_class(m, n, k);
+  GemmRoute route = measured_routes<T>[size];
+  if (route == GemmRoute::automatic)
+    measured_routes<T>[size] = route = measure_faster_route<T>(size);
+  return route;
+}
+
+/// The route of an m x k by k x n product of T: the forced one, if any.
+template <class T>
+GemmRoute route(std::int64_t m, std::int64_t n, std::int64_t k) {
+  const GemmRoute forced = forced_route;
+  return forced == GemmRoute::automatic ? automatic_route<T>(m, n, k) : forced;
+}
+
 /// c = a @ b by the textbook loop, for products too small to repay a GEMM's
 /// packing (a few hundred multiply-adds: a matrix-vector product in spectral
 /// norm's power iteration costs ~40 instructions here, over 1,000 in the GEMM),
@@ -178,9 +241,6 @@ void small_gemm(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n
     accumulate(b_col);
 }
 
-/// Which kernel runs an m x k by k x n product.
-enum class GemmKernel { small, eigen, openblas };
-
 template <class T>
 void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& out) {
   T* const c = out.data_ptr<T>();
@@ -201,21 +261,16 @@ void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& 
     m *= batches;
     batches = 1;
   }
-  const GemmKernel kernel = std::is_integral_v<T> || m * n * k <= kSmallGemm ? GemmKernel::small
-                            : use_openblas(m, n, k)                          ? GemmKernel::openblas
-                                                                             : GemmKernel::eigen;
-  for (std::int64_t i = 0; i < batches; ++i) {
-    switch (kernel) {
-      case GemmKernel::small:
-        small_gemm(a[i], b[i], m, n, k, c + i * m * n);
-        break;
-      case GemmKernel::eigen:
-        if constexpr (std::is_floating_point_v<T>) eigen_gemm(a[i], b[i], m, n, k, c + i * m * n);
-        break;
-      case GemmKernel::openblas:
-        if constexpr (std::is_floating_point_v<T>) blas_gemm(a[i], b[i], m, n, k, c + i * m * n);
-        break;
-    }
+  const auto each_batch = [&](auto gemm) {
+    for (std::int64_t i = 0; i < batches; ++i) gemm(a[i], b[i], m, n, k, c + i * m * n);
+  };
+  if (std::is_integral_v<T> || m * n * k <= kSmallGemm) {
+    each_batch([](auto... args) { small_gemm<T>(args...); });
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (route<T>(m, n, k) == GemmRoute::eigen)
+      each_batch([](auto... args) { eigen_gemm<T>(args...); });
+    else
+      each_batch([](auto... args) { blas_gemm(args...); });
   }
 }
 
@@ -233,6 +288,23 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
 }  // namespace tether::backend::cpu
 
 namespace tether::backend {
+
+GemmRoute set_cpu_gemm_route(GemmRoute route) {
+  return cpu::forced_route.exchange(route);
+}
+
+GemmRoute cpu_gemm_route(DType dtype, std::int64_t m, std::int64_t n, std::int64_t k) {
+  switch (dtype) {
+    case DType::f32:
+      return cpu::route<float>(m, n, k);
+    case DType::f64:
+      return cpu::route<double>(m, n, k);
+    case DType::i64:
+    case DType::boolean:
+      break;
+  }
+  fail<DTypeError>("cpu_gemm_route: expected f32 or f64, got ", dtype);
+}
 
 int cpu_threads() {
   return openblas_get_num_threads ? openblas_get_num_threads() : 1;

@@ -277,4 +277,20 @@ Strides broadcast_strides(const char* op, const Tensor& tensor, const Shape& sha
 int cpu_threads();
 void set_cpu_threads(int threads);
 
+/// The library that runs a CPU floating-point matrix product (products of at
+/// most 128 multiply-adds, and integer ones, always run a plain loop).
+/// automatic: whichever of OpenBLAS and Eigen (compiled for the host) was
+/// measured faster on this machine for the product's size class, measured
+/// once per process on the class's first product, with the BLAS thread count
+/// in force. The build option TETHER_MATMUL=openblas|eigen fixes the route.
+enum class GemmRoute : std::uint8_t { automatic, eigen, openblas };
+
+/// Sets the route of every later CPU product (automatic: the measured choice);
+/// returns the previous setting. For tests and benchmarks.
+GemmRoute set_cpu_gemm_route(GemmRoute route);
+
+/// The library an m x k by k x n product of `dtype` (f32 or f64, else a
+/// DTypeError) runs on now: the route set, or the measured choice.
+GemmRoute cpu_gemm_route(DType dtype, std::int64_t m, std::int64_t n, std::int64_t k);
+
 }  // namespace tether::backend
