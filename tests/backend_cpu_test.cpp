@@ -361,6 +361,25 @@ TEST_CASE("where picks by a bool condition, broadcast, into any dtype") {
   CHECK(values<bool>(picked) == std::vector<bool>{false, true, false});
 }
 
+TEST_CASE("where over contiguous f32 operands picks each element, NaN and infinity included") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<bool> mask(37);
+  std::vector<float> a(37), b(37), expected(37);
+  for (std::size_t i = 0; i < mask.size(); ++i) {
+    mask[i] = (i * 5) % 3 == 0;
+    a[i] = i == 3 ? nan : static_cast<float>(i);
+    b[i] = i == 4 ? inf : -static_cast<float>(i);
+    expected[i] = mask[i] ? a[i] : b[i];
+  }
+  Tensor out = Tensor::empty({37}, DType::f32);
+  cpu().where(tensor<bool>({37}, mask), tensor<float>({37}, a), tensor<float>({37}, b), out);
+  const std::vector<float> got = values<float>(out);
+  CHECK(std::isnan(got[3]));
+  CHECK(got[4] == inf);
+  for (std::size_t i = 5; i < got.size(); ++i) CHECK(got[i] == expected[i]);
+}
+
 TEST_CASE("element-wise kernels follow permuted strides in four dimensions") {
   // in[i][j][k][l] laid out as a [4, 3, 2, 5] tensor permuted to [2, 3, 4, 5].
   Tensor storage = iota<double>({4, 3, 2, 5});

@@ -172,9 +172,33 @@ void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Ten
   });
 }
 
+namespace {
+
+/// out = cond ? a : b over contiguous operands of one shape. Eigen's select
+/// runs element by element on a branch, which mispredicts on a mask such as
+/// ReLU's backward (measured ~1 ns an element); this loop, with both values
+/// loaded and the condition read as a byte, compiles to masked blends.
+template <class T>
+void blend_contiguous(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const auto* c = reinterpret_cast<const unsigned char*>(cond.data_ptr<bool>());
+  const T *x = a.data_ptr<T>(), *y = b.data_ptr<T>();
+  T* o = out.data_ptr<T>();
+  for (std::int64_t i = 0, n = out.numel(); i < n; ++i) {
+    const T xi = x[i], yi = y[i];
+    o[i] = c[i] != 0 ? xi : yi;
+  }
+}
+
+}  // namespace
+
 void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) {
   visit_dtype_or_bool(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
+    const auto dense = [&](const Tensor& t) {
+      return t.is_contiguous() && t.shape() == out.shape();
+    };
+    if (dense(cond) && dense(a) && dense(b) && out.is_contiguous())
+      return blend_contiguous<T>(cond, a, b, out);
     map_elementwise([](const auto& c, const auto& x, const auto& y) { return c.select(x, y); },
                     out.shape(), operand<T>(out), operand<const bool>(cond), operand<const T>(a),
                     operand<const T>(b));
