@@ -121,10 +121,12 @@ void run_size(std::int64_t n, const bench::Options& options) {
 
 int main(int argc, char** argv) {
   CLI::App app{"square matrix product, f32 and f64: tether::matmul against OpenBLAS and Eigen"};
-  bench::Options options{.samples = 7, .sample_ms = 2, .min_seconds = 0.3};
+  // Short samples, many of them: on a shared machine the median then stays
+  // near the undisturbed time.
+  bench::Options options{.samples = 15, .sample_ms = 0.5, .min_seconds = 0.3};
   options.add_flags(app);
   int threads = 1;
-  app.add_option("--threads", threads, "OpenBLAS threads (tether's large products use OpenBLAS)")
+  app.add_option("--threads", threads, "OpenBLAS threads")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   std::vector<std::int64_t> sizes = {64, 128, 256, 512, 1024, 2048};

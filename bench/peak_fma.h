@@ -55,7 +55,7 @@ template <class Vector, class... Chains>
 template <class Vector, std::size_t kChains>
 [[gnu::always_inline]] inline double fma_chains_flops(int samples) {
   constexpr int kLanes = sizeof(Vector) / sizeof(float);
-  constexpr long kIterations = 1 << 21;
+  constexpr long kIterations = 1 << 18;  // under a millisecond: some samples run undisturbed
   const Vector scale = Vector{} + 0.999999f, shift = Vector{} + 1e-6f;
   double best = 0.0;
   for (int sample = 0; sample < samples; ++sample) {
@@ -83,13 +83,14 @@ using Vector256 = float __attribute__((vector_size(32)));
   return fma_chains_flops<Vector256, 12>(samples);
 }
 
-/// The largest `median=` of the peers' fma probe lines in `output`, 0 if none.
+/// The peers' probe's figure in `output`: the best sample (`max=`) of its
+/// widest FMA line, comparable to this probe's best run; 0 if none.
 inline double peer_fma_gflops(const std::string& output) {
   double best = 0.0;
   for (std::size_t line = output.find("variant=fma"); line != std::string::npos;
        line = output.find("variant=fma", line + 1)) {
-    const std::size_t median = output.find(" median=", line);
-    if (median != std::string::npos) best = std::max(best, std::atof(&output[median + 8]));
+    const std::size_t max = output.find(" max=", line);
+    if (max != std::string::npos) best = std::max(best, std::atof(&output[max + 5]));
   }
   return best;
 }
@@ -97,8 +98,9 @@ inline double peer_fma_gflops(const std::string& output) {
 }  // namespace detail
 
 /// The best of `samples` runs of the FMA probe on the calling thread, in
-/// GFLOP/s; 0 on a CPU without FMA.
-inline double peak_fma_gflops(int samples = 20) {
+/// GFLOP/s; 0 on a CPU without FMA. Many short runs, because on a shared
+/// machine the best run is the one nothing preempted.
+inline double peak_fma_gflops(int samples = 100) {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f")) return detail::fma512_flops(samples) * 1e-9;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
@@ -107,15 +109,20 @@ inline double peak_fma_gflops(int samples = 20) {
 }
 
 /// Measures the peak, prints it as `<program>_cpu_peak` and, when PEAK_FMA_PEER
-/// names the peers' probe, runs it on one thread and prints its figure and the
-/// ratio beside it. Returns this probe's peak (0 without FMA).
+/// names the peers' probe, runs it on one thread (on this process's CPUs), in
+/// short samples as this probe's, and prints its best sample and the ratio
+/// beside it. Returns this probe's peak
+/// (0 without FMA).
 inline double print_peak_fma(const std::string& program) {
   const double peak = peak_fma_gflops();
   if (peak > 0) figure(program + "_cpu_peak", peak, "GFLOP/s");
   const char* peer = std::getenv("PEAK_FMA_PEER");
   if (!peer) return peak;
   std::string output;
-  if (FILE* pipe = popen((std::string(peer) + " --max-threads 1 --samples 5").c_str(), "r")) {
+  if (FILE* pipe = popen((std::string(peer) +
+                          " --max-threads 1 --samples 41 --fma-iters 1000000 --clock-iters 10000")
+                             .c_str(),
+                         "r")) {
     char buffer[512];
     while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
     pclose(pipe);
