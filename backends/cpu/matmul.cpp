@@ -190,7 +190,9 @@ std::atomic<int> measured_threads{0};
 /// first product. Two threads may both measure a class; either result stands.
 template <class T>
 GemmRoute automatic_route(std::int64_t m, std::int64_t n, std::int64_t k) {
-  if (const int threads = cpu_threads(); measured_threads.exchange(threads) != threads) {
+  if (const int threads = cpu_threads();
+      measured_threads.load(std::memory_order_relaxed) != threads) {  // rarely: no atomic write
+    measured_threads = threads;
     for (auto& route : measured_routes<float>) route = GemmRoute::automatic;
     for (auto& route : measured_routes<double>) route = GemmRoute::automatic;
   }
