@@ -31,21 +31,23 @@ namespace detail {
 
 /// chain = chain * scale + shift, one FMA instruction.
 template <class Vector>
-[[gnu::always_inline]] inline void fma(Vector& chain, Vector scale, Vector shift) {
+[[gnu::always_inline]] inline void fma(Vector& chain, const Vector& scale, const Vector& shift) {
   asm("vfmadd213ps %2, %1, %0" : "+v"(chain) : "v"(scale), "v"(shift));
 }
 
 /// Keeps `chain` live: its FMAs are not dead code.
 template <class Vector>
-[[gnu::always_inline]] inline void keep(Vector chain) {
+[[gnu::always_inline]] inline void keep(const Vector& chain) {
   asm volatile("" : : "v"(chain));
 }
 
 /// Runs `iterations` rounds of chain = chain * scale + shift on every chain:
-/// the chains are parameters, so that each lives in a register of its own.
+/// the chains are temporaries of the caller, one per parameter, so that each
+/// lives in a register of its own once inlined (an array of chains stayed in
+/// memory).
 template <class Vector, class... Chains>
-[[gnu::always_inline]] inline void run_fma_chains(long iterations, Vector scale, Vector shift,
-                                                  Chains... chains) {
+[[gnu::always_inline]] inline void run_fma_chains(long iterations, const Vector& scale,
+                                                  const Vector& shift, Chains&&... chains) {
   for (long n = 0; n < iterations; ++n) (fma(chains, scale, shift), ...);
   (keep(chains), ...);
 }
