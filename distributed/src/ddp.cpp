@@ -23,6 +23,7 @@ struct Slot {
   std::size_t bucket = 0;
   std::int64_t offset = 0;  // in elements, into the bucket's flat buffer
   bool ready = false;       // its gradient is in the bucket for this backward
+  bool used = false;        // it got a gradient since the last reducing backward
 };
 
 /// Gradients reduced together: one flat buffer of one dtype and device.
@@ -119,6 +120,7 @@ struct DistributedDataParallel::State {
 
   /// A leaf's post-accumulate hook: its gradient is complete for this backward.
   void on_gradient(std::size_t index) {
+    slots[index].used = true;  // under no_sync too: its accumulated gradient is reduced later
     if (!syncing) return;
     if (!in_backward) {
       in_backward = true;
@@ -154,7 +156,12 @@ struct DistributedDataParallel::State {
         unused += (unused.empty() ? "" : ", ") + slot.name;
         continue;
       }
-      region(slot).zero_();
+      // As torch's: the gradient it holds (accumulated under no_sync, or left
+      // from an earlier step) takes part, and none counts as zeros.
+      if (slot.param.grad().defined())
+        region(slot).copy_(slot.param.grad().reshape({slot.param.numel()}));
+      else
+        region(slot).zero_();
       slot.ready = true;
       --buckets[slot.bucket].pending;
     }
@@ -166,12 +173,14 @@ struct DistributedDataParallel::State {
                                       "some parameters unused");
     }
     start_ready_buckets();
+    const std::vector<bool> used_anywhere = used_on_some_rank();
     const double ranks = world_size();
     for (Bucket& bucket : buckets) {
       bucket.reduction->wait();
       bucket.flat.div_(ranks);
       for (std::size_t index : bucket.slots) {
         Slot& slot = slots[index];
+        if (!used_anywhere[index]) continue;  // torch leaves its .grad as it was (None)
         const Tensor average = region(slot).view(slot.param.shape());
         if (slot.param.grad().defined())
           slot.param.grad().copy_(average);
@@ -184,9 +193,24 @@ struct DistributedDataParallel::State {
     reset();
   }
 
+  /// Whether any rank used each slot since the last reducing backward: every
+  /// slot was used without find_unused_parameters (finish() checked it);
+  /// with it, one more all-reduce, of the flags, as torch's local_used_map.
+  std::vector<bool> used_on_some_rank() const {
+    std::vector<bool> used(slots.size(), true);
+    if (!options.find_unused_parameters) return used;
+    std::vector<double> flags;
+    for (const Slot& slot : slots) flags.push_back(slot.used ? 1 : 0);
+    const Tensor anywhere = tensor(flags, DType::i64);
+    all_reduce(anywhere, ReduceOp::max);
+    const std::vector<std::int64_t> result = anywhere.to_vector<std::int64_t>();
+    for (std::size_t i = 0; i < slots.size(); ++i) used[i] = result[i] != 0;
+    return used;
+  }
+
   /// Ready for the next backward.
   void reset() {
-    for (Slot& slot : slots) slot.ready = false;
+    for (Slot& slot : slots) slot.ready = slot.used = false;
     for (Bucket& bucket : buckets) {
       bucket.pending = bucket.slots.size();
       bucket.reduction.reset();
@@ -220,7 +244,7 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<nn::Module> mod
     fail<ValueError>(kName, ": bucket_cap_bytes must be positive, got ", options.bucket_cap_bytes);
   state_->options = options;
   for (auto& [name, param] : module_->named_parameters())
-    state_->slots.push_back({name, param, 0, 0, false});
+    state_->slots.push_back({name, param, 0, 0, false, false});
   check_same_parameters_everywhere(state_->slots);  // before a broadcast that would not line up
   NoGradGuard no_grad;
   for (const auto& [name, tensor] : module_->state_dict()) {
