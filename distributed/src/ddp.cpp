@@ -3,6 +3,7 @@
 #include "tether/distributed/ddp.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "tether/autograd.h"
@@ -92,6 +93,7 @@ struct DistributedDataParallel::State {
   bool syncing = true;       // false under no_sync()
   bool in_backward = false;  // a gradient arrived, finish() is queued
   std::size_t next_to_start = 0;
+  DistributedDataParallel::CommunicationWait waited;
 
   /// Reverse registration order, as torch's: the last layer's gradients are
   /// the first that backward completes. A bucket holds one dtype and device.
@@ -175,8 +177,12 @@ struct DistributedDataParallel::State {
     start_ready_buckets();
     const std::vector<bool> used_anywhere = used_on_some_rank();
     const double ranks = world_size();
+    ++waited.backwards;
     for (Bucket& bucket : buckets) {
+      const auto start = std::chrono::steady_clock::now();
       bucket.reduction->wait();
+      waited.seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       bucket.flat.div_(ranks);
       for (std::size_t index : bucket.slots) {
         Slot& slot = slots[index];
@@ -272,6 +278,10 @@ std::vector<std::vector<std::string>> DistributedDataParallel::buckets() const {
     for (std::size_t index : bucket.slots) names.back().push_back(state_->slots[index].name);
   }
   return names;
+}
+
+DistributedDataParallel::CommunicationWait DistributedDataParallel::communication_wait() const {
+  return state_->waited;
 }
 
 void save_checkpoint(const std::string& path, nn::Module& module, const optim::Optimizer& optimizer,

@@ -292,6 +292,23 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("communication_wait counts the reducing backwards and their waits, not no_sync's",
+          "[ddp]") {
+  auto model = make_mlp(1);
+  DistributedDataParallel ddp(model);
+  const auto [x, y] = whole_batch(0);
+  CHECK(ddp.communication_wait().backwards == 0);
+  {
+    auto local = ddp.no_sync();
+    loss_of(*model, my_rows(x), my_rows(y)).backward();
+  }
+  CHECK(ddp.communication_wait().backwards == 0);
+  loss_of(*model, my_rows(x), my_rows(y)).backward();
+  loss_of(*model, my_rows(x), my_rows(y)).backward();
+  CHECK(ddp.communication_wait().backwards == 2);
+  CHECK(ddp.communication_wait().seconds >= 0);
+}
+
 TEST_CASE("rank 0 writes the checkpoint; every rank resumes with the same model and optimizer",
           "[ddp]") {
   // One file for both ranks, named after rank 0's process.

@@ -89,6 +89,16 @@ class DistributedDataParallel {
   /// The parameters' names, bucket by bucket, in the order their all-reduces start.
   std::vector<std::vector<std::string>> buckets() const;
 
+  /// How long the reducing backwards so far waited, once backward had produced
+  /// every gradient, for their buckets' all-reduces to finish: the
+  /// communication that backward did not hide (and, on a rank that finished
+  /// first, the wait for slower ranks), as torch's DDP logging reports it.
+  struct CommunicationWait {
+    std::int64_t backwards = 0;  ///< reducing backwards counted
+    double seconds = 0;          ///< their waits together
+  };
+  CommunicationWait communication_wait() const;
+
  private:
   struct State;
   std::shared_ptr<nn::Module> module_;
