@@ -1,7 +1,8 @@
 // The digits CNN's training step (examples/digits.h; Adam, batch 32 per rank)
 // alone and under DistributedDataParallel, in one run on N ranks (one core
 // each):
-//   mpirun -np 2 build/bench/ddp_step        (add --oversubscribe beyond the cores)
+//   mpirun -np 2 build/bench/ddp_step        (add --oversubscribe beyond the cores;
+//   on a machine shared with other work, --bind-to none -x OPENBLAS_NUM_THREADS=1)
 // Each round times, on every rank at once, kSteps steps of a model of its own
 // without communication (the 1-rank step), kSteps steps of the ranks' shared
 // model with the default buckets (the N-rank step), the same with small
