@@ -147,7 +147,7 @@ void barrier() {
 namespace detail {
 namespace {
 
-/// The buffers of reductions dropped before they finished (see ~PendingReduction).
+/// The buffers of collectives dropped before they finished (see ~PendingCollective).
 std::vector<Tensor>& leaked_buffers() {
   static std::vector<Tensor> buffers;
   return buffers;
@@ -155,38 +155,53 @@ std::vector<Tensor>& leaked_buffers() {
 
 }  // namespace
 
-PendingReduction::PendingReduction(const Tensor& flat, ReduceOp op, const char* name)
-    : buffer_(flat), name_(name) {
+PendingCollective PendingCollective::all_reduce(const Tensor& flat, ReduceOp op, const char* name) {
+  PendingCollective pending(flat, name);
 #ifdef TETHER_NCCL
   if (flat.device().is_cuda()) {
     nccl::all_reduce(flat, op, name);
-    return;
+    return pending;
   }
 #endif
   check_mpi(MPI_Iallreduce(MPI_IN_PLACE, flat.raw_data(), static_cast<int>(flat.numel()),
-                           mpi_type(flat.dtype()), mpi_op(op), world(name), &request_),
+                           mpi_type(flat.dtype()), mpi_op(op), world(name), &pending.request_),
             name);
+  return pending;
 }
 
-PendingReduction::PendingReduction(PendingReduction&& other) noexcept
+PendingCollective PendingCollective::broadcast(const Tensor& flat, int root, const char* name) {
+  PendingCollective pending(flat, name);
+#ifdef TETHER_NCCL
+  if (flat.device().is_cuda()) {
+    nccl::broadcast(flat, root, name);
+    return pending;
+  }
+#endif
+  check_mpi(MPI_Ibcast(flat.raw_data(), static_cast<int>(flat.numel()), mpi_type(flat.dtype()),
+                       root, world(name), &pending.request_),
+            name);
+  return pending;
+}
+
+PendingCollective::PendingCollective(PendingCollective&& other) noexcept
     : request_(std::exchange(other.request_, MPI_REQUEST_NULL)),
       buffer_(std::move(other.buffer_)),
       name_(other.name_) {}
 
-PendingReduction::~PendingReduction() {
+PendingCollective::~PendingCollective() {
   // Dropped unfinished only on an error path, where waiting could wait for a
   // rank that never joins, and MPI may not cancel a collective: the buffer
   // stays allocated, so whatever MPI still writes lands in memory of its own.
   if (request_ != MPI_REQUEST_NULL) leaked_buffers().push_back(std::move(buffer_));
 }
 
-bool PendingReduction::test() {
+bool PendingCollective::test() {
   int done = 1;
   if (request_ != MPI_REQUEST_NULL) check_mpi(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), name_);
   return done != 0;
 }
 
-void PendingReduction::wait() {
+void PendingCollective::wait() {
   if (request_ != MPI_REQUEST_NULL) check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), name_);
 }
 

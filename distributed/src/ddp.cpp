@@ -33,7 +33,7 @@ struct Bucket {
   std::int64_t elements = 0;
   std::vector<std::size_t> slots;
   std::size_t pending = 0;  // slots whose gradient has yet to arrive
-  std::optional<detail::PendingReduction> reduction;
+  std::optional<detail::PendingCollective> reduction;
 };
 
 bool same_kind(const Tensor& a, const Tensor& b) {
@@ -45,6 +45,7 @@ bool same_kind(const Tensor& a, const Tensor& b) {
 struct BufferGroup {
   std::vector<Tensor> buffers;
   Tensor flat;
+  std::optional<detail::PendingCollective> broadcast;
 
   /// Calls `f(buffer, its region of flat)` for each buffer.
   template <class F>
@@ -56,10 +57,17 @@ struct BufferGroup {
     }
   }
 
-  void broadcast_from_rank0() {
+  /// Starts sending rank 0's buffers to every rank's flat copy.
+  void start_broadcast() {
     for_each_region(
         [](const Tensor& buffer, Tensor region) { region.copy_(buffer.reshape({-1})); });
-    broadcast(flat, 0);
+    broadcast.emplace(detail::PendingCollective::broadcast(flat, 0, kName));
+  }
+
+  /// Waits for the broadcast and writes rank 0's values into the buffers.
+  void finish_broadcast() {
+    broadcast->wait();
+    broadcast.reset();
     for_each_region(
         [](Tensor& buffer, const Tensor& region) { buffer.copy_(region.view(buffer.shape())); });
   }
@@ -124,18 +132,25 @@ struct DistributedDataParallel::State {
   void on_gradient(std::size_t index) {
     slots[index].used = true;  // under no_sync too: its accumulated gradient is reduced later
     if (!syncing) return;
+    NoGradGuard no_grad;  // a create_graph gradient is copied as a value
     if (!in_backward) {
       in_backward = true;
       autograd::queue_callback([this] { finish(); });
+      // The forward has updated the buffers already; sent now, they travel
+      // during backward and with the buckets, rather than as collectives of
+      // their own after it (each one more wait for the slowest rank).
+      if (options.broadcast_buffers)
+        for (BufferGroup& group : buffer_groups) group.start_broadcast();
     }
     Slot& slot = slots[index];
     Bucket& bucket = buckets[slot.bucket];
-    NoGradGuard no_grad;  // a create_graph gradient is copied as a value
     region(slot).copy_(slot.param.grad().reshape({slot.param.numel()}));
     slot.ready = true;
     if (--bucket.pending == 0) start_ready_buckets();
     // MPI progresses a non-blocking collective only inside MPI calls.
     for (std::size_t b = 0; b < next_to_start; ++b) buckets[b].reduction->test();
+    for (BufferGroup& group : buffer_groups)
+      if (group.broadcast) group.broadcast->test();
   }
 
   /// Starts the buckets that are full, in bucket order, stopping at the first
@@ -143,7 +158,8 @@ struct DistributedDataParallel::State {
   void start_ready_buckets() {
     while (next_to_start < buckets.size() && buckets[next_to_start].pending == 0) {
       Bucket& bucket = buckets[next_to_start++];
-      bucket.reduction.emplace(bucket.flat, ReduceOp::sum, kName);
+      bucket.reduction.emplace(
+          detail::PendingCollective::all_reduce(bucket.flat, ReduceOp::sum, kName));
     }
   }
 
@@ -195,7 +211,7 @@ struct DistributedDataParallel::State {
       }
     }
     if (options.broadcast_buffers)
-      for (BufferGroup& group : buffer_groups) group.broadcast_from_rank0();
+      for (BufferGroup& group : buffer_groups) group.finish_broadcast();
     reset();
   }
 
@@ -221,6 +237,7 @@ struct DistributedDataParallel::State {
       bucket.pending = bucket.slots.size();
       bucket.reduction.reset();
     }
+    for (BufferGroup& group : buffer_groups) group.broadcast.reset();
     next_to_start = 0;
     in_backward = false;
   }
@@ -230,7 +247,10 @@ struct DistributedDataParallel::State {
     auto group =
         std::find_if(buffer_groups.begin(), buffer_groups.end(),
                      [&](const BufferGroup& g) { return same_kind(g.buffers.front(), buffer); });
-    if (group == buffer_groups.end()) group = buffer_groups.insert(group, BufferGroup{});
+    if (group == buffer_groups.end()) {
+      buffer_groups.emplace_back();
+      group = std::prev(buffer_groups.end());
+    }
     group->buffers.push_back(buffer);
     group->flat =
         zeros({group->flat.defined() ? group->flat.numel() + buffer.numel() : buffer.numel()},
