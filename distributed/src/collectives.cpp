@@ -155,32 +155,47 @@ std::vector<Tensor>& leaked_buffers() {
 
 }  // namespace
 
-PendingCollective PendingCollective::all_reduce(const Tensor& flat, ReduceOp op, const char* name) {
+PendingCollective PendingCollective::start(const Tensor& flat, const char* name,
+                                           const std::function<void()>& queue_on_device,
+                                           const std::function<int(MPI_Request*)>& start_mpi) {
   PendingCollective pending(flat, name);
-#ifdef TETHER_NCCL
   if (flat.device().is_cuda()) {
-    nccl::all_reduce(flat, op, name);
-    return pending;
-  }
+#ifndef TETHER_NCCL
+    fail_on_rank(name, "a CUDA tensor needs NCCL, which this build of tether lacks");
 #endif
-  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, flat.raw_data(), static_cast<int>(flat.numel()),
-                           mpi_type(flat.dtype()), mpi_op(op), world(name), &pending.request_),
-            name);
+    queue_on_device();
+  } else {
+    check_mpi(start_mpi(&pending.request_), name);
+  }
   return pending;
 }
 
-PendingCollective PendingCollective::broadcast(const Tensor& flat, int root, const char* name) {
-  PendingCollective pending(flat, name);
+PendingCollective PendingCollective::all_reduce(const Tensor& flat, ReduceOp op, const char* name) {
+  return start(
+      flat, name,
+      [&] {
 #ifdef TETHER_NCCL
-  if (flat.device().is_cuda()) {
-    nccl::broadcast(flat, root, name);
-    return pending;
-  }
+        nccl::all_reduce(flat, op, name);
 #endif
-  check_mpi(MPI_Ibcast(flat.raw_data(), static_cast<int>(flat.numel()), mpi_type(flat.dtype()),
-                       root, world(name), &pending.request_),
-            name);
-  return pending;
+      },
+      [&](MPI_Request* request) {
+        return MPI_Iallreduce(MPI_IN_PLACE, flat.raw_data(), static_cast<int>(flat.numel()),
+                              mpi_type(flat.dtype()), mpi_op(op), world(name), request);
+      });
+}
+
+PendingCollective PendingCollective::broadcast(const Tensor& flat, int root, const char* name) {
+  return start(
+      flat, name,
+      [&] {
+#ifdef TETHER_NCCL
+        nccl::broadcast(flat, root, name);
+#endif
+      },
+      [&](MPI_Request* request) {
+        return MPI_Ibcast(flat.raw_data(), static_cast<int>(flat.numel()), mpi_type(flat.dtype()),
+                          root, world(name), request);
+      });
 }
 
 PendingCollective::PendingCollective(PendingCollective&& other) noexcept

@@ -5,6 +5,8 @@
 
 #include <mpi.h>
 
+#include <functional>
+
 #include "tether/distributed/distributed.h"
 
 namespace tether::distributed::detail {
@@ -46,6 +48,11 @@ class PendingCollective {
 
  private:
   PendingCollective(const Tensor& flat, const char* name) : buffer_(flat), name_(name) {}
+  /// Starts a collective on `flat`: a CUDA tensor's by `queue_on_device()`, a
+  /// CPU tensor's by `start_mpi(&request)`, which returns MPI's error code.
+  static PendingCollective start(const Tensor& flat, const char* name,
+                                 const std::function<void()>& queue_on_device,
+                                 const std::function<int(MPI_Request*)>& start_mpi);
 
   MPI_Request request_ = MPI_REQUEST_NULL;
   Tensor buffer_;
