@@ -7,11 +7,12 @@
 // without communication (the 1-rank step), kSteps steps of the ranks' shared
 // model with the default buckets (the N-rank step), the same with small
 // buckets (several all-reduces, the early ones overlapping backward), and
-// kSteps all-reduces of as many bytes as the gradients (the communication
-// alone). Rounds alternate after a warm-up one; rank 0 prints medians and the
-// rounds' range. The speed-up is N x step alone / step shared; the fraction
+// kSteps times what those send, unoverlapped: an all-reduce of as many bytes
+// as the gradients and broadcasts of as many as the buffers (the
+// communication alone). Rounds alternate after a warm-up one; rank 0 prints
+// medians and the rounds' range. The speed-up is N x step alone / step shared; the fraction
 // of communication hidden behind backward is 1 - exposed / communication
-// alone, where exposed is the time backward waited for its all-reduces after
+// alone, where exposed is the time backward waited for its collectives after
 // its last gradient (DistributedDataParallel::communication_wait), on the rank
 // that waited least: the one that arrived last, which waits for no one.
 #include <digits.h>
@@ -130,15 +131,26 @@ int main() {
   Trainer alone, shared, small;
   distributed::DistributedDataParallel ddp(shared.model);
   distributed::DistributedDataParallel small_ddp(small.model, {.bucket_cap_bytes = kSmallBuckets});
+  // The communication alone: what DistributedDataParallel sends per step, the
+  // gradients (f32) and the buffers, one flat tensor per dtype.
   std::int64_t gradient_elements = 0;
   for (const Tensor& p : shared.model->parameters()) gradient_elements += p.numel();
+  std::int64_t f32_state = 0, i64_state = 0;
+  for (const auto& [name, t] : shared.model->state_dict())
+    (t.dtype() == DType::i64 ? i64_state : f32_state) += t.numel();
   const Tensor gradients = zeros({gradient_elements});
+  const Tensor f32_buffers = zeros({f32_state - gradient_elements});
+  const Tensor i64_buffers = zeros({i64_state}, DType::i64);
 
   std::vector<double> waits, small_waits;  // per backward, this rank's
   const auto step_alone = alone.step(my_images, my_labels);
   const auto step_shared = counting_wait(ddp, shared.step(my_images, my_labels), waits);
   const auto step_small = counting_wait(small_ddp, small.step(my_images, my_labels), small_waits);
-  const auto communicate = [&] { distributed::all_reduce(gradients); };
+  const auto communicate = [&] {
+    distributed::all_reduce(gradients);
+    distributed::broadcast(f32_buffers, 0);
+    distributed::broadcast(i64_buffers, 0);
+  };
   Series t_alone, t_shared, t_small, t_comm;
   for (int round = 0; round <= kRounds; ++round) {
     if (round == 1) {  // round 0 warmed up caches, allocator and MPI's connections
@@ -175,8 +187,9 @@ int main() {
                 ranks * kBatch / median(t_shared.seconds));
     std::printf("ddp_step_speedup %.3f x (of %d)\n", speedup, ranks);
     std::printf("ddp_step_efficiency %.3f\n", speedup / ranks);
-    std::printf("ddp_step_allreduce %.1f us (%lld gradient elements)\n", comm * 1e6,
-                static_cast<long long>(gradient_elements));
+    std::printf("ddp_step_communication %.1f us (%lld gradient elements, %lld of buffers)\n",
+                comm * 1e6, static_cast<long long>(gradient_elements),
+                static_cast<long long>(f32_state - gradient_elements + i64_state));
     std::printf("ddp_step_hidden %.3f of the communication (waited %.1f us after backward)\n",
                 std::clamp(1 - exposed / comm, 0.0, 1.0), exposed * 1e6);
     std::printf("ddp_step_small_buckets_speedup %.3f x (%zu buckets)\n", median(small_speedups),

@@ -64,9 +64,8 @@ struct BufferGroup {
     broadcast.emplace(detail::PendingCollective::broadcast(flat, 0, kName));
   }
 
-  /// Waits for the broadcast and writes rank 0's values into the buffers.
-  void finish_broadcast() {
-    broadcast->wait();
+  /// Writes rank 0's values, which the finished broadcast brought, into the buffers.
+  void write_back() {
     broadcast.reset();
     for_each_region(
         [](Tensor& buffer, const Tensor& region) { buffer.copy_(region.view(buffer.shape())); });
@@ -195,10 +194,7 @@ struct DistributedDataParallel::State {
     const double ranks = world_size();
     ++waited.backwards;
     for (Bucket& bucket : buckets) {
-      const auto start = std::chrono::steady_clock::now();
-      bucket.reduction->wait();
-      waited.seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      wait_for(*bucket.reduction);
       bucket.flat.div_(ranks);
       for (std::size_t index : bucket.slots) {
         Slot& slot = slots[index];
@@ -211,8 +207,19 @@ struct DistributedDataParallel::State {
       }
     }
     if (options.broadcast_buffers)
-      for (BufferGroup& group : buffer_groups) group.finish_broadcast();
+      for (BufferGroup& group : buffer_groups) {
+        wait_for(*group.broadcast);
+        group.write_back();
+      }
     reset();
+  }
+
+  /// Waits for `pending`, counting the time in communication_wait().
+  void wait_for(detail::PendingCollective& pending) {
+    const auto start = std::chrono::steady_clock::now();
+    pending.wait();
+    waited.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
 
   /// Whether any rank used each slot since the last reducing backward: every

@@ -90,7 +90,7 @@ class DistributedDataParallel {
   std::vector<std::vector<std::string>> buckets() const;
 
   /// How long the reducing backwards so far waited, once backward had produced
-  /// every gradient, for their buckets' all-reduces to finish: the
+  /// every gradient, for their buckets' all-reduces and buffers' broadcasts: the
   /// communication that backward did not hide (and, on a rank that finished
   /// first, the wait for slower ranks), as torch's DDP logging reports it.
   struct CommunicationWait {
