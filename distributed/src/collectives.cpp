@@ -147,7 +147,7 @@ void barrier() {
 namespace detail {
 namespace {
 
-/// The buffers of reductions dropped before they finished (see ~PendingReduction).
+/// The buffers of collectives dropped before they finished (see ~PendingCollective).
 std::vector<Tensor>& leaked_buffers() {
   static std::vector<Tensor> buffers;
   return buffers;
@@ -155,38 +155,68 @@ std::vector<Tensor>& leaked_buffers() {
 
 }  // namespace
 
-PendingReduction::PendingReduction(const Tensor& flat, ReduceOp op, const char* name)
-    : buffer_(flat), name_(name) {
-#ifdef TETHER_NCCL
+PendingCollective PendingCollective::start(const Tensor& flat, const char* name,
+                                           const std::function<void()>& queue_on_device,
+                                           const std::function<int(MPI_Request*)>& start_mpi) {
+  PendingCollective pending(flat, name);
   if (flat.device().is_cuda()) {
-    nccl::all_reduce(flat, op, name);
-    return;
-  }
+#ifndef TETHER_NCCL
+    fail_on_rank(name, "a CUDA tensor needs NCCL, which this build of tether lacks");
 #endif
-  check_mpi(MPI_Iallreduce(MPI_IN_PLACE, flat.raw_data(), static_cast<int>(flat.numel()),
-                           mpi_type(flat.dtype()), mpi_op(op), world(name), &request_),
-            name);
+    queue_on_device();
+  } else {
+    check_mpi(start_mpi(&pending.request_), name);
+  }
+  return pending;
 }
 
-PendingReduction::PendingReduction(PendingReduction&& other) noexcept
+PendingCollective PendingCollective::all_reduce(const Tensor& flat, ReduceOp op, const char* name) {
+  return start(
+      flat, name,
+      [&] {
+#ifdef TETHER_NCCL
+        nccl::all_reduce(flat, op, name);
+#endif
+      },
+      [&](MPI_Request* request) {
+        return MPI_Iallreduce(MPI_IN_PLACE, flat.raw_data(), static_cast<int>(flat.numel()),
+                              mpi_type(flat.dtype()), mpi_op(op), world(name), request);
+      });
+}
+
+PendingCollective PendingCollective::broadcast(const Tensor& flat, int root, const char* name) {
+  return start(
+      flat, name,
+      [&] {
+#ifdef TETHER_NCCL
+        nccl::broadcast(flat, root, name);
+#endif
+      },
+      [&](MPI_Request* request) {
+        return MPI_Ibcast(flat.raw_data(), static_cast<int>(flat.numel()), mpi_type(flat.dtype()),
+                          root, world(name), request);
+      });
+}
+
+PendingCollective::PendingCollective(PendingCollective&& other) noexcept
     : request_(std::exchange(other.request_, MPI_REQUEST_NULL)),
       buffer_(std::move(other.buffer_)),
       name_(other.name_) {}
 
-PendingReduction::~PendingReduction() {
+PendingCollective::~PendingCollective() {
   // Dropped unfinished only on an error path, where waiting could wait for a
   // rank that never joins, and MPI may not cancel a collective: the buffer
   // stays allocated, so whatever MPI still writes lands in memory of its own.
   if (request_ != MPI_REQUEST_NULL) leaked_buffers().push_back(std::move(buffer_));
 }
 
-bool PendingReduction::test() {
+bool PendingCollective::test() {
   int done = 1;
   if (request_ != MPI_REQUEST_NULL) check_mpi(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), name_);
   return done != 0;
 }
 
-void PendingReduction::wait() {
+void PendingCollective::wait() {
   if (request_ != MPI_REQUEST_NULL) check_mpi(MPI_Wait(&request_, MPI_STATUS_IGNORE), name_);
 }
 

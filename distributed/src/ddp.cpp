@@ -3,6 +3,7 @@
 #include "tether/distributed/ddp.h"
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "tether/autograd.h"
@@ -23,6 +24,7 @@ struct Slot {
   std::size_t bucket = 0;
   std::int64_t offset = 0;  // in elements, into the bucket's flat buffer
   bool ready = false;       // its gradient is in the bucket for this backward
+  bool used = false;        // it got a gradient since the last reducing backward
 };
 
 /// Gradients reduced together: one flat buffer of one dtype and device.
@@ -31,7 +33,7 @@ struct Bucket {
   std::int64_t elements = 0;
   std::vector<std::size_t> slots;
   std::size_t pending = 0;  // slots whose gradient has yet to arrive
-  std::optional<detail::PendingReduction> reduction;
+  std::optional<detail::PendingCollective> reduction;
 };
 
 bool same_kind(const Tensor& a, const Tensor& b) {
@@ -43,6 +45,7 @@ bool same_kind(const Tensor& a, const Tensor& b) {
 struct BufferGroup {
   std::vector<Tensor> buffers;
   Tensor flat;
+  std::optional<detail::PendingCollective> broadcast;
 
   /// Calls `f(buffer, its region of flat)` for each buffer.
   template <class F>
@@ -54,10 +57,16 @@ struct BufferGroup {
     }
   }
 
-  void broadcast_from_rank0() {
+  /// Starts sending rank 0's buffers to every rank's flat copy.
+  void start_broadcast() {
     for_each_region(
         [](const Tensor& buffer, Tensor region) { region.copy_(buffer.reshape({-1})); });
-    broadcast(flat, 0);
+    broadcast.emplace(detail::PendingCollective::broadcast(flat, 0, kName));
+  }
+
+  /// Writes rank 0's values, which the finished broadcast brought, into the buffers.
+  void write_back() {
+    broadcast.reset();
     for_each_region(
         [](Tensor& buffer, const Tensor& region) { buffer.copy_(region.view(buffer.shape())); });
   }
@@ -91,6 +100,7 @@ struct DistributedDataParallel::State {
   bool syncing = true;       // false under no_sync()
   bool in_backward = false;  // a gradient arrived, finish() is queued
   std::size_t next_to_start = 0;
+  DistributedDataParallel::CommunicationWait waited;
 
   /// Reverse registration order, as torch's: the last layer's gradients are
   /// the first that backward completes. A bucket holds one dtype and device.
@@ -119,19 +129,27 @@ struct DistributedDataParallel::State {
 
   /// A leaf's post-accumulate hook: its gradient is complete for this backward.
   void on_gradient(std::size_t index) {
+    slots[index].used = true;  // under no_sync too: its accumulated gradient is reduced later
     if (!syncing) return;
+    NoGradGuard no_grad;  // a create_graph gradient is copied as a value
     if (!in_backward) {
       in_backward = true;
       autograd::queue_callback([this] { finish(); });
+      // The forward has updated the buffers already; sent now, they travel
+      // during backward and with the buckets, rather than as collectives of
+      // their own after it (each one more wait for the slowest rank).
+      if (options.broadcast_buffers)
+        for (BufferGroup& group : buffer_groups) group.start_broadcast();
     }
     Slot& slot = slots[index];
     Bucket& bucket = buckets[slot.bucket];
-    NoGradGuard no_grad;  // a create_graph gradient is copied as a value
     region(slot).copy_(slot.param.grad().reshape({slot.param.numel()}));
     slot.ready = true;
     if (--bucket.pending == 0) start_ready_buckets();
     // MPI progresses a non-blocking collective only inside MPI calls.
     for (std::size_t b = 0; b < next_to_start; ++b) buckets[b].reduction->test();
+    for (BufferGroup& group : buffer_groups)
+      if (group.broadcast) group.broadcast->test();
   }
 
   /// Starts the buckets that are full, in bucket order, stopping at the first
@@ -139,7 +157,8 @@ struct DistributedDataParallel::State {
   void start_ready_buckets() {
     while (next_to_start < buckets.size() && buckets[next_to_start].pending == 0) {
       Bucket& bucket = buckets[next_to_start++];
-      bucket.reduction.emplace(bucket.flat, ReduceOp::sum, kName);
+      bucket.reduction.emplace(
+          detail::PendingCollective::all_reduce(bucket.flat, ReduceOp::sum, kName));
     }
   }
 
@@ -154,7 +173,12 @@ struct DistributedDataParallel::State {
         unused += (unused.empty() ? "" : ", ") + slot.name;
         continue;
       }
-      region(slot).zero_();
+      // As torch's: the gradient it holds (accumulated under no_sync, or left
+      // from an earlier step) takes part, and none counts as zeros.
+      if (slot.param.grad().defined())
+        region(slot).copy_(slot.param.grad().reshape({slot.param.numel()}));
+      else
+        region(slot).zero_();
       slot.ready = true;
       --buckets[slot.bucket].pending;
     }
@@ -166,12 +190,15 @@ struct DistributedDataParallel::State {
                                       "some parameters unused");
     }
     start_ready_buckets();
+    const std::vector<bool> used_anywhere = used_on_some_rank();
     const double ranks = world_size();
+    ++waited.backwards;
     for (Bucket& bucket : buckets) {
-      bucket.reduction->wait();
+      wait_for(*bucket.reduction);
       bucket.flat.div_(ranks);
       for (std::size_t index : bucket.slots) {
         Slot& slot = slots[index];
+        if (!used_anywhere[index]) continue;  // torch leaves its .grad as it was (None)
         const Tensor average = region(slot).view(slot.param.shape());
         if (slot.param.grad().defined())
           slot.param.grad().copy_(average);
@@ -180,17 +207,44 @@ struct DistributedDataParallel::State {
       }
     }
     if (options.broadcast_buffers)
-      for (BufferGroup& group : buffer_groups) group.broadcast_from_rank0();
+      for (BufferGroup& group : buffer_groups) {
+        wait_for(*group.broadcast);
+        group.write_back();
+      }
     reset();
+  }
+
+  /// Waits for `pending`, counting the time in communication_wait().
+  void wait_for(detail::PendingCollective& pending) {
+    const auto start = std::chrono::steady_clock::now();
+    pending.wait();
+    waited.seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  /// Whether any rank used each slot since the last reducing backward: every
+  /// slot was used without find_unused_parameters (finish() checked it);
+  /// with it, one more all-reduce, of the flags, as torch's local_used_map.
+  std::vector<bool> used_on_some_rank() const {
+    std::vector<bool> used(slots.size(), true);
+    if (!options.find_unused_parameters) return used;
+    std::vector<double> flags;
+    for (const Slot& slot : slots) flags.push_back(slot.used ? 1 : 0);
+    const Tensor anywhere = tensor(flags, DType::i64);
+    all_reduce(anywhere, ReduceOp::max);
+    const std::vector<std::int64_t> result = anywhere.to_vector<std::int64_t>();
+    for (std::size_t i = 0; i < slots.size(); ++i) used[i] = result[i] != 0;
+    return used;
   }
 
   /// Ready for the next backward.
   void reset() {
-    for (Slot& slot : slots) slot.ready = false;
+    for (Slot& slot : slots) slot.ready = slot.used = false;
     for (Bucket& bucket : buckets) {
       bucket.pending = bucket.slots.size();
       bucket.reduction.reset();
     }
+    for (BufferGroup& group : buffer_groups) group.broadcast.reset();
     next_to_start = 0;
     in_backward = false;
   }
@@ -200,7 +254,10 @@ struct DistributedDataParallel::State {
     auto group =
         std::find_if(buffer_groups.begin(), buffer_groups.end(),
                      [&](const BufferGroup& g) { return same_kind(g.buffers.front(), buffer); });
-    if (group == buffer_groups.end()) group = buffer_groups.insert(group, BufferGroup{});
+    if (group == buffer_groups.end()) {
+      buffer_groups.emplace_back();
+      group = std::prev(buffer_groups.end());
+    }
     group->buffers.push_back(buffer);
     group->flat =
         zeros({group->flat.defined() ? group->flat.numel() + buffer.numel() : buffer.numel()},
@@ -220,7 +277,7 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<nn::Module> mod
     fail<ValueError>(kName, ": bucket_cap_bytes must be positive, got ", options.bucket_cap_bytes);
   state_->options = options;
   for (auto& [name, param] : module_->named_parameters())
-    state_->slots.push_back({name, param, 0, 0, false});
+    state_->slots.push_back({name, param, 0, 0, false, false});
   check_same_parameters_everywhere(state_->slots);  // before a broadcast that would not line up
   NoGradGuard no_grad;
   for (const auto& [name, tensor] : module_->state_dict()) {
@@ -248,6 +305,10 @@ std::vector<std::vector<std::string>> DistributedDataParallel::buckets() const {
     for (std::size_t index : bucket.slots) names.back().push_back(state_->slots[index].name);
   }
   return names;
+}
+
+DistributedDataParallel::CommunicationWait DistributedDataParallel::communication_wait() const {
+  return state_->waited;
 }
 
 void save_checkpoint(const std::string& path, nn::Module& module, const optim::Optimizer& optimizer,

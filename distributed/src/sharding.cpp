@@ -1,9 +1,5 @@
 #include "tether/distributed/sharding.h"
 
-#include <numeric>
-#include <random>
-#include <utility>
-
 #include "tether/distributed/distributed.h"
 #include "tether/error.h"
 
@@ -17,16 +13,12 @@ std::vector<std::int64_t> shard_indices(std::int64_t dataset_size, int rank, int
   if (world_size < 1 || rank < 0 || rank >= world_size)
     fail<ValueError>("shard_indices: expected 0 <= rank < world_size, got rank ", rank,
                      " of world_size ", world_size);
-  std::vector<std::int64_t> order(dataset_size);
-  std::iota(order.begin(), order.end(), std::int64_t{0});
-  if (options.shuffle) {
-    // Fisher-Yates with a plain modulo rather than std::uniform_int_distribution,
-    // whose draws differ between standard libraries: every rank, whatever it
-    // was built with, must compute the same permutation.
-    std::mt19937_64 engine(options.seed + static_cast<std::uint64_t>(epoch));
-    for (std::int64_t i = dataset_size - 1; i > 0; --i)
-      std::swap(order[i], order[engine() % static_cast<std::uint64_t>(i + 1)]);
-  }
+  // One shuffle for the project: a shuffled DataLoader's (RandomSampler's), so
+  // that a world of one rank visits the order a plain loader would.
+  const std::vector<std::int64_t> order = options.shuffle
+                                              ? data::RandomSampler(dataset_size, options.seed)
+                                                    .indices(static_cast<std::uint64_t>(epoch))
+                                              : data::SequentialSampler(dataset_size).indices(0);
   const std::int64_t ranks = world_size;
   const std::int64_t per_rank =
       options.drop_last ? dataset_size / ranks : (dataset_size + ranks - 1) / ranks;

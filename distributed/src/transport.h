@@ -5,6 +5,8 @@
 
 #include <mpi.h>
 
+#include <functional>
+
 #include "tether/distributed/distributed.h"
 
 namespace tether::distributed::detail {
@@ -22,24 +24,36 @@ MPI_Datatype mpi_type(DType dtype);
 /// sum or max (mean is a sum, divided afterwards).
 MPI_Op mpi_op(ReduceOp op);
 
-/// An in-place all-reduce of a contiguous tensor, started and not yet waited
-/// for: DistributedDataParallel's bucket reductions, which overlap backward.
-/// A CPU tensor's is MPI's non-blocking MPI_Iallreduce; a CUDA tensor's is
-/// queued on the device's stream, after the kernels that computed it and
-/// before any that read it, so there is nothing to wait for.
-class PendingReduction {
+/// An in-place collective on a contiguous tensor, started and not yet waited
+/// for: DistributedDataParallel's bucket reductions and buffer broadcasts,
+/// which overlap backward. A CPU tensor's is one of MPI's non-blocking
+/// collectives; a CUDA tensor's is queued on the device's stream, after the
+/// kernels that computed it and before any that read it, so there is nothing
+/// to wait for.
+class PendingCollective {
  public:
-  PendingReduction(const Tensor& flat, ReduceOp op, const char* name);
-  PendingReduction(PendingReduction&& other) noexcept;
-  PendingReduction& operator=(PendingReduction&&) = delete;
-  PendingReduction(const PendingReduction&) = delete;
-  ~PendingReduction();
-  /// Lets MPI progress the reduction; returns whether it has finished.
+  /// Starts the all-reduce of every rank's `flat` into every rank's `flat`.
+  static PendingCollective all_reduce(const Tensor& flat, ReduceOp op, const char* name);
+  /// Starts copying rank `root`'s `flat` into every rank's `flat`.
+  static PendingCollective broadcast(const Tensor& flat, int root, const char* name);
+
+  PendingCollective(PendingCollective&& other) noexcept;
+  PendingCollective& operator=(PendingCollective&&) = delete;
+  PendingCollective(const PendingCollective&) = delete;
+  ~PendingCollective();
+  /// Lets MPI progress the collective; returns whether it has finished.
   bool test();
-  /// Blocks until the reduction has finished.
+  /// Blocks until the collective has finished.
   void wait();
 
  private:
+  PendingCollective(const Tensor& flat, const char* name) : buffer_(flat), name_(name) {}
+  /// Starts a collective on `flat`: a CUDA tensor's by `queue_on_device()`, a
+  /// CPU tensor's by `start_mpi(&request)`, which returns MPI's error code.
+  static PendingCollective start(const Tensor& flat, const char* name,
+                                 const std::function<void()>& queue_on_device,
+                                 const std::function<int(MPI_Request*)>& start_mpi);
+
   MPI_Request request_ = MPI_REQUEST_NULL;
   Tensor buffer_;
   const char* name_;

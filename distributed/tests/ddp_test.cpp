@@ -91,6 +91,19 @@ double max_difference(nn::Module& a, nn::Module& b) {
   return worst;
 }
 
+/// make_mlp(1) after one backward, without DistributedDataParallel, on this
+/// rank's rows of `x`, `y`: the local gradients.
+std::shared_ptr<nn::Sequential> with_local_gradients(const Tensor& x, const Tensor& y) {
+  auto plain = make_mlp(1);
+  loss_of(*plain, my_rows(x), my_rows(y)).backward();
+  return plain;
+}
+
+/// Layer `index` of make_mlp's model (0: the normalised one, 2: the last).
+nn::Linear& linear(nn::Sequential& model, int index) {
+  return dynamic_cast<nn::Linear&>(*model[index]);
+}
+
 /// Gradients of every parameter, in order.
 std::vector<Tensor> grads_of(nn::Module& module) {
   std::vector<Tensor> grads;
@@ -172,8 +185,7 @@ TEST_CASE("buckets follow reverse registration order and close at bucket_cap_byt
 TEST_CASE("bucketed reduction overlapping backward gives the gradients of one all-reduce after it",
           "[ddp]") {
   const auto [x, y] = whole_batch(0);
-  auto plain = make_mlp(1);
-  loss_of(*plain, my_rows(x), my_rows(y)).backward();
+  const auto plain = with_local_gradients(x, y);
   for (const Tensor& p : plain->parameters()) {
     tether::NoGradGuard no_grad;
     distributed::all_reduce(p.grad(), distributed::ReduceOp::mean);
@@ -214,7 +226,7 @@ TEST_CASE("a parameter without a gradient is named by backward's DistributedErro
           "[ddp]") {
   auto model = make_mlp(1);
   DistributedDataParallel ddp(model);
-  auto& last = dynamic_cast<nn::Linear&>(*(*model)[2]);
+  auto& last = linear(*model, 2);
   const auto [x, y] = whole_batch(0);
   // Only the bias of the last layer is used on every rank.
   Tensor loss = (last.bias->value() * 1.0).sum() + 0.0 * my_rows(x).sum();
@@ -223,19 +235,78 @@ TEST_CASE("a parameter without a gradient is named by backward's DistributedErro
                                     Contains("find_unused_parameters"));
 }
 
-TEST_CASE("with find_unused_parameters, a parameter one rank left unused gets the ranks' average",
-          "[ddp]") {
+TEST_CASE(
+    "with find_unused_parameters, a parameter one rank left unused gets the ranks' average, "
+    "that rank counting zeros",
+    "[ddp]") {
+  const auto [x, y] = whole_batch(0);
+  const auto plain = with_local_gradients(x, y);
+  Tensor expected = linear(*plain, 2).weight->value().grad().clone();
+  distributed::broadcast(expected, 0);  // rank 0's gradient, averaged with rank 1's zeros
+  expected = expected / 2.0;
   auto model = make_mlp(1);
   DistributedDataParallel ddp(model, {.find_unused_parameters = true});
-  auto& last = dynamic_cast<nn::Linear&>(*(*model)[2]);
-  const auto [x, y] = whole_batch(0);
+  auto& last = linear(*model, 2);
   Tensor loss = distributed::rank() == 0 ? loss_of(*model, my_rows(x), my_rows(y))
                                          : (last.bias->value() * 2.0).sum();
   loss.backward();
   Tensor weight_grad = last.weight->value().grad();
   REQUIRE(weight_grad.defined());
-  CHECK(same_bits_everywhere(weight_grad));
+  CHECK(weight_grad.to_vector<double>() == expected.to_vector<double>());
   CHECK(same_bits_everywhere(model->parameters().back().grad()));
+}
+
+TEST_CASE(
+    "with find_unused_parameters, a parameter that no rank used keeps no gradient, as torch's "
+    "None",
+    "[ddp]") {
+  auto model = make_mlp(1);
+  DistributedDataParallel ddp(model, {.find_unused_parameters = true});
+  auto& last = linear(*model, 2);
+  (last.bias->value() * (1.0 + distributed::rank())).sum().backward();
+  CHECK_FALSE(last.weight->value().grad().defined());
+  CHECK_FALSE(linear(*model, 0).bias->value().grad().defined());
+  REQUIRE(last.bias->value().grad().defined());
+  CHECK(last.bias->value().grad().to_vector<double>() == std::vector<double>{1.5, 1.5});
+}
+
+TEST_CASE(
+    "with find_unused_parameters, gradients accumulated under no_sync are averaged when the "
+    "next backward leaves them unused",
+    "[ddp]") {
+  const auto [x, y] = whole_batch(0);
+  const auto plain = with_local_gradients(x, y);
+  auto model = make_mlp(1);
+  DistributedDataParallel ddp(model, {.find_unused_parameters = true});
+  {
+    auto local = ddp.no_sync();
+    loss_of(*model, my_rows(x), my_rows(y)).backward();
+  }
+  auto& last = linear(*model, 2);
+  (last.bias->value() * 0.0).sum().backward();
+  const auto expected = grads_of(*plain), got = grads_of(*model);
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    tether::NoGradGuard no_grad;
+    distributed::all_reduce(expected[i], distributed::ReduceOp::mean);
+    CHECK(got[i].to_vector<double>() == expected[i].to_vector<double>());
+  }
+}
+
+TEST_CASE("communication_wait counts the reducing backwards and their waits, not no_sync's",
+          "[ddp]") {
+  auto model = make_mlp(1);
+  DistributedDataParallel ddp(model);
+  const auto [x, y] = whole_batch(0);
+  CHECK(ddp.communication_wait().backwards == 0);
+  {
+    auto local = ddp.no_sync();
+    loss_of(*model, my_rows(x), my_rows(y)).backward();
+  }
+  CHECK(ddp.communication_wait().backwards == 0);
+  loss_of(*model, my_rows(x), my_rows(y)).backward();
+  loss_of(*model, my_rows(x), my_rows(y)).backward();
+  CHECK(ddp.communication_wait().backwards == 2);
+  CHECK(ddp.communication_wait().seconds >= 0);
 }
 
 TEST_CASE("rank 0 writes the checkpoint; every rank resumes with the same model and optimizer",

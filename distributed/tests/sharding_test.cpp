@@ -37,6 +37,13 @@ TEST_CASE("shards are reshuffled per epoch, the same for every caller", "[shardi
   CHECK(shard_indices(100, 0, 2, 3, {.seed = 1}) != shard_indices(100, 0, 2, 3));
 }
 
+TEST_CASE("with one rank, the shuffled shard is a shuffled DataLoader's order (RandomSampler's)",
+          "[sharding]") {
+  for (std::int64_t epoch = 0; epoch < 3; ++epoch)
+    CHECK(shard_indices(10, 0, 1, epoch, {.seed = 3}) ==
+          tether::data::RandomSampler(10, 3).indices(static_cast<std::uint64_t>(epoch)));
+}
+
 TEST_CASE(
     "without shuffling, rank r takes r, r + world, ...; the tail pads from the start as torch's",
     "[sharding]") {

@@ -46,9 +46,12 @@ struct DdpOptions {
   std::int64_t bucket_cap_bytes = 25 * 1024 * 1024;
   /// Whether a backward that leaves some parameters without a gradient on
   /// this rank is expected (torch's find_unused_parameters). When true, such a
-  /// parameter counts as a zero gradient on this rank and receives the average
-  /// of the others (zeros where no rank used it); when false, the end of that
-  /// backward throws DistributedError naming the parameters.
+  /// parameter takes part with the .grad it holds (zeros when it has none) and
+  /// receives the ranks' average, as torch's; one that no rank used since the
+  /// last reducing backward (no_sync backwards count) keeps its .grad as it
+  /// was, undefined after zero_grad(), as torch leaves it None. This costs one
+  /// more all-reduce per backward, of a flag per parameter. When false, the
+  /// end of that backward throws DistributedError naming the parameters.
   bool find_unused_parameters = false;
   /// Whether the end of each reducing backward copies rank 0's buffers to
   /// every rank (torch's broadcast_buffers).
@@ -85,6 +88,16 @@ class DistributedDataParallel {
 
   /// The parameters' names, bucket by bucket, in the order their all-reduces start.
   std::vector<std::vector<std::string>> buckets() const;
+
+  /// How long the reducing backwards so far waited, once backward had produced
+  /// every gradient, for their buckets' all-reduces and buffers' broadcasts: the
+  /// communication that backward did not hide (and, on a rank that finished
+  /// first, the wait for slower ranks), as torch's DDP logging reports it.
+  struct CommunicationWait {
+    std::int64_t backwards = 0;  ///< reducing backwards counted
+    double seconds = 0;          ///< their waits together
+  };
+  CommunicationWait communication_wait() const;
 
  private:
   struct State;

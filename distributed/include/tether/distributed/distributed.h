@@ -32,6 +32,9 @@ class DistributedError : public Error {
 
 /// Starts MPI (MPI_Init_thread) unless it runs already, and makes an uncaught
 /// exception abort every rank. Call once per process before anything else here.
+/// A rank waiting in a collective yields its core to other processes (Open
+/// MPI's mpi_yield_when_idle, unless the environment sets it), so that ranks
+/// on a busy machine keep step; MPI started before init() keeps its settings.
 void init();
 /// Ends MPI if init() started it; later calls do nothing.
 void finalize();

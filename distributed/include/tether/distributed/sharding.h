@@ -11,7 +11,9 @@
 namespace tether::distributed {
 
 struct ShardOptions {
-  /// Permute the indices, by a generator seeded with seed + epoch.
+  /// Permute the indices as data::RandomSampler(dataset_size, seed) does in
+  /// this epoch (torch: randperm from a generator seeded with seed + epoch; the
+  /// permutations differ from torch's, whose generator is another).
   bool shuffle = true;
   std::uint64_t seed = 0;
   /// Drop the tail that does not split evenly, rather than padding the last
