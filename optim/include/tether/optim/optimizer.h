@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "tether/capture.h"
 #include "tether/grad_mode.h"
 #include "tether/state_dict.h"
 #include "tether/tensor.h"
@@ -233,17 +234,10 @@ class GroupedOptimizer : public Optimizer {
  public:
   using Group = ParamGroup<Options>;
 
+  /// In a captured step (capture.h) this is a host action: each replay runs
+  /// it again, so step counts advance and learning rates are read anew.
   void step() override {
-    NoGradGuard no_grad;
-    std::size_t index = 0;
-    for (const Group& group : groups_)
-      for (Tensor parameter : group.parameters) {
-        ParameterState& state = state_[index++];
-        const Tensor grad = parameter.grad();
-        if (!grad.defined()) continue;
-        ++state.step;
-        update(parameter, grad, state, group.options);
-      }
+    host_action([this] { step_now(); });
   }
 
   /// The groups, in the order given; their parameters are fixed, their options
@@ -308,6 +302,18 @@ class GroupedOptimizer : public Optimizer {
   }
 
  private:
+  void step_now() {
+    NoGradGuard no_grad;
+    std::size_t index = 0;
+    for (const Group& group : groups_)
+      for (Tensor parameter : group.parameters) {
+        ParameterState& state = state_[index++];
+        const Tensor grad = parameter.grad();
+        if (!grad.defined()) continue;
+        ++state.step;
+        update(parameter, grad, state, group.options);
+      }
+  }
   Group& group_at(std::size_t group) {
     check_group(group, groups_.size());
     return groups_[group];
