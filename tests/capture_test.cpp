@@ -312,3 +312,44 @@ TEST_CASE("a gradient hook's tensor arithmetic is replayed, the hook itself does
   REQUIRE(bits(w.grad()) == std::vector<double>{2, 4, 6});
   REQUIRE(calls == 1);
 }
+
+TEST_CASE("a projected parameter is projected at each replay, as after each eager step",
+          "[capture]") {
+  // Captured right after construction, when the leaf is already projected:
+  // the capture must still record the projection.
+  struct Projected {
+    Projected() : weight(project_non_negative(make_parameter(tensor({0.5, 0.1, 0.2})))) {}
+    Tensor step() {
+      sgd.zero_grad();
+      const Tensor loss = (weight->value() * tensor({1, -1, 2})).sum();
+      loss.backward();
+      sgd.step();
+      return loss;
+    }
+    std::shared_ptr<ProjectedParameter> weight;
+    optim::SGD sgd{std::vector<Tensor>{weight->value()}, optim::SGDOptions{.lr = 0.1}};
+  } eager, captured;
+  std::vector<std::vector<double>> losses;
+  for (int i = 0; i < 10; ++i) losses.push_back(bits(eager.step()));
+  const CapturedStep step = capture([&] { return captured.step(); });
+  for (int i = 1; i < 10; ++i) REQUIRE(bits(step()) == losses[i]);
+  REQUIRE(bits(captured.weight->value()) == bits(eager.weight->value()));
+}
+
+TEST_CASE("a step that zeroes the gradients after the update replays as eager steps do",
+          "[capture]") {
+  // zero_grad and the leaf's new grad() are host actions: replays set them again.
+  struct ZeroLast : SnMlp {
+    Tensor body() override {
+      const Tensor loss = nn::cross_entropy(model(x), y);
+      loss.backward();
+      optimizer->step();
+      optimizer->zero_grad();
+      return loss;
+    }
+  } eager, captured;
+  for (int i = 0; i < 10; ++i) eager.step(i);
+  const CapturedStep step = captured.capture();
+  for (int i = 1; i < 10; ++i) captured.replay(step, i);
+  require_same(eager.state(), captured.state());
+}

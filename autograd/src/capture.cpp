@@ -274,8 +274,7 @@ std::uint64_t capture_id() {
   return recording != nullptr ? recording->id() : 0;
 }
 
-void host_action(std::function<void()> action) {
-  if (!is_capturing()) return action();
+void detail::keep_host_action(std::function<void()> action) {
   recording->keep_host_action(std::move(action));
 }
 
@@ -312,7 +311,7 @@ CapturedStep capture(const std::function<Tensor()>& step) {
   return capture({}, step);
 }
 
-Tensor CapturedStep::operator()(const std::vector<Tensor>& inputs) const {
+Tensor CapturedStep::operator()(std::span<const Tensor> inputs) const {
   if (!inputs.empty()) {
     if (inputs.size() != tape_->inputs.size())
       fail<ValueError>("capture: replay given ", inputs.size(),

@@ -18,10 +18,13 @@
 // must not depend on tensor data (see the rules on CapturedStep).
 #pragma once
 
+#include <array>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <type_traits>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "tether/error.h"
@@ -50,11 +53,14 @@ struct Tape;
 ///
 /// A replay repeats the captured run's host decisions: its shapes, branches,
 /// grad mode and train/eval mode, the parameters and buffers it used. Host
-/// state the step advances goes through host actions: optimizers (their step
-/// counts and learning rates, set by a scheduler between replays, are read
-/// at each replay) and rand/randn (and Dropout, which uses rand), which draw
-/// fresh numbers from the global generator as eager steps would. Everything
-/// the closure referenced must outlive the CapturedStep.
+/// state the step advances goes through host actions: optimizers' zero_grad
+/// and step (their step counts and learning rates, which a scheduler may
+/// change between replays, are read at each replay), the handing of each
+/// leaf its grad() by backward, and rand/randn (and Dropout, which uses
+/// rand), which draw fresh numbers from the global generator as eager steps
+/// would. Gradient hooks do not run again: the tensor ops they ran are
+/// replayed, their host side effects are not. Everything the closure
+/// referenced must outlive the CapturedStep.
 class CapturedStep {
  public:
   /// Copies `inputs[i]` into the i-th static input given to capture (each
@@ -62,11 +68,14 @@ class CapturedStep {
   /// DeviceError naming capture otherwise, and nothing runs), then replays.
   /// No inputs: replays on the static inputs as they are. Returns the
   /// tensor the step returned, holding this replay's value.
-  Tensor operator()(const std::vector<Tensor>& inputs) const;
-  template <class... Inputs>
-  requires(std::is_convertible_v<const Inputs&, const Tensor&>&&...) Tensor operator()(
-      const Inputs&... inputs) const {
-    return (*this)(std::vector<Tensor>{inputs...});
+  Tensor operator()(std::span<const Tensor> inputs) const;
+  Tensor operator()(const std::vector<Tensor>& inputs) const {
+    return (*this)(std::span<const Tensor>(inputs));
+  }
+  template <std::convertible_to<Tensor>... Inputs>
+  Tensor operator()(const Inputs&... inputs) const {
+    const std::array<Tensor, sizeof...(Inputs)> all{Tensor(inputs)...};
+    return (*this)(std::span<const Tensor>(all));
   }
   /// The number of kernel calls and host actions a replay runs.
   std::size_t size() const;
@@ -88,6 +97,12 @@ class CapturedStep {
 /// index out of range) are raised again at the replay that meets them.
 /// Capturing inside a capture is a CaptureError. The state the eager run
 /// left stands when `step` throws.
+///
+/// Computed parameters whose cache is valid when the capture starts compute
+/// again inside it, and projected parameters project again, so that the
+/// computation is recorded rather than baked in as a constant: the captured
+/// run then does what every later eager step does (for spectral norm, one
+/// more power iteration than an eager step at that point would run).
 CapturedStep capture(std::vector<Tensor> static_inputs, const std::function<Tensor()>& step);
 CapturedStep capture(const std::function<Tensor()>& step);
 
@@ -99,10 +114,19 @@ bool is_capturing();
 /// own. A cache computed under another id must be recomputed while
 /// capturing, so that the computation is part of the recording.
 std::uint64_t capture_id();
+namespace detail {
+void keep_host_action(std::function<void()> action);
+}
 /// Runs `action` now; while capturing, it runs unrecorded and again at this
 /// point of every replay. For host state a step advances: an optimizer's
-/// step count, a random generator.
-void host_action(std::function<void()> action);
+/// step count, a random generator, a leaf's grad() handle.
+template <class Action>
+void host_action(Action action) {
+  if (is_capturing())
+    detail::keep_host_action(std::move(action));
+  else
+    action();
+}
 /// Throws CaptureError when capturing: "capture: <what> inside a captured
 /// step ...". Called where the host reads tensor data or draws random
 /// numbers a replay would not draw again.

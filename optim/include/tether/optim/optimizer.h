@@ -144,7 +144,8 @@ class Optimizer {
   /// One update from the parameters' current gradients (parameters without a
   /// gradient are skipped and their step count stays).
   virtual void step() = 0;
-  /// Clears the gradients (sets them undefined, as PyTorch's set_to_none).
+  /// Clears the gradients (sets them undefined, as PyTorch's set_to_none);
+  /// like step(), a host action in a captured step.
   void zero_grad();
   /// Every parameter, group after group; a parameter's index here names its state.
   const std::vector<Tensor>& parameters() const { return parameters_; }
