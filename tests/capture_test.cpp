@@ -4,6 +4,7 @@
 #include <tether/tether.h>
 #include <catch2/catch.hpp>
 
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -352,4 +353,43 @@ TEST_CASE("a step that zeroes the gradients after the update replays as eager st
   const CapturedStep step = captured.capture();
   for (int i = 1; i < 10; ++i) captured.replay(step, i);
   require_same(eager.state(), captured.state());
+}
+
+TEST_CASE("a captured step on CUDA replays as eager steps do", "[capture][cuda]") {
+  if (!cuda_is_available()) {
+    std::cout << "TETHER_TEST_SKIPPED: no usable CUDA device in this build or machine" << std::endl;
+    return;
+  }
+  struct OnCuda {
+    OnCuda() {
+      manual_seed(6);
+      linear.weight = spectrally_normalize(linear.weight);
+      linear.to(Device::cuda());
+    }
+    Tensor step() {
+      adam.zero_grad();
+      const Tensor loss = nn::mse_loss(linear(x), y);
+      loss.backward();
+      adam.step();
+      return loss;
+    }
+    nn::Linear linear{8, 4, true, TensorOptions{DType::f64}};
+    optim::Adam adam{linear.parameters(), optim::AdamOptions{.lr = 1e-2}};
+    Tensor x = randn({16, 8}, DType::f64).to(Device::cuda());
+    Tensor y = randn({16, 4}, DType::f64).to(Device::cuda());
+  } eager, captured;
+  std::vector<Tensor> batches;
+  for (int i = 0; i < 20; ++i) batches.push_back(randn({16, 8}, DType::f64).to(Device::cuda()));
+  std::vector<double> losses;
+  for (const Tensor& batch : batches) {
+    eager.x.copy_(batch);
+    losses.push_back(eager.step().item<double>());
+  }
+  captured.x.copy_(batches[0]);
+  const CapturedStep step = capture({captured.x}, [&] { return captured.step(); });
+  for (int i = 1; i < 20; ++i)
+    REQUIRE(step(batches[i]).item<double>() == Approx(losses[i]).epsilon(1e-12));
+  // Kernels with atomic adds may round differently from run to run on a GPU.
+  const Tensor gap = captured.linear.weight->value() - eager.linear.weight->value();
+  REQUIRE(amax(abs(gap)).item<double>() < 1e-12);
 }
