@@ -23,7 +23,21 @@ namespace {
 }  // namespace
 #endif
 
+namespace {
+thread_local Interceptor* thread_interceptor = nullptr;
+}  // namespace
+
+void set_thread_interceptor(Interceptor* interceptor) {
+  thread_interceptor = interceptor;
+}
+
 Backend& backend_for(Device device) {
+  if (thread_interceptor != nullptr) [[unlikely]]
+    return thread_interceptor->backend_for(device);
+  return device_backend(device);
+}
+
+Backend& device_backend(Device device) {
   if (device.is_cpu()) return cpu_backend();
 #if TETHER_HAS_CUDA
   if (device.is_cuda()) return cuda_backend(device);

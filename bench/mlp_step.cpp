@@ -82,6 +82,30 @@ class Training {
   std::size_t next_ = 0;
 };
 
+/// The same training with its step captured (tether/capture.h): a Training
+/// over one batch of its own, the static input each replay copies the next
+/// batch into.
+class CapturedTraining {
+ public:
+  CapturedTraining(bool spectral, const std::vector<Batch>& batches, Device device)
+      : batches_(batches),
+        input_{{batches[0].images.clone(), batches[0].labels.clone()}},
+        training_(spectral, input_, device),
+        step_(capture({input_[0].images, input_[0].labels}, [this] { return training_.step(); })) {}
+
+  Tensor step() {
+    const Batch& batch = batches_[next_++ % batches_.size()];
+    return step_({batch.images, batch.labels});
+  }
+
+ private:
+  const std::vector<Batch>& batches_;
+  std::vector<Batch> input_;
+  Training training_;
+  CapturedStep step_;
+  std::size_t next_ = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,6 +165,34 @@ int main(int argc, char** argv) {
         "1035 us sn (2825 with glibc's default malloc); PyTorch 1080 us plain, 1230 us sn");
     if (batch == 128)
       bench::figure("mlp_step_cpu_plain_b128.vs_libtorch", measured[0].median * 1e6 / 980, "ratio");
+  }
+
+  // Captured variants: the same steps replayed (tether/capture.h), measured
+  // alternating with the eager ones again, so that their ratio is of one run.
+  std::vector<std::unique_ptr<CapturedTraining>> captured_runs;
+  std::vector<bench::Body> captured_bodies = bodies;
+  for (std::size_t v = 0; v < variants.size(); ++v) {
+    captured_runs.push_back(
+        std::make_unique<CapturedTraining>(variants[v] == "sn", batches, device));
+    captured_bodies.push_back(
+        [&training = *captured_runs.back(), &loss = last_loss[v]](long calls) {
+          Tensor last;
+          for (long i = 0; i < calls; ++i) last = training.step();
+          loss = last.item<float>();
+        });
+  }
+  const std::vector<bench::Measurement> both = bench::measure(captured_bodies, options);
+  const double peak = cuda ? 0 : bench::peak_fma_gflops();
+  for (std::size_t v = 0; v < variants.size(); ++v) {
+    const std::string name = "mlp_step_" + device_name + "_" + variants[v] + "_captured" + suffix;
+    const bench::Measurement& eager = both[v];
+    const bench::Measurement& captured = both[variants.size() + v];
+    bench::figure(name, captured.median * 1e6, "us");
+    bench::figure(name + ".eager_same_run", eager.median * 1e6, "us");
+    bench::figure(name + ".vs_eager", captured.median / eager.median, "ratio");
+    if (peak > 0)
+      bench::figure(name + ".vs_bound", captured.median / (flop / (peak * 1e9)), "ratio");
+    bench::describe(name, captured, 1e6, "us", "step");
   }
   return 0;
 }

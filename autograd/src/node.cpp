@@ -1,5 +1,6 @@
 #include "graph.h"
 
+#include "tether/capture.h"
 #include "tether/error.h"
 #include "tether/ops.h"
 #include "tether/release.h"
@@ -106,12 +107,11 @@ class AccumulateGrad final : public Node {
     if (is_grad_enabled()) {  // create_graph: keep the gradient's own graph
       Tensor sum = current.defined() ? current + grad : grad;
       if (!sum.requires_grad()) sum = with_zero_derivative(sum, Tensor(leaf_));
-      leaf_->grad = sum.impl_ptr();
+      store(sum);
     } else if (current.defined()) {
       current.add_(grad);
     } else {
-      leaf_->grad =
-          (uniquely_owned(grad) && !grad.requires_grad() ? grad.detach() : grad.clone()).impl_ptr();
+      store(uniquely_owned(grad) && !grad.requires_grad() ? grad.detach() : grad.clone());
     }
     // The engine runs this node once, after every gradient for the leaf has
     // arrived, so grad() is complete here.
@@ -120,6 +120,12 @@ class AccumulateGrad final : public Node {
   }
 
  private:
+  /// Makes `grad` the leaf's grad(); a host action, so that a replay of a
+  /// captured step hands the leaf its gradient again (capture.h).
+  void store(const Tensor& grad) {
+    host_action([leaf = leaf_, grad = grad.impl_ptr()] { leaf->grad = grad; });
+  }
+
   std::shared_ptr<TensorImpl> leaf_;
 };
 

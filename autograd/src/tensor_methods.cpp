@@ -32,6 +32,7 @@ Tensor Tensor::to(Device device) const {
 template <class T>
 std::vector<T> Tensor::to_vector() const {
   check_defined("to_vector", *this);
+  refuse_in_capture("a read of tensor data to the host (item(), to_vector, printing)");
   const Tensor host = contiguous_data(to(Device::cpu()).to(dtype_of<T>()));
   const T* data = host.data_ptr<T>();
   return std::vector<T>(data, data + host.numel());

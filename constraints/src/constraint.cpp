@@ -8,6 +8,7 @@
 
 #include "arguments.h"
 #include "feasibility.h"
+#include "tether/capture.h"
 #include "tether/grad_mode.h"
 #include "tether/node.h"
 #include "tether/ops.h"
@@ -409,6 +410,9 @@ bool ComputedParameter::value_was_written() const {
 
 bool ComputedParameter::cache_is_valid() const {
   if (!cached_.defined() || recompute_every_use_) return false;
+  // A value computed before a capture would be a constant of the recording:
+  // computing it again puts its computation in the step.
+  if (capture_id() != capture_id_ && is_capturing()) return false;
   return grad_mode_ == is_grad_enabled() && training_mode_ == is_training();
 }
 
@@ -437,6 +441,7 @@ Tensor ComputedParameter::value() {
   value_version_ = cached_.version();
   grad_mode_ = is_grad_enabled();
   training_mode_ = is_training();
+  capture_id_ = capture_id();
   return cached_;
 }
 

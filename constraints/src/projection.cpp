@@ -4,6 +4,7 @@
 
 #include "arguments.h"
 #include "slice_norms.h"
+#include "tether/capture.h"
 #include "tether/grad_mode.h"
 #include "tether/ops.h"
 
@@ -17,10 +18,15 @@ ProjectedParameter::ProjectedParameter(std::string name, Tensor tensor, Projecti
 }
 
 void ProjectedParameter::project_if_changed() {
-  if (tensor_.version() == projected_version_) return;
+  // In a capture, project whatever the version says, so that the projection
+  // is recorded and replays project after each optimizer step, as eager
+  // steps do (projections are idempotent: once more changes nothing).
+  const bool record = is_capturing() && projected_capture_ != capture_id();
+  if (tensor_.version() == projected_version_ && !record) return;
   NoGradGuard no_grad;
   project_(tensor_);
   projected_version_ = tensor_.version();
+  projected_capture_ = capture_id();
 }
 
 Tensor ProjectedParameter::value() {

@@ -20,6 +20,7 @@
 
 #include "tether/allocator.h"
 #include "tether/autograd.h"
+#include "tether/capture.h"
 #include "tether/constraint.h"
 #include "tether/constraint_library.h"
 #include "tether/data/dataloader.h"

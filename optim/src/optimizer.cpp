@@ -178,7 +178,9 @@ void Optimizer::check_group(std::size_t group, std::size_t count) const {
 }
 
 void Optimizer::zero_grad() {
-  for (auto& p : parameters_) p.set_grad(Tensor());
+  host_action([this] {
+    for (auto& p : parameters_) p.set_grad(Tensor());
+  });
 }
 
 StateDict Optimizer::state_dict() const {

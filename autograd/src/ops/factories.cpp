@@ -29,18 +29,27 @@ Tensor filled(const char* op, const Shape& shape, double value, const TensorOpti
 /// A tensor filled element by element from `value(i)`, computed in f64 on the
 /// CPU and then converted to the requested dtype and device. The requested
 /// tensor is checked first, so that a shape it cannot hold fails before the
-/// host buffer is made.
+/// host buffer is made. Random values are drawn by a host action, so that
+/// each replay of a captured step draws afresh.
+enum class Values : bool { fixed, random };
 template <class ValueAt>
-Tensor generate(const char* op, const Shape& shape, const TensorOptions& options, ValueAt value) {
+Tensor generate(const char* op, const Shape& shape, const TensorOptions& options, ValueAt value,
+                Values values = Values::fixed) {
   const DType dtype = options.dtype_or();
   Tensor out = Tensor::empty(shape, dtype, options.device, op);
   const bool in_place = dtype == DType::f64 && options.device.is_cpu();
   const Tensor host = in_place ? out : Tensor::empty(shape, DType::f64, Device::cpu(), op);
-  double* data = host.data_ptr<double>();
-  for (std::int64_t i = 0; i < host.numel(); ++i) {
-    data[i] = value(i);
-    check_representable(op, data[i], dtype);
-  }
+  auto fill_host = [op, dtype, host, value] {
+    double* data = host.data_ptr<double>();
+    for (std::int64_t i = 0; i < host.numel(); ++i) {
+      data[i] = value(i);
+      check_representable(op, data[i], dtype);
+    }
+  };
+  if (values == Values::random)
+    host_action(fill_host);
+  else
+    fill_host();
   // The CPU copy converts dtypes; a copy to a device takes the requested dtype.
   if (!in_place) backend_of(out).copy(out.device().is_cpu() ? host : host.to(dtype), out);
   return finish(out, options);
@@ -125,15 +134,19 @@ Tensor rand(const Shape& shape, TensorOptions options) {
   const int bits = options.dtype_or() == DType::f32 ? 24 : 53;
   const double scale = std::ldexp(1.0, -bits);
   auto& generator = detail::global_generator();
-  return generate("rand", shape, options, [&](std::int64_t) {
-    return static_cast<double>(generator() >> (64 - bits)) * scale;
-  });
+  return generate(
+      "rand", shape, options,
+      [&generator, bits, scale](std::int64_t) {
+        return static_cast<double>(generator() >> (64 - bits)) * scale;
+      },
+      Values::random);
 }
 
 Tensor randn(const Shape& shape, TensorOptions options) {
   auto& generator = detail::global_generator();
-  return generate("randn", shape, options,
-                  [&](std::int64_t) { return detail::standard_normal(generator); });
+  return generate(
+      "randn", shape, options,
+      [&generator](std::int64_t) { return detail::standard_normal(generator); }, Values::random);
 }
 
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options) {

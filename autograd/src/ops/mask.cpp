@@ -148,6 +148,7 @@ Tensor masked_select(const Tensor& x, const Tensor& mask) {
   check_same_device("masked_select", x, mask);
   const Shape shape = broadcast_shapes("masked_select", x.shape(), mask.shape());
   // The positions of the true elements, found on the host: the result's length.
+  refuse_in_capture("masked_select (its length is read from the mask on the host)");
   const Tensor truth = contiguous_data(broadcast_view(mask, shape).to(Device::cpu()));
   const bool* const flags = truth.data_ptr<bool>();
   std::vector<std::int64_t> positions;

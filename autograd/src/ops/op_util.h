@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "tether/backend/backend.h"
+#include "tether/capture.h"
 #include "tether/error.h"
 #include "tether/node.h"
 #include "tether/ops.h"

@@ -20,6 +20,7 @@ namespace {
 /// asked) and on the device that `options` ask for.
 Tensor from_host_integers(const std::vector<std::int64_t>& values, const Shape& shape,
                           const TensorOptions& options) {
+  refuse_in_capture("an integer random draw (randint, randperm)");
   Tensor host = Tensor::empty(shape, DType::i64);
   std::copy(values.begin(), values.end(), host.data_ptr<std::int64_t>());
   Tensor out = host.to(options.dtype_or(DType::i64)).to(options.device);

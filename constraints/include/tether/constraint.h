@@ -233,6 +233,7 @@ class ComputedParameter final : public Parameter {
   std::uint64_t value_version_ = 0;
   bool grad_mode_ = false;
   bool training_mode_ = true;
+  std::uint64_t capture_id_ = 0;  // the capture it was computed in (capture.h), 0 for none
 };
 
 /// A computed parameter applying `constraint` to what `parameter` holds, its

@@ -38,6 +38,7 @@ class ProjectedParameter final : public Parameter {
   Tensor tensor_;
   Projection project_;
   std::uint64_t projected_version_ = 0;
+  std::uint64_t projected_capture_ = 0;  // the capture it last projected in (capture.h)
 };
 
 /// A projected parameter over `parameter`'s tensor (its leaf when raw).

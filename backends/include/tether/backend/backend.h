@@ -251,8 +251,22 @@ class Backend {
 };
 
 /// The backend for `device`; throws DeviceError when it was not built or the
-/// device is not usable.
+/// device is not usable. While this thread has an interceptor (below), that.
 Backend& backend_for(Device device);
+
+// ---- capture (autograd/src/capture.cpp) ----
+/// The device's own backend, whatever interceptor is set.
+Backend& device_backend(Device device);
+/// What stands in for the backends on one thread: a captured step's
+/// recorder, whose backends forward each call to device_backend and keep it
+/// for replay.
+class Interceptor {
+ public:
+  virtual ~Interceptor() = default;
+  virtual Backend& backend_for(Device device) = 0;
+};
+/// Makes backend_for ask `interceptor` on this thread (nullptr: no interceptor).
+void set_thread_interceptor(Interceptor* interceptor);
 
 /// How a BLAS reads a matrix in place: row-major, or column-major (a transposed
 /// view), with the elements between rows (or columns).

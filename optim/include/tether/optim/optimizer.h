@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "tether/capture.h"
 #include "tether/grad_mode.h"
 #include "tether/state_dict.h"
 #include "tether/tensor.h"
@@ -143,7 +144,8 @@ class Optimizer {
   /// One update from the parameters' current gradients (parameters without a
   /// gradient are skipped and their step count stays).
   virtual void step() = 0;
-  /// Clears the gradients (sets them undefined, as PyTorch's set_to_none).
+  /// Clears the gradients (sets them undefined, as PyTorch's set_to_none);
+  /// like step(), a host action in a captured step.
   void zero_grad();
   /// Every parameter, group after group; a parameter's index here names its state.
   const std::vector<Tensor>& parameters() const { return parameters_; }
@@ -233,17 +235,10 @@ class GroupedOptimizer : public Optimizer {
  public:
   using Group = ParamGroup<Options>;
 
+  /// In a captured step (capture.h) this is a host action: each replay runs
+  /// it again, so step counts advance and learning rates are read anew.
   void step() override {
-    NoGradGuard no_grad;
-    std::size_t index = 0;
-    for (const Group& group : groups_)
-      for (Tensor parameter : group.parameters) {
-        ParameterState& state = state_[index++];
-        const Tensor grad = parameter.grad();
-        if (!grad.defined()) continue;
-        ++state.step;
-        update(parameter, grad, state, group.options);
-      }
+    host_action([this] { step_now(); });
   }
 
   /// The groups, in the order given; their parameters are fixed, their options
@@ -308,6 +303,18 @@ class GroupedOptimizer : public Optimizer {
   }
 
  private:
+  void step_now() {
+    NoGradGuard no_grad;
+    std::size_t index = 0;
+    for (const Group& group : groups_)
+      for (Tensor parameter : group.parameters) {
+        ParameterState& state = state_[index++];
+        const Tensor grad = parameter.grad();
+        if (!grad.defined()) continue;
+        ++state.step;
+        update(parameter, grad, state, group.options);
+      }
+  }
   Group& group_at(std::size_t group) {
     check_group(group, groups_.size());
     return groups_[group];
