@@ -962,6 +962,18 @@ const std::vector<Instruction> instructions = {
        const auto [a, b] = m.read_all<Tensor, Tensor>();
        m.put(einsum(equation, equation == std::string("ji") ? std::vector{a} : std::vector{a, b}));
      }},
+    // random draws from the global generator (their values are random, so
+    // only errors and crashes count; a huge Count must be refused, not allocated)
+    {"rand", op([](SmallShape s, DType d) { return rand(s.shape, d); })},
+    {"randn", op([](SmallShape s, DType d) { return randn(s.shape, d); })},
+    {"randint", op([](Count low, Count high, SmallShape s, DType d) {
+       return randint(low.value, high.value, s.shape, d);
+     })},
+    {"randperm", op([](Count n, DType d) { return randperm(n.value, d); })},
+    {"multinomial", op([](Tensor probs, Count samples, bool replacement) {
+       return multinomial(probs, samples.value, replacement);
+     })},
+    {"bernoulli", op([](Tensor p) { return bernoulli(p); })},
 };
 
 }  // namespace

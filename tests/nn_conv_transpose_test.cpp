@@ -73,6 +73,33 @@ TEST_CASE("ConvTranspose2d passes gradcheck and gradgradcheck in f64", "[nn][con
   CHECK(gradgradcheck(f, {x}));
 }
 
+TEST_CASE("forward(x, output_size) picks the output_padding that gives that size, as torch's",
+          "[nn][conv_transpose]") {
+  manual_seed(5);
+  nn::ConvTranspose2d layer(2, 3, 3, 2, 1, 0, 1, true, 1, DType::f64);
+  const Tensor x = randn({1, 2, 4, 4}, DType::f64);
+  const Tensor w = layer.weight->value(), b = layer.bias->value();
+  CHECK(layer(x).shape() == Shape{1, 3, 7, 7});
+  CHECK(layer.forward(x, {8, 8}).shape() == Shape{1, 3, 8, 8});
+  // N and the channels may lead, as in y.shape() of the convolution it undoes.
+  const Tensor y = layer.forward(x, {1, 3, 7, 8});
+  CHECK(testing::max_abs_diff(y, nn::conv_transpose2d(x, w, b, 2, 1, {0, 1})) == 0);
+  CHECK_THROWS_WITH(layer.forward(x, {9, 9}),
+                    "ConvTranspose2d: requested an output size of [9, 9], but valid sizes range "
+                    "from [7, 7] to [8, 8] (for an input of [4, 4])");
+  CHECK_THROWS_WITH(layer.forward(x, {8, 8, 8}),
+                    "ConvTranspose2d: for 4-d input, output_size must have 2 or 4 elements (got "
+                    "3)");
+  // The layer's own output_padding gives way to the requested size.
+  nn::ConvTranspose1d line(2, 3, 3, 3, 0, 2);
+  const Tensor sequence = randn({1, 2, 4});
+  CHECK(line(sequence).shape() == Shape{1, 3, 14});
+  CHECK(line.forward(sequence, {12}).shape() == Shape{1, 3, 12});
+  CHECK_THROWS_WITH(line.forward(sequence, {15}),
+                    "ConvTranspose1d: requested an output size of [15], but valid sizes range "
+                    "from [12] to [14] (for an input of [4])");
+}
+
 TEST_CASE("ConvTranspose1d, ConvTranspose2d and conv_transpose2d errors name the layer",
           "[nn][conv_transpose]") {
   CHECK_THROWS_WITH(nn::ConvTranspose2d(4, 6, 2, 1, 0, 0, 4),

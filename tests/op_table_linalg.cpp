@@ -215,6 +215,15 @@ std::vector<OpCase> linalg_cases() {
                         t({1, 2, 3}, {3})},
        .expected = t({2, 4, 6, 4, 6, 10}, {2, 1, 3}),
        .grad_inputs = random_inputs({{2, 3, 2}, {3, 2}, {3}})},
+      // A [2, 2, 2] batch transposed is no view of rows: it is copied into one.
+      // Its rows are [1, 2], [5, 6], [3, 4], [7, 8].
+      {.op = "linear",
+       .variant = "batched input that is not a view of rows",
+       .f = [](const Inputs& x) { return linear(transpose(x[0], 0, 1), x[1], x[2]); },
+       .value_inputs = {t({1, 2, 3, 4, 5, 6, 7, 8}, {2, 2, 2}), t({1, 0, 0, 1, 1, 1}, {3, 2}),
+                        t({1, 2, 3}, {3})},
+       .expected = t({2, 4, 6, 6, 8, 14, 4, 6, 10, 8, 10, 18}, {2, 2, 3}),
+       .grad_inputs = random_inputs({{3, 2, 2}, {3, 2}, {3}})},
       {.op = "matrix_exp",
        .variant = "diagonal [3, 3] (norm 2: two squarings)",
        .f = [](const Inputs& x) { return matrix_exp(x[0]); },

@@ -1,6 +1,7 @@
 #include "tether/nn/conv_transpose.h"
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 #include "tether/error.h"
@@ -137,10 +138,50 @@ ConvTransposeNd::ConvTransposeNd(std::string layer, std::int64_t in_channels,
       output_padding_(output_padding) {}
 
 Tensor ConvTransposeNd::convolve_transposed(const Tensor& x) {
+  return convolve_transposed_with(x, output_padding_);
+}
+
+Tensor ConvTransposeNd::convolve_transposed(const Tensor& x, const Shape& output_size,
+                                            int spatial_dims) {
+  // torch's _output_padding: output_size may include N and the channels,
+  // and picks one of the stride sizes that the input's extents allow.
+  const int given = output_size.size();
+  if (given != spatial_dims && given != spatial_dims + 2)
+    fail<ValueError>(layer_, ": for ", spatial_dims + 2, "-d input, output_size must have ",
+                     spatial_dims, " or ", spatial_dims + 2, " elements (got ", given, ")");
+  Shape requested;
+  for (int d = given - spatial_dims; d < given; ++d) requested.push_back(output_size[d]);
+  // The axes in x [N, in, H, W] (a 1-d layer's input has H = 1) and window_.
+  const int first = 4 - spatial_dims;
+  const auto axis_window = [&](int axis) {
+    const bool height = axis == 2;
+    return std::array<std::int64_t, 4>{height ? window_.kernel.height : window_.kernel.width,
+                                       height ? window_.stride.height : window_.stride.width,
+                                       height ? window_.padding.height : window_.padding.width,
+                                       height ? window_.dilation.height : window_.dilation.width};
+  };
+  Shape smallest, largest, inputs;
+  Size2d padding = 0;
+  for (int axis = first; axis < 4; ++axis) {
+    const auto [kernel, stride, pad, dilation] = axis_window(axis);
+    smallest.push_back(output_extent(x.size(axis), kernel, stride, pad, 0, dilation));
+    largest.push_back(smallest.back() + stride - 1);
+    inputs.push_back(x.size(axis));
+    (axis == 2 ? padding.height : padding.width) = requested[axis - first] - smallest.back();
+  }
+  for (int d = 0; d < spatial_dims; ++d)
+    if (requested[d] < smallest[d] || requested[d] > largest[d])
+      fail<ValueError>(layer_, ": requested an output size of ", requested,
+                       ", but valid sizes range from ", smallest, " to ", largest,
+                       " (for an input of ", inputs, ")");
+  return convolve_transposed_with(x, padding);
+}
+
+Tensor ConvTransposeNd::convolve_transposed_with(const Tensor& x, Size2d output_padding) {
   const Tensor w = weight->value();  // [in, out / groups, kh, kw]; ConvTranspose1d's has no kh
   return transposed(layer_, unfold_, x,
                     w.reshape({w.size(0), w.size(1), window_.kernel.height, window_.kernel.width}),
-                    bias ? bias->value() : Tensor(), window_, output_padding_, groups_);
+                    bias ? bias->value() : Tensor(), window_, output_padding, groups_);
 }
 
 ConvTranspose2d::ConvTranspose2d(std::int64_t in_channels, std::int64_t out_channels, Size2d kernel,
@@ -151,10 +192,19 @@ ConvTranspose2d::ConvTranspose2d(std::int64_t in_channels, std::int64_t out_chan
                       {kernel, stride, padding, dilation}, output_padding, groups, bias, options) {}
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {
+  check_input(x);
+  return convolve_transposed(x);
+}
+
+Tensor ConvTranspose2d::forward(const Tensor& x, const Shape& output_size) {
+  check_input(x);
+  return convolve_transposed(x, output_size, 2);
+}
+
+void ConvTranspose2d::check_input(const Tensor& x) const {
   if (x.dim() != 4 || x.size(1) != in_channels_)
     fail<ShapeError>("ConvTranspose2d: expected input [N, ", in_channels_, ", H, W], got ",
                      x.shape());
-  return convolve_transposed(x);
 }
 
 // A 1-d transposed convolution is a 2-d one over an input of height 1.
@@ -167,9 +217,18 @@ ConvTranspose1d::ConvTranspose1d(std::int64_t in_channels, std::int64_t out_chan
                       groups, bias, options) {}
 
 Tensor ConvTranspose1d::forward(const Tensor& x) {
+  check_input(x);
+  return convolve_transposed(x.unsqueeze(2)).squeeze(2);
+}
+
+Tensor ConvTranspose1d::forward(const Tensor& x, const Shape& output_size) {
+  check_input(x);
+  return convolve_transposed(x.unsqueeze(2), output_size, 1).squeeze(2);
+}
+
+void ConvTranspose1d::check_input(const Tensor& x) const {
   if (x.dim() != 3 || x.size(1) != in_channels_)
     fail<ShapeError>("ConvTranspose1d: expected input [N, ", in_channels_, ", L], got ", x.shape());
-  return convolve_transposed(x.unsqueeze(2)).squeeze(2);
 }
 
 }  // namespace tether::nn

@@ -235,7 +235,9 @@ Tensor dot(const Tensor& a, const Tensor& b);
 /// [n] x [m] -> [n, m].
 Tensor outer(const Tensor& a, const Tensor& b);
 /// x @ weight^T + bias, as torch.nn.functional.linear: x [..., in], weight
-/// [out, in], bias [out] or undefined. One node for a batch of rows [N, in].
+/// [out, in], bias [out] or undefined. One node for a batch of rows [N, in];
+/// x [..., in] runs as the rows [N, in] (a view where the strides allow), so
+/// the weight's gradient is one product over all N rows.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 
 // ---- matrix functions (matrix_functions.cpp) --------------------------------

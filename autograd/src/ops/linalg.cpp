@@ -106,9 +106,18 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     if (bias.dim() != 1 || bias.shape()[0] != weight.shape()[0])
       fail<ShapeError>("linear: expected a bias [", weight.shape()[0], "], got ", bias.shape());
   }
-  if (x.dim() != 2) {  // a batch of inputs, or one vector: the composed form
+  if (x.dim() == 1) {  // one vector: the composed form
     const Tensor y = matmul(x, weight.mT());
     return bias.defined() ? y + bias : y;
+  }
+  if (x.dim() > 2) {
+    // A batch [..., in] is one [N, in] matrix (a view when the leading dims
+    // allow): one product forward, and the weight's gradient one product over
+    // all N rows rather than a product per batch entry summed afterwards.
+    Shape rows_shape = x.shape(), out_shape = x.shape();
+    rows_shape.pop_back();
+    out_shape.back() = weight.shape()[0];
+    return linear(x.reshape({rows_shape.numel(), x.size(-1)}), weight, bias).reshape(out_shape);
   }
   // [N, in] inputs, the common case: one product, the bias added in place, one node.
   const std::int64_t rows = x.shape()[0], cols = weight.shape()[0];

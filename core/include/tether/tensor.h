@@ -245,8 +245,9 @@ class Tensor {
   /// bool, for which nonzero is true). Throws ValueError unless numel() == 1.
   template <class T>
   T item() const;
-  /// All elements in row-major order, converted to T (float, double or
-  /// std::int64_t; a mask reads as 0 and 1 with std::int64_t).
+  /// All elements in row-major order, converted to T (float, double,
+  /// std::int64_t or bool, for which nonzero is true; a mask reads as 0 and 1
+  /// with std::int64_t).
   template <class T>
   std::vector<T> to_vector() const;
 

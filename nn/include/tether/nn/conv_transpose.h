@@ -33,11 +33,21 @@ class ConvTransposeNd : public ConvNd {
   ConvTransposeNd(std::string layer, std::int64_t in_channels, std::int64_t out_channels,
                   const Shape& kernel, Window2d window, Size2d output_padding, std::int64_t groups,
                   bool bias, TensorOptions options);
-  /// The transposed convolution of x [N, in, H, W] by the weight viewed as 2-d.
+  /// The transposed convolution of x [N, in, H, W] by the weight viewed as 2-d,
+  /// with the layer's output_padding.
   Tensor convolve_transposed(const Tensor& x);
+  /// Likewise with the output_padding that makes the output's trailing
+  /// `spatial_dims` extents `output_size` (its last spatial_dims entries; it
+  /// may also hold N and the channels first), as torch's forward(x,
+  /// output_size). Throws ValueError for another number of entries or a size
+  /// outside [minimum, minimum + stride - 1] of some axis.
+  Tensor convolve_transposed(const Tensor& x, const Shape& output_size, int spatial_dims);
 
   Window2d window_;
   Size2d output_padding_;
+
+ private:
+  Tensor convolve_transposed_with(const Tensor& x, Size2d output_padding);
 };
 
 /// torch.nn.ConvTranspose2d: x [N, in, H, W] -> [N, out, H_out, W_out] as
@@ -51,6 +61,14 @@ class ConvTranspose2d : public ConvTransposeNd {
 
   /// Throws ShapeError for another rank or channel count, or an empty output.
   Tensor forward(const Tensor& x) override;
+  /// The output [N, out, H_out, W_out] with output_size = [H_out, W_out] (or
+  /// [N, out, H_out, W_out]): the output_padding is chosen for it, as torch's
+  /// forward(x, output_size), whatever the layer's. Throws ValueError as
+  /// convolve_transposed does, and as forward(x).
+  Tensor forward(const Tensor& x, const Shape& output_size);
+
+ private:
+  void check_input(const Tensor& x) const;
 };
 
 /// torch.nn.ConvTranspose1d: x [N, in, L] -> [N, out, L_out], L_out as
@@ -64,6 +82,12 @@ class ConvTranspose1d : public ConvTransposeNd {
 
   /// Throws as ConvTranspose2d::forward.
   Tensor forward(const Tensor& x) override;
+  /// The output [N, out, L_out] with output_size = [L_out] (or [N, out,
+  /// L_out]), as ConvTranspose2d's.
+  Tensor forward(const Tensor& x, const Shape& output_size);
+
+ private:
+  void check_input(const Tensor& x) const;
 };
 
 }  // namespace tether::nn

@@ -1,8 +1,11 @@
 // Embedding: a lookup table of learned vectors.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
+#include <utility>
 
 #include "tether/nn/module.h"
 
@@ -20,9 +23,20 @@ class Embedding : public UnaryModule {
   /// Throws ValueError for extents that are not positive or a padding_idx
   /// outside [-num_embeddings, num_embeddings).
   Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim,
-            std::optional<std::int64_t> padding_idx, TensorOptions options = {});
+            std::optional<std::int64_t> padding_idx, TensorOptions options);
   Embedding(std::int64_t num_embeddings, std::int64_t embedding_dim, TensorOptions options = {})
       : Embedding(num_embeddings, embedding_dim, std::nullopt, options) {}
+  /// With a padding_idx given as an integer, std::nullopt or an optional.
+  /// A template so that `Embedding(n, d, {})` means default options, as with
+  /// the other layers, instead of being ambiguous with an empty padding_idx.
+  template <class Index>
+  requires std::convertible_to<Index, std::optional<std::int64_t>> &&
+      (!std::same_as<std::remove_cvref_t<Index>, bool>)Embedding(std::int64_t num_embeddings,
+                                                                 std::int64_t embedding_dim,
+                                                                 Index&& padding_idx,
+                                                                 TensorOptions options = {})
+      : Embedding(num_embeddings, embedding_dim,
+                  std::optional<std::int64_t>(std::forward<Index>(padding_idx)), options) {}
 
   /// indices (i64, any shape) -> [*indices.shape, embedding_dim]. Throws
   /// DTypeError for other dtypes and IndexError for an index outside
