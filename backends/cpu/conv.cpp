@@ -3,9 +3,11 @@
 // for the input's gradient). Columns are [C * kh * kw, N * L] with the batch
 // inside the columns, so one product covers the whole batch.
 //
-// Both walk the batch in the outer loop, one image at a time, and an image
-// touches only its own columns (im2col) or its own pixels (col2im): that loop
-// is where a parallel_for over the batch goes.
+// Both walk the channels in the outer loop, and a channel's taps touch only
+// their own rows of the columns (im2col) and that channel's pixels (col2im):
+// that loop, in CpuBackend::im2col and col2im, is where a parallel_for over
+// the channels goes (col2im's zero fill first). Inside, each tap row is
+// written front to back, image after image.
 #include "../common/kernel_support.h"  // visit_floating
 #include "cpu_backend.h"
 
@@ -23,21 +25,22 @@ std::pair<std::int64_t, std::int64_t> inside_columns(std::int64_t offset, std::i
   return {first, last};
 }
 
-/// Calls visit(pixels, taps, count, tap_step) for every run of one image's
-/// taps along an output row that reads inside the image: `pixels` is the
-/// image's offset of the first pixel read (stride `tap_step` after it),
+/// Calls visit(pixels, taps, count, tap_step) for every run of the taps of
+/// channel c along an output row that reads inside the image: `pixels` is the
+/// input's offset of the first pixel read (stride `tap_step` after it),
 /// `taps` the offset of the first tap in the columns (contiguous after it);
-/// padding taps are passed to pad(taps, count).
+/// padding taps are passed to pad(taps, count). Runs come in the columns'
+/// order, so each tap row is written front to back.
 template <class Visit, class Pad>
-void for_each_run(const ConvGeometry& g, std::int64_t n, Visit visit, Pad pad) {
+void for_each_run(const ConvGeometry& g, std::int64_t c, Visit visit, Pad pad) {
   const std::int64_t positions = g.out_height * g.out_width;
   const std::int64_t columns = g.batch * positions;
-  for (std::int64_t c = 0; c < g.channels; ++c)
-    for (std::int64_t i = 0; i < g.kernel_h; ++i)
-      for (std::int64_t j = 0; j < g.kernel_w; ++j) {
-        const std::int64_t tap_row = (c * g.kernel_h + i) * g.kernel_w + j;
-        const std::int64_t col_offset = j * g.dilation_w - g.pad_w;
-        const auto [first, last] = inside_columns(col_offset, g.stride_w, g.width, g.out_width);
+  for (std::int64_t i = 0; i < g.kernel_h; ++i)
+    for (std::int64_t j = 0; j < g.kernel_w; ++j) {
+      const std::int64_t tap_row = (c * g.kernel_h + i) * g.kernel_w + j;
+      const std::int64_t col_offset = j * g.dilation_w - g.pad_w;
+      const auto [first, last] = inside_columns(col_offset, g.stride_w, g.width, g.out_width);
+      for (std::int64_t n = 0; n < g.batch; ++n)
         for (std::int64_t r = 0; r < g.out_height; ++r) {
           const std::int64_t taps = tap_row * columns + n * positions + r * g.out_width;
           const std::int64_t row = r * g.stride_h + i * g.dilation_h - g.pad_h;
@@ -51,7 +54,7 @@ void for_each_run(const ConvGeometry& g, std::int64_t n, Visit visit, Pad pad) {
               ((n * g.channels + c) * g.height + row) * g.width + first * g.stride_w + col_offset;
           visit(pixels, taps + first, last - first, g.stride_w);
         }
-      }
+    }
 }
 
 }  // namespace
@@ -61,11 +64,14 @@ void CpuBackend::im2col(const Tensor& in, const ConvGeometry& geometry, const Te
     using T = typename decltype(type)::type;
     const T* const x = in.data_ptr<T>();
     T* const cols = out.data_ptr<T>();
-    for (std::int64_t n = 0; n < geometry.batch; ++n)
+    for (std::int64_t c = 0; c < geometry.channels; ++c)
       for_each_run(
-          geometry, n,
+          geometry, c,
           [&](std::int64_t pixels, std::int64_t taps, std::int64_t count, std::int64_t step) {
-            for (std::int64_t k = 0; k < count; ++k) cols[taps + k] = x[pixels + k * step];
+            if (step == 1)  // the common case, vectorised
+              std::copy(x + pixels, x + pixels + count, cols + taps);
+            else
+              for (std::int64_t k = 0; k < count; ++k) cols[taps + k] = x[pixels + k * step];
           },
           [&](std::int64_t taps, std::int64_t count) {
             std::fill(cols + taps, cols + taps + count, T(0));
@@ -78,16 +84,19 @@ void CpuBackend::col2im(const Tensor& columns, const ConvGeometry& geometry, con
     using T = typename decltype(type)::type;
     const T* const cols = columns.data_ptr<T>();
     T* const x = out.data_ptr<T>();
-    const std::int64_t image = geometry.channels * geometry.height * geometry.width;
-    for (std::int64_t n = 0; n < geometry.batch; ++n) {
-      std::fill(x + n * image, x + (n + 1) * image, T(0));
+    std::fill(x, x + out.numel(), T(0));
+    for (std::int64_t c = 0; c < geometry.channels; ++c)
       for_each_run(
-          geometry, n,
+          geometry, c,
           [&](std::int64_t pixels, std::int64_t taps, std::int64_t count, std::int64_t step) {
-            for (std::int64_t k = 0; k < count; ++k) x[pixels + k * step] += cols[taps + k];
+            T* const to = x + pixels;
+            const T* const from = cols + taps;
+            if (step == 1)  // the common case, vectorised
+              for (std::int64_t k = 0; k < count; ++k) to[k] += from[k];
+            else
+              for (std::int64_t k = 0; k < count; ++k) to[k * step] += from[k];
           },
           [](std::int64_t, std::int64_t) {});
-    }
   });
 }
 
