@@ -21,7 +21,8 @@ struct PoolingStride {
 
 /// x [N, C, H, W] -> [N, C, H_out, W_out], H_out = (H + 2 padding - kernel) /
 /// stride + 1, each the maximum of its window; padding counts as -inf. The
-/// gradient goes to every element equal to its window's maximum.
+/// gradient goes to the window's first maximal element, as torch's
+/// max_pool2d. Floating dtypes only (im2col's DTypeError otherwise).
 class MaxPool2d : public UnaryModule {
  public:
   /// stride defaults to kernel. Throws ValueError for a non-positive kernel or
