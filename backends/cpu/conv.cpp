@@ -68,13 +68,10 @@ void CpuBackend::im2col(const Tensor& in, const ConvGeometry& geometry, const Te
       for_each_run(
           geometry, c,
           [&](std::int64_t pixels, std::int64_t taps, std::int64_t count, std::int64_t step) {
-            if (step == 1)  // the common case, vectorised
-              std::copy(x + pixels, x + pixels + count, cols + taps);
-            else
-              for (std::int64_t k = 0; k < count; ++k) cols[taps + k] = x[pixels + k * step];
+            for (std::int64_t k = 0; k < count; ++k) cols[taps + k] = x[pixels + k * step];
           },
           [&](std::int64_t taps, std::int64_t count) {
-            std::fill(cols + taps, cols + taps + count, T(0));
+            for (std::int64_t k = 0; k < count; ++k) cols[taps + k] = T(0);
           });
   });
 }
@@ -89,12 +86,7 @@ void CpuBackend::col2im(const Tensor& columns, const ConvGeometry& geometry, con
       for_each_run(
           geometry, c,
           [&](std::int64_t pixels, std::int64_t taps, std::int64_t count, std::int64_t step) {
-            T* const to = x + pixels;
-            const T* const from = cols + taps;
-            if (step == 1)  // the common case, vectorised
-              for (std::int64_t k = 0; k < count; ++k) to[k] += from[k];
-            else
-              for (std::int64_t k = 0; k < count; ++k) to[k * step] += from[k];
+            for (std::int64_t k = 0; k < count; ++k) x[pixels + k * step] += cols[taps + k];
           },
           [](std::int64_t, std::int64_t) {});
   });
