@@ -1,5 +1,5 @@
-// Pooling: MaxPool2d and AvgPool2d as torch.nn's, the maximum or mean of each
-// window of the patches Unfold2d gathers (see conv.h).
+// Pooling: MaxPool2d and AvgPool2d as torch.nn's, the maximum of each window
+// im2col (ops.h) copies out, or the mean of each window Unfold2d gathers (conv.h).
 #pragma once
 
 #include <optional>
