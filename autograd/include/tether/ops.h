@@ -527,7 +527,8 @@ struct ConvWindow {
 /// weight.reshape({O, -1}) @ im2col(x, window) is the convolution, as [O, N * L].
 /// Its gradient is col2im. Throws ValueError naming im2col for a non-positive
 /// kernel, stride or dilation or a negative padding, ShapeError for x not 4-d
-/// or smaller than the dilated kernel after padding, DTypeError for integers.
+/// (N may be 0, C, H and W not, as torch's unfold) or smaller than the dilated
+/// kernel after padding, DTypeError for integers.
 Tensor im2col(const Tensor& x, const ConvWindow& window);
 /// im2col's adjoint: each column of `columns` [C * kh * kw, N * L] added back
 /// onto the pixels its taps read, giving [N, C, H, W] = `size` (padding taps

@@ -20,7 +20,9 @@ backend::ConvGeometry geometry(const char* op, const Shape& size, const ConvWind
                        "padding, got kernel (", kernel[0], ", ", kernel[1], "), stride (",
                        stride[0], ", ", stride[1], "), padding (", padding[0], ", ", padding[1],
                        "), dilation (", dilation[0], ", ", dilation[1], ")");
-  if (size.size() != 4) fail<ShapeError>(op, ": expected an input [N, C, H, W], got ", size);
+  // As torch's unfold: an empty batch is fine, an empty image is refused.
+  if (size.size() != 4 || size[1] == 0 || size[2] == 0 || size[3] == 0)
+    fail<ShapeError>(op, ": expected an input [N, C, H, W] with C, H and W non-zero, got ", size);
   std::int64_t out[2];
   for (int d = 0; d < 2; ++d) {
     const std::int64_t span = size[2 + d] + 2 * padding[d] - dilation[d] * (kernel[d] - 1) - 1;
