@@ -41,45 +41,14 @@ Tensor window_counts(Unfold2d& unfold, const Tensor& x) {
   return sum(unfold(ones({1, x.size(1), x.size(2), x.size(3)}, options), 0.0), {1});
 }
 
-/// x [N, C, H, W] with `padding` rows of `value` above and below it and
-/// padding columns left and right.
-Tensor padded(const Tensor& x, Size2d padding, double value) {
-  Tensor y = x;
-  if (padding.height > 0) {
-    const Tensor rows = full({x.size(0), x.size(1), padding.height, x.size(3)}, value, x.options());
-    y = cat({rows, y, rows}, 2);
-  }
-  if (padding.width > 0) {
-    const Tensor columns =
-        full({y.size(0), y.size(1), y.size(2), padding.width}, value, x.options());
-    y = cat({columns, y, columns}, 3);
-  }
-  return y;
-}
-
 }  // namespace
 
 MaxPool2d::MaxPool2d(Size2d kernel, PoolingStride stride, Size2d padding)
     : unfold_("MaxPool2d", pooling_window("MaxPool2d", kernel, stride, padding)) {}
 
 Tensor MaxPool2d::forward(const Tensor& x) {
-  // The windows are im2col's columns (of the input padded with -inf), [C *
-  // taps, N * L]; max's index sends each window's gradient to one tap, which
-  // col2im (im2col's backward) puts back where it was read.
-  const Size2d out = unfold_.checked_output_size(x);
-  const Window2d& w = unfold_.window();
-  const Tensor windows = im2col(padded(x, w.padding, -std::numeric_limits<double>::infinity()),
-                                {{w.kernel.height, w.kernel.width},
-                                 {w.stride.height, w.stride.width},
-                                 {0, 0},
-                                 {w.dilation.height, w.dilation.width}});
-  const std::int64_t channels = x.size(1);
-  return max(windows.reshape(
-                 {channels, w.kernel.height * w.kernel.width, x.size(0) * out.height * out.width}),
-             1)
-      .values.reshape({channels, x.size(0), out.height, out.width})
-      .permute({1, 0, 2, 3})
-      .contiguous();
+  return pool(unfold_, x, -std::numeric_limits<double>::infinity(),
+              [](const Tensor& patches) { return amax(patches, {1}); });
 }
 
 AvgPool2d::AvgPool2d(Size2d kernel, PoolingStride stride, Size2d padding, bool count_include_pad)

@@ -1,5 +1,5 @@
 // Convolutions: conv2d, Conv1d and Conv2d as torch's (stride, padding,
-// dilation, groups), and the sliding-window gather AvgPool2d uses.
+// dilation, groups), and the sliding-window gather the pooling layers use.
 //
 //   tether::nn::Conv2d conv(3, 16, {3, 3}, 1, 1);   // 3x3, stride 1, padding 1
 //   auto y = conv(x);                               // [N, 3, H, W] -> [N, 16, H, W]

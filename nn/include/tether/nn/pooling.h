@@ -1,5 +1,5 @@
-// Pooling: MaxPool2d and AvgPool2d as torch.nn's, the maximum of each window
-// im2col (ops.h) copies out, or the mean of each window Unfold2d gathers (conv.h).
+// Pooling: MaxPool2d and AvgPool2d as torch.nn's, the maximum or mean of each
+// window of the patches Unfold2d gathers (see conv.h).
 #pragma once
 
 #include <optional>
@@ -21,8 +21,7 @@ struct PoolingStride {
 
 /// x [N, C, H, W] -> [N, C, H_out, W_out], H_out = (H + 2 padding - kernel) /
 /// stride + 1, each the maximum of its window; padding counts as -inf. The
-/// gradient goes to the window's first maximal element, as torch's
-/// max_pool2d. Floating dtypes only (im2col's DTypeError otherwise).
+/// gradient goes to every element equal to its window's maximum.
 class MaxPool2d : public UnaryModule {
  public:
   /// stride defaults to kernel. Throws ValueError for a non-positive kernel or
