@@ -65,6 +65,8 @@ const std::map<std::string, std::string> free_only = {
     {"sum_to_shape", "tether's own"},
     {"adam_step_", "tether's own"},
     {"one_hot", "torch.nn.functional"},
+    {"im2col", "torch.nn.functional's unfold, in another layout"},
+    {"col2im", "torch.nn.functional's fold, in another layout"},
     {"allclose", "returns a C++ bool, not a Tensor (torch's returns a Python bool)"},
 };
 

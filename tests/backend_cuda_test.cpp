@@ -178,6 +178,10 @@ TEST_CASE("einsum, bmm and baddbmm on CUDA match the CPU", "[cuda]") {
   check_family_on_cuda(einsum_cases);
 }
 
+TEST_CASE("im2col and col2im on CUDA match the CPU", "[cuda]") {
+  check_family_on_cuda(conv_cases);
+}
+
 TEST_CASE("ops without a gradient on CUDA match the CPU", "[cuda]") {
   check_family_on_cuda(value_only_cases);
 }

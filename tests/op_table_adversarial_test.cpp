@@ -25,7 +25,8 @@ namespace {
 std::vector<OpCase> all_cases() {
   std::vector<OpCase> cases;
   for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases, sort_cases,
-                      value_only_cases, attention_cases, mask_op_cases, scan_cases, einsum_cases})
+                      value_only_cases, attention_cases, mask_op_cases, scan_cases, einsum_cases,
+                      conv_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
 }

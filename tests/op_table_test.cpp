@@ -175,6 +175,7 @@ const std::map<std::string, std::string> kTableFiles = {
     {"attention.cpp", "op_table_attention.cpp"},
     {"scan.cpp", "op_table_scan.cpp"},
     {"einsum.cpp", "op_table_einsum.cpp"},
+    {"conv.cpp", "op_table_conv.cpp"},
 };
 
 std::string table_file(const std::string& section) {
@@ -238,7 +239,8 @@ std::multimap<std::string, std::string> declared_ops(const std::string& header) 
 std::vector<OpCase> differentiable_cases() {
   std::vector<OpCase> cases;
   for (auto family : {elementwise_cases, reduction_cases, linalg_cases, shape_cases, loss_cases,
-                      attention_cases, mask_op_cases, sort_cases, scan_cases, einsum_cases})
+                      attention_cases, mask_op_cases, sort_cases, scan_cases, einsum_cases,
+                      conv_cases})
     for (auto& c : family()) cases.push_back(std::move(c));
   return cases;
 }
@@ -326,6 +328,10 @@ TEST_CASE("ops without a gradient match their values", "[ops]") {
 
 TEST_CASE("masked_fill and masked_select match their values and gradients", "[ops]") {
   check_family(mask_op_cases());
+}
+
+TEST_CASE("im2col and col2im match their values and gradients", "[ops]") {
+  check_family(conv_cases());
 }
 
 // Ties are where the table's gradient checks cannot look (no derivative there),

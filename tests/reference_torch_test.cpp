@@ -126,6 +126,11 @@ std::optional<double> optional_number(const json& a, const char* key) {
   return a[key].get<double>();
 }
 
+/// args[key] as an (height, width) pair, or `otherwise` for both where absent.
+nn::Size2d size_pair(const json& args, const char* key, std::int64_t otherwise) {
+  return args.contains(key) ? nn::Size2d(args[key][0], args[key][1]) : nn::Size2d(otherwise);
+}
+
 /// An optional extent of a pair in the file: a number, or null for None.
 std::optional<std::int64_t> optional_extent(const json& v) {
   return v.is_null() ? std::nullopt : std::optional(v.get<std::int64_t>());
@@ -498,11 +503,20 @@ const std::map<std::string, Op>& op_table() {
       {"conv_transpose2d",
        [](const Inputs& x, const json& a) {
          const auto pair = [&](const char* key, std::int64_t otherwise) {
-           return a.contains(key) ? nn::Size2d(a[key][0], a[key][1]) : nn::Size2d(otherwise);
+           return size_pair(a, key, otherwise);
          };
          return nn::conv_transpose2d(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), pair("stride", 1),
                                      pair("padding", 0), pair("output_padding", 0),
                                      a.value("groups", std::int64_t{1}), pair("dilation", 1));
+       }},
+      {"conv2d",
+       [](const Inputs& x, const json& a) {
+         const auto pair = [&](const char* key, std::int64_t otherwise) {
+           return size_pair(a, key, otherwise);
+         };
+         return nn::conv2d(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), pair("stride", 1),
+                           pair("padding", 0), pair("dilation", 1),
+                           a.value("groups", std::int64_t{1}));
        }},
       {"interpolate",
        [](const Inputs& x, const json& a) { return nn::interpolate(x[0], interpolate_options(a)); }},
@@ -765,6 +779,11 @@ TEST_CASE(
     "errors and gradients",
     "[torch_reference][upsampling]") {
   replay_family("upsampling");
+}
+
+TEST_CASE("conv2d matches PyTorch's values, errors, gradients and second derivatives",
+          "[torch_reference][conv]") {
+  replay_family("convolution");
 }
 
 TEST_CASE("every constraint strategy matches its torch.nn.utils.parametrize counterpart",

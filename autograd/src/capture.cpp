@@ -124,6 +124,16 @@ class Recording final : public Backend {
   void argmin(const Tensor& in, int dim, const Tensor& out) override {
     record({&out}, [in = held(in), dim, out = held(out)](Backend& b) { b.argmin(in, dim, out); });
   }
+  void im2col(const Tensor& in, const backend::ConvGeometry& geometry, const Tensor& out) override {
+    record({&out},
+           [in = held(in), geometry, out = held(out)](Backend& b) { b.im2col(in, geometry, out); });
+  }
+  void col2im(const Tensor& columns, const backend::ConvGeometry& geometry,
+              const Tensor& out) override {
+    record({&out}, [columns = held(columns), geometry, out = held(out)](Backend& b) {
+      b.col2im(columns, geometry, out);
+    });
+  }
   void matmul(const Tensor& a, const Tensor& b_, const Tensor& out) override {
     record({&out},
            [a = held(a), b_ = held(b_), out = held(out)](Backend& b) { b.matmul(a, b_, out); });

@@ -36,6 +36,8 @@ class CpuBackend final : public Backend {
             const Tensor& indices) override;
   void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
                    const Tensor& out) override;
+  void im2col(const Tensor& in, const ConvGeometry& geometry, const Tensor& out) override;
+  void col2im(const Tensor& columns, const ConvGeometry& geometry, const Tensor& out) override;
 };
 
 }  // namespace tether::backend::cpu

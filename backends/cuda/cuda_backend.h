@@ -52,6 +52,8 @@ class CudaBackend final : public Backend {
             const Tensor& indices) override;
   void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
                    const Tensor& out) override;
+  void im2col(const Tensor& in, const ConvGeometry& geometry, const Tensor& out) override;
+  void col2im(const Tensor& columns, const ConvGeometry& geometry, const Tensor& out) override;
 };
 
 /// Throws tether::Error naming `op` and CUDA's description unless `status` is

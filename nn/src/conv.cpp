@@ -44,17 +44,23 @@ Size2d Unfold2d::output_size(std::int64_t height, std::int64_t width) const {
           extent(width, w.kernel.width, w.stride.width, w.padding.width, w.dilation.width)};
 }
 
-Tensor Unfold2d::operator()(const Tensor& x, double pad_value) {
+Size2d Unfold2d::checked_output_size(const Tensor& x) const {
   if (x.dim() != 4) fail<ShapeError>(layer_, ": expected input [N, C, H, W], got ", x.shape());
-  const std::int64_t batch = x.size(0), channels = x.size(1);
-  const std::int64_t height = x.size(2), width = x.size(3);
-  const Size2d out = output_size(height, width);
+  const Size2d out = output_size(x.size(2), x.size(3));
   const Window2d& w = window_;
   if (out.height < 1 || out.width < 1)
     fail<ShapeError>(layer_, ": expected an input of at least the dilated kernel (",
                      dilated(w.kernel.height, w.dilation.height), ", ",
                      dilated(w.kernel.width, w.dilation.width), ") after padding (",
                      w.padding.height, ", ", w.padding.width, "), got ", x.shape());
+  return out;
+}
+
+Tensor Unfold2d::operator()(const Tensor& x, double pad_value) {
+  const Size2d out = checked_output_size(x);
+  const std::int64_t batch = x.size(0), channels = x.size(1);
+  const std::int64_t height = x.size(2), width = x.size(3);
+  const Window2d& w = window_;
   const std::int64_t taps = w.kernel.height * w.kernel.width;
   const std::int64_t positions = out.height * out.width;
   const std::int64_t pixels = channels * height * width;
@@ -124,19 +130,43 @@ ConvNd::ConvNd(std::string layer, std::int64_t in_channels, std::int64_t out_cha
   }
 }
 
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2d stride,
+              Size2d padding, Size2d dilation, std::int64_t groups) {
+  if (groups <= 0) fail<ValueError>("conv2d: expected a positive groups, got ", groups);
+  if (x.dim() != 4 || weight.dim() != 4 || x.size(1) != weight.size(1) * groups ||
+      weight.size(0) % groups != 0)
+    fail<ShapeError>("conv2d: expected input [N, in, H, W] and weight [out, in / groups, kh, kw] ",
+                     "with groups ", groups, " dividing out, got ", x.shape(), " and ",
+                     weight.shape());
+  const std::int64_t out_channels = weight.size(0), batch = x.size(0);
+  if (bias.defined() && bias.shape() != Shape{out_channels})
+    fail<ShapeError>("conv2d: expected bias [", out_channels, "], got ", bias.shape());
+  const Window2d window{{weight.size(2), weight.size(3)}, stride, padding, dilation};
+  const Size2d out = Unfold2d("conv2d", window).checked_output_size(x);
+  // Per group, one product for the whole batch: [out / groups, in / groups *
+  // taps] @ [in / groups * taps, N * L]; the result's rows are channels, and
+  // the permute to [N, out, H_out, W_out] is copied once, by the bias's add
+  // where there is one.
+  const Tensor columns = im2col(x, {{window.kernel.height, window.kernel.width},
+                                    {stride.height, stride.width},
+                                    {padding.height, padding.width},
+                                    {dilation.height, dilation.width}});
+  const Tensor y = groups == 1 ? matmul(weight.reshape({out_channels, -1}), columns)
+                               : matmul(weight.reshape({groups, out_channels / groups, -1}),
+                                        columns.reshape({groups, -1, columns.size(1)}));
+  const Tensor images =
+      y.reshape({out_channels, batch, out.height, out.width}).permute({1, 0, 2, 3});
+  return bias.defined() ? images + bias.reshape({out_channels, 1, 1}) : images.contiguous();
+}
+
 Tensor convolve(Unfold2d& unfold, const Tensor& x, const Tensor& weight, const Tensor& bias,
                 std::int64_t groups) {
-  const std::int64_t batch = x.size(0);
-  const std::int64_t out_channels = weight.size(0);
-  const Size2d out = unfold.output_size(x.size(2), x.size(3));
-  // Per group, one product for the whole batch: [out / groups, in / groups *
-  // taps] @ [in / groups * taps, L * N].
-  const Tensor columns = unfold(x, 0.0).reshape({groups, -1, out.height * out.width * batch});
-  const Tensor kernel = weight.reshape({groups, out_channels / groups, -1});
-  const Tensor y = matmul(kernel, columns)
-                       .reshape({out_channels, out.height, out.width, batch})
-                       .permute({3, 0, 1, 2});
-  return bias.defined() ? y + bias.reshape({out_channels, 1, 1}) : y.contiguous();
+  unfold.checked_output_size(x);  // errors name the layer
+  const Window2d& w = unfold.window();
+  // Conv1d's weight [out, in / groups, k] is a 2-d one of kernel height 1.
+  const Tensor kernel =
+      weight.reshape({weight.size(0), weight.size(1), w.kernel.height, w.kernel.width});
+  return conv2d(x, kernel, bias, w.stride, w.padding, w.dilation, groups);
 }
 
 Tensor ConvNd::convolve(const Tensor& x) {

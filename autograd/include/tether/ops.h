@@ -10,6 +10,7 @@
 // dims (empty = all) and keepdim.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -511,5 +512,31 @@ Tensor one_hot(const Tensor& indices, std::int64_t num_classes = -1);
 /// Throws DTypeError naming allclose when the dtypes differ.
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8,
               bool equal_nan = false);
+
+// ---- a convolution's patches (conv.cpp) ---------------------------------------
+/// A 2-d convolution's sliding window: (height, width) pairs.
+struct ConvWindow {
+  std::array<std::int64_t, 2> kernel;
+  std::array<std::int64_t, 2> stride = {1, 1};
+  std::array<std::int64_t, 2> padding = {0, 0};
+  std::array<std::int64_t, 2> dilation = {1, 1};
+};
+/// The windows of x [N, C, H, W] (floating) as the columns of a convolution's
+/// matrix product: [C * kh * kw, N * L], L = H_out * W_out, H_out = (H + 2
+/// padding - dilation (kh - 1) - 1) / stride + 1 (W_out likewise). Row (c * kh
+/// + i) * kw + j holds tap (i, j) of channel c; column n * L + r * W_out + s the
+/// window at output (r, s) of image n; taps in the padding read 0. So
+/// weight.reshape({O, -1}) @ im2col(x, window) is the convolution, as [O, N * L].
+/// Its gradient is col2im. Throws ValueError naming im2col for a non-positive
+/// kernel, stride or dilation or a negative padding, ShapeError for x not 4-d
+/// (N may be 0, C, H and W not, as torch's unfold) or smaller than the dilated
+/// kernel after padding, DTypeError for integers.
+Tensor im2col(const Tensor& x, const ConvWindow& window);
+/// im2col's adjoint: each column of `columns` [C * kh * kw, N * L] added back
+/// onto the pixels its taps read, giving [N, C, H, W] = `size` (padding taps
+/// are dropped); the input's gradient of a convolution. Its gradient is
+/// im2col. Throws as im2col, naming col2im, and ShapeError when columns is not
+/// [C * kh * kw, N * L] for `size` and the window.
+Tensor col2im(const Tensor& columns, const Shape& size, const ConvWindow& window);
 
 }  // namespace tether

@@ -165,6 +165,15 @@ struct TriangularSystem {
   bool unitriangular;  ///< A's diagonal is taken as ones and not read
 };
 
+/// A 2-d convolution's window over an [N, C, H, W] input, as im2col and col2im
+/// read it: output position (r, s)'s tap (i, j) is the input pixel
+/// (r * stride_h + i * dilation_h - pad_h, s * stride_w + j * dilation_w - pad_w).
+struct ConvGeometry {
+  std::int64_t batch, channels, height, width;
+  std::int64_t out_height, out_width;
+  std::int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w;
+};
+
 /// Dtypes: every kernel takes f32, f64 and i64 unless its comment says it is
 /// floating-only. Boolean tensors (masks) are taken by the kernels that move,
 /// select or compare elements -- fill, copy, where, the predicates of binary,
@@ -248,6 +257,17 @@ class Backend {
   /// [0, 1) into draws: [R, S] of them with replacement, [R, C] without.
   virtual void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
                            const Tensor& out) = 0;
+
+  // ---- convolution's patches (cpu/conv.cpp, cuda/conv.cu) ----
+  /// The patches of contiguous `in` [N, C, H, W] as the columns of contiguous
+  /// `out` [C * kh * kw, N * H_out * W_out] (row (c, i, j): tap (i, j) of
+  /// channel c; column (n, r, s): output position (r, s) of image n), 0 where
+  /// a tap falls in the padding; floating dtypes only.
+  virtual void im2col(const Tensor& in, const ConvGeometry& geometry, const Tensor& out) = 0;
+  /// im2col's adjoint: `out` [N, C, H, W] (contiguous) = the sum, over the
+  /// columns of contiguous `columns` [C * kh * kw, N * H_out * W_out], of
+  /// each tap's value at the pixel it was read from (padding taps are dropped).
+  virtual void col2im(const Tensor& columns, const ConvGeometry& geometry, const Tensor& out) = 0;
 };
 
 /// The backend for `device`; throws DeviceError when it was not built or the

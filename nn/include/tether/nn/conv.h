@@ -1,14 +1,15 @@
-// Convolutions: Conv1d and Conv2d as torch.nn's (stride, padding, dilation,
-// groups), and the sliding-window gather they share with the pooling layers.
+// Convolutions: conv2d, Conv1d and Conv2d as torch's (stride, padding,
+// dilation, groups), and the sliding-window gather the pooling layers use.
 //
 //   tether::nn::Conv2d conv(3, 16, {3, 3}, 1, 1);   // 3x3, stride 1, padding 1
 //   auto y = conv(x);                               // [N, 3, H, W] -> [N, 16, H, W]
 //   conv.weight = tether::spectrally_normalize(conv.weight);
 //
 // A convolution is im2col then a matrix product: every window of the input
-// becomes a column (one index_select), and the weight multiplies the columns.
-// Both steps are differentiable ops, so a convolution runs on every backend
-// and its gradients need no code of their own.
+// becomes a column (ops.h's im2col, a kernel of each backend, whose gradient
+// is col2im), and the weight multiplies the columns. Both steps are
+// differentiable ops, so a convolution's gradients need no code of their own.
+// The pooling layers gather their windows with Unfold2d (an index_select).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +48,8 @@ class Unfold2d {
 
   /// Throws ShapeError, naming the layer, unless x is 4-d with a window that fits.
   Tensor operator()(const Tensor& x, double pad_value);
+  /// output_size for x; throws as operator().
+  Size2d checked_output_size(const Tensor& x) const;
   /// (H_out, W_out) for an input of (H, W): (H + 2 p - d (k - 1) - 1) / s + 1.
   Size2d output_size(std::int64_t height, std::int64_t width) const;
   const Window2d& window() const { return window_; }
@@ -60,10 +63,16 @@ class Unfold2d {
   Tensor cached_index_;  ///< i64 [C * kh * kw * L] into C * H * W, then one pad row
 };
 
-/// The convolution of x [N, in, H, W] by weight [out, in / groups, kh, kw]
-/// over `unfold`'s windows, plus bias [out] where defined: one batched
-/// matmul per group. Conv2d's forward, and ConvTranspose2d's once it has
-/// spread its input.
+/// The 2-d convolution of x [N, in, H, W] by weight [out, in / groups, kh,
+/// kw], plus bias [out] where defined, as torch.nn.functional.conv2d: [N, out,
+/// H_out, W_out]. im2col (ops.h) and one matrix product per group for the
+/// whole batch. Throws ValueError for groups < 1 or an invalid window, and
+/// ShapeError for shapes that do not fit, naming conv2d.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, Size2d stride = 1,
+              Size2d padding = 0, Size2d dilation = 1, std::int64_t groups = 1);
+
+/// conv2d over `unfold`'s window, its shape errors naming unfold's layer.
+/// Conv2d's forward, and ConvTranspose2d's once it has spread its input.
 Tensor convolve(Unfold2d& unfold, const Tensor& x, const Tensor& weight, const Tensor& bias,
                 std::int64_t groups);
 

@@ -1,0 +1,87 @@
+// Op table: a convolution's patches (autograd/src/ops/conv.cpp). im2col's
+// expected columns are read off the input by hand: row (c, i, j) is tap (i, j)
+// of channel c, column (n, r, s) the window at output (r, s) of image n.
+// col2im's expected images sum, per pixel, the columns whose taps read it.
+#include "op_table.h"
+
+namespace tether::op_table {
+
+namespace {
+
+/// 1, 2, ..., n as a tensor of `shape` (n its element count).
+Tensor counting(const Shape& shape) {
+  std::vector<double> values(static_cast<std::size_t>(shape.numel()));
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i + 1);
+  return t(values, shape);
+}
+
+const ConvWindow k2{{2, 2}};
+const ConvWindow k2_stride2_pad1{{2, 2}, {2, 2}, {1, 1}};
+const ConvWindow k12_dilation2{{1, 2}, {1, 1}, {0, 0}, {1, 2}};
+const ConvWindow mixed{{2, 3}, {1, 2}, {1, 0}, {2, 1}};
+
+}  // namespace
+
+std::vector<OpCase> conv_cases() {
+  return {
+      {.op = "im2col",
+       .variant = "2x2 windows of a 3x3 image",
+       .f = [](const Inputs& x) { return im2col(x[0], k2); },
+       .value_inputs = {counting({1, 1, 3, 3})},
+       .expected = t({1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9}, {4, 4}),
+       .grad_inputs = random_inputs({{1, 1, 3, 3}})},
+      {.op = "im2col",
+       .variant = "stride 2, padding 1, two images",
+       .f = [](const Inputs& x) { return im2col(x[0], k2_stride2_pad1); },
+       .value_inputs = {counting({2, 1, 2, 2})},
+       .expected = t({0, 0, 0, 4, 0, 0, 0, 8, 0, 0, 3, 0, 0, 0, 7, 0,  //
+                      0, 2, 0, 0, 0, 6, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0},
+                     {4, 8}),
+       .grad_inputs = random_inputs({{2, 1, 2, 2}})},
+      {.op = "im2col",
+       .variant = "kernel 1x2 with dilation 2, two channels",
+       .f = [](const Inputs& x) { return im2col(x[0], k12_dilation2); },
+       .value_inputs = {counting({1, 2, 3, 3})},
+       .expected = t({1, 4, 7, 3, 6, 9, 10, 13, 16, 12, 15, 18}, {4, 3}),
+       .grad_inputs = random_inputs({{1, 2, 3, 3}})},
+      {.op = "im2col",
+       .variant =
+           "kernel 2x3, stride (1, 2), padding (1, 0), dilation (2, 1), of a transposed input",
+       .f = [](const Inputs& x) { return im2col(transpose(x[0], 2, 3), mixed); },
+       .value_inputs = {t({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {1, 1, 4, 3})},
+       // H_out = (3 + 2 - 2 - 1) / 1 + 1 = 3, W_out = (4 - 2 - 1) / 2 + 1 = 1; the
+       // image is [[1, 4, 7, 10], [2, 5, 8, 11], [3, 6, 9, 12]], taps (i, j) read
+       // row r + 2 i - 1 and column j.
+       .expected = t({0, 1, 2, 0, 4, 5, 0, 7, 8, 2, 3, 0, 5, 6, 0, 8, 9, 0}, {6, 3}),
+       .grad_inputs = random_inputs({{2, 1, 4, 3}})},
+      {.op = "col2im",
+       .variant = "2x2 windows of a 3x3 image",
+       .f =
+           [](const Inputs& x) {
+             return col2im(x[0], {1, 1, 3, 3}, k2);
+           },
+       .value_inputs = {counting({4, 4})},
+       .expected = t({1, 7, 6, 12, 34, 22, 11, 27, 16}, {1, 1, 3, 3}),
+       .grad_inputs = random_inputs({{4, 4}})},
+      {.op = "col2im",
+       .variant = "stride 2, padding 1: padding taps are dropped",
+       .f =
+           [](const Inputs& x) {
+             return col2im(x[0], {1, 1, 2, 2}, k2_stride2_pad1);
+           },
+       .value_inputs = {counting({4, 4})},
+       .expected = t({13, 10, 7, 4}, {1, 1, 2, 2}),
+       .grad_inputs = random_inputs({{4, 4}})},
+      {.op = "col2im",
+       .variant = "kernel 2x3, stride (1, 2), padding (1, 0), dilation (2, 1), two images",
+       .f =
+           [](const Inputs& x) {
+             return col2im(x[0], {2, 1, 3, 4}, mixed);
+           },
+       .value_inputs = {zeros({6, 6}, DType::f64)},
+       .expected = zeros({2, 1, 3, 4}, DType::f64),
+       .grad_inputs = random_inputs({{6, 6}})},
+  };
+}
+
+}  // namespace tether::op_table
