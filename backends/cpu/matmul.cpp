@@ -14,13 +14,6 @@
 
 #include "cpu_backend.h"
 
-// OpenBLAS's thread-pool size, when the CBLAS linked is OpenBLAS. Weak
-// references: with another CBLAS they are null (see cpu_threads()).
-extern "C" {
-void openblas_set_num_threads(int threads) __attribute__((weak));
-int openblas_get_num_threads() __attribute__((weak));
-}
-
 namespace tether::backend::cpu {
 namespace {
 
@@ -231,15 +224,3 @@ void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
 }
 
 }  // namespace tether::backend::cpu
-
-namespace tether::backend {
-
-int cpu_threads() {
-  return openblas_get_num_threads ? openblas_get_num_threads() : 1;
-}
-
-void set_cpu_threads(int threads) {
-  if (openblas_set_num_threads) openblas_set_num_threads(threads);
-}
-
-}  // namespace tether::backend
