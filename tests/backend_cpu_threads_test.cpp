@@ -16,6 +16,7 @@
 #include "tether/tether.h"
 
 using namespace tether;
+using backend::kChunksPerThread;
 using backend::kParallelGrain;
 
 namespace {
@@ -81,9 +82,10 @@ TEST_CASE("parallel_for covers a range exactly once, in equal chunks of at least
   const ThreadsGuard guard;
   set_num_threads(3);
   constexpr std::int64_t grain = 100;
-  for (std::int64_t n : {0, 1, 99, 100, 101, 199, 200, 201, 299, 300, 301, 1000, 1001}) {
+  for (std::int64_t n :
+       {0, 1, 99, 100, 101, 199, 200, 201, 299, 300, 301, 1000, 1001, 1299, 1300, 1301, 5000}) {
     std::vector<int> visits(static_cast<std::size_t>(n), 0);
-    std::vector<std::int64_t> sizes(3, 0);
+    std::vector<std::int64_t> sizes(3 * kChunksPerThread, 0);
     const std::int64_t chunks = backend::parallel_chunks(0, n, grain);
     backend::for_each_chunk(0, n, chunks,
                             [&](std::int64_t chunk, std::int64_t begin, std::int64_t end) {
@@ -92,7 +94,7 @@ TEST_CASE("parallel_for covers a range exactly once, in equal chunks of at least
                             });
     INFO("n = " << n);
     CHECK(std::count(visits.begin(), visits.end(), 1) == n);
-    CHECK(chunks == (n == 0 ? 0 : std::clamp<std::int64_t>(n / grain, 1, 3)));
+    CHECK(chunks == (n == 0 ? 0 : std::clamp<std::int64_t>(n / grain, 1, 3 * kChunksPerThread)));
     for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
       CHECK(sizes[chunk] >= std::min(n, grain));
       CHECK(sizes[chunk] - sizes[chunks - 1] <= 1);

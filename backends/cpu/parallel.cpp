@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -164,7 +165,7 @@ class Pool {
     {
       const std::lock_guard lock(mutex_);
       job_ = &job;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     job.work();
@@ -176,12 +177,14 @@ class Pool {
  private:
   void serve() {
     in_parallel_region = true;
-    std::unique_lock lock(mutex_);
-    std::uint64_t seen = generation_;
+    std::uint64_t seen = generation_.load(std::memory_order_relaxed);
     for (;;) {
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
+      wait_briefly_for_job(seen);
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock,
+                 [&] { return stopping_ || generation_.load(std::memory_order_relaxed) != seen; });
       if (stopping_) return;
-      seen = generation_;
+      seen = generation_.load(std::memory_order_relaxed);
       if (job_ == nullptr) continue;  // woke after the caller finished it alone
       Job& job = *job_;
       ++attached_;
@@ -192,11 +195,21 @@ class Pool {
     }
   }
 
+  /// Kernels come in runs (a training step is hundreds of them), and waking
+  /// a sleeping thread takes several microseconds: watch for the next job a
+  /// little while before going to sleep.
+  void wait_briefly_for_job(std::uint64_t seen) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    while (generation_.load(std::memory_order_acquire) == seen &&
+           std::chrono::steady_clock::now() < until)
+      std::this_thread::yield();
+  }
+
   std::mutex busy_;
   std::mutex mutex_;  // guards the members below
   std::condition_variable wake_, idle_;
   Job* job_ = nullptr;
-  std::uint64_t generation_ = 0;
+  std::atomic<std::uint64_t> generation_{0};  // written under mutex_, read outside it too
   int attached_ = 0;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
@@ -212,9 +225,12 @@ Pool& pool() {
 namespace detail {
 
 std::int64_t parallel_chunk_count(std::int64_t n, std::int64_t grain) {
-  if (in_parallel_region) return 1;
   const std::int64_t threads = thread_count().load(std::memory_order_relaxed);
-  return std::max<std::int64_t>(1, std::min(threads, n / std::max<std::int64_t>(grain, 1)));
+  if (in_parallel_region || threads == 1) return 1;
+  // A few chunks a thread: when one thread is slow to start (a busy
+  // machine), the others take its share instead of waiting for it.
+  return std::max<std::int64_t>(
+      1, std::min(kChunksPerThread * threads, n / std::max<std::int64_t>(grain, 1)));
 }
 
 void run_chunks(std::int64_t chunks, void (*body)(const void*, std::int64_t), const void* context) {

@@ -7,7 +7,8 @@
 //
 // A range shorter than twice the grain runs on the calling thread, straight
 // away (one comparison: a 4-element op pays nothing for the pool). A longer one
-// is cut into min(threads, n / grain) chunks of equal size, so the partition,
+// is cut into min(kChunksPerThread * threads, n / grain) chunks of equal size
+// (one chunk on one thread), which the threads claim in order, so the partition,
 // and with it every result, depends only on the range, the grain and the thread
 // count (cpu_threads()), never on timing: a reduction that folds each chunk and
 // then combines the chunks in order gives the same bits on every run with the
@@ -24,6 +25,8 @@ namespace tether::backend {
 /// The grain of cheap element-wise work, in elements (PyTorch's GRAIN_SIZE):
 /// waking a worker costs about as much as adding this many floats.
 inline constexpr std::int64_t kParallelGrain = 32768;
+/// The most chunks a range is cut into per thread.
+inline constexpr std::int64_t kChunksPerThread = 4;
 
 namespace detail {
 
