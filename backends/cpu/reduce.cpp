@@ -64,13 +64,15 @@ void reduce_typed(const Combine& combine, T identity, const Tensor& in, std::uin
   fill_elements(out.shape(), operand<T>(out), identity);
   const StridedRows rows(in.shape(), out_strides, in.strides());
   const std::int64_t size = rows.size(), outer = rows.outer_extent();
-  if (size == 0) return;
   // Accumulates the elements [begin, end) of the iteration order into `target`.
   const auto accumulate = [&](T* target, std::int64_t begin, std::int64_t end) {
     rows.for_each_in(begin, end, [&](const auto& offsets, const auto& strides, std::int64_t n) {
       accumulate_row(combine, target + offsets[0], strides[0], {data + offsets[1], strides[1]}, n);
     });
   };
+  // Too small for any split below (each needs 2 * kParallelGrain elements).
+  if (size < 2 * kParallelGrain) [[likely]]
+    return accumulate(result, 0, size);
   const std::int64_t inner = size / outer, outer_grain = kParallelGrain / inner + 1;
   if (rows.outer_stride(0) != 0) {
     parallel_for(0, outer, outer_grain, [&](std::int64_t begin, std::int64_t end) {

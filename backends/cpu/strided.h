@@ -143,14 +143,21 @@ class StridedRows {
   /// even for functions whose packet and scalar versions round differently.
   template <class T, class Row>
   void parallel_for_each(const T* out, Row&& row, std::int64_t grain = kParallelGrain) const {
-    const std::int64_t n = size();
-    if (n < 2 * grain) return for_each(row);
-    parallel_for(0, n, grain, [&](std::int64_t begin, std::int64_t end) {
+    if (size() < 2 * grain) [[likely]]
+      return for_each(row);
+    split_among_threads(out, row, grain);
+  }
+
+ private:
+  // Out of line, so that a small op's loop compiles as it would without threads.
+  template <class T, class Row>
+  [[gnu::noinline]] void split_among_threads(const T* out, const Row& row,
+                                             std::int64_t grain) const {
+    parallel_for(0, size(), grain, [&](std::int64_t begin, std::int64_t end) {
       for_each_in(chunk_boundary(begin, out), chunk_boundary(end, out), row);
     });
   }
 
- private:
   /// Steps counter (dimensions 1 and up) and offsets from one row's start to
   /// the next's; false after the last row.
   bool next_row(std::int64_t* counter, Offsets& offsets) const {
