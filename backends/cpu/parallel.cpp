@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -179,7 +178,6 @@ class Pool {
     in_parallel_region = true;
     std::uint64_t seen = generation_.load(std::memory_order_relaxed);
     for (;;) {
-      wait_briefly_for_job(seen);
       std::unique_lock lock(mutex_);
       wake_.wait(lock,
                  [&] { return stopping_ || generation_.load(std::memory_order_relaxed) != seen; });
@@ -193,16 +191,6 @@ class Pool {
       lock.lock();
       if (--attached_ == 0) idle_.notify_all();
     }
-  }
-
-  /// Kernels come in runs (a training step is hundreds of them), and waking
-  /// a sleeping thread takes several microseconds: watch for the next job a
-  /// little while before going to sleep.
-  void wait_briefly_for_job(std::uint64_t seen) const {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
-    while (generation_.load(std::memory_order_acquire) == seen &&
-           std::chrono::steady_clock::now() < until)
-      std::this_thread::yield();
   }
 
   std::mutex busy_;
