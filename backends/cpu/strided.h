@@ -153,7 +153,8 @@ class StridedRows {
   template <class T, class Row, class ThreadedRow>
   void parallel_for_each(const T* out, Row&& row, const ThreadedRow& threaded_row,
                          std::int64_t grain = kParallelGrain) const {
-    if (size() < 2 * grain) [[likely]]
+    // A contiguous op's element count without size()'s loop.
+    if ((rank_ == 1 ? extent_[0] : size()) < 2 * grain) [[likely]]
       return for_each(row);
     split_among_threads(out, threaded_row, grain);
   }
