@@ -13,6 +13,9 @@ namespace tether::backend::cpu {
 
 class CpuBackend final : public Backend {
  public:
+  /// Settles the thread count (cpu_threads()), so that OpenBLAS gets it
+  /// before the first product.
+  CpuBackend() { cpu_threads(); }
   void fill(const Tensor& out, double value) override;
   void copy(const Tensor& src, const Tensor& dst) override;
   void unary(UnaryOp op, const Tensor& in, const Tensor& out, UnaryParams params) override;

@@ -2,6 +2,8 @@
 // slice is one element-wise copy or accumulation over a layout built once;
 // gather/scatter_add pick one element per index. Indices are checked before
 // anything is written, so a bad index leaves the output untouched.
+#include <algorithm>
+
 #include "cpu_backend.h"
 #include "strided.h"
 
@@ -47,8 +49,10 @@ class IndexList {
 
 /// Calls f(indexed_element, element) for every position p of `index`: element
 /// is `other`'s element at p, indexed_element is `indexed`'s element at p with
-/// coordinate `dim` replaced by index[p].
-template <class Indexed, class Other, class F>
+/// coordinate `dim` replaced by index[p]. Parallel splits the positions among
+/// the threads: only for an f that writes `other`'s element (gather), since
+/// two positions may index the same element of `indexed`.
+template <bool Parallel, class Indexed, class Other, class F>
 void for_each_indexed(const Tensor& index, int dim, Operand<Indexed> indexed, Operand<Other> other,
                       const F& f) {
   Strides indexed_strides = *indexed.strides;
@@ -56,13 +60,23 @@ void for_each_indexed(const Tensor& index, int dim, Operand<Indexed> indexed, Op
   indexed_strides[dim] = 0;
   const std::int64_t* const indices = index.data_ptr<std::int64_t>();
   StridedRows rows(index.shape(), index.strides(), indexed_strides, *other.strides);
-  rows.for_each([&](const auto& offsets, const auto& strides, std::int64_t n) {
+  const auto row = [&](const auto& offsets, const auto& strides, std::int64_t n) {
     for (std::int64_t i = 0; i < n; ++i) {
       const std::int64_t target = indices[offsets[0] + i * strides[0]];
       f(indexed.data[offsets[1] + i * strides[1] + target * step],
         other.data[offsets[2] + i * strides[2]]);
     }
-  });
+  };
+  if constexpr (Parallel) {
+    rows.parallel_for_each(indices, row);  // element by element: any chunk boundary is fine
+  } else {
+    rows.for_each(row);
+  }
+}
+
+/// The grain, in slices, of a loop over slices of `slice_size` elements.
+std::int64_t slice_grain(std::int64_t slice_size) {
+  return kParallelGrain / std::max<std::int64_t>(slice_size, 1) + 1;
 }
 
 }  // namespace
@@ -76,9 +90,14 @@ void CpuBackend::index_select(const Tensor& in, int dim, const Tensor& index, co
                             without_dim(in.strides(), dim));
     T* const out_data = out.data_ptr<T>();
     const T* const in_data = in.data_ptr<T>();
-    for (std::int64_t i = 0; i < indices.size(); ++i)
-      map_rows([](const auto& x) { return x; }, slice, out_data + i * out.strides()[dim],
-               in_data + indices[i] * in.strides()[dim]);
+    // Each index writes its own slice of out: the threads split the indices
+    // (and map_rows splits a slice when there are too few indices to split).
+    parallel_for(
+        0, indices.size(), slice_grain(slice.size()), [&](std::int64_t begin, std::int64_t end) {
+          for (std::int64_t i = begin; i < end; ++i)
+            map_rows([](const auto& x) { return x; }, slice, out_data + i * out.strides()[dim],
+                     in_data + indices[i] * in.strides()[dim]);
+        });
   });
 }
 
@@ -92,11 +111,22 @@ void CpuBackend::index_add(const Tensor& out, int dim, const Tensor& index, cons
                             without_dim(src.strides(), dim));
     T* const out_data = out.data_ptr<T>();
     const T* const src_data = src.data_ptr<T>();
-    for (std::int64_t i = 0; i < indices.size(); ++i) {
-      T* const target = out_data + indices[i] * out.strides()[dim];
-      map_rows([](const auto& acc, const auto& x) { return acc + x; }, slice, target,
-               static_cast<const T*>(target), src_data + i * src.strides()[dim]);
-    }
+    // Indices may repeat, so the threads split each slice instead: every
+    // element of out still takes its additions in index order, as on one thread.
+    parallel_for(0, slice.size(), slice_grain(indices.size()),
+                 [&](std::int64_t begin, std::int64_t end) {
+                   for (std::int64_t i = 0; i < indices.size(); ++i) {
+                     T* const target = out_data + indices[i] * out.strides()[dim];
+                     const T* const source = src_data + i * src.strides()[dim];
+                     slice.for_each_in(
+                         begin, end, [&](const auto& offsets, const auto& strides, std::int64_t n) {
+                           evaluate_row([](const auto& acc, const auto& x) { return acc + x; },
+                                        target + offsets[0], strides[0], n,
+                                        RowInput<T>{target + offsets[1], strides[1]},
+                                        RowInput<T>{source + offsets[2], strides[2]});
+                         });
+                   }
+                 });
   });
 }
 
@@ -104,8 +134,8 @@ void CpuBackend::gather(const Tensor& in, int dim, const Tensor& index, const Te
   check_indices("gather", index, dim, in.shape()[dim]);
   visit_dtype_or_bool(in.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
-    for_each_indexed(index, dim, operand<const T>(in), operand<T>(out),
-                     [](const T& source, T& result) { result = source; });
+    for_each_indexed<true>(index, dim, operand<const T>(in), operand<T>(out),
+                           [](const T& source, T& result) { result = source; });
   });
 }
 
@@ -113,8 +143,8 @@ void CpuBackend::scatter_add(const Tensor& out, int dim, const Tensor& index, co
   check_indices("scatter_add", index, dim, out.shape()[dim]);
   visit_dtype(out.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
-    for_each_indexed(index, dim, operand<T>(out), operand<const T>(src),
-                     [](T& result, const T& source) { result += source; });
+    for_each_indexed<false>(index, dim, operand<T>(out), operand<const T>(src),
+                            [](T& result, const T& source) { result += source; });
   });
 }
 

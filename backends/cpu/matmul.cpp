@@ -20,13 +20,6 @@
 
 #include "cpu_backend.h"
 
-// OpenBLAS's thread-pool size, when the CBLAS linked is OpenBLAS. Weak
-// references: with another CBLAS they are null (see cpu_threads()).
-extern "C" {
-void openblas_set_num_threads(int threads) __attribute__((weak));
-int openblas_get_num_threads() __attribute__((weak));
-}
-
 namespace tether::backend::cpu {
 namespace {
 
@@ -306,14 +299,6 @@ GemmRoute cpu_gemm_route(DType dtype, std::int64_t m, std::int64_t n, std::int64
       break;
   }
   fail<DTypeError>("cpu_gemm_route: expected f32 or f64, got ", dtype);
-}
-
-int cpu_threads() {
-  return openblas_get_num_threads ? openblas_get_num_threads() : 1;
-}
-
-void set_cpu_threads(int threads) {
-  if (openblas_set_num_threads) openblas_set_num_threads(threads);
 }
 
 }  // namespace tether::backend

@@ -8,8 +8,10 @@
 // redux) or accumulates into a row of outputs (reducing leading dimensions,
 // like a bias gradient summed over the batch: a vectorised element-wise
 // update), so the common layouts need no special cases.
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <type_traits>
 
 #include "cpu_backend.h"
@@ -25,8 +27,32 @@ T fold_row(const Combine& combine, RowInput<T> row, std::int64_t n) {
   return StridedColumnMap<const T>(row.data, n, Eigen::InnerStride<>(row.stride)).redux(combine);
 }
 
+/// Folds a row of n input elements into its accumulator (target_stride 0:
+/// one element) or accumulates it element-wise into a row of them.
+template <class T, class Combine>
+void accumulate_row(const Combine& combine, T* target, std::int64_t target_stride, RowInput<T> row,
+                    std::int64_t n) {
+  if (target_stride == 0) {
+    *target = combine(*target, fold_row(combine, row, n));
+  } else {
+    evaluate_row([&](const auto& acc, const auto& x) { return acc.binaryExpr(x, combine); }, target,
+                 target_stride, n, RowInput<T>{target, target_stride}, row);
+  }
+}
+
 /// out = the fold of `in` with `combine` over the dimensions in `reduce_mask`,
 /// starting from `identity`.
+///
+/// Threads split the work where every output still folds its inputs in the
+/// order of one thread, so the result is bitwise that of one thread: along
+/// the outermost merged dimension when out keeps it (each thread has outputs
+/// of its own), else along the rows when out keeps the innermost one (each
+/// thread has a range of every row, as in a bias's gradient summed over the
+/// batch). Otherwise (a full reduction; a reduction over the innermost and
+/// outermost dimensions) each chunk of the outermost dimension folds into a
+/// partial result and the partials are combined in chunk order: bitwise the
+/// same on every run with the same thread count, and for sums different
+/// between thread counts by rounding only (max and min are exact).
 template <class T, class Combine>
 void reduce_typed(const Combine& combine, T identity, const Tensor& in, std::uint32_t reduce_mask,
                   const Tensor& out) {
@@ -36,17 +62,49 @@ void reduce_typed(const Combine& combine, T identity, const Tensor& in, std::uin
   T* const result = out.data_ptr<T>();
   const T* const data = in.data_ptr<T>();
   fill_elements(out.shape(), operand<T>(out), identity);
-  StridedRows rows(in.shape(), out_strides, in.strides());
-  rows.for_each([&](const auto& offsets, const auto& strides, std::int64_t n) {
-    T* const target = result + offsets[0];
-    const RowInput<T> row{data + offsets[1], strides[1]};
-    if (strides[0] == 0) {
-      *target = combine(*target, fold_row(combine, row, n));
-    } else {
-      evaluate_row([&](const auto& acc, const auto& x) { return acc.binaryExpr(x, combine); },
-                   target, strides[0], n, RowInput<T>{target, strides[0]}, row);
-    }
+  const StridedRows rows(in.shape(), out_strides, in.strides());
+  const std::int64_t size = rows.size(), outer = rows.outer_extent();
+  // Accumulates the elements [begin, end) of the iteration order into `target`.
+  const auto accumulate = [&](T* target, std::int64_t begin, std::int64_t end) {
+    rows.for_each_in(begin, end, [&](const auto& offsets, const auto& strides, std::int64_t n) {
+      accumulate_row(combine, target + offsets[0], strides[0], {data + offsets[1], strides[1]}, n);
+    });
+  };
+  // Too small for any split below (each needs 2 * kParallelGrain elements).
+  if (size < 2 * kParallelGrain) [[likely]]
+    return accumulate(result, 0, size);
+  const std::int64_t inner = size / outer, outer_grain = kParallelGrain / inner + 1;
+  if (rows.outer_stride(0) != 0) {
+    parallel_for(0, outer, outer_grain, [&](std::int64_t begin, std::int64_t end) {
+      accumulate(result, begin * inner, end * inner);
+    });
+    return;
+  }
+  const std::int64_t row_length = rows.row_length();
+  if (rows.row_stride(0) != 0 && row_length < size) {
+    const std::int64_t row_grain = kParallelGrain / (size / row_length) + 1;
+    parallel_for(0, row_length, row_grain, [&](std::int64_t first, std::int64_t last) {
+      rows.for_each([&](const auto& offsets, const auto& strides, std::int64_t) {
+        accumulate_row(combine, result + offsets[0] + first * strides[0], strides[0],
+                       {data + offsets[1] + first * strides[1], strides[1]}, last - first);
+      });
+    });
+    return;
+  }
+  // Partials share out's offsets, which a contiguous out keeps below numel.
+  const std::int64_t chunks = out.is_contiguous() ? parallel_chunks(0, outer, outer_grain) : 1;
+  const std::int64_t outputs = out.numel();
+  const auto partials = std::make_unique<T[]>((chunks - 1) * outputs);
+  for_each_chunk(0, outer, chunks, [&](std::int64_t chunk, std::int64_t begin, std::int64_t end) {
+    T* const target = chunk == 0 ? result : partials.get() + (chunk - 1) * outputs;
+    if (chunk > 0) std::fill_n(target, outputs, identity);
+    accumulate(target, begin * inner, end * inner);
   });
+  for (std::int64_t chunk = 1; chunk < chunks; ++chunk) {
+    ColumnMap<T> total(result, outputs);
+    total = total.binaryExpr(ColumnMap<const T>(partials.get() + (chunk - 1) * outputs, outputs),
+                             combine);
+  }
 }
 
 template <class T>
@@ -85,11 +143,13 @@ void arg_extreme(const char* op, const Tensor& in, int dim, const Tensor& out) {
     std::int64_t* const result = out.data_ptr<std::int64_t>();
     // Rows over out's shape visit every position of `dim`'s first element.
     StridedRows rows(out.shape(), out.strides(), in.strides());
-    rows.for_each([&](const auto& offsets, const auto& strides, std::int64_t n) {
+    const std::int64_t grain = kParallelGrain / std::max<std::int64_t>(extent, 1) + 1;
+    const auto row = [&](const auto& offsets, const auto& strides, std::int64_t n) {
       for (std::int64_t i = 0; i < n; ++i)
         result[offsets[0] + i * strides[0]] =
             first_extreme_index<Largest>(data + offsets[1] + i * strides[1], extent, step);
-    });
+    };
+    rows.parallel_for_each(result, row, grain);
   });
 }
 

@@ -305,9 +305,10 @@ std::optional<MatrixLayout> matrix_layout(const Tensor& t);
 /// 1. Throws ShapeError naming `op` when the shapes do not broadcast.
 Strides broadcast_strides(const char* op, const Tensor& tensor, const Shape& shape);
 
-/// The threads the CPU kernels may use: OpenBLAS's pool when the CBLAS is
-/// OpenBLAS (the other CPU kernels run on the calling thread); 1 otherwise,
-/// where setting it changes nothing.
+/// The threads the CPU kernels may use: the intra-op pool's (parallel.h) and,
+/// when the CBLAS is OpenBLAS, OpenBLAS's. It starts at TETHER_NUM_THREADS,
+/// else OMP_NUM_THREADS, else the physical cores the process may run on, and
+/// is handed to OpenBLAS when the CPU backend is first used.
 int cpu_threads();
 void set_cpu_threads(int threads);
 
