@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -334,4 +335,26 @@ TEST_CASE("the fused Adam step gives bitwise the same parameters on 1, 2 and 3 t
     backend::backend_for(Device::cpu()).adam_step(p, grad.clone(), m1, v1, step);
     return cat({p, m1, v1}, 0);
   });
+}
+
+TEST_CASE(
+    "matrix products split over 2 and 3 threads match one thread's to rounding, on both "
+    "routes, and repeat bitwise for a given thread count",
+    "[threads]") {
+  const Tensor a = randn({301, 200}), b = randn({200, 150});
+  const Tensor a32 = a.to(DType::f32), b32 = b.to(DType::f32);
+  for (const backend::GemmRoute route : {backend::GemmRoute::eigen, backend::GemmRoute::openblas}) {
+    const backend::GemmRoute before = backend::set_cpu_gemm_route(route);
+    for (const auto& [x, y, tolerance] :
+         {std::tuple{a, b, 1e-12}, std::tuple{a32, b32, 1e-5},
+          std::tuple{a.transpose(0, 1).contiguous().transpose(0, 1), b, 1e-12}}) {
+      const std::vector<Tensor> results = on_1_2_3_threads([&] { return matmul(x, y); });
+      CHECK(allclose(results[1], results[0], tolerance, tolerance));
+      CHECK(allclose(results[2], results[0], tolerance, tolerance));
+      const ThreadsGuard guard;
+      set_num_threads(3);
+      CHECK(bitwise_equal(contiguous(matmul(x, y)), results[2]));
+    }
+    backend::set_cpu_gemm_route(before);
+  }
 }

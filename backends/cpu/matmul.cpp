@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cpu_backend.h"
+#include "tether/backend/parallel.h"
 
 namespace tether::backend::cpu {
 namespace {
@@ -74,6 +75,8 @@ void blas_gemm(MatrixView<double> a, MatrixView<double> b, std::int64_t m, std::
               b.column_major ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a.data, a.leading, b.data,
               b.leading, 0.0, c, n);
 }
+/// blas_gemm as one object, for on_pool (the function is overloaded per type).
+constexpr auto openblas_gemm = [](auto... args) { blas_gemm(args...); };
 
 /// Eigen's GEMM blocking (panel sizes and packing buffers) with buffers that
 /// live as long as the thread. Eigen's own product allocates them on every
@@ -128,6 +131,27 @@ void eigen_gemm(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n
   });
 }
 
+/// Multiply-adds a chunk of a product must hold to repay handing it to
+/// another thread (a 64^3 product: a few microseconds).
+constexpr std::int64_t kGemmGrainWork = std::int64_t{1} << 18;
+
+/// c = a @ b by `gemm` (eigen_gemm or blas_gemm, one thread each) with c's
+/// rows split over the CPU pool: one pool serves every kernel, products
+/// included, so OpenBLAS runs single-threaded and never spins beside it. A
+/// chunk's rows equal the serial product's up to the order of the k-sum,
+/// which the libraries' blocking picks per chunk size.
+template <class T, class Gemm>
+void on_pool(Gemm gemm, MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n,
+             std::int64_t k, T* c) {
+  const std::int64_t a_row = a.column_major ? 1 : a.leading;
+  const std::int64_t grain =
+      std::max<std::int64_t>(8, kGemmGrainWork / std::max<std::int64_t>(n * k, 1));
+  parallel_for(0, m, grain, [&](std::int64_t begin, std::int64_t end) {
+    gemm(MatrixView<T>{a.data + begin * a_row, a.column_major, a.leading}, b, end - begin, n, k,
+         c + begin * n);
+  });
+}
+
 /// The route the build fixes (TETHER_MATMUL), automatic unless it fixes one.
 #if defined(TETHER_MATMUL_OPENBLAS)
 constexpr GemmRoute kBuildRoute = GemmRoute::openblas;
@@ -165,8 +189,9 @@ GemmRoute measure_faster_route(int size_class) {
   };
   double eigen = std::numeric_limits<double>::infinity(), openblas = eigen;
   for (int round = 0; round < 3; ++round) {
-    eigen = std::min(eigen, seconds([](auto... args) { eigen_gemm<T>(args...); }));
-    openblas = std::min(openblas, seconds([](auto... args) { blas_gemm(args...); }));
+    eigen = std::min(eigen, seconds([](auto... args) { on_pool<T>(eigen_gemm<T>, args...); }));
+    openblas =
+        std::min(openblas, seconds([](auto... args) { on_pool<T>(openblas_gemm, args...); }));
   }
   return openblas < eigen ? GemmRoute::openblas : GemmRoute::eigen;
 }
@@ -263,9 +288,9 @@ void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& 
     each_batch([](auto... args) { small_gemm<T>(args...); });
   } else if constexpr (std::is_floating_point_v<T>) {
     if (route<T>(m, n, k) == GemmRoute::eigen)
-      each_batch([](auto... args) { eigen_gemm<T>(args...); });
+      each_batch([](auto... args) { on_pool<T>(eigen_gemm<T>, args...); });
     else
-      each_batch([](auto... args) { blas_gemm(args...); });
+      each_batch([](auto... args) { on_pool<T>(openblas_gemm, args...); });
   }
 }
 

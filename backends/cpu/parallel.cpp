@@ -1,14 +1,17 @@
-// The CPU kernels' thread pool (tether/backend/parallel.h) and the thread
-// count it shares with OpenBLAS (cpu_threads, set by tether::set_num_threads).
+// The CPU kernels' thread pool (tether/backend/parallel.h) and its thread
+// count (cpu_threads, set by tether::set_num_threads).
 //
 // A pool of our own rather than OpenMP: set_num_threads then governs it
-// exactly, the sanitizers see every synchronisation, and an idle worker
-// sleeps on a condition variable instead of spinning on a core other
-// processes (or OpenBLAS's own pool) want.
+// exactly, and the sanitizers see every synchronisation. It serves matrix
+// products too (matmul.cpp splits them by rows), so OpenBLAS runs
+// single-threaded and no second pool spins beside it. An idle worker polls
+// for the next job for 100 us, then sleeps on a condition variable, so a
+// process that stops computing gives its cores back.
 #include <sched.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -23,8 +26,8 @@
 #include "tether/backend/backend.h"
 #include "tether/backend/parallel.h"
 
-// OpenBLAS's thread-pool size, when the CBLAS linked is OpenBLAS. Weak
-// references: with another CBLAS they are null and only the pool follows.
+// OpenBLAS's thread-pool size, when the CBLAS linked is OpenBLAS. A weak
+// reference: with another CBLAS it is null.
 extern "C" {
 void openblas_set_num_threads(int threads) __attribute__((weak));
 }
@@ -69,18 +72,27 @@ int default_threads() {
   return physical_cores();
 }
 
-void set_blas_threads(int threads) {
-  if (openblas_set_num_threads) openblas_set_num_threads(threads);
+/// OpenBLAS runs single-threaded: matmul.cpp splits its products over this
+/// pool, so one pool serves every kernel and no second one spins beside it.
+void single_threaded_blas() {
+  if (openblas_set_num_threads) openblas_set_num_threads(1);
 }
 
 /// The thread count, defaulted (and handed to BLAS) on first use.
 std::atomic<int>& thread_count() {
   static std::atomic<int> threads = [] {
     const int threads = default_threads();
-    set_blas_threads(threads);
+    single_threaded_blas();
     return threads;
   }();
   return threads;
+}
+
+/// A spin-wait's pause: it tells the core the loop waits (x86's PAUSE).
+inline void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
 }
 
 /// One parallel_for's chunks, claimed in index order by whoever is free.
@@ -168,6 +180,7 @@ class Pool {
     }
     wake_.notify_all();
     job.work();
+    spin_while([&] { return attached_.load(std::memory_order_acquire) != 0; });
     std::unique_lock lock(mutex_);
     job_ = nullptr;
     idle_.wait(lock, [&] { return attached_ == 0; });
@@ -178,6 +191,10 @@ class Pool {
     in_parallel_region = true;
     std::uint64_t seen = generation_.load(std::memory_order_relaxed);
     for (;;) {
+      spin_while([&] {
+        return generation_.load(std::memory_order_acquire) == seen &&
+               !stopping_.load(std::memory_order_relaxed);
+      });
       std::unique_lock lock(mutex_);
       wake_.wait(lock,
                  [&] { return stopping_ || generation_.load(std::memory_order_relaxed) != seen; });
@@ -193,13 +210,28 @@ class Pool {
     }
   }
 
+  /// Polls `waiting()` for a short while before the caller sleeps on a
+  /// condition variable: a training step posts its kernels back to back,
+  /// and waking a sleeping thread costs tens of microseconds on a VM, as
+  /// long as a whole 1M-element op.
+  template <class Waiting>
+  static void spin_while(Waiting waiting) {
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    while (waiting()) {
+      for (int i = 0; i < 64; ++i) relax();
+      if (std::chrono::steady_clock::now() > until) return;
+    }
+  }
+
+  static constexpr std::chrono::microseconds kSpin{100};
+
   std::mutex busy_;
   std::mutex mutex_;  // guards the members below
   std::condition_variable wake_, idle_;
   Job* job_ = nullptr;
   std::atomic<std::uint64_t> generation_{0};  // written under mutex_, read outside it too
-  int attached_ = 0;
-  bool stopping_ = false;
+  std::atomic<int> attached_{0};              // written under mutex_, read outside it too
+  std::atomic<bool> stopping_{false};         // written under mutex_, read outside it too
   std::vector<std::thread> workers_;
 };
 
@@ -243,7 +275,7 @@ int cpu_threads() {
 
 void set_cpu_threads(int threads) {
   thread_count().store(threads, std::memory_order_relaxed);
-  set_blas_threads(threads);
+  single_threaded_blas();
 }
 
 }  // namespace tether::backend
