@@ -151,6 +151,7 @@ class Pool {
   Pool() = default;
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
+  ~Pool() { resize(0); }
 
   /// Held by the thread whose job the pool runs.
   std::mutex& busy() { return busy_; }
@@ -234,12 +235,8 @@ class Pool {
   std::vector<std::thread> workers_;
 };
 
-/// The pool lives until the process ends, never destroyed: destroying it at
-/// exit would join workers whose thread-local allocator caches then return
-/// memory to an allocator that may already be gone (static destruction runs
-/// in reverse order of construction, and the pool can predate the allocator).
 Pool& pool() {
-  static Pool& instance = *new Pool;
+  static Pool instance;
   return instance;
 }
 

@@ -122,11 +122,6 @@ thread_local ThreadCache this_thread_cache;
 /// a mutex.
 class CpuCachingAllocator final : public Allocator {
  public:
-  ~CpuCachingAllocator() override {
-    std::lock_guard lock(mutex_);
-    free_shared_lists();
-  }
-
   void* allocate(std::size_t nbytes) override {
     if (nbytes > system_memory())
       fail<OutOfMemoryError>("cannot allocate ", nbytes, " bytes: the system has ", system_memory(),
@@ -261,8 +256,13 @@ class CpuCachingAllocator final : public Allocator {
   std::int64_t freed_bytes_ = 0;  ///< cached bytes returned to the system
 };
 
+/// The allocator lives until the process ends, never destroyed: a thread
+/// that ends during or after static destruction (a thread pool's workers
+/// joined by its own static's destructor, a user's detached thread) hands
+/// its cache back here, and a storage freed by a later static's destructor
+/// returns its block here. Its cached blocks stay reachable to the end.
 Allocator& cpu_allocator(int) {
-  static CpuCachingAllocator cpu;
+  static CpuCachingAllocator& cpu = *new CpuCachingAllocator;
   return cpu;
 }
 
