@@ -77,6 +77,10 @@ TEST_CASE("randperm is a permutation of 0..n-1 with every position uniform", "[r
   CHECK(randperm(0).numel() == 0);
   CHECK(randperm(3, DType::f32).dtype() == DType::f32);
   CHECK_THROWS_WITH(randperm(-1), Contains("randperm: expected a non-negative n, got -1"));
+  // A count too large for memory is refused as a shape is, before any drawing.
+  CHECK_THROWS_AS(randperm(std::int64_t{1} << 62), ShapeError);
+  CHECK_THROWS_WITH(randperm(std::int64_t{1} << 40), Contains("randperm: shape [1099511627776]"));
+  CHECK_THROWS_WITH(randint(5, {std::int64_t{1} << 40}), Contains("randint: shape"));
 }
 
 TEST_CASE("multinomial with replacement draws categories in proportion to their weights",

@@ -96,11 +96,15 @@ std::uint64_t uniform_below(std::mt19937_64& engine, std::uint64_t bound) {
   return static_cast<std::uint64_t>(product >> 64);
 }
 
+void random_permutation(std::span<std::int64_t> order, std::mt19937_64& engine) {
+  std::iota(order.begin(), order.end(), 0);
+  for (std::size_t i = order.size(); i-- > 1;)
+    std::swap(order[i], order[uniform_below(engine, i + 1)]);
+}
+
 std::vector<std::int64_t> random_permutation(std::int64_t n, std::mt19937_64& engine) {
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  for (std::int64_t i = n - 1; i > 0; --i)
-    std::swap(order[i], order[uniform_below(engine, static_cast<std::uint64_t>(i) + 1)]);
+  random_permutation(order, engine);
   return order;
 }
 

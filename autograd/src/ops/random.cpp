@@ -5,6 +5,7 @@
 // turn them into indices.
 #include <algorithm>
 #include <limits>
+#include <span>
 
 #include "op_util.h"
 #include "tether/generator.h"
@@ -16,13 +17,15 @@ using namespace ops;
 
 namespace {
 
-/// `values` as an i64 host tensor of `shape`, then in the dtype (i64 unless
-/// asked) and on the device that `options` ask for.
-Tensor from_host_integers(const std::vector<std::int64_t>& values, const Shape& shape,
-                          const TensorOptions& options) {
+/// An i64 host tensor of `shape` that `fill` writes, then in the dtype (i64
+/// unless asked) and on the device that `options` ask for. The tensor is
+/// allocated before anything is drawn, so a shape too large for memory is
+/// refused as any other tensor's is.
+template <typename Fill>
+Tensor draw_integers(const char* op, const Shape& shape, const TensorOptions& options, Fill fill) {
   refuse_in_capture("an integer random draw (randint, randperm)");
-  Tensor host = Tensor::empty(shape, DType::i64);
-  std::copy(values.begin(), values.end(), host.data_ptr<std::int64_t>());
+  Tensor host = Tensor::empty(shape, DType::i64, Device::cpu(), op);
+  fill(std::span(host.data_ptr<std::int64_t>(), static_cast<std::size_t>(host.numel())));
   Tensor out = host.to(options.dtype_or(DType::i64)).to(options.device);
   if (options.requires_grad) out.requires_grad_();
   return out;
@@ -48,12 +51,12 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, TensorOp
     fail<ValueError>("randint: expected low < high, got low ", low, " and high ", high);
   // The width of the range fits an unsigned word even for [INT64_MIN, INT64_MAX).
   const std::uint64_t width = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
-  auto& generator = detail::global_generator();
-  std::vector<std::int64_t> values(static_cast<std::size_t>(checked_numel("randint", shape)));
-  for (auto& value : values)
-    value = static_cast<std::int64_t>(static_cast<std::uint64_t>(low) +
-                                      detail::uniform_below(generator, width));
-  return from_host_integers(values, shape, options);
+  return draw_integers("randint", shape, options, [&](std::span<std::int64_t> values) {
+    auto& generator = detail::global_generator();
+    for (auto& value : values)
+      value = static_cast<std::int64_t>(static_cast<std::uint64_t>(low) +
+                                        detail::uniform_below(generator, width));
+  });
 }
 
 Tensor randint(std::int64_t high, const Shape& shape, TensorOptions options) {
@@ -62,8 +65,9 @@ Tensor randint(std::int64_t high, const Shape& shape, TensorOptions options) {
 
 Tensor randperm(std::int64_t n, TensorOptions options) {
   if (n < 0) fail<ValueError>("randperm: expected a non-negative n, got ", n);
-  return from_host_integers(detail::random_permutation(n, detail::global_generator()), {n},
-                            options);
+  return draw_integers("randperm", {n}, options, [](std::span<std::int64_t> order) {
+    detail::random_permutation(order, detail::global_generator());
+  });
 }
 
 Tensor multinomial(const Tensor& probs, std::int64_t num_samples, bool replacement) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <random>
+#include <span>
 #include <vector>
 
 namespace tether {
@@ -24,7 +25,11 @@ double standard_normal(std::mt19937_64& engine);
 /// (std::uniform_int_distribution's algorithm is the library's choice).
 std::uint64_t uniform_below(std::mt19937_64& engine, std::uint64_t bound);
 
-/// 0, ..., n - 1 in a uniformly random order (Fisher-Yates with uniform_below).
+/// Fills `order` with 0, ..., order.size() - 1 in a uniformly random order
+/// (Fisher-Yates with uniform_below).
+void random_permutation(std::span<std::int64_t> order, std::mt19937_64& engine);
+
+/// 0, ..., n - 1 in a uniformly random order.
 std::vector<std::int64_t> random_permutation(std::int64_t n, std::mt19937_64& engine);
 }  // namespace detail
 
