@@ -314,11 +314,13 @@ void set_cpu_threads(int threads);
 
 /// The library that runs a CPU floating-point matrix product (products of at
 /// most 128 multiply-adds, and integer ones, always run a plain loop).
-/// automatic: whichever of OpenBLAS and Eigen (compiled for the host) was
-/// measured faster on this machine for the product's size class, measured
+/// native: tether's own kernel, for f32 on CPUs with AVX-512 (f64 products,
+/// and builds for other CPUs, run Eigen where native is set). automatic:
+/// whichever of OpenBLAS, Eigen (compiled for the host) and native was
+/// measured fastest on this machine for the product's size class, measured
 /// once per process on the class's first product, with the BLAS thread count
-/// in force. The build option TETHER_MATMUL=openblas|eigen fixes the route.
-enum class GemmRoute : std::uint8_t { automatic, eigen, openblas };
+/// in force. The build option TETHER_MATMUL=openblas|eigen|native fixes the route.
+enum class GemmRoute : std::uint8_t { automatic, eigen, openblas, native };
 
 /// Sets the route of every later CPU product (automatic: the measured choice);
 /// returns the previous setting. For tests and benchmarks.
