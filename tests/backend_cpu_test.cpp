@@ -623,6 +623,28 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "matrix-vector products (one row or one column) match the definition, f32 and f64, for "
+    "transposed and strided operands") {
+  for (const DType dtype : {DType::f32, DType::f64})
+    for (const bool transpose_matrix : {false, true})
+      for (const bool transpose_vector : {false, true}) {
+        INFO("dtype " << dtype << " transpose_matrix " << transpose_matrix << " transpose_vector "
+                      << transpose_vector);
+        // 9x200 @ 200x1 and 1x200 @ 200x7: beyond the plain loop's 128 multiply-adds.
+        check_matmul(matrices(2, 9, 200, transpose_matrix, 1, dtype),
+                     matrices(2, 200, 1, transpose_vector, 2, dtype));
+        check_matmul(matrices(2, 1, 200, transpose_vector, 3, dtype),
+                     matrices(2, 200, 7, transpose_matrix, 4, dtype));
+      }
+  // Vectors whose entries are 2 apart, on either side.
+  const Tensor wide = matrices(1, 1, 400, false, 5);
+  const Tensor spaced_row = Tensor::view_of(wide, {1, 1, 200}, {400, 400, 2}, 0);
+  const Tensor spaced_column = Tensor::view_of(wide, {1, 200, 1}, {400, 2, 400}, 0);
+  check_matmul(matrices(1, 9, 200, true, 6), spaced_column);
+  check_matmul(spaced_row, matrices(1, 200, 7, false, 7));
+}
+
+TEST_CASE(
     "cpu_gemm_route picks a library for float products and refuses an integer dtype "
     "with a DTypeError naming it") {
   const GemmRoute previous = set_cpu_gemm_route(GemmRoute::automatic);

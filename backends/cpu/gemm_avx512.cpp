@@ -74,12 +74,11 @@ void pack_b(const float* b, std::int64_t b_row, std::int64_t b_col, std::int64_t
   const auto destination = [&](std::int64_t p, std::int64_t j) {
     return packed + (j / kPanel * depth + p) * kPanel + j % kPanel;
   };
-  if (b_col == 1) {  // rows contiguous: copy 16 columns at a time
-    for (std::int64_t j = 0; j < padded; j += 16) {
-      const __mmask16 lanes = first_lanes(n - j);
-      for (std::int64_t p = 0; p < depth; ++p)
-        _mm512_store_ps(destination(p, j), _mm512_maskz_loadu_ps(lanes, b + p * b_row + j));
-    }
+  if (b_col == 1) {  // rows contiguous: copy 16 columns at a time, reading b in order
+    for (std::int64_t p = 0; p < depth; ++p)
+      for (std::int64_t j = 0; j < padded; j += 16)
+        _mm512_store_ps(destination(p, j),
+                        _mm512_maskz_loadu_ps(first_lanes(n - j), b + p * b_row + j));
   } else {  // columns contiguous: transpose 16 x 16 tiles
     __m512 tile[16];
     for (std::int64_t j = 0; j < padded; j += 16)
