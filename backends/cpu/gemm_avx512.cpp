@@ -3,16 +3,17 @@
 // kernel (48 x 4 register tile) reaches about 65% of the FMA peak and
 // OpenBLAS's depends on the kernel set the environment picks.
 //
-// The loops are those of Goto's GEMM with only b packed. For each block of
-// kDepth rows of b, b is copied into panels of 32 columns (two vectors),
-// each panel's rows adjacent and zero-padded past n, transposing 16 x 16
-// tiles in registers when b's columns are the contiguous ones (x @ W^T, the
-// forward of a linear layer). A micro-kernel then computes a tile of up to 12
-// rows x 32 columns of c in 24 vector accumulators: per step of the depth it
-// loads one row of the panel (two vectors) and broadcasts one element of each
-// of a's rows, read in place whatever a's strides. a's rows are streamed
-// from the cache rather than packed: with 12 rows per tile each element of
-// a is loaded once per panel, and there are few panels in these products.
+// The loops are those of Goto's GEMM with only b packed. Each block of
+// kDepth rows and kColumnBlock columns of b is copied into panels of 32
+// columns (two vectors), each panel's rows adjacent and zero-padded past n,
+// transposing 16 x 16 tiles in registers when b's columns are the contiguous
+// ones (x @ W^T, the forward of a linear layer). A micro-kernel then computes
+// a tile of up to 12 rows x 32 columns of c in 24 vector accumulators: per
+// step of the depth it loads one row of the panel (two vectors) and
+// broadcasts one element of each of a's rows, read in place whatever a's
+// strides. a's rows are streamed from the cache rather than packed: with 12
+// rows per tile each element of a is loaded once per panel, and there are few
+// panels in these products.
 #include "gemm_avx512.h"
 
 #if defined(__AVX512F__)
@@ -31,10 +32,11 @@ namespace tether::backend::cpu {
 
 namespace {
 
-constexpr int kTileRows = 12;            ///< rows of c per micro-kernel call
-constexpr std::int64_t kPanel = 32;      ///< columns of c per micro-kernel call
-constexpr std::int64_t kDepth = 256;     ///< rows of b packed at once
-constexpr std::int64_t kRowBlock = 192;  ///< rows of a swept per panel (kept in L2)
+constexpr int kTileRows = 12;               ///< rows of c per micro-kernel call
+constexpr std::int64_t kPanel = 32;         ///< columns of c per micro-kernel call
+constexpr std::int64_t kDepth = 256;        ///< rows of b packed at once
+constexpr std::int64_t kRowBlock = 192;     ///< rows of a swept per panel (kept in L2)
+constexpr std::int64_t kColumnBlock = 512;  ///< columns of b packed at once (256 KiB, in L2)
 
 /// The mask of the first `count` (clamped to 0..16) lanes of a vector.
 __mmask16 first_lanes(std::int64_t count) {
@@ -142,28 +144,30 @@ bool native_gemm_available() {
 void native_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
                   std::int64_t a_row, std::int64_t a_col, const float* b, std::int64_t b_row,
                   std::int64_t b_col, float* c, std::int64_t ldc, bool accumulate) {
-  const std::int64_t panels = (n + kPanel - 1) / kPanel;
   // Kept for the thread's life: a fresh buffer per product would page-fault.
   // Eigen's allocator aligns it to 64 bytes, as the panels' loads need.
   thread_local std::vector<float, Eigen::aligned_allocator<float>> buffer;
-  const auto size = static_cast<std::size_t>(std::min(k, kDepth) * panels * kPanel);
+  const std::int64_t widest = std::min(n, kColumnBlock);
+  const auto size =
+      static_cast<std::size_t>(std::min(k, kDepth) * (widest + kPanel - 1) / kPanel * kPanel);
   if (buffer.size() < size) buffer.resize(size);
   float* const packed = buffer.data();
   for (std::int64_t p = 0; p < k; p += kDepth) {
     const std::int64_t depth = std::min(kDepth, k - p);
-    pack_b(b + p * b_row, b_row, b_col, depth, n, packed);
     // Later blocks of the depth add to what the first wrote.
     const bool add = accumulate || p > 0;
-    for (std::int64_t first = 0; first < m; first += kRowBlock) {
-      const std::int64_t last = std::min(m, first + kRowBlock);
-      for (std::int64_t q = 0; q < panels; ++q) {
-        const std::int64_t j = q * kPanel;
-        const __mmask16 low = first_lanes(n - j), high = first_lanes(n - j - 16);
-        for (std::int64_t i = first; i < last; i += kTileRows) {
-          const auto rows = static_cast<int>(std::min<std::int64_t>(kTileRows, last - i));
-          kMicroKernels[rows - 1](depth, a + i * a_row + p * a_col, a_row, a_col,
-                                  packed + q * depth * kPanel, c + i * ldc + j, ldc, low, high,
-                                  add);
+    for (std::int64_t j0 = 0; j0 < n; j0 += kColumnBlock) {
+      const std::int64_t columns = std::min(kColumnBlock, n - j0);
+      pack_b(b + p * b_row + j0 * b_col, b_row, b_col, depth, columns, packed);
+      for (std::int64_t first = 0; first < m; first += kRowBlock) {
+        const std::int64_t last = std::min(m, first + kRowBlock);
+        for (std::int64_t j = 0; j < columns; j += kPanel) {
+          const __mmask16 low = first_lanes(columns - j), high = first_lanes(columns - j - 16);
+          for (std::int64_t i = first; i < last; i += kTileRows) {
+            const auto rows = static_cast<int>(std::min<std::int64_t>(kTileRows, last - i));
+            kMicroKernels[rows - 1](depth, a + i * a_row + p * a_col, a_row, a_col,
+                                    packed + j * depth, c + i * ldc + j0 + j, ldc, low, high, add);
+          }
         }
       }
     }
