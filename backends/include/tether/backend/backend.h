@@ -103,6 +103,7 @@ enum class BinaryOp : std::uint8_t {
   pow,
   maximum,
   minimum,
+  relu_backward,  // a where b > 0 or b is NaN, else 0: relu's gradient a at its input b
   // Predicates (is_predicate): a boolean output; a and b share the dtype
   // they are compared in, which may be boolean too.
   eq,
@@ -128,6 +129,7 @@ constexpr bool is_predicate(BinaryOp op) {
     case BinaryOp::pow:
     case BinaryOp::maximum:
     case BinaryOp::minimum:
+    case BinaryOp::relu_backward:
       return false;
     case BinaryOp::eq:
     case BinaryOp::ne:
