@@ -624,8 +624,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "matrix-vector products (one row or one column) match the definition, f32 and f64, for "
-    "transposed and strided operands") {
+    "matrix-vector products (one row or one column, or both) match the definition, f32 and f64, "
+    "for transposed and strided operands") {
   for (const DType dtype : {DType::f32, DType::f64})
     for (const bool transpose_matrix : {false, true})
       for (const bool transpose_vector : {false, true}) {
@@ -636,6 +636,8 @@ TEST_CASE(
                      matrices(2, 200, 1, transpose_vector, 2, dtype));
         check_matmul(matrices(2, 1, 200, transpose_vector, 3, dtype),
                      matrices(2, 200, 7, transpose_matrix, 4, dtype));
+        check_matmul(matrices(2, 1, 200, transpose_matrix, 5, dtype),  // a dot product
+                     matrices(2, 200, 1, transpose_vector, 6, dtype));
       }
   // Vectors whose entries are 2 apart, on either side.
   const Tensor wide = matrices(1, 1, 400, false, 5);
