@@ -606,14 +606,17 @@ TEST_CASE(
 
 TEST_CASE(
     "the native route matches the definition at its tiles' edges: rows past a multiple of 12, "
-    "columns past 16 and 32, packed blocks of b in depth and width, either operand transposed") {
+    "columns past 16 and 32, packed blocks of b in depth and width, few columns, either operand "
+    "transposed") {
   const RouteGuard restore(GemmRoute::native);
   // m x k @ k x n: 25 rows are two full tiles and one of 1; 10 and 33 columns
   // end inside a vector; depth 300 is a block of 256 and one of 44, 17 is not
-  // a multiple of the 16 x 16 transposes that pack a transposed b, and 530
-  // columns are a block of 512 and one of 18.
-  for (const auto& [m, n, k] : {std::tuple{25, 10, 300}, std::tuple{13, 33, 17},
-                                std::tuple{128, 64, 40}, std::tuple{13, 530, 20}})
+  // a multiple of the 16 x 16 transposes that pack a transposed b, 530
+  // columns are a block of 512 and one of 18, and 100 x 10 is computed
+  // transposed.
+  for (const auto& [m, n, k] :
+       {std::tuple{25, 10, 300}, std::tuple{13, 33, 17}, std::tuple{128, 64, 40},
+        std::tuple{13, 530, 20}, std::tuple{100, 10, 300}})
     for (const bool transpose_a : {false, true})
       for (const bool transpose_b : {false, true}) {
         INFO(m << "x" << k << " @ " << k << "x" << n << " transpose_a " << transpose_a
