@@ -16,6 +16,8 @@
 // panels in these products.
 #include "gemm_avx512.h"
 
+#include "tether/error.h"
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
@@ -143,7 +145,7 @@ bool native_gemm_available() {
 
 void native_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a,
                   std::int64_t a_row, std::int64_t a_col, const float* b, std::int64_t b_row,
-                  std::int64_t b_col, float* c, std::int64_t ldc, bool accumulate) {
+                  std::int64_t b_col, float* c, std::int64_t ldc) {
   // A product a few columns wide fills a fraction of each panel (a 10-class
   // output layer: 10 of 32 columns). Computed transposed, c^T = b^T a^T, its
   // rows are those few columns and its panels are full (measured here: 4.6 us
@@ -152,12 +154,11 @@ void native_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a
   // order.
   if (n < 16 && m >= 2 * kPanel && (a_row == 1 || a_col == 1)) {
     thread_local std::vector<float> transposed;
-    transposed.resize(static_cast<std::size_t>(n * m));
-    native_sgemm(n, m, k, b, b_col, b_row, a, a_col, a_row, transposed.data(), m, false);
+    if (transposed.size() < static_cast<std::size_t>(n * m))
+      transposed.resize(static_cast<std::size_t>(n * m));
+    native_sgemm(n, m, k, b, b_col, b_row, a, a_col, a_row, transposed.data(), m);
     for (std::int64_t i = 0; i < m; ++i)
-      for (std::int64_t j = 0; j < n; ++j)
-        c[i * ldc + j] =
-            accumulate ? c[i * ldc + j] + transposed[j * m + i] : transposed[j * m + i];
+      for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = transposed[j * m + i];
     return;
   }
   // Kept for the thread's life: a fresh buffer per product would page-fault.
@@ -171,7 +172,7 @@ void native_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a
   for (std::int64_t p = 0; p < k; p += kDepth) {
     const std::int64_t depth = std::min(kDepth, k - p);
     // Later blocks of the depth add to what the first wrote.
-    const bool add = accumulate || p > 0;
+    const bool add = p > 0;
     for (std::int64_t j0 = 0; j0 < n; j0 += kColumnBlock) {
       const std::int64_t columns = std::min(kColumnBlock, n - j0);
       pack_b(b + p * b_row + j0 * b_col, b_row, b_col, depth, columns, packed);
@@ -197,8 +198,9 @@ bool native_gemm_available() {
 }
 
 void native_sgemm(std::int64_t, std::int64_t, std::int64_t, const float*, std::int64_t,
-                  std::int64_t, const float*, std::int64_t, std::int64_t, float*, std::int64_t,
-                  bool) {}
+                  std::int64_t, const float*, std::int64_t, std::int64_t, float*, std::int64_t) {
+  fail<ValueError>("matmul: the native GEMM route needs a build for a CPU with AVX-512");
+}
 
 #endif
 

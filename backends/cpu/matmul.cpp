@@ -90,7 +90,7 @@ void native_gemm(MatrixView<float> a, MatrixView<float> b, std::int64_t m, std::
   };
   const auto [a_row, a_col] = strides(a);
   const auto [b_row, b_col] = strides(b);
-  native_sgemm(m, n, k, a.data, a_row, a_col, b.data, b_row, b_col, c, n, false);
+  native_sgemm(m, n, k, a.data, a_row, a_col, b.data, b_row, b_col, c, n);
 }
 
 /// Whether tether's own kernel can run products of T: f32, in a build for a
