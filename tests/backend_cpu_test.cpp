@@ -612,11 +612,11 @@ TEST_CASE(
   // m x k @ k x n: 25 rows are two full tiles and one of 1; 10 and 33 columns
   // end inside a vector; depth 300 is a block of 256 and one of 44, 17 is not
   // a multiple of the 16 x 16 transposes that pack a transposed b, 530
-  // columns are a block of 512 and one of 18, and 100 x 10 is computed
-  // transposed.
+  // columns are a block of 512 and one of 18, and 100 x 10 and 530 x 3 are
+  // computed transposed (the latter in two blocks of rows).
   for (const auto& [m, n, k] :
        {std::tuple{25, 10, 300}, std::tuple{13, 33, 17}, std::tuple{128, 64, 40},
-        std::tuple{13, 530, 20}, std::tuple{100, 10, 300}})
+        std::tuple{13, 530, 20}, std::tuple{100, 10, 300}, std::tuple{530, 3, 20}})
     for (const bool transpose_a : {false, true})
       for (const bool transpose_b : {false, true}) {
         INFO(m << "x" << k << " @ " << k << "x" << n << " transpose_a " << transpose_a

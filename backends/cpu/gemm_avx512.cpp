@@ -153,12 +153,15 @@ void native_sgemm(std::int64_t m, std::int64_t n, std::int64_t k, const float* a
   // b^T a^T product's packable operand. The sums are the same, in the same
   // order.
   if (n < 16 && m >= 2 * kPanel && (a_row == 1 || a_col == 1)) {
-    thread_local std::vector<float> transposed;
-    if (transposed.size() < static_cast<std::size_t>(n * m))
-      transposed.resize(static_cast<std::size_t>(n * m));
-    native_sgemm(n, m, k, b, b_col, b_row, a, a_col, a_row, transposed.data(), m);
-    for (std::int64_t i = 0; i < m; ++i)
-      for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = transposed[j * m + i];
+    // A block of kColumnBlock rows at a time, so that the buffer stays small.
+    thread_local std::vector<float> transposed(static_cast<std::size_t>(16 * kColumnBlock));
+    for (std::int64_t first = 0; first < m; first += kColumnBlock) {
+      const std::int64_t rows = std::min(kColumnBlock, m - first);
+      native_sgemm(n, rows, k, b, b_col, b_row, a + first * a_row, a_col, a_row, transposed.data(),
+                   rows);
+      for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < n; ++j) c[(first + i) * ldc + j] = transposed[j * rows + i];
+    }
     return;
   }
   // Kept for the thread's life: a fresh buffer per product would page-fault.
