@@ -96,7 +96,10 @@ void run_size(std::int64_t n, const bench::Options& options) {
   const T tether_error = (as_eigen<T>(tether_c) - reference).cwiseAbs().maxCoeff() / scale;
   const T eigen_error = (RowMajorMatrix<T>(eigen_c) - reference).cwiseAbs().maxCoeff() / scale;
   const GemmRoute route = tether::backend::cpu_gemm_route(dtype, n, n, n);
-  bench::comment(label + ": tether's route " + (route == GemmRoute::eigen ? "eigen" : "openblas") +
+  const char* const route_name = route == GemmRoute::eigen      ? "eigen"
+                                 : route == GemmRoute::openblas ? "openblas"
+                                                                : "native";
+  bench::comment(label + ": tether's route " + route_name +
                  "; max |C - C_openblas| / max |C_openblas|: tether " +
                  bench::format_value(tether_error) + ", eigen " + bench::format_value(eigen_error));
   if (!(tether_error < 1e-4 && eigen_error < 1e-4))

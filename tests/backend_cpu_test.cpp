@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <tuple>
 #include <vector>
 
 #include "tether/backend/backend.h"
@@ -509,6 +510,15 @@ Tensor matrices(std::int64_t batches, std::int64_t rows, std::int64_t cols, bool
   return transpose ? transposed(t, 1, 2) : t;
 }
 
+/// Sets the CPU GEMM route for its lifetime, restoring the previous one after.
+struct RouteGuard {
+  explicit RouteGuard(GemmRoute route) : previous(set_cpu_gemm_route(route)) {}
+  ~RouteGuard() { set_cpu_gemm_route(previous); }
+  RouteGuard(const RouteGuard&) = delete;
+  RouteGuard& operator=(const RouteGuard&) = delete;
+  GemmRoute previous;
+};
+
 void check_matmul(const Tensor& a, const Tensor& b) {
   const Shape shape = {a.shape()[0], a.shape()[1], b.shape()[2]};
   Tensor out = Tensor::empty(shape, a.dtype());
@@ -564,15 +574,20 @@ TEST_CASE("matmul computes f32 products and zeros for an empty inner dimension")
 TEST_CASE(
     "matmul matches the definition on every route, f32 and f64, for transposed, strided, "
     "broadcast and batched operands") {
-  struct RestoreRoute {
-    GemmRoute previous = set_cpu_gemm_route(GemmRoute::automatic);
-    ~RestoreRoute() { set_cpu_gemm_route(previous); }
-  } restore;
-  for (const GemmRoute route : {GemmRoute::eigen, GemmRoute::openblas, GemmRoute::automatic}) {
+  const RouteGuard restore(GemmRoute::automatic);
+  for (const GemmRoute route :
+       {GemmRoute::eigen, GemmRoute::openblas, GemmRoute::native, GemmRoute::automatic}) {
     set_cpu_gemm_route(route);
     for (const DType dtype : {DType::f32, DType::f64}) {
       INFO("route " << static_cast<int>(route) << " dtype " << dtype);
-      if (route != GemmRoute::automatic) CHECK(cpu_gemm_route(dtype, 9, 13, 17) == route);
+      // native runs f32 only (and only in builds for AVX-512): the rest on Eigen.
+      if (route == GemmRoute::native && dtype == DType::f64)
+        CHECK(cpu_gemm_route(dtype, 9, 13, 17) == GemmRoute::eigen);
+      else if (route == GemmRoute::native)
+        CHECK((cpu_gemm_route(dtype, 9, 13, 17) == route ||
+               cpu_gemm_route(dtype, 9, 13, 17) == GemmRoute::eigen));
+      else if (route != GemmRoute::automatic)
+        CHECK(cpu_gemm_route(dtype, 9, 13, 17) == route);
       // 9x17 @ 17x13: beyond the plain loop's 128 multiply-adds, so a GEMM runs.
       for (const bool transpose_a : {false, true})
         for (const bool transpose_b : {false, true})
@@ -590,12 +605,58 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "the native route matches the definition at its tiles' edges: rows past a multiple of 12, "
+    "columns past 16 and 32, packed blocks of b in depth and width, few columns, either operand "
+    "transposed") {
+  const RouteGuard restore(GemmRoute::native);
+  // m x k @ k x n: 25 rows are two full tiles and one of 1; 10 and 33 columns
+  // end inside a vector; depth 300 is a block of 256 and one of 44, 17 is not
+  // a multiple of the 16 x 16 transposes that pack a transposed b, 530
+  // columns are a block of 512 and one of 18, and 100 x 10 and 530 x 3 are
+  // computed transposed (the latter in two blocks of rows).
+  for (const auto& [m, n, k] :
+       {std::tuple{25, 10, 300}, std::tuple{13, 33, 17}, std::tuple{128, 64, 40},
+        std::tuple{13, 530, 20}, std::tuple{100, 10, 300}, std::tuple{530, 3, 20}})
+    for (const bool transpose_a : {false, true})
+      for (const bool transpose_b : {false, true}) {
+        INFO(m << "x" << k << " @ " << k << "x" << n << " transpose_a " << transpose_a
+               << " transpose_b " << transpose_b);
+        check_matmul(matrices(1, m, k, transpose_a, 1, DType::f32),
+                     matrices(1, k, n, transpose_b, 2, DType::f32));
+      }
+}
+
+TEST_CASE(
+    "matrix-vector products (one row or one column, or both) match the definition, f32 and f64, "
+    "for transposed and strided operands") {
+  for (const DType dtype : {DType::f32, DType::f64})
+    for (const bool transpose_matrix : {false, true})
+      for (const bool transpose_vector : {false, true}) {
+        INFO("dtype " << dtype << " transpose_matrix " << transpose_matrix << " transpose_vector "
+                      << transpose_vector);
+        // 9x200 @ 200x1 and 1x200 @ 200x7: beyond the plain loop's 128 multiply-adds.
+        check_matmul(matrices(2, 9, 200, transpose_matrix, 1, dtype),
+                     matrices(2, 200, 1, transpose_vector, 2, dtype));
+        check_matmul(matrices(2, 1, 200, transpose_vector, 3, dtype),
+                     matrices(2, 200, 7, transpose_matrix, 4, dtype));
+        check_matmul(matrices(2, 1, 200, transpose_matrix, 5, dtype),  // a dot product
+                     matrices(2, 200, 1, transpose_vector, 6, dtype));
+      }
+  // Vectors whose entries are 2 apart, on either side.
+  const Tensor wide = matrices(1, 1, 400, false, 5);
+  const Tensor spaced_row = Tensor::view_of(wide, {1, 1, 200}, {400, 400, 2}, 0);
+  const Tensor spaced_column = Tensor::view_of(wide, {1, 200, 1}, {400, 2, 400}, 0);
+  check_matmul(matrices(1, 9, 200, true, 6), spaced_column);
+  check_matmul(spaced_row, matrices(1, 200, 7, false, 7));
+}
+
+TEST_CASE(
     "cpu_gemm_route picks a library for float products and refuses an integer dtype "
     "with a DTypeError naming it") {
   const GemmRoute previous = set_cpu_gemm_route(GemmRoute::automatic);
   const GemmRoute measured = cpu_gemm_route(DType::f64, 64, 64, 64);
   set_cpu_gemm_route(previous);
-  CHECK((measured == GemmRoute::eigen || measured == GemmRoute::openblas));
+  CHECK((measured == GemmRoute::eigen || measured == GemmRoute::openblas));  // native is f32 only
   CHECK_THROWS_WITH(cpu_gemm_route(DType::i64, 4, 4, 4),
                     Catch::Contains("cpu_gemm_route") && Catch::Contains("i64"));
   CHECK_THROWS_AS(cpu_gemm_route(DType::i64, 4, 4, 4), tether::DTypeError);

@@ -338,12 +338,13 @@ TEST_CASE("the fused Adam step gives bitwise the same parameters on 1, 2 and 3 t
 }
 
 TEST_CASE(
-    "matrix products split over 2 and 3 threads match one thread's to rounding, on both "
-    "routes, and repeat bitwise for a given thread count",
+    "matrix products split over 2 and 3 threads match one thread's to rounding, on every "
+    "route, and repeat bitwise for a given thread count",
     "[threads]") {
   const Tensor a = randn({301, 200}, DType::f64), b = randn({200, 150}, DType::f64);
   const Tensor a32 = a.to(DType::f32), b32 = b.to(DType::f32);
-  for (const backend::GemmRoute route : {backend::GemmRoute::eigen, backend::GemmRoute::openblas}) {
+  for (const backend::GemmRoute route :
+       {backend::GemmRoute::eigen, backend::GemmRoute::openblas, backend::GemmRoute::native}) {
     const backend::GemmRoute before = backend::set_cpu_gemm_route(route);
     for (const auto& [x, y, tolerance] :
          {std::tuple{a, b, 1e-11}, std::tuple{a32, b32, 1e-4},

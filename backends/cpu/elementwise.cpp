@@ -79,6 +79,8 @@ void arithmetic_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a
     case BinaryOp::minimum:
       return run(
           [](const auto& x, const auto& y) { return x.binaryExpr(y, NanPropagatingMin<T>()); });
+    case BinaryOp::relu_backward:  // one pass: no mask or zeros to allocate and fill
+      return run([](const auto& x, const auto& y) { return (y <= T(0)).select(T(0), x); });
     case BinaryOp::eq:  // the predicates: binary() sends them to predicate_typed
     case BinaryOp::ne:
     case BinaryOp::lt:
@@ -124,6 +126,7 @@ void predicate_typed(BinaryOp op, const Shape& shape, const Operand<const T>& a,
     case BinaryOp::pow:
     case BinaryOp::maximum:
     case BinaryOp::minimum:
+    case BinaryOp::relu_backward:
       return;
   }
 }

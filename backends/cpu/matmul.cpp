@@ -1,10 +1,11 @@
 // Batched matrix product. Each operand's matrices are handed to the GEMM in
 // place when they are row- or column-major (a transposed view is just the other
 // order), and copied to a contiguous buffer only when neither. Tiny products
-// (kSmallGemm) run a plain loop whatever the route; the others run on OpenBLAS
-// or on Eigen's GEMM kernel (compiled for this CPU): the build's TETHER_MATMUL
+// (kSmallGemm) run a plain loop whatever the route; the others run on OpenBLAS,
+// on Eigen's GEMM kernel (compiled for this CPU) or, for f32 on a CPU with
+// AVX-512, on tether's own kernel (gemm_avx512.cpp): the build's TETHER_MATMUL
 // or set_cpu_gemm_route may fix the route, and otherwise it is the one measured
-// faster on this machine for the product's size class (see automatic_route).
+// fastest on this machine for the product's size class (see automatic_route).
 #include <cblas.h>
 
 #include <Eigen/Core>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "cpu_backend.h"
+#include "gemm_avx512.h"
 #include "tether/backend/parallel.h"
 
 namespace tether::backend::cpu {
@@ -77,6 +79,26 @@ void blas_gemm(MatrixView<double> a, MatrixView<double> b, std::int64_t m, std::
 }
 /// blas_gemm as one object, for on_pool (the function is overloaded per type).
 constexpr auto openblas_gemm = [](auto... args) { blas_gemm(args...); };
+
+/// c = a @ b by native_sgemm (a column-major matrix is a row-major one with
+/// its strides swapped).
+void native_gemm(MatrixView<float> a, MatrixView<float> b, std::int64_t m, std::int64_t n,
+                 std::int64_t k, float* c) {
+  const auto strides = [](MatrixView<float> x) {
+    return x.column_major ? std::array<std::int64_t, 2>{1, x.leading}
+                          : std::array<std::int64_t, 2>{x.leading, 1};
+  };
+  const auto [a_row, a_col] = strides(a);
+  const auto [b_row, b_col] = strides(b);
+  native_sgemm(m, n, k, a.data, a_row, a_col, b.data, b_row, b_col, c, n);
+}
+
+/// Whether tether's own kernel can run products of T: f32, in a build for a
+/// CPU with AVX-512.
+template <class T>
+bool has_native_gemm() {
+  return std::is_same_v<T, float> && native_gemm_available();
+}
 
 /// Eigen's GEMM blocking (panel sizes and packing buffers) with buffers that
 /// live as long as the thread. Eigen's own product allocates them on every
@@ -157,6 +179,8 @@ void on_pool(Gemm gemm, MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::i
 constexpr GemmRoute kBuildRoute = GemmRoute::openblas;
 #elif defined(TETHER_MATMUL_EIGEN)
 constexpr GemmRoute kBuildRoute = GemmRoute::eigen;
+#elif defined(TETHER_MATMUL_NATIVE)
+constexpr GemmRoute kBuildRoute = GemmRoute::native;
 #else
 constexpr GemmRoute kBuildRoute = GemmRoute::automatic;
 #endif
@@ -173,27 +197,41 @@ int size_class(std::int64_t m, std::int64_t n, std::int64_t k) {
   return std::min(bits / 3, kSizeClasses - 1);
 }
 
-/// The faster of Eigen and OpenBLAS for a square product of side 2^size_class,
-/// by the best of three alternating runs of each: the minimum, because load
-/// from other processes only ever adds time. Costs about six such products.
+/// c = a @ b on `route` (not automatic), c's rows split over the CPU pool.
 template <class T>
-GemmRoute measure_faster_route(int size_class) {
+void run_route(GemmRoute route, MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n,
+               std::int64_t k, T* c) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (route == GemmRoute::native) return on_pool<T>(native_gemm, a, b, m, n, k, c);
+  }
+  if (route == GemmRoute::openblas) return on_pool<T>(openblas_gemm, a, b, m, n, k, c);
+  on_pool<T>(eigen_gemm<T>, a, b, m, n, k, c);
+}
+
+/// The fastest route for a square product of side 2^size_class, by the best
+/// of three alternating runs of each: the minimum, because load from other
+/// processes only ever adds time. Costs about nine such products.
+template <class T>
+GemmRoute measure_fastest_route(int size_class) {
   const std::int64_t side = std::int64_t{1} << size_class;
   const std::vector<T, Eigen::aligned_allocator<T>> operand(side * side, T(1));
   std::vector<T, Eigen::aligned_allocator<T>> product(side * side);
   const MatrixView<T> matrix{operand.data(), false, side};
-  const auto seconds = [&](auto gemm) {
-    const auto start = std::chrono::steady_clock::now();
-    gemm(matrix, matrix, side, side, side, product.data());
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
-  double eigen = std::numeric_limits<double>::infinity(), openblas = eigen;
-  for (int round = 0; round < 3; ++round) {
-    eigen = std::min(eigen, seconds([](auto... args) { on_pool<T>(eigen_gemm<T>, args...); }));
-    openblas =
-        std::min(openblas, seconds([](auto... args) { on_pool<T>(openblas_gemm, args...); }));
-  }
-  return openblas < eigen ? GemmRoute::openblas : GemmRoute::eigen;
+  std::vector<std::pair<GemmRoute, double>> candidates = {
+      {GemmRoute::eigen, std::numeric_limits<double>::infinity()},
+      {GemmRoute::openblas, std::numeric_limits<double>::infinity()}};
+  if (has_native_gemm<T>())
+    candidates.emplace_back(GemmRoute::native, std::numeric_limits<double>::infinity());
+  for (int round = 0; round < 3; ++round)
+    for (auto& [route, best] : candidates) {
+      const auto start = std::chrono::steady_clock::now();
+      run_route<T>(route, matrix, matrix, side, side, side, product.data());
+      best = std::min(
+          best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+  return std::min_element(candidates.begin(), candidates.end(),
+                          [](const auto& x, const auto& y) { return x.second < y.second; })
+      ->first;
 }
 
 /// Each dtype's measured route per size class (automatic: not measured yet),
@@ -217,14 +255,16 @@ GemmRoute automatic_route(std::int64_t m, std::int64_t n, std::int64_t k) {
   const int size = size_class(m, n, k);
   GemmRoute route = measured_routes<T>[size];
   if (route == GemmRoute::automatic)
-    measured_routes<T>[size] = route = measure_faster_route<T>(size);
+    measured_routes<T>[size] = route = measure_fastest_route<T>(size);
   return route;
 }
 
-/// The route of an m x k by k x n product of T: the forced one, if any.
+/// The route of an m x k by k x n product of T: the forced one, if any (Eigen
+/// where native is forced but cannot run T).
 template <class T>
 GemmRoute route(std::int64_t m, std::int64_t n, std::int64_t k) {
   const GemmRoute forced = forced_route;
+  if (forced == GemmRoute::native && !has_native_gemm<T>()) return GemmRoute::eigen;
   return forced == GemmRoute::automatic ? automatic_route<T>(m, n, k) : forced;
 }
 
@@ -261,6 +301,40 @@ void small_gemm(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n
     accumulate(b_col);
 }
 
+/// c = a @ b where one side is a vector (n == 1, or m == 1, which is the
+/// same product transposed), by Eigen's matrix-vector kernel: a GEMM packs a
+/// whole panel for the one column (measured here: 4-5 us for [256, 64] @ [64]
+/// in the GEMMs, 0.4-0.5 us in Eigen's GEMV, as in spectral norm's power
+/// iteration). c's entries are split over the CPU pool.
+template <class T>
+void matrix_vector(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n, std::int64_t k,
+                   T* c) {
+  // As matrix @ vector: the matrix is a (m x k), or b^T (n x k) when m == 1;
+  // the vector has k entries `step` apart.
+  const bool row_times_matrix = m == 1;
+  const MatrixView<T> matrix =
+      row_times_matrix ? MatrixView<T>{b.data, !b.column_major, b.leading} : a;
+  const T* const vector = row_times_matrix ? a.data : b.data;
+  const MatrixView<T> source = row_times_matrix ? a : b;
+  // a's row (m == 1) runs along its columns; b's column (n == 1) along its rows.
+  const std::int64_t step = row_times_matrix == source.column_major ? source.leading : 1;
+  const std::int64_t rows = row_times_matrix ? n : m;
+  const std::int64_t grain =
+      std::max<std::int64_t>(8, kGemmGrainWork / std::max<std::int64_t>(k, 1));
+  with_storage_order(matrix.column_major, [&](auto order) {
+    using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, order()>;
+    using Vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+    parallel_for(0, rows, grain, [&](std::int64_t begin, std::int64_t end) {
+      const std::int64_t first = matrix.column_major ? begin : begin * matrix.leading;
+      const Eigen::Map<const Matrix, 0, Eigen::OuterStride<>> block(
+          matrix.data + first, end - begin, k, Eigen::OuterStride<>(matrix.leading));
+      const Eigen::Map<const Vector, 0, Eigen::InnerStride<>> x(vector, k,
+                                                                Eigen::InnerStride<>(step));
+      Eigen::Map<Vector>(c + begin, end - begin).noalias() = block * x;
+    });
+  });
+}
+
 template <class T>
 void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& out) {
   T* const c = out.data_ptr<T>();
@@ -286,11 +360,11 @@ void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& 
   };
   if (std::is_integral_v<T> || m * n * k <= kSmallGemm) {
     each_batch([](auto... args) { small_gemm<T>(args...); });
+  } else if (m == 1 || n == 1) {
+    each_batch([](auto... args) { matrix_vector<T>(args...); });
   } else if constexpr (std::is_floating_point_v<T>) {
-    if (route<T>(m, n, k) == GemmRoute::eigen)
-      each_batch([](auto... args) { on_pool<T>(eigen_gemm<T>, args...); });
-    else
-      each_batch([](auto... args) { on_pool<T>(openblas_gemm, args...); });
+    const GemmRoute chosen = route<T>(m, n, k);
+    each_batch([chosen](auto... args) { run_route<T>(chosen, args...); });
   }
 }
 

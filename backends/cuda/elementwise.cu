@@ -182,6 +182,8 @@ __host__ __device__ T apply(BinaryOp op, T a, T b) {
       return nan_max(a, b);
     case BinaryOp::minimum:
       return nan_min(a, b);
+    case BinaryOp::relu_backward:
+      return b <= T(0) ? T(0) : a;
     case BinaryOp::eq:  // the predicates: binary() runs them by test() below
     case BinaryOp::ne:
     case BinaryOp::lt:
@@ -226,6 +228,7 @@ __host__ __device__ bool test(BinaryOp op, T a, T b) {
     case BinaryOp::pow:
     case BinaryOp::maximum:
     case BinaryOp::minimum:
+    case BinaryOp::relu_backward:
       break;
   }
   return false;  // unreachable for the predicates: the switch names every op

@@ -487,11 +487,24 @@ Tensor softplus(const Tensor& x) {
                 [](Node& n, const Tensor& g) -> GradList { return {g * sigmoid(n.saved(0))}; });
 }
 
+namespace {
+
+/// relu's gradient g at input x: g, zero where x <= 0 (so NaN passes the
+/// gradient, as PyTorch's threshold_backward), in one kernel. Linear in g, so
+/// its own backward is the same op; x, a mask, gets no gradient.
+Tensor relu_backward(const Tensor& g, const Tensor& x) {
+  Tensor out = binary_kernel("relu", BinaryOp::relu_backward, g, x);
+  return record("relu_backward", {g}, out, {x}, [](Node& n, const Tensor& gg) -> GradList {
+    return {relu_backward(gg, n.saved(0))};
+  });
+}
+
+}  // namespace
+
 Tensor relu(const Tensor& x) {
   Tensor out = unary_kernel("relu", UnaryOp::relu, x);
-  // Zero where x <= 0 (so NaN passes the gradient, as PyTorch's threshold_backward).
   return record("relu", {x}, out, {x}, [](Node& n, const Tensor& g) -> GradList {
-    return {where(n.saved(0) <= 0.0, zeros_like(g), g)};
+    return {relu_backward(g, n.saved(0))};
   });
 }
 

@@ -103,6 +103,7 @@ enum class BinaryOp : std::uint8_t {
   pow,
   maximum,
   minimum,
+  relu_backward,  // a where b > 0 or b is NaN, else 0: relu's gradient a at its input b
   // Predicates (is_predicate): a boolean output; a and b share the dtype
   // they are compared in, which may be boolean too.
   eq,
@@ -128,6 +129,7 @@ constexpr bool is_predicate(BinaryOp op) {
     case BinaryOp::pow:
     case BinaryOp::maximum:
     case BinaryOp::minimum:
+    case BinaryOp::relu_backward:
       return false;
     case BinaryOp::eq:
     case BinaryOp::ne:
@@ -314,11 +316,13 @@ void set_cpu_threads(int threads);
 
 /// The library that runs a CPU floating-point matrix product (products of at
 /// most 128 multiply-adds, and integer ones, always run a plain loop).
-/// automatic: whichever of OpenBLAS and Eigen (compiled for the host) was
-/// measured faster on this machine for the product's size class, measured
+/// native: tether's own kernel, for f32 on CPUs with AVX-512 (f64 products,
+/// and builds for other CPUs, run Eigen where native is set). automatic:
+/// whichever of OpenBLAS, Eigen (compiled for the host) and native was
+/// measured fastest on this machine for the product's size class, measured
 /// once per process on the class's first product, with the BLAS thread count
-/// in force. The build option TETHER_MATMUL=openblas|eigen fixes the route.
-enum class GemmRoute : std::uint8_t { automatic, eigen, openblas };
+/// in force. The build option TETHER_MATMUL=openblas|eigen|native fixes the route.
+enum class GemmRoute : std::uint8_t { automatic, eigen, openblas, native };
 
 /// Sets the route of every later CPU product (automatic: the measured choice);
 /// returns the previous setting. For tests and benchmarks.
