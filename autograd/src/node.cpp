@@ -147,7 +147,7 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
 void retain_graph_of(const Tensor& output) {
   // Iterative, as the graph may be a long chain. A retained node's inputs are
   // retained already, so the walk stops there and never visits a node twice.
-  std::vector<Node*> stack;
+  NodeList<Node*> stack;
   if (output.defined() && output.grad_fn()) stack.push_back(output.grad_fn().get());
   while (!stack.empty()) {
     Node* node = stack.back();

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <span>
 #include <sstream>
 
 #include "arguments.h"
@@ -264,21 +265,22 @@ template <class Type, class... Types>
                        AutogradError>(error, context.str());
 }
 
-/// step(), its errors named as rethrow_named says.
-template <class Step>
-auto naming_errors(const Constraint& constraint, const std::string& what,
-                   const std::vector<Shape>& shapes, Step step) {
-  try {
-    return step();
-  } catch (const Error& error) {
-    rethrow_named(constraint, what, shapes, error);
-  }
-}
-
-std::vector<Shape> shapes_of(const std::vector<Tensor>& tensors) {
+std::vector<Shape> shapes_of(std::span<const Tensor> tensors) {
   std::vector<Shape> shapes;
   for (const Tensor& t : tensors) shapes.push_back(t.shape());
   return shapes;
+}
+
+/// step(), run on `tensors`, its errors named as rethrow_named says (the
+/// shapes are gathered only then: a computed parameter's every forward runs here).
+template <class Step>
+auto naming_errors(const Constraint& constraint, const char* what, std::span<const Tensor> tensors,
+                   Step step) {
+  try {
+    return step();
+  } catch (const Error& error) {
+    rethrow_named(constraint, what, shapes_of(tensors), error);
+  }
 }
 
 /// The constraint's buffers as they were, put back unless dismiss()ed: a
@@ -351,7 +353,7 @@ std::vector<Tensor> as_raw_inputs(const Constraint& constraint, const Tensor& va
 
 /// The nearest feasible value to `value`, and the raw inputs that give it.
 std::vector<Tensor> nearest_fit(Constraint& constraint, const Tensor& value) {
-  const Tensor nearest = naming_errors(constraint, "project of a value", {value.shape()}, [&] {
+  const Tensor nearest = naming_errors(constraint, "project of a value", {&value, 1}, [&] {
     NoGradGuard no_grad;
     return constraint.project(value);
   });
@@ -458,7 +460,7 @@ void ComputedParameter::train(bool on) {
 }
 
 Tensor ComputedParameter::compute() {
-  return naming_errors(*constraint_, "forward of raw", shapes_of(raw_inputs_),
+  return naming_errors(*constraint_, "forward of raw", raw_inputs_,
                        [this] { return constraint_->forward(raw_inputs_); });
 }
 
@@ -468,7 +470,7 @@ Tensor ComputedParameter::log_abs_det_jacobian() {
   // unit_vector, it returns Stan's auxiliary-radius term, summed like a Jacobian).
   if (!constraint_->is_bijection())
     return sum(constraint_->log_abs_det_jacobian(raw_inputs_, value));
-  return naming_errors(*constraint_, "log_abs_det_jacobian of raw", shapes_of(raw_inputs_),
+  return naming_errors(*constraint_, "log_abs_det_jacobian of raw", raw_inputs_,
                        [&] { return sum(constraint_->log_abs_det_jacobian(raw_inputs_, value)); });
 }
 
