@@ -1,5 +1,7 @@
 #include "graph.h"
 
+#include <typeinfo>
+
 #include "tether/capture.h"
 #include "tether/error.h"
 #include "tether/ops.h"
@@ -172,8 +174,10 @@ Tensor with_zero_derivative(const Tensor& grad, const Tensor& input) {
 }
 
 const TensorImpl* accumulated_leaf(const Node& node) {
-  const auto* acc = dynamic_cast<const AccumulateGrad*>(&node);
-  return acc ? acc->leaf() : nullptr;
+  // typeid rather than dynamic_cast, which walks the class hierarchy: the
+  // engine asks this of every node it runs, and AccumulateGrad is final.
+  if (typeid(node) != typeid(AccumulateGrad)) return nullptr;
+  return static_cast<const AccumulateGrad&>(node).leaf();
 }
 
 }  // namespace tether::autograd

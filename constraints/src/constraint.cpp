@@ -396,10 +396,15 @@ ComputedParameter::ComputedParameter(std::shared_ptr<Constraint> constraint,
   constraint_->prepare(raw_inputs_);
 }
 
-template <class Visit>
-void ComputedParameter::for_each_version(Visit visit) {
-  for (const auto& raw : raw_inputs_) visit(raw.version());
-  for (const auto& [name, buffer] : constraint_->buffers()) visit(buffer.version());
+bool ComputedParameter::versions_unchanged() {
+  // The raw inputs first: a training step changes them, and then the
+  // constraint's buffers (a list it builds) need not be asked for.
+  std::size_t i = 0;
+  for (const auto& raw : raw_inputs_)
+    if (raw.version() != versions_[i++]) return false;
+  for (const auto& [name, buffer] : constraint_->buffers())
+    if (i == versions_.size() || buffer.version() != versions_[i++]) return false;
+  return i == versions_.size();
 }
 
 bool ComputedParameter::value_was_written() const {
@@ -427,19 +432,16 @@ Tensor ComputedParameter::value() {
                        "its raw inputs; assign through ComputedParameter::assign instead");
     assign(cached_.detach().clone());
   }
-  if (cache_is_valid()) {
-    std::size_t i = 0;
-    bool unchanged = true;
-    for_each_version([&](std::uint64_t v) { unchanged = unchanged && versions_[i++] == v; });
-    if (unchanged) return cached_;
-  }
+  if (cache_is_valid() && versions_unchanged()) return cached_;
   cached_ = compute();
   // Every graph built on the cached value shares the constraint's graph: no
   // backward may free it while the cache hands the value out.
   if (!recompute_every_use_) autograd::retain_graph_of(cached_);
   ++recompute_count_;
-  versions_.clear();  // recorded after forward: a power iteration moves buffers
-  for_each_version([this](std::uint64_t v) { versions_.push_back(v); });
+  // Recorded after forward: a power iteration moves buffers.
+  versions_.clear();
+  for (const auto& raw : raw_inputs_) versions_.push_back(raw.version());
+  for (const auto& [name, buffer] : constraint_->buffers()) versions_.push_back(buffer.version());
   value_version_ = cached_.version();
   grad_mode_ = is_grad_enabled();
   training_mode_ = is_training();

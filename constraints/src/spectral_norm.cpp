@@ -37,6 +37,7 @@ class BlockLayout {
 
   /// `t` (of the weight's shape) as the kernels' raw [P, m, Q] view.
   Tensor view(const Tensor& t) const {
+    if (dim_ < 2 && t.is_contiguous()) return blocks(t);
     NoGradGuard no_grad;
     return blocks(dim_ >= 2 ? transpose(t, 0, dim_).contiguous() : t.contiguous());
   }
@@ -140,11 +141,13 @@ class SpectralNorm final : public Constraint {
   Tensor normalized(const Tensor& weight, int steps) {
     check_matches_buffers(weight);
     const BlockLayout layout(weight.shape(), dim_);
-    const auto empty = [&](const Shape& shape) {
-      return Tensor::empty(shape, weight.dtype(), weight.device(), "spectral_norm");
-    };
-    const Tensor u = empty(u_.shape()), v = empty(v_.shape()), sigma = empty({}),
-                 out = layout.empty(weight);
+    // u, v and sigma share one allocation: [u..., v..., sigma].
+    const std::int64_t m = u_.numel(), n = v_.numel();
+    const Tensor vectors =
+        Tensor::empty({m + n + 1}, weight.dtype(), weight.device(), "spectral_norm");
+    const Tensor u = Tensor::view_of(vectors, {m}, {1}, 0),
+                 v = Tensor::view_of(vectors, {n}, {1}, m),
+                 sigma = Tensor::view_of(vectors, {}, {}, m + n), out = layout.empty(weight);
     backend::backend_for(weight.device())
         .spectral_norm(layout.view(weight), u_, v_, steps, eps_, u, v, sigma, layout.blocks(out));
     for (int i = 0; i < steps; ++i) {
