@@ -28,7 +28,7 @@ namespace {
 /// storage is the transposed weight, copied.
 class BlockLayout {
  public:
-  BlockLayout(const Shape& shape, int dim) : shape_(shape), storage_(shape), dim_(dim) {
+  BlockLayout(const Shape& shape, int dim) : storage_(shape), dim_(dim) {
     if (dim_ >= 2) std::swap(storage_[0], storage_[dim_]);
     const int middle = dim_ >= 2 ? 0 : dim_;
     for (int d = 0; d < storage_.size(); ++d)
@@ -59,10 +59,9 @@ class BlockLayout {
     const Tensor product = reshape(u, {1, rows_, 1}) * reshape(v, {before_, 1, after_});
     return weight_shaped(reshape(product, storage_));
   }
-  const Shape& shape() const { return shape_; }
 
  private:
-  Shape shape_, storage_;
+  Shape storage_;
   int dim_;
   std::int64_t before_ = 1, rows_ = 1, after_ = 1;
 };
@@ -96,7 +95,7 @@ class SpectralNorm final : public Constraint {
     const TensorOptions options = weight.options();
     u_ = normalize(randn({matrix.size(0)}, options), 0, eps_);
     v_ = normalize(randn({matrix.size(1)}, options), 0, eps_);
-    normalized(weight.detach(), 15);
+    normalized(weight.detach(), 15);  // for u and v near the top singular vectors
   }
 
   std::string name() const override { return "spectral_norm"; }
@@ -137,7 +136,9 @@ class SpectralNorm final : public Constraint {
   /// `steps` power iterations that update u_ and v_ in place (one backend
   /// call). The node keeps the iteration's results, which nothing else refers
   /// to, so later updates of the buffers leave its graph intact. Its gradient
-  /// holds u and v constant, as torch's spectral_norm does.
+  /// holds u and v constant, as torch's spectral_norm does. (sigma is ||W v||
+  /// after an iteration, so >= 0; max(sigma, eps), as normalize does, keeps a
+  /// zero weight zero instead of 0 / 0.)
   Tensor normalized(const Tensor& weight, int steps) {
     check_matches_buffers(weight);
     const BlockLayout layout(weight.shape(), dim_);
