@@ -1,6 +1,7 @@
 // Spectral normalisation's power iteration and gradient (Backend::spectral_norm):
 // matrix-vector products over the weight read in place, one call for what the
-// composed ops would run as a dozen kernels on vectors of a few elements.
+// composed ops would run as a dozen kernels (and as many passes over the
+// weight's memory where it is large).
 #include <Eigen/Core>
 #include <cmath>
 
@@ -14,9 +15,6 @@ template <class T>
 using Vector = Eigen::Matrix<T, Eigen::Dynamic, 1>;
 template <class T>
 using RowMajor = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using StridedMatrixMap =
-    Eigen::Map<const RowMajor<T>, Eigen::Unaligned, Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic>>;
 
 /// max(x, eps) that keeps a NaN, as the clamp kernel does.
 template <class T>
@@ -24,51 +22,30 @@ T at_least(T x, T eps) {
   return std::isnan(x) || x >= eps ? x : eps;
 }
 
-/// The matrix W [m, P * Q] of a rank-3 view [P, m, Q] (see Backend::spectral_norm),
-/// as P column blocks ("slabs") of Q columns each.
+/// Slab p ([m, Q], columns p * Q .. p * Q + Q - 1 of the matrix W) of a
+/// contiguous [P, m, Q] tensor (see Backend::spectral_norm).
 template <class T>
-class BlockMatrix {
- public:
-  explicit BlockMatrix(const Tensor& w)
-      : data_(w.data_ptr<T>()),
-        slabs_(w.size(0)),
-        rows_(w.size(1)),
-        cols_(w.size(2)),
-        slab_stride_(w.strides()[0]),
-        stride_(w.strides()[1], w.strides()[2]) {}
+Eigen::Map<RowMajor<T>> slab(const Tensor& t, Eigen::Index p) {
+  const Eigen::Index rows = t.size(1), cols = t.size(2);
+  return Eigen::Map<RowMajor<T>>(t.data_ptr<T>() + p * rows * cols, rows, cols);
+}
 
-  Eigen::Index rows() const { return rows_; }
-  Eigen::Index slabs() const { return slabs_; }
-  Eigen::Index slab_cols() const { return cols_; }
-  StridedMatrixMap<T> slab(Eigen::Index p) const {
-    return StridedMatrixMap<T>(data_ + p * slab_stride_, rows_, cols_, stride_);
-  }
-
-  /// out [m] = W x.
-  void times(const T* x, T* out) const {
-    Eigen::Map<Vector<T>> y(out, rows_);
-    y.setZero();
-    for (Eigen::Index p = 0; p < slabs_; ++p)
-      y.noalias() += slab(p) * Eigen::Map<const Vector<T>>(x + p * cols_, cols_);
-  }
-  /// out [P * Q] = W^T x.
-  void transposed_times(const T* x, T* out) const {
-    const Eigen::Map<const Vector<T>> column(x, rows_);
-    for (Eigen::Index p = 0; p < slabs_; ++p)
-      Eigen::Map<Vector<T>>(out + p * cols_, cols_).noalias() = slab(p).transpose() * column;
-  }
-
- private:
-  const T* data_;
-  Eigen::Index slabs_, rows_, cols_, slab_stride_;
-  Eigen::Stride<Eigen::Dynamic, Eigen::Dynamic> stride_;
-};
-
-/// Slab p of a contiguous [P, m, Q] tensor, writable.
+/// out [m] = W x for x [P * Q].
 template <class T>
-Eigen::Map<RowMajor<T>> output_slab(const Tensor& out, Eigen::Index p) {
-  const Eigen::Index rows = out.size(1), cols = out.size(2);
-  return Eigen::Map<RowMajor<T>>(out.data_ptr<T>() + p * rows * cols, rows, cols);
+void times(const Tensor& w, const T* x, Eigen::Map<Vector<T>> out) {
+  const Eigen::Index cols = w.size(2);
+  out.setZero();
+  for (Eigen::Index p = 0; p < w.size(0); ++p)
+    out.noalias() += slab<T>(w, p) * Eigen::Map<const Vector<T>>(x + p * cols, cols);
+}
+
+/// out [P * Q] = W^T x for x [m].
+template <class T>
+void transposed_times(const Tensor& w, const T* x, T* out) {
+  const Eigen::Index cols = w.size(2);
+  const Eigen::Map<const Vector<T>> column(x, w.size(1));
+  for (Eigen::Index p = 0; p < w.size(0); ++p)
+    Eigen::Map<Vector<T>>(out + p * cols, cols).noalias() = slab<T>(w, p).transpose() * column;
 }
 
 /// x / max(||x||, eps), in place, as normalize(x, 0, eps).
@@ -84,31 +61,32 @@ void CpuBackend::spectral_norm(const Tensor& w, const Tensor& u, const Tensor& v
                                const Tensor& sigma, const Tensor& out) {
   visit_floating("spectral_norm", w.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
-    const BlockMatrix<T> matrix(w);
     const T e = static_cast<T>(eps);
-    const Eigen::Index m = matrix.rows(), n = matrix.slabs() * matrix.slab_cols();
+    const Eigen::Index m = w.size(1), n = w.size(0) * w.size(2);
     Eigen::Map<Vector<T>> u_buffer(u.data_ptr<T>(), m), v_buffer(v.data_ptr<T>(), n);
     // The iterates live in the outputs; the buffers get the last ones.
     Eigen::Map<Vector<T>> u_next(u_out.data_ptr<T>(), m), v_next(v_out.data_ptr<T>(), n);
     u_next = u_buffer;
     v_next = v_buffer;
+    // W v of the last iterate: u's direction, and sigma = u . W v, so the
+    // matrix is read once per product, not again for sigma.
+    Vector<T> wv(m);
+    if (steps == 0) times<T>(w, v_next.data(), Eigen::Map<Vector<T>>(wv.data(), m));
     for (int step = 0; step < steps; ++step) {
-      matrix.transposed_times(u_next.data(), v_next.data());
+      transposed_times<T>(w, u_next.data(), v_next.data());
       normalize(v_next, e);
-      matrix.times(v_next.data(), u_next.data());
+      times<T>(w, v_next.data(), Eigen::Map<Vector<T>>(wv.data(), m));
+      u_next = wv;
       normalize(u_next, e);
     }
     if (steps > 0) {
       u_buffer = u_next;
       v_buffer = v_next;
     }
-    Vector<T> wv(m);
-    matrix.times(v_next.data(), wv.data());
     const T value = u_next.dot(wv);
     *sigma.data_ptr<T>() = value;
     const T divisor = at_least(value, e);
-    for (Eigen::Index p = 0; p < matrix.slabs(); ++p)
-      output_slab<T>(out, p) = matrix.slab(p) / divisor;
+    for (Eigen::Index p = 0; p < w.size(0); ++p) slab<T>(out, p) = slab<T>(w, p) / divisor;
   });
 }
 
@@ -117,18 +95,20 @@ void CpuBackend::spectral_norm_backward(const Tensor& grad, const Tensor& w, con
                                         const Tensor& grad_w) {
   visit_floating("spectral_norm_backward", w.dtype(), [&](auto type) {
     using T = typename decltype(type)::type;
-    const BlockMatrix<T> matrix(w), g(grad);
     const T e = static_cast<T>(eps), value = *sigma.data_ptr<T>(), s = at_least(value, e);
     T inner = 0;
-    for (Eigen::Index p = 0; p < matrix.slabs(); ++p)
-      inner += g.slab(p).cwiseProduct(matrix.slab(p)).sum();
+    for (Eigen::Index p = 0; p < w.size(0); ++p)
+      inner += slab<T>(grad, p).cwiseProduct(slab<T>(w, p)).sum();
     // sigma's own gradient passes only where max(sigma, eps) took sigma.
     const T coefficient = value >= e ? inner / (s * s) : T(0);
-    const Eigen::Map<const Vector<T>> left(u.data_ptr<T>(), matrix.rows());
-    const Eigen::Index cols = matrix.slab_cols();
-    for (Eigen::Index p = 0; p < matrix.slabs(); ++p) {
+    const T* const left = u.data_ptr<T>();
+    const Eigen::Index cols = w.size(2);
+    // Row by row: an outer product in one expression would be made whole first.
+    for (Eigen::Index p = 0; p < w.size(0); ++p) {
       const Eigen::Map<const Vector<T>> right(v.data_ptr<T>() + p * cols, cols);
-      output_slab<T>(grad_w, p) = g.slab(p) / s - coefficient * (left * right.transpose());
+      auto g = slab<T>(grad, p), out = slab<T>(grad_w, p);
+      for (Eigen::Index i = 0; i < w.size(1); ++i)
+        out.row(i) = g.row(i) / s - (coefficient * left[i]) * right.transpose();
     }
   });
 }

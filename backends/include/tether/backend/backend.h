@@ -270,10 +270,10 @@ class Backend {
   virtual void col2im(const Tensor& columns, const ConvGeometry& geometry, const Tensor& out) = 0;
 
   // ---- spectral normalisation (cpu/spectral_norm.cpp, cuda/spectral_norm.cu) ----
-  // The matrix W [m, P * Q] is read in place from a rank-3 view `w` [P, m, Q]
-  // (any strides): W[i, p * Q + q] = w[p, i, q], a weight with its normalised
-  // dimension moved first and the others flattened. u [m] and v [P * Q] are
-  // contiguous, as are the outputs; all tensors share one floating dtype.
+  // The matrix W [m, P * Q] is read in place from a contiguous rank-3 `w`
+  // [P, m, Q]: W[i, p * Q + q] = w[p, i, q], a weight with its normalised
+  // dimension moved first and the others flattened. Every tensor is
+  // contiguous, and all share one floating dtype.
   /// `steps` power iterations v = normalize(W^T u), u = normalize(W v), with
   /// normalize(x) = x / max(||x||, eps), updating u and v in place; then
   /// u_out, v_out = u, v, sigma (0-d) = u . (W v), unclamped, and out [P, m,
@@ -283,7 +283,7 @@ class Backend {
                              const Tensor& sigma, const Tensor& out) = 0;
   /// The gradient of w / max(sigma, eps) with u and v held constant:
   /// grad_w = grad / s - [sigma >= eps] (<grad, w> / s^2) u v^T with s =
-  /// max(sigma, eps); grad [P, m, Q] any strides, grad_w [P, m, Q] contiguous.
+  /// max(sigma, eps); grad and grad_w are [P, m, Q].
   virtual void spectral_norm_backward(const Tensor& grad, const Tensor& w, const Tensor& u,
                                       const Tensor& v, const Tensor& sigma, double eps,
                                       const Tensor& grad_w) = 0;
