@@ -202,6 +202,23 @@ class Recording final : public Backend {
                        Backend& b) { b.multinomial(probs, uniforms, replacement, out); });
   }
 
+  void spectral_norm(const Tensor& w, const Tensor& u, const Tensor& v, int steps, double eps,
+                     const Tensor& u_out, const Tensor& v_out, const Tensor& sigma,
+                     const Tensor& out) override {
+    record({&u, &v, &u_out, &v_out, &sigma, &out},
+           [w = held(w), u = held(u), v = held(v), steps, eps, u_out = held(u_out),
+            v_out = held(v_out), sigma = held(sigma), out = held(out)](Backend& b) {
+             b.spectral_norm(w, u, v, steps, eps, u_out, v_out, sigma, out);
+           });
+  }
+  void spectral_norm_backward(const Tensor& grad, const Tensor& w, const Tensor& u, const Tensor& v,
+                              const Tensor& sigma, double eps, const Tensor& grad_w) override {
+    record({&grad_w}, [grad = held(grad), w = held(w), u = held(u), v = held(v),
+                       sigma = held(sigma), eps, grad_w = held(grad_w)](Backend& b) {
+      b.spectral_norm_backward(grad, w, u, v, sigma, eps, grad_w);
+    });
+  }
+
   /// An alias of `t` without its autograd fields, so the recording holds the
   /// memory but no graph.
   static Tensor held(const Tensor& t) { return t.detach(); }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <functional>
+#include <span>
 #include <unordered_map>
 #include <utility>
 
@@ -24,11 +25,10 @@ class Engine {
   Engine(bool retain_graph, bool create_graph)
       : retain_graph_(retain_graph), create_graph_(create_graph) {}
 
-  void run(const std::vector<Root>& roots, const std::vector<Tensor>& root_grads,
-           Captures* captures) {
+  void run(const NodeList<Root>& roots, const GradList& root_grads, Captures* captures) {
     discover(roots, captures);
     struct Reset {  // leave no engine state behind, even when a backward throws
-      std::vector<Node*>& nodes;
+      NodeList<Node*>& nodes;
       ~Reset() {
         for (Node* n : nodes) {
           n->pending_ = 0;
@@ -38,7 +38,7 @@ class Engine {
     } reset{order_};
     for (std::size_t i = 0; i < roots.size(); ++i)
       accumulate(*roots[i].node, roots[i].output_nr, root_grads[i]);
-    std::vector<Node*> ready;
+    NodeList<Node*> ready;  // from the small-object pool, as the graph's own lists
     for (const auto& root : roots) {
       Node* n = root.node.get();
       if (n->pending_ == 0 && std::find(ready.begin(), ready.end(), n) == ready.end())
@@ -108,14 +108,14 @@ class Engine {
   // marks the nodes that must run: for backward() all of them, for grad()
   // those with a path to a captured input (a captured node itself only runs
   // if another captured input lies beyond it).
-  void discover(const std::vector<Root>& roots, const Captures* captures) {
+  void discover(const NodeList<Root>& roots, const Captures* captures) {
     static std::atomic<std::uint64_t> stamp_counter = 0;
     const std::uint64_t stamp = ++stamp_counter;
     struct Frame {
       Node* node;
       std::size_t next_child;
     };
-    std::vector<Frame> stack;
+    NodeList<Frame> stack;
     auto visit = [&](Node* n) {
       n->visit_stamp_ = stamp;
       n->pending_ = 0;
@@ -161,7 +161,7 @@ class Engine {
 
   bool retain_graph_;
   bool create_graph_;
-  std::vector<Node*> order_;
+  NodeList<Node*> order_;
   std::vector<std::function<void()>> callbacks_;
 };
 
@@ -177,12 +177,12 @@ Edge edge_of(const Tensor& t) {
 }
 
 struct Roots {
-  std::vector<Engine::Root> nodes;
-  std::vector<Tensor> grads;
+  NodeList<Engine::Root> nodes;
+  GradList grads;
 };
 
-Roots collect_roots(const char* op, const std::vector<Tensor>& outputs,
-                    const std::vector<Tensor>& grad_outputs) {
+Roots collect_roots(const char* op, std::span<const Tensor> outputs,
+                    std::span<const Tensor> grad_outputs) {
   if (!grad_outputs.empty() && grad_outputs.size() != outputs.size())
     fail<ValueError>(op, ": got ", outputs.size(), " outputs but ", grad_outputs.size(),
                      " gradients");
@@ -208,12 +208,17 @@ Roots collect_roots(const char* op, const std::vector<Tensor>& outputs,
   return roots;
 }
 
+void run_backward(std::span<const Tensor> outputs, std::span<const Tensor> grad_outputs,
+                  bool retain_graph, bool create_graph) {
+  Roots roots = collect_roots("backward", outputs, grad_outputs);
+  Engine(retain_graph || create_graph, create_graph).run(roots.nodes, roots.grads, nullptr);
+}
+
 }  // namespace
 
 void backward(const std::vector<Tensor>& outputs, const std::vector<Tensor>& grad_outputs,
               bool retain_graph, bool create_graph) {
-  Roots roots = collect_roots("backward", outputs, grad_outputs);
-  Engine(retain_graph || create_graph, create_graph).run(roots.nodes, roots.grads, nullptr);
+  run_backward(outputs, grad_outputs, retain_graph, create_graph);
 }
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
@@ -256,7 +261,8 @@ void queue_callback(std::function<void()> callback) {
 namespace tether {
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
-  autograd::backward({*this}, {gradient}, retain_graph, create_graph);
+  // Spans over the arguments: no vectors to allocate for the common call.
+  autograd::run_backward({this, 1}, {&gradient, 1}, retain_graph, create_graph);
 }
 
 }  // namespace tether

@@ -1,5 +1,7 @@
 #include "graph.h"
 
+#include <typeinfo>
+
 #include "tether/capture.h"
 #include "tether/error.h"
 #include "tether/ops.h"
@@ -147,7 +149,7 @@ std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {
 void retain_graph_of(const Tensor& output) {
   // Iterative, as the graph may be a long chain. A retained node's inputs are
   // retained already, so the walk stops there and never visits a node twice.
-  std::vector<Node*> stack;
+  NodeList<Node*> stack;
   if (output.defined() && output.grad_fn()) stack.push_back(output.grad_fn().get());
   while (!stack.empty()) {
     Node* node = stack.back();
@@ -172,8 +174,10 @@ Tensor with_zero_derivative(const Tensor& grad, const Tensor& input) {
 }
 
 const TensorImpl* accumulated_leaf(const Node& node) {
-  const auto* acc = dynamic_cast<const AccumulateGrad*>(&node);
-  return acc ? acc->leaf() : nullptr;
+  // typeid rather than dynamic_cast, which walks the class hierarchy: the
+  // engine asks this of every node it runs, and AccumulateGrad is final.
+  if (typeid(node) != typeid(AccumulateGrad)) return nullptr;
+  return static_cast<const AccumulateGrad&>(node).leaf();
 }
 
 }  // namespace tether::autograd

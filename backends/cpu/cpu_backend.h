@@ -41,6 +41,11 @@ class CpuBackend final : public Backend {
                    const Tensor& out) override;
   void im2col(const Tensor& in, const ConvGeometry& geometry, const Tensor& out) override;
   void col2im(const Tensor& columns, const ConvGeometry& geometry, const Tensor& out) override;
+  void spectral_norm(const Tensor& w, const Tensor& u, const Tensor& v, int steps, double eps,
+                     const Tensor& u_out, const Tensor& v_out, const Tensor& sigma,
+                     const Tensor& out) override;
+  void spectral_norm_backward(const Tensor& grad, const Tensor& w, const Tensor& u, const Tensor& v,
+                              const Tensor& sigma, double eps, const Tensor& grad_w) override;
 };
 
 }  // namespace tether::backend::cpu

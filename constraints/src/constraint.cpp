@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <span>
 #include <sstream>
 
 #include "arguments.h"
@@ -264,21 +265,22 @@ template <class Type, class... Types>
                        AutogradError>(error, context.str());
 }
 
-/// step(), its errors named as rethrow_named says.
-template <class Step>
-auto naming_errors(const Constraint& constraint, const std::string& what,
-                   const std::vector<Shape>& shapes, Step step) {
-  try {
-    return step();
-  } catch (const Error& error) {
-    rethrow_named(constraint, what, shapes, error);
-  }
-}
-
-std::vector<Shape> shapes_of(const std::vector<Tensor>& tensors) {
+std::vector<Shape> shapes_of(std::span<const Tensor> tensors) {
   std::vector<Shape> shapes;
   for (const Tensor& t : tensors) shapes.push_back(t.shape());
   return shapes;
+}
+
+/// step(), run on `tensors`, its errors named as rethrow_named says (the
+/// shapes are gathered only then: a computed parameter's every forward runs here).
+template <class Step>
+auto naming_errors(const Constraint& constraint, const char* what, std::span<const Tensor> tensors,
+                   Step step) {
+  try {
+    return step();
+  } catch (const Error& error) {
+    rethrow_named(constraint, what, shapes_of(tensors), error);
+  }
 }
 
 /// The constraint's buffers as they were, put back unless dismiss()ed: a
@@ -351,7 +353,7 @@ std::vector<Tensor> as_raw_inputs(const Constraint& constraint, const Tensor& va
 
 /// The nearest feasible value to `value`, and the raw inputs that give it.
 std::vector<Tensor> nearest_fit(Constraint& constraint, const Tensor& value) {
-  const Tensor nearest = naming_errors(constraint, "project of a value", {value.shape()}, [&] {
+  const Tensor nearest = naming_errors(constraint, "project of a value", {&value, 1}, [&] {
     NoGradGuard no_grad;
     return constraint.project(value);
   });
@@ -394,10 +396,15 @@ ComputedParameter::ComputedParameter(std::shared_ptr<Constraint> constraint,
   constraint_->prepare(raw_inputs_);
 }
 
-template <class Visit>
-void ComputedParameter::for_each_version(Visit visit) {
-  for (const auto& raw : raw_inputs_) visit(raw.version());
-  for (const auto& [name, buffer] : constraint_->buffers()) visit(buffer.version());
+bool ComputedParameter::versions_unchanged() {
+  // The raw inputs first: a training step changes them, and then the
+  // constraint's buffers (a list it builds) need not be asked for.
+  std::size_t i = 0;
+  for (const auto& raw : raw_inputs_)
+    if (raw.version() != versions_[i++]) return false;
+  for (const auto& [name, buffer] : constraint_->buffers())
+    if (i == versions_.size() || buffer.version() != versions_[i++]) return false;
+  return i == versions_.size();
 }
 
 bool ComputedParameter::value_was_written() const {
@@ -425,19 +432,16 @@ Tensor ComputedParameter::value() {
                        "its raw inputs; assign through ComputedParameter::assign instead");
     assign(cached_.detach().clone());
   }
-  if (cache_is_valid()) {
-    std::size_t i = 0;
-    bool unchanged = true;
-    for_each_version([&](std::uint64_t v) { unchanged = unchanged && versions_[i++] == v; });
-    if (unchanged) return cached_;
-  }
+  if (cache_is_valid() && versions_unchanged()) return cached_;
   cached_ = compute();
   // Every graph built on the cached value shares the constraint's graph: no
   // backward may free it while the cache hands the value out.
   if (!recompute_every_use_) autograd::retain_graph_of(cached_);
   ++recompute_count_;
-  versions_.clear();  // recorded after forward: a power iteration moves buffers
-  for_each_version([this](std::uint64_t v) { versions_.push_back(v); });
+  // Recorded after forward: a power iteration moves buffers.
+  versions_.clear();
+  for (const auto& raw : raw_inputs_) versions_.push_back(raw.version());
+  for (const auto& [name, buffer] : constraint_->buffers()) versions_.push_back(buffer.version());
   value_version_ = cached_.version();
   grad_mode_ = is_grad_enabled();
   training_mode_ = is_training();
@@ -458,7 +462,7 @@ void ComputedParameter::train(bool on) {
 }
 
 Tensor ComputedParameter::compute() {
-  return naming_errors(*constraint_, "forward of raw", shapes_of(raw_inputs_),
+  return naming_errors(*constraint_, "forward of raw", raw_inputs_,
                        [this] { return constraint_->forward(raw_inputs_); });
 }
 
@@ -468,7 +472,7 @@ Tensor ComputedParameter::log_abs_det_jacobian() {
   // unit_vector, it returns Stan's auxiliary-radius term, summed like a Jacobian).
   if (!constraint_->is_bijection())
     return sum(constraint_->log_abs_det_jacobian(raw_inputs_, value));
-  return naming_errors(*constraint_, "log_abs_det_jacobian of raw", shapes_of(raw_inputs_),
+  return naming_errors(*constraint_, "log_abs_det_jacobian of raw", raw_inputs_,
                        [&] { return sum(constraint_->log_abs_det_jacobian(raw_inputs_, value)); });
 }
 

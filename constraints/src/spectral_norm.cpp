@@ -1,15 +1,16 @@
 // Spectral normalisation: W / sigma(W), sigma estimated by power iteration;
 // and sigmaReparam, gamma * W / sigma(W), built on it.
 #include <string>
-#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "arguments.h"
+#include "tether/backend/backend.h"
 #include "tether/backend/host_linalg.h"
 #include "tether/constraint_library.h"
 #include "tether/error.h"
 #include "tether/grad_mode.h"
+#include "tether/node.h"
 #include "tether/ops.h"
 
 namespace tether {
@@ -17,6 +18,65 @@ namespace tether {
 namespace constraints {
 
 namespace {
+
+/// How the kernels of Backend::spectral_norm see a weight normalised along
+/// `dim`: as the rank-3 view [P, m, Q] of a contiguous tensor in "storage"
+/// order, the matrix [m, P * Q] that transpose(0, dim) and a reshape to rows
+/// would make. For dim 0 and 1 the storage order is the weight's own (the dims
+/// before and after `dim` merged into P and Q), so a contiguous weight is
+/// read in place; for a later dim, transpose's column order is not, and the
+/// storage is the transposed weight, copied.
+class BlockLayout {
+ public:
+  BlockLayout(const Shape& shape, int dim) : storage_(shape), dim_(dim) {
+    if (dim_ >= 2) std::swap(storage_[0], storage_[dim_]);
+    const int middle = dim_ >= 2 ? 0 : dim_;
+    for (int d = 0; d < storage_.size(); ++d)
+      (d < middle ? before_ : d > middle ? after_ : rows_) *= storage_[d];
+  }
+
+  /// `t` (of the weight's shape) as the kernels' raw [P, m, Q] view.
+  Tensor view(const Tensor& t) const {
+    if (dim_ < 2 && t.is_contiguous()) return blocks(t);
+    NoGradGuard no_grad;
+    return blocks(dim_ >= 2 ? transpose(t, 0, dim_).contiguous() : t.contiguous());
+  }
+  /// A new tensor in storage order for a kernel to write, viewed as blocks by `blocks`.
+  Tensor empty(const Tensor& like) const {
+    return Tensor::empty(storage_, like.dtype(), like.device(), "spectral_norm");
+  }
+  /// A contiguous tensor in storage order as the kernels' raw [P, m, Q] view.
+  Tensor blocks(const Tensor& storage) const {
+    return Tensor::view_of(storage, {before_, rows_, after_}, {rows_ * after_, after_, 1},
+                           storage.storage_offset());
+  }
+  /// A tensor in storage order back in the weight's shape, contiguous.
+  Tensor weight_shaped(const Tensor& storage) const {
+    return dim_ >= 2 ? transpose(storage, 0, dim_).contiguous() : storage;
+  }
+  /// u v^T in the weight's shape: sigma = sum(W * u v^T).
+  Tensor outer(const Tensor& u, const Tensor& v) const {
+    const Tensor product = reshape(u, {1, rows_, 1}) * reshape(v, {before_, 1, after_});
+    return weight_shaped(reshape(product, storage_));
+  }
+
+ private:
+  Shape storage_;
+  int dim_;
+  std::int64_t before_ = 1, rows_ = 1, after_ = 1;
+};
+
+/// The gradient of weight / max(sigma, eps) with sigma = u^T W v and u, v
+/// held constant, in differentiable ops: with create_graph, sigma is
+/// recomputed from the weight so that the graph of the gradient sees its
+/// dependence on the weight, as the graph of the composed ops would.
+Tensor composed_gradient(const Tensor& grad, const Tensor& weight, const Tensor& u, const Tensor& v,
+                         const BlockLayout& layout, double eps) {
+  const Tensor uv = layout.outer(u, v);
+  const Tensor sigma = sum(weight * uv);
+  const Tensor s = clamp(sigma, eps, std::nullopt);
+  return grad / s - sum(grad * weight) / (s * s) * (sigma >= eps) * uv;
+}
 
 class SpectralNorm final : public Constraint {
  public:
@@ -35,28 +95,14 @@ class SpectralNorm final : public Constraint {
     const TensorOptions options = weight.options();
     u_ = normalize(randn({matrix.size(0)}, options), 0, eps_);
     v_ = normalize(randn({matrix.size(1)}, options), 0, eps_);
-    power_iteration(matrix, 15);
+    normalized(weight.detach(), 15);  // for u and v near the top singular vectors
   }
 
   std::string name() const override { return "spectral_norm"; }
   std::string condition() const override { return "weights whose largest singular value is 1"; }
 
   Tensor forward(const std::vector<Tensor>& raw) override {
-    const Tensor& weight = detail::single_raw_input(name(), raw);
-    const Tensor matrix = as_matrix(weight);
-    // The graph keeps u and v for backward, so it must not see later in-place
-    // updates of the buffers: it gets the power iteration's fresh results, or copies.
-    Tensor u, v;
-    if (is_training() && steps_ > 0) {
-      NoGradGuard no_grad;
-      std::tie(u, v) = power_iteration(matrix.detach(), steps_);
-    } else {
-      u = u_.clone();
-      v = v_.clone();
-    }
-    // sigma = u . W v is ||W v|| after a power iteration, so >= 0; max(sigma,
-    // eps), as normalize does, keeps a zero weight zero instead of 0 / 0.
-    return weight / clamp(dot(u, mv(matrix, v)), eps_, std::nullopt);
+    return normalized(detail::single_raw_input(name(), raw), is_training() ? steps_ : 0);
   }
 
   bool has_right_inverse() const override { return true; }
@@ -86,17 +132,56 @@ class SpectralNorm final : public Constraint {
   }
 
  private:
-  /// Updates the buffers in place; returns the last iterates, which nothing
-  /// else refers to.
-  std::pair<Tensor, Tensor> power_iteration(const Tensor& matrix, int steps) {
-    Tensor u, v;
+  /// weight / max(sigma, eps), sigma = u^T W v, recorded as one node, after
+  /// `steps` power iterations that update u_ and v_ in place (one backend
+  /// call). The node keeps the iteration's results, which nothing else refers
+  /// to, so later updates of the buffers leave its graph intact. Its gradient
+  /// holds u and v constant, as torch's spectral_norm does. (sigma is ||W v||
+  /// after an iteration, so >= 0; max(sigma, eps), as normalize does, keeps a
+  /// zero weight zero instead of 0 / 0.)
+  Tensor normalized(const Tensor& weight, int steps) {
+    check_matches_buffers(weight);
+    const BlockLayout layout(weight.shape(), dim_);
+    // u, v and sigma share one allocation: [u..., v..., sigma].
+    const std::int64_t m = u_.numel(), n = v_.numel();
+    const Tensor vectors =
+        Tensor::empty({m + n + 1}, weight.dtype(), weight.device(), "spectral_norm");
+    const Tensor u = Tensor::view_of(vectors, {m}, {1}, 0),
+                 v = Tensor::view_of(vectors, {n}, {1}, m),
+                 sigma = Tensor::view_of(vectors, {}, {}, m + n), out = layout.empty(weight);
+    backend::backend_for(weight.device())
+        .spectral_norm(layout.view(weight), u_, v_, steps, eps_, u, v, sigma, layout.blocks(out));
     for (int i = 0; i < steps; ++i) {
-      v = normalize(mv(matrix.t(), u_), 0, eps_);
-      v_.copy_(v);
-      u = normalize(mv(matrix, v_), 0, eps_);
-      u_.copy_(u);
+      u_.storage()->bump_version();
+      v_.storage()->bump_version();
     }
-    return {u, v};
+    return autograd::record(
+        "spectral_norm", {weight}, layout.weight_shaped(out), {weight, u, v, sigma},
+        [layout, eps = eps_](autograd::Node& node, const Tensor& grad) -> autograd::GradList {
+          const Tensor w = node.saved(0), u = node.saved(1), v = node.saved(2);
+          if (is_grad_enabled()) return {composed_gradient(grad, w, u, v, layout, eps)};
+          const Tensor grad_w = layout.empty(w);
+          backend::backend_for(w.device())
+              .spectral_norm_backward(layout.view(grad), layout.view(w), u, v, node.saved(3), eps,
+                                      layout.blocks(grad_w));
+          return {layout.weight_shaped(grad_w)};
+        });
+  }
+
+  /// The weight must be the matrix u_ and v_ were made for, in their dtype
+  /// and on their device (Parameter::to converts them together).
+  void check_matches_buffers(const Tensor& weight) const {
+    if (weight.dim() <= dim_ || weight.size(dim_) != u_.numel() ||
+        weight.numel() != u_.numel() * v_.numel())
+      fail<ShapeError>("spectral_norm: expected a weight of ", u_.numel(), " x ", v_.numel(),
+                       " elements along dim ", dim_, " (the shape u and v were made for), got ",
+                       weight.shape());
+    if (weight.dtype() != u_.dtype())
+      fail<DTypeError>("spectral_norm: the weight is ", weight.dtype(), " but u and v are ",
+                       u_.dtype(), "; convert the parameter with to(), which moves both");
+    if (weight.device() != u_.device())
+      fail<DeviceError>("spectral_norm: the weight is on ", weight.device(), " but u and v are on ",
+                        u_.device(), "; move the parameter with to(), which moves both");
   }
 
   int dim_;

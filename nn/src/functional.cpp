@@ -5,6 +5,8 @@
 #include <numbers>
 
 #include "tether/error.h"
+#include "tether/grad_mode.h"
+#include "tether/node.h"
 #include "tether/ops.h"
 
 namespace tether::nn {
@@ -63,7 +65,21 @@ Tensor picked_negative_log_probs(const char* op, const Tensor& log_probs, const 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
   check_same_shape("mse_loss", input, target);
   const Tensor diff = input - target;
-  return reduce(diff * diff, reduction);
+  if (reduction == Reduction::none) return diff * diff;
+  // The reduced square is one node: its backward, 2 c diff g (c = 1 / numel
+  // for the mean), is two kernels where the square and the reduction would
+  // record two nodes and run four. The saved diff carries its graph, so a
+  // gradient made with create_graph is differentiable as the composed one.
+  Tensor loss;
+  {
+    NoGradGuard no_grad;
+    loss = reduce(diff * diff, reduction);
+  }
+  const double scale = reduction == Reduction::mean ? 2.0 / diff.numel() : 2.0;
+  return autograd::record("mse_loss", {diff}, loss, {diff},
+                          [scale](autograd::Node& node, const Tensor& grad) -> autograd::GradList {
+                            return {node.saved(0) * (grad * scale)};
+                          });
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {

@@ -3,6 +3,7 @@
 // when another dtype or device is asked for.
 #include <cmath>
 #include <random>
+#include <type_traits>
 
 #include "op_util.h"
 #include "tether/generator.h"
@@ -27,7 +28,9 @@ Tensor filled(const char* op, const Shape& shape, double value, const TensorOpti
 }
 
 /// A tensor filled element by element from `value(i)`, computed in f64 on the
-/// CPU and then converted to the requested dtype and device. The requested
+/// CPU and then converted to the requested dtype and device: a floating CPU
+/// tensor takes each value as it is made (rounded as the copy kernel rounds),
+/// any other is filled through an f64 host buffer and a copy. The requested
 /// tensor is checked first, so that a shape it cannot hold fails before the
 /// host buffer is made. Random values are drawn by a host action, so that
 /// each replay of a captured step draws afresh.
@@ -37,14 +40,20 @@ Tensor generate(const char* op, const Shape& shape, const TensorOptions& options
                 Values values = Values::fixed) {
   const DType dtype = options.dtype_or();
   Tensor out = Tensor::empty(shape, dtype, options.device, op);
-  const bool in_place = dtype == DType::f64 && options.device.is_cpu();
+  const bool in_place = is_floating(dtype) && options.device.is_cpu();
   const Tensor host = in_place ? out : Tensor::empty(shape, DType::f64, Device::cpu(), op);
   auto fill_host = [op, dtype, host, value] {
-    double* data = host.data_ptr<double>();
-    for (std::int64_t i = 0; i < host.numel(); ++i) {
-      data[i] = value(i);
-      check_representable(op, data[i], dtype);
-    }
+    const auto fill = [&](auto* data) {
+      for (std::int64_t i = 0; i < host.numel(); ++i) {
+        const double x = value(i);
+        if (dtype == DType::i64) check_representable(op, x, dtype);
+        data[i] = static_cast<std::remove_pointer_t<decltype(data)>>(x);
+      }
+    };
+    if (host.dtype() == DType::f32)
+      fill(host.data_ptr<float>());
+    else
+      fill(host.data_ptr<double>());
   };
   if (values == Values::random)
     host_action(fill_host);

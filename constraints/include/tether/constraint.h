@@ -218,9 +218,8 @@ class ComputedParameter final : public Parameter {
   Tensor compute();
   /// Copies `raw` into the raw inputs (checking shapes) and drops the cache.
   void write_raw(const std::vector<Tensor>& raw);
-  /// Visits the version counter of every raw input and buffer, in a fixed order.
-  template <class Visit>
-  void for_each_version(Visit visit);
+  /// Whether every raw input and buffer still has the version recorded with the cache.
+  bool versions_unchanged();
 
   std::shared_ptr<Constraint> constraint_;
   std::vector<Tensor> raw_inputs_;

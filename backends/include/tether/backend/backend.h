@@ -270,6 +270,25 @@ class Backend {
   /// columns of contiguous `columns` [C * kh * kw, N * H_out * W_out], of
   /// each tap's value at the pixel it was read from (padding taps are dropped).
   virtual void col2im(const Tensor& columns, const ConvGeometry& geometry, const Tensor& out) = 0;
+
+  // ---- spectral normalisation (cpu/spectral_norm.cpp, cuda/spectral_norm.cu) ----
+  // The matrix W [m, P * Q] is read in place from a contiguous rank-3 `w`
+  // [P, m, Q]: W[i, p * Q + q] = w[p, i, q], a weight with its normalised
+  // dimension moved first and the others flattened. Every tensor is
+  // contiguous, and all share one floating dtype.
+  /// `steps` power iterations v = normalize(W^T u), u = normalize(W v), with
+  /// normalize(x) = x / max(||x||, eps), updating u and v in place; then
+  /// u_out, v_out = u, v, sigma (0-d) = u . (W v), unclamped, and out [P, m,
+  /// Q] = w / max(sigma, eps).
+  virtual void spectral_norm(const Tensor& w, const Tensor& u, const Tensor& v, int steps,
+                             double eps, const Tensor& u_out, const Tensor& v_out,
+                             const Tensor& sigma, const Tensor& out) = 0;
+  /// The gradient of w / max(sigma, eps) with u and v held constant:
+  /// grad_w = grad / s - [sigma >= eps] (<grad, w> / s^2) u v^T with s =
+  /// max(sigma, eps); grad and grad_w are [P, m, Q].
+  virtual void spectral_norm_backward(const Tensor& grad, const Tensor& w, const Tensor& u,
+                                      const Tensor& v, const Tensor& sigma, double eps,
+                                      const Tensor& grad_w) = 0;
 };
 
 /// The backend for `device`; throws DeviceError when it was not built or the
