@@ -432,3 +432,29 @@ TEST_CASE("temporaries written in parts or in place before they are read replay 
     REQUIRE(replayed == bits(body()));
   }
 }
+
+TEST_CASE(
+    "a captured step hands a leaf the gradient buffer its backward wrote, as an eager "
+    "step does, instead of a copy",
+    "[capture]") {
+  // The tape's handles on the buffer are no owners: only a real second owner
+  // (here a hook keeping the gradient) makes backward copy it into grad().
+  Tensor w = ones({3}).requires_grad_();
+  Tensor x = zeros({3});
+  const auto body = [&] {
+    w.set_grad(Tensor());
+    const Tensor loss = (w * x).sum();
+    loss.backward();
+    return loss;
+  };
+  const std::size_t taken = capture({x}, body).size();
+  Tensor kept;
+  w.register_hook([&](const Tensor& g) {
+    kept = g;
+    return g;
+  });
+  const CapturedStep copied = capture({x}, body);
+  REQUIRE(copied.size() == taken + 1);
+  REQUIRE(bits(copied({tensor({1, 2, 3})})) == std::vector<double>{6});
+  REQUIRE(bits(w.grad()) == std::vector<double>{1, 2, 3});
+}

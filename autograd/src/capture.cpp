@@ -50,13 +50,15 @@ enum class Access : std::uint8_t { read, write, update };
 
 /// What the log knows of one storage the kernels used: the first and last
 /// entries that used it, whether the first only overwrote all of it (then
-/// what it held before the step does not matter), and, once written, its
-/// version when first written and the bumps made by host actions (which bump
-/// it again themselves on replay).
+/// what it held before the step does not matter), how many of the tape's
+/// operands refer to it, and, once written, its version when first written
+/// and the bumps made by host actions (which bump it again themselves on
+/// replay).
 struct Usage {
   std::shared_ptr<Storage> storage;
   std::size_t first, last;
   bool overwritten_first;
+  long operands = 0;
   bool written = false;
   std::uint64_t first_version = 0;
   std::uint64_t bumped_by_host = 0;
@@ -119,11 +121,18 @@ class Log {
     Usage& usage = usages_[it->second];
     if (usage.first == entry && !overwrites) usage.overwritten_first = false;
     usage.last = entry;
+    ++usage.operands;
     if (access != Access::read && !usage.written) {
       usage.written = true;
       usage.first_version = storage->version();
     }
     return &tape_.operands.emplace_back(t.detach());
+  }
+
+  /// The references to `storage` the tape and this log hold.
+  long references(const Storage& storage) const {
+    const auto it = index_.find(&storage);
+    return it == index_.end() ? 0 : usages_[it->second].operands + 1;
   }
 
   /// Appends `replay`, a kernel call on operands just taken from operand().
@@ -161,12 +170,12 @@ class Log {
   /// and this log). Nothing else can reach them again, and a replay writes
   /// them before reading them.
   std::vector<bool> temporaries() const {
-    std::vector<long> held(usages_.size(), 1);  // this log's reference
-    for (const Tensor& t : tape_.operands) ++held[index_.at(t.storage().get())];
     std::vector<bool> temporary(usages_.size());
-    for (std::size_t i = 0; i < usages_.size(); ++i)
-      temporary[i] = usages_[i].overwritten_first && usages_[i].storage->nbytes() > 0 &&
-                     usages_[i].storage.use_count() == held[i];
+    for (std::size_t i = 0; i < usages_.size(); ++i) {
+      const Usage& u = usages_[i];
+      temporary[i] =
+          u.overwritten_first && u.storage->nbytes() > 0 && u.storage.use_count() == u.operands + 1;
+    }
     return temporary;
   }
 
@@ -414,6 +423,10 @@ bool is_capturing() {
 
 std::uint64_t capture_id() {
   return recording != nullptr ? recording->id() : 0;
+}
+
+long detail::capture_references(const Storage& storage) {
+  return recording != nullptr ? recording->log().references(storage) : 0;
 }
 
 void detail::keep_host_action(std::function<void()> action) {

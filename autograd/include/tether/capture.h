@@ -116,7 +116,13 @@ bool is_capturing();
 std::uint64_t capture_id();
 namespace detail {
 void keep_host_action(std::function<void()> action);
-}
+/// The references to `storage` that the capture recording on this thread
+/// holds (0 when none): handles on the memory its kernels use, not owners.
+/// Code that takes over a buffer nobody else refers to (autograd's gradient
+/// accumulation) discounts them, so that a captured step reuses buffers as
+/// the eager step does instead of copying them.
+long capture_references(const Storage& storage);
+}  // namespace detail
 /// Runs `action` now; while capturing, it runs unrecorded and again at this
 /// point of every replay. For host state a step advances: an optimizer's
 /// step count, a random generator, a leaf's grad() handle.
