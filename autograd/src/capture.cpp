@@ -59,6 +59,7 @@ struct Usage {
   std::size_t first, last;
   bool overwritten_first;
   long operands = 0;
+  long writers = 0;  ///< operands that write it
   bool written = false;
   std::uint64_t first_version = 0;
   std::uint64_t bumped_by_host = 0;
@@ -122,6 +123,8 @@ class Log {
     if (usage.first == entry && !overwrites) usage.overwritten_first = false;
     usage.last = entry;
     ++usage.operands;
+    if (access != Access::read) ++usage.writers;
+    accesses_.push_back({entry, it->second, access});
     if (access != Access::read && !usage.written) {
       usage.written = true;
       usage.first_version = storage->version();
@@ -154,14 +157,18 @@ class Log {
   /// arenas, then notes the in-place bumps the eager step made to each other
   /// storage kernels wrote.
   void finish() {
-    const std::vector<bool> temporary = temporaries();
-    move_into_arenas(temporary);
+    std::vector<bool> temporary = temporaries();
+    const std::vector<bool> constant = constants(temporary);
     for (std::size_t i = 0; i < usages_.size(); ++i) {
       const Usage& u = usages_[i];
       if (!u.written || temporary[i]) continue;  // nothing outside sees a temporary's version
       const std::uint64_t bumps = u.storage->version() - u.first_version - u.bumped_by_host;
       if (bumps > 0) tape_.bumps.emplace_back(u.storage, bumps);
     }
+    for (std::size_t i = 0; i < usages_.size(); ++i)
+      if (constant[i]) temporary[i] = false;  // their values must stay between replays
+    move_into_arenas(temporary);
+    drop_constant_entries(constant);
   }
 
  private:
@@ -177,6 +184,41 @@ class Log {
           u.overwritten_first && u.storage->nbytes() > 0 && u.storage.use_count() == u.operands + 1;
     }
     return temporary;
+  }
+
+  /// Which temporaries hold the same values at every replay: those written
+  /// by one kernel only, a fill or a kernel reading nothing but such values
+  /// (a scalar made for a backward formula, and what is computed from it).
+  /// The capture computed them; a replay need not.
+  std::vector<bool> constants(const std::vector<bool>& temporary) const {
+    std::vector<bool> constant(usages_.size());
+    for (std::size_t begin = 0; begin < accesses_.size();) {
+      std::size_t end = begin;
+      bool computes_constants = true;
+      for (; end < accesses_.size() && accesses_[end].entry == accesses_[begin].entry; ++end) {
+        const auto& [entry, usage, access] = accesses_[end];
+        computes_constants &=
+            access == Access::read
+                ? constant[usage]
+                : access == Access::write && temporary[usage] && usages_[usage].writers == 1;
+      }
+      if (computes_constants)
+        for (std::size_t k = begin; k < end; ++k)
+          if (accesses_[k].access == Access::write) constant[accesses_[k].usage] = true;
+      begin = end;
+    }
+    return constant;
+  }
+
+  /// Removes the kernel calls that only compute constants from the tape.
+  void drop_constant_entries(const std::vector<bool>& constant) {
+    std::vector<bool> dropped(tape_.entries.size());
+    for (const OperandUse& a : accesses_)
+      if (a.access == Access::write && constant[a.usage]) dropped[a.entry] = true;
+    std::size_t kept = 0;
+    for (std::size_t e = 0; e < tape_.entries.size(); ++e)
+      if (!dropped[e]) tape_.entries[kept++] = std::move(tape_.entries[e]);
+    tape_.entries.resize(kept);
   }
 
   /// Gives each temporary a place in its device's arena (ArenaPlan) and
@@ -214,8 +256,15 @@ class Log {
                                                 t.dtype(), it->second));
   }
 
+  /// One operand of a kept kernel call, in the order they were taken.
+  struct OperandUse {
+    std::size_t entry, usage;
+    Access access;
+  };
+
   detail::Tape& tape_;
   std::vector<Usage> usages_;
+  std::vector<OperandUse> accesses_;
   std::unordered_map<const Storage*, std::size_t> index_;
 };
 
