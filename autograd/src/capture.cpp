@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <deque>
 #include <unordered_map>
 #include <utility>
 
@@ -27,12 +26,14 @@ namespace detail {
 /// What a replay runs: the recorded kernels and host actions in order, then
 /// the version bumps (storage, how many) the eager step made.
 struct Tape {
-  /// The tensors the kernels read and write, one per operand of each call.
-  /// The kept calls refer to them by address (a deque never moves its
-  /// elements), so that the step's temporaries can be moved into the arena
-  /// once the step is over.
-  std::deque<Tensor> operands;
-  std::vector<std::function<void()>> entries;
+  /// One kept kernel call or host action: run(state), with the state (its
+  /// device's backend and operands, or the host action) owned by the tape.
+  /// A replay is one indirect call per entry, over one flat array.
+  struct Entry {
+    void (*run)(const void* state);
+    std::shared_ptr<const void> state;
+  };
+  std::vector<Entry> entries;
   std::vector<std::pair<std::shared_ptr<Storage>, std::uint64_t>> bumps;
   std::vector<Tensor> inputs;
   Tensor result;
@@ -112,8 +113,9 @@ class Log {
   explicit Log(detail::Tape& tape) : tape_(tape) {}
 
   /// The tape's alias of `t`, an operand of the call about to be kept:
-  /// detached, so that the tape holds the memory but no graph.
-  const Tensor* operand(const Tensor& t, Access access) {
+  /// detached, so that the tape holds the memory but no graph. The kept call
+  /// owns the alias; the log may later move it onto the arena.
+  Tensor operand(const Tensor& t, Access access) {
     const std::size_t entry = tape_.entries.size();
     const bool overwrites = access == Access::write && covers_storage(t);
     const std::shared_ptr<Storage>& storage = t.storage();
@@ -129,7 +131,9 @@ class Log {
       usage.written = true;
       usage.first_version = storage->version();
     }
-    return &tape_.operands.emplace_back(t.detach());
+    Tensor alias = t.detach();
+    aliases_.push_back(alias.impl());
+    return alias;
   }
 
   /// The references to `storage` the tape and this log hold.
@@ -138,8 +142,13 @@ class Log {
     return it == index_.end() ? 0 : usages_[it->second].operands + 1;
   }
 
-  /// Appends `replay`, a kernel call on operands just taken from operand().
-  void keep(std::function<void()> replay) { tape_.entries.push_back(std::move(replay)); }
+  /// Appends `replay`: a kernel call on operands just taken from operand(),
+  /// or a host action.
+  template <class Replay>
+  void keep(Replay replay) {
+    tape_.entries.push_back({[](const void* state) { (*static_cast<const Replay*>(state))(); },
+                             std::make_shared<const Replay>(std::move(replay))});
+  }
 
   /// Runs `action` (recording is off) and appends it to the tape; bumps it
   /// makes to written storages are its own, repeated when it runs again.
@@ -150,7 +159,7 @@ class Log {
     action();
     for (std::size_t i = 0; i < before.size(); ++i)
       usages_[i].bumped_by_host += usages_[i].storage->version() - before[i];
-    tape_.entries.push_back(std::move(action));
+    keep(std::move(action));
   }
 
   /// Ends the tape once the step is over: moves the temporaries into the
@@ -222,7 +231,7 @@ class Log {
   }
 
   /// Gives each temporary a place in its device's arena (ArenaPlan) and
-  /// rebinds the operands on it to a storage there.
+  /// points the aliases of it at a storage there.
   void move_into_arenas(const std::vector<bool>& temporary) {
     std::vector<std::size_t> order;
     for (std::size_t i = 0; i < usages_.size(); ++i)
@@ -250,10 +259,9 @@ class Log {
                                                 old.nbytes(), device, [arena](void*) {});
       }
     }
-    for (Tensor& t : tape_.operands)
-      if (const auto it = moved.find(t.storage().get()); it != moved.end())
-        t = Tensor(std::make_shared<TensorImpl>(t.shape(), t.strides(), t.storage_offset(),
-                                                t.dtype(), it->second));
+    for (TensorImpl* alias : aliases_)
+      if (const auto it = moved.find(alias->storage.get()); it != moved.end())
+        alias->storage = it->second;
   }
 
   /// One operand of a kept kernel call, in the order they were taken.
@@ -265,6 +273,7 @@ class Log {
   detail::Tape& tape_;
   std::vector<Usage> usages_;
   std::vector<OperandUse> accesses_;
+  std::vector<TensorImpl*> aliases_;  ///< every operand's alias, owned by its kept call
   std::unordered_map<const Storage*, std::size_t> index_;
 };
 
@@ -278,72 +287,69 @@ class Recording final : public Backend {
   Device device() const { return device_; }
 
   void fill(const Tensor& out, double value) override {
-    record([out = written(out), value](Backend& b) { b.fill(*out, value); });
+    record([out = written(out), value](Backend& b) { b.fill(out, value); });
   }
   void copy(const Tensor& src, const Tensor& dst) override {
-    record([src = read(src), dst = written(dst)](Backend& b) { b.copy(*src, *dst); });
+    record([src = read(src), dst = written(dst)](Backend& b) { b.copy(src, dst); });
   }
   void unary(backend::UnaryOp op, const Tensor& in, const Tensor& out,
              backend::UnaryParams params) override {
     record([op, in = read(in), out = written(out), params](Backend& b) {
-      b.unary(op, *in, *out, params);
+      b.unary(op, in, out, params);
     });
   }
   void binary(backend::BinaryOp op, const Tensor& a, const Tensor& b_, const Tensor& out) override {
     record([op, a = read(a), b_ = read(b_), out = written(out)](Backend& b) {
-      b.binary(op, *a, *b_, *out);
+      b.binary(op, a, b_, out);
     });
   }
   void where(const Tensor& cond, const Tensor& a, const Tensor& b_, const Tensor& out) override {
     record([cond = read(cond), a = read(a), b_ = read(b_), out = written(out)](Backend& b) {
-      b.where(*cond, *a, *b_, *out);
+      b.where(cond, a, b_, out);
     });
   }
   void reduce(backend::ReduceOp op, const Tensor& in, std::uint32_t mask,
               const Tensor& out) override {
-    record([op, in = read(in), mask, out = written(out)](Backend& b) {
-      b.reduce(op, *in, mask, *out);
-    });
+    record(
+        [op, in = read(in), mask, out = written(out)](Backend& b) { b.reduce(op, in, mask, out); });
   }
   void argmax(const Tensor& in, int dim, const Tensor& out) override {
-    record([in = read(in), dim, out = written(out)](Backend& b) { b.argmax(*in, dim, *out); });
+    record([in = read(in), dim, out = written(out)](Backend& b) { b.argmax(in, dim, out); });
   }
   void argmin(const Tensor& in, int dim, const Tensor& out) override {
-    record([in = read(in), dim, out = written(out)](Backend& b) { b.argmin(*in, dim, *out); });
+    record([in = read(in), dim, out = written(out)](Backend& b) { b.argmin(in, dim, out); });
   }
   void im2col(const Tensor& in, const backend::ConvGeometry& geometry, const Tensor& out) override {
-    record([in = read(in), geometry, out = written(out)](Backend& b) {
-      b.im2col(*in, geometry, *out);
-    });
+    record(
+        [in = read(in), geometry, out = written(out)](Backend& b) { b.im2col(in, geometry, out); });
   }
   void col2im(const Tensor& columns, const backend::ConvGeometry& geometry,
               const Tensor& out) override {
     record([columns = read(columns), geometry, out = written(out)](Backend& b) {
-      b.col2im(*columns, geometry, *out);
+      b.col2im(columns, geometry, out);
     });
   }
   void matmul(const Tensor& a, const Tensor& b_, const Tensor& out) override {
-    record(
-        [a = read(a), b_ = read(b_), out = written(out)](Backend& b) { b.matmul(*a, *b_, *out); });
+    record([a = read(a), b_ = read(b_), out = written(out)](Backend& b) { b.matmul(a, b_, out); });
   }
   void index_select(const Tensor& in, int dim, const Tensor& index, const Tensor& out) override {
     record([in = read(in), dim, index = read(index), out = written(out)](Backend& b) {
-      b.index_select(*in, dim, *index, *out);
+      b.index_select(in, dim, index, out);
     });
   }
   void index_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) override {
     record([out = updated(out), dim, index = read(index), src = read(src)](Backend& b) {
-      b.index_add(*out, dim, *index, *src);
+      b.index_add(out, dim, index, src);
     });
   }
   void gather(const Tensor& in, int dim, const Tensor& index, const Tensor& out) override {
     record([in = read(in), dim, index = read(index), out = written(out)](Backend& b) {
-      b.gather(*in, dim, *index, *out);
+      b.gather(in, dim, index, out);
     });
   }
   void scatter_add(const Tensor& out, int dim, const Tensor& index, const Tensor& src) override {
     record([out = updated(out), dim, index = read(index), src = read(src)](Backend& b) {
-      b.scatter_add(*out, dim, *index, *src);
+      b.scatter_add(out, dim, index, src);
     });
   }
   std::optional<backend::NotPositiveDefinite> cholesky(const Tensor& in,
@@ -351,10 +357,10 @@ class Recording final : public Backend {
     // The op turns a failure into an error at capture; a replay that meets
     // one raises it too, instead of going on with an unspecified factor.
     Backend& device = backend::device_backend(device_);
-    const Tensor *held_in = read(in), *held_out = written(out);
-    const auto failure = device.cholesky(*held_in, *held_out);
+    const Tensor held_in = read(in), held_out = written(out);
+    const auto failure = device.cholesky(held_in, held_out);
     log_.keep([&device, held_in, held_out] {
-      if (const auto failed = device.cholesky(*held_in, *held_out))
+      if (const auto failed = device.cholesky(held_in, held_out))
         fail<LinAlgError>("capture: replay: cholesky: the leading minor of order ", failed->order,
                           " of matrix ", failed->batch, " is not positive definite");
     });
@@ -363,38 +369,38 @@ class Recording final : public Backend {
   void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
                         backend::TriangularSystem system) override {
     record([a = read(a), rhs = read(rhs), out = written(out), system](Backend& b) {
-      b.solve_triangular(*a, *rhs, *out, system);
+      b.solve_triangular(a, rhs, out, system);
     });
   }
   void scan(backend::ScanOp op, const Tensor& in, int dim, bool reverse,
             const Tensor& out) override {
     record([op, in = read(in), dim, reverse, out = written(out)](Backend& b) {
-      b.scan(op, *in, dim, reverse, *out);
+      b.scan(op, in, dim, reverse, out);
     });
   }
   void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                  const Tensor& exp_avg_sq, const AdamStep& step) override {
     record([param = updated(param), grad = read(grad), exp_avg = updated(exp_avg),
             exp_avg_sq = updated(exp_avg_sq),
-            step](Backend& b) { b.adam_step(*param, *grad, *exp_avg, *exp_avg_sq, step); });
+            step](Backend& b) { b.adam_step(param, grad, exp_avg, exp_avg_sq, step); });
   }
   void sort(const Tensor& in, int dim, std::int64_t k, bool descending, const Tensor& values,
             const Tensor& indices) override {
     record([in = read(in), dim, k, descending, values = written(values),
             indices = written(indices)](Backend& b) {
-      b.sort(*in, dim, k, descending, *values, *indices);
+      b.sort(in, dim, k, descending, values, indices);
     });
   }
   void multinomial(const Tensor& probs, const Tensor& uniforms, bool replacement,
                    const Tensor& out) override {
-    record([probs = read(probs), uniforms = read(uniforms), replacement, out = written(out)](
-               Backend& b) { b.multinomial(*probs, *uniforms, replacement, *out); });
+    record([probs = read(probs), uniforms = read(uniforms), replacement,
+            out = written(out)](Backend& b) { b.multinomial(probs, uniforms, replacement, out); });
   }
 
  private:
-  const Tensor* read(const Tensor& t) { return log_.operand(t, Access::read); }
-  const Tensor* written(const Tensor& t) { return log_.operand(t, Access::write); }
-  const Tensor* updated(const Tensor& t) { return log_.operand(t, Access::update); }
+  Tensor read(const Tensor& t) { return log_.operand(t, Access::read); }
+  Tensor written(const Tensor& t) { return log_.operand(t, Access::write); }
+  Tensor updated(const Tensor& t) { return log_.operand(t, Access::update); }
 
   /// Runs `call` on the device's backend now and keeps it for replay.
   template <class Call>
@@ -530,7 +536,7 @@ Tensor CapturedStep::operator()(std::span<const Tensor> inputs) const {
       target.storage()->bump_version();
     }
   }
-  for (const auto& entry : tape_->entries) entry();
+  for (const detail::Tape::Entry& entry : tape_->entries) entry.run(entry.state.get());
   for (const auto& [storage, bumps] : tape_->bumps)
     for (std::uint64_t i = 0; i < bumps; ++i) storage->bump_version();
   return tape_->result;
