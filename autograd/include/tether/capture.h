@@ -13,9 +13,11 @@
 //
 // capture() runs the step once, eagerly (that run is a real training step),
 // with every kernel call on this thread recorded together with the tensors it
-// reads and writes; the recording keeps those tensors' memory alive, so a
-// replay writes the same buffers again. What the host decides during the step
-// must not depend on tensor data (see the rules on CapturedStep).
+// reads and writes; the recording keeps the memory those tensors need, so a
+// replay writes buffers it owns and allocates nothing. The step's temporaries
+// share one arena, and kernels that compute the same values at every replay
+// run only at the capture. What the host decides during the step must not
+// depend on tensor data (see the rules on CapturedStep).
 #pragma once
 
 #include <array>
