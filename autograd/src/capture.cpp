@@ -32,8 +32,42 @@ struct Tape {
   struct Entry {
     void (*run)(const void* state);
     std::shared_ptr<const void> state;
+    Device device;  ///< a kernel's device; the CPU for a host action
   };
   std::vector<Entry> entries;
+  /// Runs of consecutive kernels on one device with graphs (CUDA), entries
+  /// [begin, end): recorded into a graph at the first replay and launched
+  /// as one at the others (see backend::record_device_graph).
+  struct GraphRun {
+    std::size_t begin, end;
+    Device device;
+    bool tried = false;  ///< a recording was tried; graph is null if it failed
+    std::unique_ptr<backend::DeviceGraph> graph;
+  };
+  std::vector<GraphRun> graph_runs;
+
+  /// Runs entries [begin, end) one by one.
+  void run(std::size_t begin, std::size_t end) const {
+    for (std::size_t e = begin; e < end; ++e) entries[e].run(entries[e].state.get());
+  }
+  /// Runs every entry: each graph run as a graph where it could be recorded.
+  void run_all() {
+    std::size_t next = 0;
+    for (GraphRun& graph_run : graph_runs) {
+      run(next, graph_run.begin);
+      if (!graph_run.tried) {
+        graph_run.tried = true;
+        graph_run.graph = backend::record_device_graph(
+            graph_run.device, [&] { run(graph_run.begin, graph_run.end); });
+      }
+      if (graph_run.graph)
+        graph_run.graph->launch();
+      else
+        run(graph_run.begin, graph_run.end);
+      next = graph_run.end;
+    }
+    run(next, entries.size());
+  }
   std::vector<std::pair<std::shared_ptr<Storage>, std::uint64_t>> bumps;
   std::vector<Tensor> inputs;
   Tensor result;
@@ -142,12 +176,12 @@ class Log {
     return it == index_.end() ? 0 : usages_[it->second].operands + 1;
   }
 
-  /// Appends `replay`: a kernel call on operands just taken from operand(),
-  /// or a host action.
+  /// Appends `replay`: a kernel call on `device` on operands just taken
+  /// from operand(), or a host action (on the CPU).
   template <class Replay>
-  void keep(Replay replay) {
+  void keep(Replay replay, Device device = Device::cpu()) {
     tape_.entries.push_back({[](const void* state) { (*static_cast<const Replay*>(state))(); },
-                             std::make_shared<const Replay>(std::move(replay))});
+                             std::make_shared<const Replay>(std::move(replay)), device});
   }
 
   /// Runs `action` (recording is off) and appends it to the tape; bumps it
@@ -178,6 +212,7 @@ class Log {
       if (constant[i]) temporary[i] = false;  // their values must stay between replays
     move_into_arenas(temporary);
     drop_constant_entries(constant);
+    find_graph_runs();
   }
 
  private:
@@ -228,6 +263,18 @@ class Log {
     for (std::size_t e = 0; e < tape_.entries.size(); ++e)
       if (!dropped[e]) tape_.entries[kept++] = std::move(tape_.entries[e]);
     tape_.entries.resize(kept);
+  }
+
+  /// The maximal runs of kernels on one device other than the CPU.
+  void find_graph_runs() {
+    const auto& entries = tape_.entries;
+    for (std::size_t begin = 0; begin < entries.size();) {
+      std::size_t end = begin + 1;
+      while (end < entries.size() && entries[end].device == entries[begin].device) ++end;
+      if (!entries[begin].device.is_cpu())
+        tape_.graph_runs.push_back({begin, end, entries[begin].device, false, nullptr});
+      begin = end;
+    }
   }
 
   /// Gives each temporary a place in its device's arena (ArenaPlan) and
@@ -359,11 +406,14 @@ class Recording final : public Backend {
     Backend& device = backend::device_backend(device_);
     const Tensor held_in = read(in), held_out = written(out);
     const auto failure = device.cholesky(held_in, held_out);
-    log_.keep([&device, held_in, held_out] {
-      if (const auto failed = device.cholesky(held_in, held_out))
-        fail<LinAlgError>("capture: replay: cholesky: the leading minor of order ", failed->order,
-                          " of matrix ", failed->batch, " is not positive definite");
-    });
+    log_.keep(
+        [&device, held_in, held_out] {
+          if (const auto failed = device.cholesky(held_in, held_out))
+            fail<LinAlgError>("capture: replay: cholesky: the leading minor of order ",
+                              failed->order, " of matrix ", failed->batch,
+                              " is not positive definite");
+        },
+        device_);
     return failure;
   }
   void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
@@ -407,7 +457,7 @@ class Recording final : public Backend {
   void record(Call call) {
     Backend& device = backend::device_backend(device_);
     call(device);
-    log_.keep([&device, call = std::move(call)] { call(device); });
+    log_.keep([&device, call = std::move(call)] { call(device); }, device_);
   }
 
   Device device_;
@@ -536,7 +586,7 @@ Tensor CapturedStep::operator()(std::span<const Tensor> inputs) const {
       target.storage()->bump_version();
     }
   }
-  for (const detail::Tape::Entry& entry : tape_->entries) entry.run(entry.state.get());
+  tape_->run_all();
   for (const auto& [storage, bumps] : tape_->bumps)
     for (std::uint64_t i = 0; i < bumps; ++i) storage->bump_version();
   return tape_->result;
