@@ -9,12 +9,16 @@
 // is over -- are moved into one arena per device, where temporaries whose
 // lives do not overlap share bytes, as they share cached blocks in an eager
 // step: the replay's working set is then no larger than the eager step's.
+// Kernels that compute constants run at the capture only, and on CUDA each
+// run of kernels between host actions is replayed as one CUDA graph.
 #include "tether/capture.h"
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "tether/backend/backend.h"
 #include "tether/storage.h"
@@ -45,6 +49,9 @@ struct Tape {
     std::unique_ptr<backend::DeviceGraph> graph;
   };
   std::vector<GraphRun> graph_runs;
+  std::vector<std::pair<std::shared_ptr<Storage>, std::uint64_t>> bumps;
+  std::vector<Tensor> inputs;
+  Tensor result;
 
   /// Runs entries [begin, end) one by one.
   void run(std::size_t begin, std::size_t end) const {
@@ -68,9 +75,6 @@ struct Tape {
     }
     run(next, entries.size());
   }
-  std::vector<std::pair<std::shared_ptr<Storage>, std::uint64_t>> bumps;
-  std::vector<Tensor> inputs;
-  Tensor result;
 };
 
 }  // namespace detail
@@ -196,9 +200,10 @@ class Log {
     keep(std::move(action));
   }
 
-  /// Ends the tape once the step is over: moves the temporaries into the
-  /// arenas, then notes the in-place bumps the eager step made to each other
-  /// storage kernels wrote.
+  /// Ends the tape once the step is over: notes the in-place bumps the eager
+  /// step made to each storage kernels wrote (but temporaries), moves the
+  /// temporaries into the arenas, drops the kernels that compute constants
+  /// and marks the runs a device may replay as graphs.
   void finish() {
     std::vector<bool> temporary = temporaries();
     const std::vector<bool> constant = constants(temporary);
