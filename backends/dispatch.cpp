@@ -12,7 +12,8 @@ namespace tether::backend {
 Backend& cuda_backend(Device device);  // backends/cuda/device.cpp
 namespace cuda {
 DeviceRegistration registration();
-}
+std::unique_ptr<DeviceGraph> record_graph(Device device, const std::function<void()>& enqueue);
+}  // namespace cuda
 
 namespace {
 // CUDA memory is registered with core when the program starts. Every program
@@ -43,6 +44,15 @@ Backend& device_backend(Device device) {
   if (device.is_cuda()) return cuda_backend(device);
 #endif
   fail<DeviceError>("backend: device ", device, " is not available in this build of tether");
+}
+
+// Only CUDA devices have graphs; the CPU has no stream to record.
+std::unique_ptr<DeviceGraph> record_device_graph(
+    [[maybe_unused]] Device device, [[maybe_unused]] const std::function<void()>& enqueue) {
+#if TETHER_HAS_CUDA
+  if (device.is_cuda()) return cuda::record_graph(device, enqueue);
+#endif
+  return nullptr;
 }
 
 std::optional<MatrixLayout> matrix_layout(const Tensor& t) {

@@ -134,8 +134,10 @@ class AccumulateGrad final : public Node {
 }  // namespace
 
 bool uniquely_owned(const Tensor& t) {
-  return t.use_count() == 1 && t.storage().use_count() == 1 && t.is_contiguous() &&
-         t.storage_offset() == 0;
+  // A capture's handles on the memory are no owners (capture.h).
+  return t.use_count() == 1 &&
+         t.storage().use_count() == 1 + detail::capture_references(*t.storage()) &&
+         t.is_contiguous() && t.storage_offset() == 0;
 }
 
 std::shared_ptr<Node> grad_accumulator(const Tensor& leaf) {

@@ -179,6 +179,52 @@ void synchronize(Device device) {
   check(cudaStreamSynchronize(activate(device)), "cuda: synchronize");
 }
 
+namespace {
+
+class CudaGraph final : public DeviceGraph {
+ public:
+  CudaGraph(Device device, cudaGraphExec_t exec) : device_(device), exec_(exec) {}
+  CudaGraph(const CudaGraph&) = delete;
+  CudaGraph& operator=(const CudaGraph&) = delete;
+  ~CudaGraph() override { cudaGraphExecDestroy(exec_); }
+  void launch() override {
+    check(cudaGraphLaunch(exec_, activate(device_)), "capture: cudaGraphLaunch");
+  }
+
+ private:
+  Device device_;
+  cudaGraphExec_t exec_;
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceGraph> record_graph(Device device, const std::function<void()>& enqueue) {
+  const cudaStream_t stream = activate(device);
+  Allocator& memory = device_allocator(device.index);
+  const std::uint64_t requests = memory.stats().requests;
+  if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  // A kernel the stream cannot record fails with an error (its work never
+  // ran); the caller then runs them all itself.
+  bool queued = true;
+  try {
+    enqueue();
+  } catch (...) {
+    queued = false;
+  }
+  cudaGraph_t graph = nullptr;
+  const bool recorded = cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph != nullptr;
+  cudaGraphExec_t exec = nullptr;
+  const bool usable = queued && recorded && memory.stats().requests == requests &&
+                      cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+  if (graph != nullptr) cudaGraphDestroy(graph);
+  cudaGetLastError();  // a failed recording leaves its error behind
+  if (!usable) return nullptr;
+  return std::make_unique<CudaGraph>(device, exec);
+}
+
 }  // namespace cuda
 
 Backend& cuda_backend(Device device) {

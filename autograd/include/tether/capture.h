@@ -13,9 +13,11 @@
 //
 // capture() runs the step once, eagerly (that run is a real training step),
 // with every kernel call on this thread recorded together with the tensors it
-// reads and writes; the recording keeps those tensors' memory alive, so a
-// replay writes the same buffers again. What the host decides during the step
-// must not depend on tensor data (see the rules on CapturedStep).
+// reads and writes; the recording keeps the memory those tensors need, so a
+// replay writes buffers it owns and allocates nothing. The step's temporaries
+// share one arena, and kernels that compute the same values at every replay
+// run only at the capture. What the host decides during the step must not
+// depend on tensor data (see the rules on CapturedStep).
 #pragma once
 
 #include <array>
@@ -116,7 +118,13 @@ bool is_capturing();
 std::uint64_t capture_id();
 namespace detail {
 void keep_host_action(std::function<void()> action);
-}
+/// The references to `storage` that the capture recording on this thread
+/// holds (0 when none): handles on the memory its kernels use, not owners.
+/// Code that takes over a buffer nobody else refers to (autograd's gradient
+/// accumulation) discounts them, so that a captured step reuses buffers as
+/// the eager step does instead of copying them.
+long capture_references(const Storage& storage);
+}  // namespace detail
 /// Runs `action` now; while capturing, it runs unrecorded and again at this
 /// point of every replay. For host state a step advances: an optimizer's
 /// step count, a random generator, a leaf's grad() handle.

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 
 #include "tether/adam_step.h"
@@ -308,6 +310,22 @@ class Interceptor {
 };
 /// Makes backend_for ask `interceptor` on this thread (nullptr: no interceptor).
 void set_thread_interceptor(Interceptor* interceptor);
+/// Work queued on one device's stream, recorded once to be queued again as
+/// a whole (a CUDA graph): a replay's run of kernels between host actions.
+class DeviceGraph {
+ public:
+  virtual ~DeviceGraph() = default;
+  /// Queues the recorded work again, in order with the stream's other work.
+  virtual void launch() = 0;
+};
+/// Records what `enqueue` queues on `device`'s stream into a graph, running
+/// none of it. Null where the device has no graphs (the CPU: `enqueue` is
+/// not called) and where the recording fails -- a kernel that waits for the
+/// device or copies through the host, or one that allocates memory, which
+/// the graph would go on writing after it is freed: the caller then runs
+/// `enqueue` itself, none of its work having run.
+std::unique_ptr<DeviceGraph> record_device_graph(Device device,
+                                                 const std::function<void()>& enqueue);
 
 /// How a BLAS reads a matrix in place: row-major, or column-major (a transposed
 /// view), with the elements between rows (or columns).
