@@ -309,6 +309,28 @@ TEST_CASE("in-place writes to a leaf that requires grad need NoGradGuard", "[aut
   CHECK(x.requires_grad());
 }
 
+TEST_CASE("add_ and sub_ with a scale equal self + alpha * other, broadcast and in every dtype",
+          "[autograd]") {
+  for (const DType dtype : {DType::f32, DType::f64}) {
+    Tensor x = tether::tensor({1, 2, 3, 4, 5, 6}, {2, 3}, dtype);
+    x.add_(tether::tensor({1, 1, 1, 2, 2, 2}, {2, 3}, dtype), 0.5);
+    CHECK(x.to_vector<double>() == std::vector<double>{1.5, 2.5, 3.5, 5, 6, 7});
+    x.sub_(tether::tensor({1, 2, 3}, {3}, dtype), 2);  // a row broadcast over x's rows
+    CHECK(x.to_vector<double>() == std::vector<double>{-0.5, -1.5, -2.5, 3, 2, 1});
+    x.add_(tether::tensor({4}, {}, dtype), -0.25);  // a 0-d other
+    CHECK(x.to_vector<double>() == std::vector<double>{-1.5, -2.5, -3.5, 2, 1, 0});
+  }
+  // Mixed dtypes and integers keep the promoting path.
+  Tensor counts = tether::tensor({1, 2}, {2}, DType::i64);
+  counts.add_(tether::tensor({3, 4}, {2}, DType::i64), 2);
+  CHECK(counts.to_vector<std::int64_t>() == std::vector<std::int64_t>{7, 10});
+  Tensor single = tether::tensor({1, 2}, {2}, DType::f32);
+  single.sub_(tether::tensor({0.5, 0.25}, {2}, DType::f64), 2);
+  CHECK(single.to_vector<float>() == std::vector<float>{0, 1.5});
+  CHECK_THROWS_WITH(single.add_(tether::ones({3}), 2.0),
+                    Contains("add_") && Contains("[3]") && Contains("[2]"));
+}
+
 TEST_CASE("the gradients of a value used on several paths are summed", "[autograd]") {
   const Tensor x = leaf({1, 2});
   SECTION("x * x") {

@@ -439,6 +439,9 @@ class Recording final : public Backend {
             exp_avg_sq = updated(exp_avg_sq),
             step](Backend& b) { b.adam_step(param, grad, exp_avg, exp_avg_sq, step); });
   }
+  void add_scaled(const Tensor& out, const Tensor& x, double alpha) override {
+    record([out = updated(out), x = read(x), alpha](Backend& b) { b.add_scaled(out, x, alpha); });
+  }
   void sort(const Tensor& in, int dim, std::int64_t k, bool descending, const Tensor& values,
             const Tensor& indices) override {
     record([in = read(in), dim, k, descending, values = written(values),

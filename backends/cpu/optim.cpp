@@ -28,6 +28,13 @@ void adam_elements(std::int64_t n, T* __restrict p, const T* __restrict g, T* __
   }
 }
 
+/// out[i] += alpha * x[i] for i < n, as one fused multiply-add each, so the
+/// vectorised body and the remainder round alike (see adam_elements).
+template <class T>
+void add_scaled_elements(std::int64_t n, T* __restrict out, const T* __restrict x, T alpha) {
+  for (std::int64_t i = 0; i < n; ++i) out[i] = std::fma(alpha, x[i], out[i]);
+}
+
 }  // namespace
 
 void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
@@ -43,6 +50,26 @@ void CpuBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor
                        static_cast<T>(step.step_size), static_cast<T>(step.inv_sqrt_correction2),
                        static_cast<T>(step.eps));
     });
+  });
+}
+
+void CpuBackend::add_scaled(const Tensor& out, const Tensor& x, double alpha) {
+  visit_floating("add_scaled", out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    const T scale = static_cast<T>(alpha);
+    if (x.is_contiguous() && x.shape() == out.shape()) {
+      parallel_for(0, out.numel(), kParallelGrain, [&](std::int64_t begin, std::int64_t end) {
+        add_scaled_elements<T>(end - begin, out.data_ptr<T>() + begin, x.data_ptr<T>() + begin,
+                               scale);
+      });
+      return;
+    }
+    // A broadcast x (a bias-like row, a scalar): element by element.
+    map_elementwise(
+        [scale](const auto& o, const auto& v) {
+          return o.binaryExpr(v, [scale](T a, T b) { return std::fma(scale, b, a); });
+        },
+        out.shape(), operand<T>(out), operand<const T>(out), operand<const T>(x));
   });
 }
 

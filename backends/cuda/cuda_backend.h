@@ -44,6 +44,7 @@ class CudaBackend final : public Backend {
   void scan(ScanOp op, const Tensor& in, int dim, bool reverse, const Tensor& out) override;
   void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                  const Tensor& exp_avg_sq, const AdamStep& step) override;
+  void add_scaled(const Tensor& out, const Tensor& x, double alpha) override;
   std::optional<NotPositiveDefinite> cholesky(const Tensor& in, const Tensor& out) override;
   void solve_triangular(const Tensor& a, const Tensor& rhs, const Tensor& out,
                         TriangularSystem system) override;

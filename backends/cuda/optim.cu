@@ -27,6 +27,18 @@ struct AdamElement {
   }
 };
 
+/// out += alpha * x for one element; operands out, x.
+template <class T>
+struct AddScaledElement {
+  T* out;
+  const T* x;
+  T alpha;
+
+  __device__ void operator()(const std::int64_t (&at)[2]) const {
+    out[at[0]] = fma(alpha, x[at[1]], out[at[0]]);
+  }
+};
+
 }  // namespace
 
 void CudaBackend::adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
@@ -40,6 +52,14 @@ void CudaBackend::adam_step(const Tensor& param, const Tensor& grad, const Tenso
                           exp_avg_sq.data_ptr<T>(), static_cast<T>(step.beta1),
                           static_cast<T>(step.beta2), static_cast<T>(step.step_size),
                           static_cast<T>(step.inv_sqrt_correction2), static_cast<T>(step.eps)});
+  });
+}
+
+void CudaBackend::add_scaled(const Tensor& out, const Tensor& x, double alpha) {
+  visit_floating("add_scaled", out.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    launch(out.device(), StridedLayout<2>(out.shape(), {out.strides(), x.strides()}),
+           AddScaledElement<T>{out.data_ptr<T>(), x.data_ptr<T>(), static_cast<T>(alpha)});
   });
 }
 

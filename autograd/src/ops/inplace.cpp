@@ -66,6 +66,16 @@ Tensor& scaled_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor
   if (alpha.to_double() == 1.0) return binary_inplace(name, op, self, other);
   check_inplace(name, self, other);
   check_defined(name, other);
+  if (self.is_floating_point() && other.dtype() == self.dtype() && self.is_contiguous() &&
+      self.device() == other.device() &&
+      broadcast_shapes(name, self.shape(), other.shape()) == self.shape()) {
+    // The optimizers' update (p -= lr * grad): one pass, no temporary.
+    const double scale = op == BinaryOp::sub ? -alpha.to_double() : alpha.to_double();
+    Tensor view;
+    backend_of(self).add_scaled(self, broadcast_view(other, self.shape(), view), scale);
+    self.storage()->bump_version();
+    return self;
+  }
   Tensor scaled;
   {
     NoGradGuard no_grad;

@@ -239,6 +239,11 @@ class Backend {
   /// in one pass; all four tensors are contiguous, of one floating dtype and shape.
   virtual void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                          const Tensor& exp_avg_sq, const AdamStep& step) = 0;
+  /// out += alpha * x in place, each element rounded once (a fused
+  /// multiply-add): Tensor::add_(x, alpha) and sub_ without a temporary for
+  /// alpha * x. `out` is contiguous, `x` broadcast to its shape (stride 0),
+  /// both of one floating dtype.
+  virtual void add_scaled(const Tensor& out, const Tensor& x, double alpha) = 0;
 
   // ---- selection: argmin beside argmax (reduce.cpp, reduce.cu), sort in
   // cpu/sort.cpp and cuda/sort.cu ----
