@@ -49,6 +49,7 @@ class Log {
   /// Appends `replay` to the tape, noting the storages it writes.
   void keep(std::initializer_list<const Tensor*> writes, std::function<void()> replay) {
     for (const Tensor* t : writes) {
+      if (!t->defined()) continue;  // an output the kernel was not asked for
       const std::shared_ptr<Storage>& storage = t->storage();
       if (index_.emplace(storage.get(), written_.size()).second)
         written_.push_back({storage, storage->version()});
@@ -134,6 +135,30 @@ class Recording final : public Backend {
       b.col2im(columns, geometry, out);
     });
   }
+  void conv2d(const Tensor& in, const Tensor& weight, const Tensor& bias,
+              const backend::ConvGeometry& geometry, std::int64_t groups,
+              const Tensor& out) override {
+    record({&out},
+           [in = held(in), weight = held(weight), bias = held(bias), geometry, groups,
+            out = held(out)](Backend& b) { b.conv2d(in, weight, bias, geometry, groups, out); });
+  }
+  void conv2d_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                       const backend::ConvGeometry& geometry, std::int64_t groups,
+                       const Tensor& grad_in, const Tensor& grad_weight,
+                       const Tensor& grad_bias) override {
+    record({&grad_in, &grad_weight, &grad_bias},
+           [grad_out = held(grad_out), in = held(in), weight = held(weight), geometry, groups,
+            grad_in = held(grad_in), grad_weight = held(grad_weight),
+            grad_bias = held(grad_bias)](Backend& b) {
+             b.conv2d_backward(grad_out, in, weight, geometry, groups, grad_in, grad_weight,
+                               grad_bias);
+           });
+  }
+  void max_pool2d(const Tensor& in, const backend::ConvGeometry& geometry, const Tensor& out,
+                  const Tensor& indices) override {
+    record({&out, &indices}, [in = held(in), geometry, out = held(out), indices = held(indices)](
+                                 Backend& b) { b.max_pool2d(in, geometry, out, indices); });
+  }
   void matmul(const Tensor& a, const Tensor& b_, const Tensor& out) override {
     record({&out},
            [a = held(a), b_ = held(b_), out = held(out)](Backend& b) { b.matmul(a, b_, out); });
@@ -203,8 +228,8 @@ class Recording final : public Backend {
   }
 
   /// An alias of `t` without its autograd fields, so the recording holds the
-  /// memory but no graph.
-  static Tensor held(const Tensor& t) { return t.detach(); }
+  /// memory but no graph; undefined for an undefined `t` (an optional operand).
+  static Tensor held(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }
 
   /// Runs `call` on the device's backend now and keeps it for replay.
   template <class Call>

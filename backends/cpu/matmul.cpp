@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cpu_backend.h"
+#include "gemm.h"
 #include "tether/backend/parallel.h"
 
 namespace tether::backend::cpu {
@@ -295,6 +296,24 @@ void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& 
 }
 
 }  // namespace
+
+template <class T>
+void serial_gemm(GemmOperand<T> a, GemmOperand<T> b, std::int64_t m, std::int64_t n, std::int64_t k,
+                 T* c) {
+  // A transposed row-major operand is a column-major one, with the same leading extent.
+  const MatrixView<T> a_view{a.data, a.transposed, a.leading};
+  const MatrixView<T> b_view{b.data, b.transposed, b.leading};
+  if (m * n * k <= kSmallGemm)
+    small_gemm<T>(a_view, b_view, m, n, k, c);
+  else if (route<T>(m, n, k) == GemmRoute::eigen)
+    eigen_gemm<T>(a_view, b_view, m, n, k, c);
+  else
+    blas_gemm(a_view, b_view, m, n, k, c);
+}
+template void serial_gemm<float>(GemmOperand<float>, GemmOperand<float>, std::int64_t, std::int64_t,
+                                 std::int64_t, float*);
+template void serial_gemm<double>(GemmOperand<double>, GemmOperand<double>, std::int64_t,
+                                  std::int64_t, std::int64_t, double*);
 
 void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   if (!out.is_contiguous()) fail<ValueError>("matmul: the output must be contiguous");

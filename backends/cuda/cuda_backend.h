@@ -54,6 +54,13 @@ class CudaBackend final : public Backend {
                    const Tensor& out) override;
   void im2col(const Tensor& in, const ConvGeometry& geometry, const Tensor& out) override;
   void col2im(const Tensor& columns, const ConvGeometry& geometry, const Tensor& out) override;
+  void conv2d(const Tensor& in, const Tensor& weight, const Tensor& bias,
+              const ConvGeometry& geometry, std::int64_t groups, const Tensor& out) override;
+  void conv2d_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                       const ConvGeometry& geometry, std::int64_t groups, const Tensor& grad_in,
+                       const Tensor& grad_weight, const Tensor& grad_bias) override;
+  void max_pool2d(const Tensor& in, const ConvGeometry& geometry, const Tensor& out,
+                  const Tensor& indices) override;
 };
 
 /// Throws tether::Error naming `op` and CUDA's description unless `status` is
