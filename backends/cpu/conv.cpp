@@ -17,7 +17,6 @@
 // however few output channels there are. max_pool2d keeps the index of each
 // window's maximum, so its backward is a scatter of the gradient.
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -366,20 +365,11 @@ T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
 }
 
-/// `a` where `mask` is all ones, `b` where it is all zeros: a select by bit
-/// operations, which compilers keep as such, where a ?: on data becomes a
-/// branch that mispredicts half the time (which tap of a window wins is random).
-template <class T>
-T select(std::int64_t mask, T a, T b) {
-  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  return std::bit_cast<T>(
-      static_cast<Bits>((std::bit_cast<Bits>(a) & mask) | (std::bit_cast<Bits>(b) & ~mask)));
-}
-
-/// Max pooling, one output row at a time: the windows whose every column lies
-/// inside the image take their taps in order, each tap across the whole row
-/// (independent windows side by side, their running maxima kept by selects);
-/// the windows at the edges go tap by tap.
+/// Max pooling, window by window. A window whose every column lies inside the
+/// image takes its maximum with max instructions, then the index of the first
+/// tap that holds it by a backward scan of selects: no branch on data, where
+/// a branch on which tap wins would mispredict half the time. A window that
+/// holds a NaN (rare), or lies partly in the padding, goes tap by tap.
 template <class T>
 void max_pool2d_typed(const T* x, const ConvGeometry& g, T* out, std::int64_t* indices) {
   const std::int64_t plane_size = g.height * g.width, positions = g.out_height * g.out_width;
@@ -392,26 +382,37 @@ void max_pool2d_typed(const T* x, const ConvGeometry& g, T* out, std::int64_t* i
   const std::int64_t grain =
       std::max<std::int64_t>(1, kParallelGrain / (positions * g.kernel_h * g.kernel_w));
   parallel_for(0, g.batch * g.channels, grain, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<std::int64_t>
+        taps;  // an output row's taps inside the image, from its window's left
+    taps.reserve(g.kernel_h * g.kernel_w);
     for (std::int64_t q = begin; q < end; ++q) {
       const T* const plane = x + q * plane_size;
       for (std::int64_t r = 0; r < g.out_height; ++r) {
         T* const row_out = out + q * positions + r * g.out_width;
         std::int64_t* const row_index = indices + q * positions + r * g.out_width;
-        std::int64_t started = 0;  // all ones once the first tap is in
+        taps.clear();
         for (std::int64_t i = 0; i < g.kernel_h; ++i) {
           const std::int64_t row = r * g.stride_h + i * g.dilation_h - g.pad_h;
           if (row < 0 || row >= g.height) continue;
-          for (std::int64_t j = 0; j < g.kernel_w; ++j) {
-            const std::int64_t at = row * g.width + j * g.dilation_w - g.pad_w;
-            for (std::int64_t s = inner_first; s < inner_last; ++s) {
-              const std::int64_t tap = at + s * g.stride_w;
-              const T value = plane[tap];
-              const std::int64_t wins = ~started | -std::int64_t{beats(value, row_out[s])};
-              row_out[s] = select(wins, value, row_out[s]);
-              row_index[s] = (tap & wins) | (row_index[s] & ~wins);
-            }
-            started = -1;
+          for (std::int64_t j = 0; j < g.kernel_w; ++j)
+            taps.push_back(row * g.width + j * g.dilation_w - g.pad_w);
+        }
+        const auto count = static_cast<std::int64_t>(taps.size());
+        for (std::int64_t s = inner_first; s < inner_last; ++s) {
+          const T* const window = plane + s * g.stride_w;
+          T largest = window[taps[0]];
+          bool nan = largest != largest;
+          for (std::int64_t t = 1; t < count; ++t) {
+            const T value = window[taps[t]];
+            largest = value > largest ? value : largest;
+            nan |= value != value;
           }
+          std::int64_t best = taps[0];
+          for (std::int64_t t = count - 1; t > 0; --t)
+            best = window[taps[t]] == largest ? taps[t] : best;
+          row_out[s] = largest;
+          row_index[s] = best + s * g.stride_w;
+          if (nan) max_pool_window(plane, g, r, s, row_out + s, row_index + s);
         }
         for (std::int64_t s = 0; s < g.out_width; ++s)
           if (s < inner_first || s >= inner_last)

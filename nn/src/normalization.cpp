@@ -92,10 +92,14 @@ Tensor BatchNorm::normalize(const Tensor& x) {
     batch_mean = running_mean;
     batch_var = running_var;
   }
-  const Tensor y =
-      (x - batch_mean.reshape(per_channel)) * rsqrt(batch_var.reshape(per_channel) + eps_);
-  if (!weight) return y;
-  return y * weight->value().reshape(per_channel) + bias->value().reshape(per_channel);
+  // As PyTorch's CPU kernel: y = x * scale + shift, with scale = weight /
+  // sqrt(var + eps) and shift = bias - mean * scale computed per channel, so
+  // that the full-size work is one product and one sum, forward and backward.
+  Tensor scale = rsqrt(batch_var + eps_);
+  if (weight) scale = scale * weight->value();
+  Tensor shift = -batch_mean * scale;
+  if (weight) shift = shift + bias->value();
+  return x * scale.reshape(per_channel) + shift.reshape(per_channel);
 }
 
 BatchNorm1d::BatchNorm1d(std::int64_t num_features, double eps, double momentum, bool affine,
