@@ -94,6 +94,22 @@ void in_fixed_pieces(std::int64_t count, Move move) {
   if (count - k >= 1) move(k, std::integral_constant<std::int64_t, 1>{});
 }
 
+/// The sum of the `count` elements at `from`, in kLanes interleaved partial
+/// sums: independent additions, which the compiler may put side by side in
+/// vectors (one running sum is a chain of dependent additions, a few cycles each).
+template <class T>
+T sum_run(const T* from, std::int64_t count) {
+  constexpr std::int64_t kLanes = 16;
+  T lanes[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= count; i += kLanes)
+    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] += from[i + l];
+  for (; i < count; ++i) lanes[0] += from[i];
+  T sum = 0;
+  for (const T lane : lanes) sum += lane;
+  return sum;
+}
+
 /// Whether each output row of g is an input row, shifted: stride 1 and an
 /// output as wide as the input (a "same" convolution). Then the taps of one
 /// channel, image and kernel offset read the image as one contiguous block.
@@ -132,8 +148,12 @@ template <class T>
 void zero_shifted_out(T* cols, std::int64_t first, std::int64_t last, std::int64_t shift,
                       std::int64_t width) {
   const std::int64_t outside = std::min(std::abs(shift), width);
-  for (std::int64_t r = first; r < last; ++r)
-    std::fill_n(cols + r * width + (shift < 0 ? 0 : width - outside), outside, T(0));
+  T* const start = cols + (shift < 0 ? 0 : width - outside);
+  // Usually one column (a 3-wide kernel): a store per row, not a call to memset.
+  if (outside == 1)
+    for (std::int64_t r = first; r < last; ++r) start[r * width] = T(0);
+  else
+    for (std::int64_t r = first; r < last; ++r) std::fill_n(start + r * width, outside, T(0));
 }
 
 /// The columns of x's images (all of g's batch) into `cols`.
@@ -324,11 +344,8 @@ void conv2d_backward_typed(const T* grad_out, const T* x, const T* weight, const
                     dy + o * columns + n * p.positions);
     T* const chunk_weight = partial.data() + chunk * (weight_size + p.out_channels);
     if (grad_bias)
-      for (std::int64_t o = 0; o < p.out_channels; ++o) {
-        T sum = 0;
-        for (std::int64_t i = 0; i < columns; ++i) sum += dy[o * columns + i];
-        chunk_weight[weight_size + o] = sum;
-      }
+      for (std::int64_t o = 0; o < p.out_channels; ++o)
+        chunk_weight[weight_size + o] = sum_run(dy + o * columns, columns);
     const ConvGeometry images = p.images(count);
     if (grad_weight) {
       im2col_typed(x + first * p.image_pixels(), images, cols);
