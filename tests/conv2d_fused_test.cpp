@@ -197,3 +197,49 @@ TEST_CASE("replays of a captured step through conv2d and max_pool2d equal eager 
   const CapturedStep step = capture([&] { return captured.step(); });
   for (int i = 1; i < 5; ++i) REQUIRE(step().item<double>() == eager_losses[i]);
 }
+
+TEST_CASE(
+    "batch_norm's fused node equals the composed formula in f64 to 1e-12, values, statistics and "
+    "gradients",
+    "[batch_norm]") {
+  manual_seed(4);
+  const TensorOptions options = TensorOptions(DType::f64).with_requires_grad(true);
+  const Tensor x = randn({5, 3, 4, 2}, options) * 3 + 1;
+  const Tensor weight = randn({3}, options), bias = randn({3}, options);
+  const Dims over{0, 2, 3};
+  const auto composed = [&](const Tensor& a, const Tensor& w, const Tensor& b) {
+    const Tensor centred = a - mean(a, over, true);
+    return centred * rsqrt(var(a, over, 0, true) + 1e-5) * w.reshape({1, 3, 1, 1}) +
+           b.reshape({1, 3, 1, 1});
+  };
+  const std::vector<Tensor> fused = batch_norm(x, weight, bias);
+  REQUIRE(allclose(fused[1], mean(x, over).detach(), 1e-12, 1e-12));
+  REQUIRE(allclose(fused[2], var(x, over, 0).detach(), 1e-12, 1e-12));
+  const auto with_grads = [&](const Tensor& y) {
+    manual_seed(7);
+    const Tensor cotangent = randn(y.shape(), DType::f64);
+    std::vector<Tensor> result = autograd::grad({sum(y * cotangent)}, {x, weight, bias});
+    result.insert(result.begin(), y.detach());
+    return result;
+  };
+  const auto a = with_grads(fused[0]), b = with_grads(composed(x, weight, bias));
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    INFO("output " << i);
+    REQUIRE(allclose(a[i], b[i], 1e-12, 1e-12));
+  }
+}
+
+TEST_CASE("batch_norm refuses bad arguments with errors naming batch_norm", "[batch_norm]") {
+  const Tensor x = ones({2, 3, 4}, DType::f64);
+  require_throws_naming<ShapeError>([&] { batch_norm(ones({3}, DType::f64), {}, {}); },
+                                    "batch_norm");
+  require_throws_naming<ShapeError>([&] { batch_norm(x, ones({2}, DType::f64), {}); },
+                                    "batch_norm");
+  require_throws_naming<DTypeError>([&] { batch_norm(x, ones({3}, DType::f32), {}); },
+                                    "batch_norm");
+  require_throws_naming<ValueError>(
+      [&] {
+        batch_norm(ones({1, 3}, DType::f64), {}, {});
+      },
+      "batch_norm");
+}

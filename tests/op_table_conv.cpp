@@ -3,7 +3,10 @@
 // of channel c, column (n, r, s) the window at output (r, s) of image n.
 // col2im's expected images sum, per pixel, the columns whose taps read it.
 // conv2d's expected values come from all-ones images, where each output
-// counts the taps inside the image; max_pool2d's from reading the windows.
+// counts the taps inside the image; max_pool2d's from reading the windows;
+// batch_norm's from each channel's mean and variance worked out by hand.
+#include <cmath>
+
 #include "op_table.h"
 
 namespace tether::op_table {
@@ -143,6 +146,25 @@ std::vector<OpCase> conv_cases() {
        .value_inputs = {counting({1, 2, 3, 3})},
        .expected = t({9, 18}, {1, 2, 1, 1}),
        .grad_inputs = random_inputs({{1, 2, 4, 4}})},
+      {.op = "batch_norm",
+       .variant = "one channel of four values, with weight and bias",
+       .f = [](const Inputs& x) { return batch_norm(x[0], x[1], x[2])[0]; },
+       // Mean 2.5, biased variance 1.25; times weight 2, plus bias 0.5.
+       .value_inputs = {counting({2, 1, 1, 2}), t({2}, {1}), t({0.5}, {1})},
+       .expected = t(map({-1.5, -0.5, 0.5, 1.5},
+                         [](double d) { return d / std::sqrt(1.25 + 1e-5) * 2 + 0.5; }),
+                     {2, 1, 1, 2}),
+       .grad_inputs = random_inputs({{3, 2, 2, 2}, {2}, {2}})},
+      {.op = "batch_norm",
+       .variant = "[3, 2, 2], no weight or bias",
+       .f = [](const Inputs& x) { return batch_norm(x[0], {}, {}, 0.1)[0]; },
+       // Channel 0 holds 1, 2, 5, 6, 9, 10 (mean 5.5), channel 1 those plus 2
+       // (mean 7.5); both have the biased variance 65.5 / 6.
+       .value_inputs = {counting({3, 2, 2})},
+       .expected = t(map({-4.5, -3.5, -4.5, -3.5, -0.5, 0.5, -0.5, 0.5, 3.5, 4.5, 3.5, 4.5},
+                         [](double d) { return d / std::sqrt(65.5 / 6 + 0.1); }),
+                     {3, 2, 2}),
+       .grad_inputs = random_inputs({{3, 2, 2}})},
   };
 }
 

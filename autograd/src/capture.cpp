@@ -159,6 +159,24 @@ class Recording final : public Backend {
     record({&out, &indices}, [in = held(in), geometry, out = held(out), indices = held(indices)](
                                  Backend& b) { b.max_pool2d(in, geometry, out, indices); });
   }
+  void batch_norm(const Tensor& in, const Tensor& weight, const Tensor& bias, double eps,
+                  const Tensor& out, const Tensor& mean, const Tensor& var) override {
+    record({&out, &mean, &var}, [in = held(in), weight = held(weight), bias = held(bias), eps,
+                                 out = held(out), mean = held(mean), var = held(var)](Backend& b) {
+      b.batch_norm(in, weight, bias, eps, out, mean, var);
+    });
+  }
+  void batch_norm_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                           const Tensor& mean, const Tensor& var, double eps, const Tensor& grad_in,
+                           const Tensor& grad_weight, const Tensor& grad_bias) override {
+    record({&grad_in, &grad_weight, &grad_bias},
+           [grad_out = held(grad_out), in = held(in), weight = held(weight), mean = held(mean),
+            var = held(var), eps, grad_in = held(grad_in), grad_weight = held(grad_weight),
+            grad_bias = held(grad_bias)](Backend& b) {
+             b.batch_norm_backward(grad_out, in, weight, mean, var, eps, grad_in, grad_weight,
+                                   grad_bias);
+           });
+  }
   void matmul(const Tensor& a, const Tensor& b_, const Tensor& out) override {
     record({&out},
            [a = held(a), b_ = held(b_), out = held(out)](Backend& b) { b.matmul(a, b_, out); });

@@ -61,6 +61,11 @@ class CudaBackend final : public Backend {
                        const Tensor& grad_weight, const Tensor& grad_bias) override;
   void max_pool2d(const Tensor& in, const ConvGeometry& geometry, const Tensor& out,
                   const Tensor& indices) override;
+  void batch_norm(const Tensor& in, const Tensor& weight, const Tensor& bias, double eps,
+                  const Tensor& out, const Tensor& mean, const Tensor& var) override;
+  void batch_norm_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                           const Tensor& mean, const Tensor& var, double eps, const Tensor& grad_in,
+                           const Tensor& grad_weight, const Tensor& grad_bias) override;
 };
 
 /// Throws tether::Error naming `op` and CUDA's description unless `status` is

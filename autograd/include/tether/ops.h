@@ -560,4 +560,17 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
 /// and ValueError for a padding over half the kernel.
 Tensor max_pool2d(const Tensor& x, const ConvWindow& window);
 
+// ---- batch normalization (batch_norm.cpp) -------------------------------------
+/// Batch normalization of x [N, C, ...] (floating, at least 2-d) in training,
+/// as torch.nn.functional.batch_norm with training=True: per channel, (x -
+/// mean) / sqrt(var + eps) * weight + bias, with the mean and the biased
+/// variance over every dim but 1 (weight and bias [C], each undefined: none).
+/// One node with a fused kernel each way; every derivative order is
+/// available. Returns {output, mean [C], var [C]}: the batch statistics, for
+/// running averages, as values without gradient. Throws ShapeError naming
+/// batch_norm for x under 2-d or weight or bias not [C], ValueError for a
+/// batch with one value per channel, DTypeError for integer or mixed dtypes.
+std::vector<Tensor> batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               double eps = 1e-5);
+
 }  // namespace tether

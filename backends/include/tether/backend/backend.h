@@ -291,6 +291,22 @@ class Backend {
   /// window holds at least one pixel; floating dtypes only.
   virtual void max_pool2d(const Tensor& in, const ConvGeometry& geometry, const Tensor& out,
                           const Tensor& indices) = 0;
+
+  // ---- batch normalization in training (cpu/batch_norm.cpp, cuda/batch_norm.cpp) ----
+  /// For contiguous `in` [N, C, M] (the trailing dims merged): per channel c
+  /// the mean and the biased variance over N and M into `mean` and `var`
+  /// [C], and out [N, C, M] = (in - mean) / sqrt(var + eps) * weight + bias
+  /// (weight and bias [C], each undefined: 1 and 0). Floating only.
+  virtual void batch_norm(const Tensor& in, const Tensor& weight, const Tensor& bias, double eps,
+                          const Tensor& out, const Tensor& mean, const Tensor& var) = 0;
+  /// batch_norm's gradients for `grad_out` [N, C, M], with the mean and
+  /// variance it computed: of the input (through the statistics too) into
+  /// `grad_in`, of the weight and bias into `grad_weight` and `grad_bias`
+  /// (each contiguous or undefined when not wanted; overwritten).
+  virtual void batch_norm_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& var, double eps,
+                                   const Tensor& grad_in, const Tensor& grad_weight,
+                                   const Tensor& grad_bias) = 0;
 };
 
 /// The backend for `device`; throws DeviceError when it was not built or the
