@@ -10,21 +10,6 @@
 namespace tether::backend::cpu {
 namespace {
 
-/// The sum of f(i) over [0, count) in double, in kLanes interleaved partial
-/// sums (one running sum is a chain of dependent additions, a few cycles each).
-template <class F>
-double lane_sum(std::int64_t count, F f) {
-  constexpr std::int64_t kLanes = 8;
-  double lanes[kLanes] = {};
-  std::int64_t i = 0;
-  for (; i + kLanes <= count; i += kLanes)
-    for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] += static_cast<double>(f(i + l));
-  for (; i < count; ++i) lanes[0] += static_cast<double>(f(i));
-  double sum = 0;
-  for (const double lane : lanes) sum += lane;
-  return sum;
-}
-
 /// The extents of an input [N, C, M], and the channels' split over the pool.
 struct Planes {
   std::int64_t batch, channels, size;
@@ -32,7 +17,7 @@ struct Planes {
   explicit Planes(const Tensor& in)
       : batch(in.shape()[0]), channels(in.shape()[1]), size(in.numel() / (batch * channels)) {}
 
-  /// Calls fn(c, row) for channel c's rows: fn gets the offset of row n of c.
+  /// Calls fn(c) for every channel c, the channels split over the pool.
   template <class F>
   void for_each_channel(F fn) const {
     const std::int64_t grain = std::max<std::int64_t>(1, kParallelGrain / (batch * size));
@@ -40,14 +25,22 @@ struct Planes {
       for (std::int64_t c = begin; c < end; ++c) fn(c);
     });
   }
-  /// The sum of f(offset) over channel c's elements (offset into [N, C, M]).
+  /// The sum of f(offset) over channel c's elements (offsets into [N, C, M]),
+  /// in double, in kLanes interleaved partial sums kept across its rows: one
+  /// running sum would be a chain of dependent additions, a few cycles each.
   template <class F>
   double sum(std::int64_t c, F f) const {
-    double total = 0;
+    constexpr std::int64_t kLanes = 8;
+    double lanes[kLanes] = {};
     for (std::int64_t n = 0; n < batch; ++n) {
       const std::int64_t row = (n * channels + c) * size;
-      total += lane_sum(size, [&](std::int64_t m) { return f(row + m); });
+      std::int64_t m = 0;
+      for (; m + kLanes <= size; m += kLanes)
+        for (std::int64_t l = 0; l < kLanes; ++l) lanes[l] += static_cast<double>(f(row + m + l));
+      for (; m < size; ++m) lanes[0] += static_cast<double>(f(row + m));
     }
+    double total = 0;
+    for (const double lane : lanes) total += lane;
     return total;
   }
   /// out[offset] = f(offset) over channel c's elements.
