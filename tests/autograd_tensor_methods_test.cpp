@@ -67,6 +67,9 @@ const std::map<std::string, std::string> free_only = {
     {"one_hot", "torch.nn.functional"},
     {"im2col", "torch.nn.functional's unfold, in another layout"},
     {"col2im", "torch.nn.functional's fold, in another layout"},
+    {"conv2d", "torch.nn.functional"},
+    {"max_pool2d", "torch.nn.functional"},
+    {"batch_norm", "torch.nn.functional"},
     {"allclose", "returns a C++ bool, not a Tensor (torch's returns a Python bool)"},
 };
 

@@ -15,24 +15,14 @@
 #include "tether/backend/backend.h"
 #include "tether/backend/parallel.h"
 #include "tether/tether.h"
+#include "threads_guard.h"
 
 using namespace tether;
 using backend::kChunksPerThread;
 using backend::kParallelGrain;
+using testing::ThreadsGuard;
 
 namespace {
-
-/// Restores the thread count a test started with.
-class ThreadsGuard {
- public:
-  ThreadsGuard() : threads_(get_num_threads()) {}
-  ~ThreadsGuard() { set_num_threads(threads_); }
-  ThreadsGuard(const ThreadsGuard&) = delete;
-  ThreadsGuard& operator=(const ThreadsGuard&) = delete;
-
- private:
-  int threads_;
-};
 
 /// What `compute` returns with 1, 2 and 3 threads.
 std::vector<Tensor> on_1_2_3_threads(const std::function<Tensor()>& compute) {

@@ -77,7 +77,7 @@ std::vector<OpCase> loss_cases();
 std::vector<OpCase> attention_cases();
 /// masked_fill and masked_select (op_table_mask.cpp).
 std::vector<OpCase> mask_op_cases();
-/// A convolution's patches, im2col and col2im (op_table_conv.cpp).
+/// A CNN's ops: im2col, col2im, conv2d, max_pool2d, batch_norm (op_table_conv.cpp).
 std::vector<OpCase> conv_cases();
 /// Ops without a gradient (comparisons, argmax, i64 arithmetic): their
 /// entries have no grad_inputs and are checked for values only.

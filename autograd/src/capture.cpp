@@ -152,8 +152,10 @@ class Log {
 
   /// The tape's alias of `t`, an operand of the call about to be kept:
   /// detached, so that the tape holds the memory but no graph. The kept call
-  /// owns the alias; the log may later move it onto the arena.
+  /// owns the alias; the log may later move it onto the arena. An undefined
+  /// `t` (an optional operand or an output not asked for) stays undefined.
   Tensor operand(const Tensor& t, Access access) {
+    if (!t.defined()) return Tensor();
     const std::size_t entry = tape_.entries.size();
     const bool overwrites = access == Access::write && covers_storage(t);
     const std::shared_ptr<Storage>& storage = t.storage();
@@ -379,6 +381,44 @@ class Recording final : public Backend {
               const Tensor& out) override {
     record([columns = read(columns), geometry, out = written(out)](Backend& b) {
       b.col2im(columns, geometry, out);
+    });
+  }
+  void conv2d(const Tensor& in, const Tensor& weight, const Tensor& bias,
+              const backend::ConvGeometry& geometry, std::int64_t groups,
+              const Tensor& out) override {
+    record([in = read(in), weight = read(weight), bias = read(bias), geometry, groups,
+            out = written(out)](Backend& b) { b.conv2d(in, weight, bias, geometry, groups, out); });
+  }
+  void conv2d_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                       const backend::ConvGeometry& geometry, std::int64_t groups,
+                       const Tensor& grad_in, const Tensor& grad_weight,
+                       const Tensor& grad_bias) override {
+    record([grad_out = read(grad_out), in = read(in), weight = read(weight), geometry, groups,
+            grad_in = written(grad_in), grad_weight = written(grad_weight),
+            grad_bias = written(grad_bias)](Backend& b) {
+      b.conv2d_backward(grad_out, in, weight, geometry, groups, grad_in, grad_weight, grad_bias);
+    });
+  }
+  void max_pool2d(const Tensor& in, const backend::ConvGeometry& geometry, const Tensor& out,
+                  const Tensor& indices) override {
+    record([in = read(in), geometry, out = written(out), indices = written(indices)](Backend& b) {
+      b.max_pool2d(in, geometry, out, indices);
+    });
+  }
+  void batch_norm(const Tensor& in, const Tensor& weight, const Tensor& bias, double eps,
+                  const Tensor& out, const Tensor& mean, const Tensor& var) override {
+    record([in = read(in), weight = read(weight), bias = read(bias), eps, out = written(out),
+            mean = written(mean), var = written(var)](Backend& b) {
+      b.batch_norm(in, weight, bias, eps, out, mean, var);
+    });
+  }
+  void batch_norm_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                           const Tensor& mean, const Tensor& var, double eps, const Tensor& grad_in,
+                           const Tensor& grad_weight, const Tensor& grad_bias) override {
+    record([grad_out = read(grad_out), in = read(in), weight = read(weight), mean = read(mean),
+            var = read(var), eps, grad_in = written(grad_in), grad_weight = written(grad_weight),
+            grad_bias = written(grad_bias)](Backend& b) {
+      b.batch_norm_backward(grad_out, in, weight, mean, var, eps, grad_in, grad_weight, grad_bias);
     });
   }
   void matmul(const Tensor& a, const Tensor& b_, const Tensor& out) override {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cpu_backend.h"
+#include "gemm.h"
 #include "gemm_avx512.h"
 #include "tether/backend/parallel.h"
 
@@ -77,8 +78,6 @@ void blas_gemm(MatrixView<double> a, MatrixView<double> b, std::int64_t m, std::
               b.column_major ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a.data, a.leading, b.data,
               b.leading, 0.0, c, n);
 }
-/// blas_gemm as one object, for on_pool (the function is overloaded per type).
-constexpr auto openblas_gemm = [](auto... args) { blas_gemm(args...); };
 
 /// c = a @ b by native_sgemm (a column-major matrix is a row-major one with
 /// its strides swapped).
@@ -157,7 +156,7 @@ void eigen_gemm(MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n
 /// another thread (a 64^3 product: a few microseconds).
 constexpr std::int64_t kGemmGrainWork = std::int64_t{1} << 18;
 
-/// c = a @ b by `gemm` (eigen_gemm or blas_gemm, one thread each) with c's
+/// c = a @ b by `gemm` (a product on one thread: serial_route) with c's
 /// rows split over the CPU pool: one pool serves every kernel, products
 /// included, so OpenBLAS runs single-threaded and never spins beside it. A
 /// chunk's rows equal the serial product's up to the order of the k-sum,
@@ -197,15 +196,22 @@ int size_class(std::int64_t m, std::int64_t n, std::int64_t k) {
   return std::min(bits / 3, kSizeClasses - 1);
 }
 
+/// c = a @ b on `route` (not automatic), on the calling thread.
+template <class T>
+void serial_route(GemmRoute route, MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n,
+                  std::int64_t k, T* c) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (route == GemmRoute::native) return native_gemm(a, b, m, n, k, c);
+  }
+  if (route == GemmRoute::openblas) return blas_gemm(a, b, m, n, k, c);
+  eigen_gemm<T>(a, b, m, n, k, c);
+}
+
 /// c = a @ b on `route` (not automatic), c's rows split over the CPU pool.
 template <class T>
 void run_route(GemmRoute route, MatrixView<T> a, MatrixView<T> b, std::int64_t m, std::int64_t n,
                std::int64_t k, T* c) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (route == GemmRoute::native) return on_pool<T>(native_gemm, a, b, m, n, k, c);
-  }
-  if (route == GemmRoute::openblas) return on_pool<T>(openblas_gemm, a, b, m, n, k, c);
-  on_pool<T>(eigen_gemm<T>, a, b, m, n, k, c);
+  on_pool<T>([route](auto... args) { serial_route<T>(route, args...); }, a, b, m, n, k, c);
 }
 
 /// The fastest route for a square product of side 2^size_class, by the best
@@ -369,6 +375,22 @@ void matmul_typed(const Tensor& a_tensor, const Tensor& b_tensor, const Tensor& 
 }
 
 }  // namespace
+
+template <class T>
+void serial_gemm(GemmOperand<T> a, GemmOperand<T> b, std::int64_t m, std::int64_t n, std::int64_t k,
+                 T* c) {
+  // A transposed row-major operand is a column-major one, with the same leading extent.
+  const MatrixView<T> a_view{a.data, a.transposed, a.leading};
+  const MatrixView<T> b_view{b.data, b.transposed, b.leading};
+  if (m * n * k <= kSmallGemm)
+    small_gemm<T>(a_view, b_view, m, n, k, c);
+  else
+    serial_route<T>(route<T>(m, n, k), a_view, b_view, m, n, k, c);
+}
+template void serial_gemm<float>(GemmOperand<float>, GemmOperand<float>, std::int64_t, std::int64_t,
+                                 std::int64_t, float*);
+template void serial_gemm<double>(GemmOperand<double>, GemmOperand<double>, std::int64_t,
+                                  std::int64_t, std::int64_t, double*);
 
 void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
   if (!out.is_contiguous()) fail<ValueError>("matmul: the output must be contiguous");

@@ -2,7 +2,9 @@
 // im2col runs one thread per element of the columns, each reading its one
 // pixel; col2im one thread per input pixel, each summing the taps that read
 // it, so that no two threads write one element and no atomics are needed.
+// max_pool2d runs one thread per output element.
 #include "../common/kernel_support.h"  // visit_floating
+#include "../common/max_pool_window.h"
 #include "strided.cuh"
 
 namespace tether::backend::cuda {
@@ -60,7 +62,33 @@ struct Col2im {
   }
 };
 
+/// One thread per output element, scanning its window.
+template <class T>
+struct MaxPool {
+  const T* in;
+  T* out;
+  std::int64_t* indices;
+  ConvGeometry g;
+
+  /// at[0]: the element's offset in the contiguous [N, C, H_out, W_out] output.
+  __device__ void operator()(const std::int64_t (&at)[1]) const {
+    const std::int64_t positions = g.out_height * g.out_width;
+    max_pool_window(in + at[0] / positions * g.height * g.width, g, at[0] % positions / g.out_width,
+                    at[0] % g.out_width, out + at[0], indices + at[0]);
+  }
+};
+
 }  // namespace
+
+void CudaBackend::max_pool2d(const Tensor& in, const ConvGeometry& geometry, const Tensor& out,
+                             const Tensor& indices) {
+  visit_floating("max_pool2d", in.dtype(), [&](auto type) {
+    using T = typename decltype(type)::type;
+    launch(out.device(), StridedLayout<1>(out.shape(), {out.strides()}),
+           MaxPool<T>{in.data_ptr<T>(), out.data_ptr<T>(), indices.data_ptr<std::int64_t>(),
+                      geometry});
+  });
+}
 
 void CudaBackend::im2col(const Tensor& in, const ConvGeometry& geometry, const Tensor& out) {
   visit_floating("im2col", in.dtype(), [&](auto type) {

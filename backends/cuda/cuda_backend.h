@@ -60,6 +60,18 @@ class CudaBackend final : public Backend {
                      const Tensor& out) override;
   void spectral_norm_backward(const Tensor& grad, const Tensor& w, const Tensor& u, const Tensor& v,
                               const Tensor& sigma, double eps, const Tensor& grad_w) override;
+  void conv2d(const Tensor& in, const Tensor& weight, const Tensor& bias,
+              const ConvGeometry& geometry, std::int64_t groups, const Tensor& out) override;
+  void conv2d_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                       const ConvGeometry& geometry, std::int64_t groups, const Tensor& grad_in,
+                       const Tensor& grad_weight, const Tensor& grad_bias) override;
+  void max_pool2d(const Tensor& in, const ConvGeometry& geometry, const Tensor& out,
+                  const Tensor& indices) override;
+  void batch_norm(const Tensor& in, const Tensor& weight, const Tensor& bias, double eps,
+                  const Tensor& out, const Tensor& mean, const Tensor& var) override;
+  void batch_norm_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                           const Tensor& mean, const Tensor& var, double eps, const Tensor& grad_in,
+                           const Tensor& grad_weight, const Tensor& grad_bias) override;
 };
 
 /// Throws tether::Error naming `op` and CUDA's description unless `status` is

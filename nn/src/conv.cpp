@@ -132,31 +132,8 @@ ConvNd::ConvNd(std::string layer, std::int64_t in_channels, std::int64_t out_cha
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2d stride,
               Size2d padding, Size2d dilation, std::int64_t groups) {
-  if (groups <= 0) fail<ValueError>("conv2d: expected a positive groups, got ", groups);
-  if (x.dim() != 4 || weight.dim() != 4 || x.size(1) != weight.size(1) * groups ||
-      weight.size(0) % groups != 0)
-    fail<ShapeError>("conv2d: expected input [N, in, H, W] and weight [out, in / groups, kh, kw] ",
-                     "with groups ", groups, " dividing out, got ", x.shape(), " and ",
-                     weight.shape());
-  const std::int64_t out_channels = weight.size(0), batch = x.size(0);
-  if (bias.defined() && bias.shape() != Shape{out_channels})
-    fail<ShapeError>("conv2d: expected bias [", out_channels, "], got ", bias.shape());
-  const Window2d window{{weight.size(2), weight.size(3)}, stride, padding, dilation};
-  const Size2d out = Unfold2d("conv2d", window).checked_output_size(x);
-  // Per group, one product for the whole batch: [out / groups, in / groups *
-  // taps] @ [in / groups * taps, N * L]; the result's rows are channels, and
-  // the permute to [N, out, H_out, W_out] is copied once, by the bias's add
-  // where there is one.
-  const Tensor columns = im2col(x, {{window.kernel.height, window.kernel.width},
-                                    {stride.height, stride.width},
-                                    {padding.height, padding.width},
-                                    {dilation.height, dilation.width}});
-  const Tensor y = groups == 1 ? matmul(weight.reshape({out_channels, -1}), columns)
-                               : matmul(weight.reshape({groups, out_channels / groups, -1}),
-                                        columns.reshape({groups, -1, columns.size(1)}));
-  const Tensor images =
-      y.reshape({out_channels, batch, out.height, out.width}).permute({1, 0, 2, 3});
-  return bias.defined() ? images + bias.reshape({out_channels, 1, 1}) : images.contiguous();
+  return tether::conv2d(x, weight, bias, {stride.height, stride.width},
+                        {padding.height, padding.width}, {dilation.height, dilation.width}, groups);
 }
 
 Tensor convolve(Unfold2d& unfold, const Tensor& x, const Tensor& weight, const Tensor& bias,

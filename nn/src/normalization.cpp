@@ -68,34 +68,31 @@ BatchNorm::BatchNorm(std::string layer, std::int64_t num_features, double eps, d
 }
 
 Tensor BatchNorm::normalize(const Tensor& x) {
-  // Statistics of shape [C] broadcast against x [N, C, ...] as [C, 1, ...].
-  Shape per_channel{num_features_};
-  Dims over{0};
-  for (std::int64_t d = 2; d < x.dim(); ++d) {
-    per_channel.push_back(1);
-    over.push_back(d);
-  }
-  Tensor batch_mean, batch_var;
   if (is_training()) {
     const std::int64_t count = x.numel() / num_features_;
     if (count < 2)
       fail<ValueError>(layer_, ": expected more than one value per channel in training, got ",
                        x.shape());
-    batch_mean = mean(x, over);
-    batch_var = var(x, over, 0);
+    // One fused node (ops.h's batch_norm), which hands back the batch's statistics.
+    const std::vector<Tensor> normalized =
+        batch_norm(x, weight ? weight->value() : Tensor(), bias ? bias->value() : Tensor(), eps_);
     NoGradGuard no_grad;
     const double unbiased = static_cast<double>(count) / static_cast<double>(count - 1);
-    running_mean.mul_(1 - momentum_).add_(batch_mean.detach(), momentum_);
-    running_var.mul_(1 - momentum_).add_(batch_var.detach(), momentum_ * unbiased);
+    running_mean.mul_(1 - momentum_).add_(normalized[1], momentum_);
+    running_var.mul_(1 - momentum_).add_(normalized[2], momentum_ * unbiased);
     num_batches_tracked.add_(1);
-  } else {
-    batch_mean = running_mean;
-    batch_var = running_var;
+    return normalized[0];
   }
-  const Tensor y =
-      (x - batch_mean.reshape(per_channel)) * rsqrt(batch_var.reshape(per_channel) + eps_);
-  if (!weight) return y;
-  return y * weight->value().reshape(per_channel) + bias->value().reshape(per_channel);
+  // Statistics of shape [C] broadcast against x [N, C, ...] as [C, 1, ...].
+  Shape per_channel{num_features_};
+  for (std::int64_t d = 2; d < x.dim(); ++d) per_channel.push_back(1);
+  // As PyTorch's CPU kernel: y = x * scale + shift, with scale = weight /
+  // sqrt(var + eps) and shift = bias - mean * scale computed per channel.
+  Tensor scale = rsqrt(running_var + eps_);
+  if (weight) scale = scale * weight->value();
+  Tensor shift = -running_mean * scale;
+  if (weight) shift = shift + bias->value();
+  return x * scale.reshape(per_channel) + shift.reshape(per_channel);
 }
 
 BatchNorm1d::BatchNorm1d(std::int64_t num_features, double eps, double momentum, bool affine,

@@ -1,6 +1,5 @@
 #include "tether/nn/pooling.h"
 
-#include <limits>
 #include <string>
 
 #include "tether/error.h"
@@ -47,8 +46,12 @@ MaxPool2d::MaxPool2d(Size2d kernel, PoolingStride stride, Size2d padding)
     : unfold_("MaxPool2d", pooling_window("MaxPool2d", kernel, stride, padding)) {}
 
 Tensor MaxPool2d::forward(const Tensor& x) {
-  return pool(unfold_, x, -std::numeric_limits<double>::infinity(),
-              [](const Tensor& patches) { return amax(patches, {1}); });
+  unfold_.checked_output_size(x);  // errors name the layer
+  const Window2d& w = unfold_.window();
+  return max_pool2d(x, {{w.kernel.height, w.kernel.width},
+                        {w.stride.height, w.stride.width},
+                        {w.padding.height, w.padding.width},
+                        {w.dilation.height, w.dilation.width}});
 }
 
 AvgPool2d::AvgPool2d(Size2d kernel, PoolingStride stride, Size2d padding, bool count_include_pad)

@@ -539,4 +539,38 @@ Tensor im2col(const Tensor& x, const ConvWindow& window);
 /// [C * kh * kw, N * L] for `size` and the window.
 Tensor col2im(const Tensor& columns, const Shape& size, const ConvWindow& window);
 
+// ---- convolution and max pooling (conv.cpp) -----------------------------------
+/// The 2-d convolution of x [N, C, H, W] with weight [O, C / groups, kh, kw]
+/// plus bias [O] (undefined: none), as torch.nn.functional.conv2d: [N, O,
+/// H_out, W_out] (sizes as im2col's). One node whose CPU kernel works through
+/// the batch a few images at a time; every derivative order is available.
+/// Throws ValueError naming conv2d for a non-positive groups, stride or
+/// dilation or a negative padding, ShapeError for operands of the wrong shape
+/// (groups must divide C and O) or an input smaller than the dilated kernel
+/// after padding, DTypeError for integer or mixed dtypes.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+              std::array<std::int64_t, 2> stride = {1, 1},
+              std::array<std::int64_t, 2> padding = {0, 0},
+              std::array<std::int64_t, 2> dilation = {1, 1}, std::int64_t groups = 1);
+/// The largest element of each window of x [N, C, H, W] (floating), as
+/// torch.nn.functional.max_pool2d with window.kernel, stride, padding and
+/// dilation (the stride is the window's, not the kernel by default): [N, C,
+/// H_out, W_out]. The gradient goes to the first largest element of each
+/// window (a NaN counts as the largest). Throws as im2col, naming max_pool2d,
+/// and ValueError for a padding over half the kernel.
+Tensor max_pool2d(const Tensor& x, const ConvWindow& window);
+
+// ---- batch normalization (batch_norm.cpp) -------------------------------------
+/// Batch normalization of x [N, C, ...] (floating, at least 2-d) in training,
+/// as torch.nn.functional.batch_norm with training=True: per channel, (x -
+/// mean) / sqrt(var + eps) * weight + bias, with the mean and the biased
+/// variance over every dim but 1 (weight and bias [C], each undefined: none).
+/// One node with a fused kernel each way; every derivative order is
+/// available. Returns {output, mean [C], var [C]}: the batch statistics, for
+/// running averages, as values without gradient. Throws ShapeError naming
+/// batch_norm for x under 2-d or weight or bias not [C], ValueError for a
+/// batch with one value per channel, DTypeError for integer or mixed dtypes.
+std::vector<Tensor> batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                               double eps = 1e-5);
+
 }  // namespace tether

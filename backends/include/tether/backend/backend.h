@@ -296,6 +296,45 @@ class Backend {
   virtual void spectral_norm_backward(const Tensor& grad, const Tensor& w, const Tensor& u,
                                       const Tensor& v, const Tensor& sigma, double eps,
                                       const Tensor& grad_w) = 0;
+
+  // ---- fused convolution and max pooling (cpu/conv.cpp; cuda/conv2d.cpp,
+  // cuda/conv.cu) ----
+  /// out [N, O, H_out, W_out] = the convolution of `in` [N, C, H, W] with
+  /// `weight` [O, C / groups, kh, kw] plus `bias` [O] (undefined: none), all
+  /// contiguous and of one floating dtype; `geometry` is in's window.
+  virtual void conv2d(const Tensor& in, const Tensor& weight, const Tensor& bias,
+                      const ConvGeometry& geometry, std::int64_t groups, const Tensor& out) = 0;
+  /// conv2d's gradients for `grad_out` [N, O, H_out, W_out]: of the input into
+  /// `grad_in`, of the weight into `grad_weight`, of the bias into `grad_bias`
+  /// (each contiguous, of its operand's shape, or undefined when not wanted;
+  /// all are overwritten).
+  virtual void conv2d_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                               const ConvGeometry& geometry, std::int64_t groups,
+                               const Tensor& grad_in, const Tensor& grad_weight,
+                               const Tensor& grad_bias) = 0;
+  /// The largest element of each window (the padding excluded) of contiguous
+  /// `in` [N, C, H, W] into `out` [N, C, H_out, W_out], and its index within
+  /// its H * W plane into i64 `indices` of out's shape: the first largest, a
+  /// NaN counting as larger than any number (as PyTorch's max_pool2d). Every
+  /// window holds at least one pixel; floating dtypes only.
+  virtual void max_pool2d(const Tensor& in, const ConvGeometry& geometry, const Tensor& out,
+                          const Tensor& indices) = 0;
+
+  // ---- batch normalization in training (cpu/batch_norm.cpp, cuda/batch_norm.cpp) ----
+  /// For contiguous `in` [N, C, M] (the trailing dims merged): per channel c
+  /// the mean and the biased variance over N and M into `mean` and `var`
+  /// [C], and out [N, C, M] = (in - mean) / sqrt(var + eps) * weight + bias
+  /// (weight and bias [C], each undefined: 1 and 0). Floating only.
+  virtual void batch_norm(const Tensor& in, const Tensor& weight, const Tensor& bias, double eps,
+                          const Tensor& out, const Tensor& mean, const Tensor& var) = 0;
+  /// batch_norm's gradients for `grad_out` [N, C, M], with the mean and
+  /// variance it computed: of the input (through the statistics too) into
+  /// `grad_in`, of the weight and bias into `grad_weight` and `grad_bias`
+  /// (each contiguous or undefined when not wanted; overwritten).
+  virtual void batch_norm_backward(const Tensor& grad_out, const Tensor& in, const Tensor& weight,
+                                   const Tensor& mean, const Tensor& var, double eps,
+                                   const Tensor& grad_in, const Tensor& grad_weight,
+                                   const Tensor& grad_bias) = 0;
 };
 
 /// The backend for `device`; throws DeviceError when it was not built or the

@@ -65,9 +65,8 @@ class Unfold2d {
 
 /// The 2-d convolution of x [N, in, H, W] by weight [out, in / groups, kh,
 /// kw], plus bias [out] where defined, as torch.nn.functional.conv2d: [N, out,
-/// H_out, W_out]. im2col (ops.h) and one matrix product per group for the
-/// whole batch. Throws ValueError for groups < 1 or an invalid window, and
-/// ShapeError for shapes that do not fit, naming conv2d.
+/// H_out, W_out]: tether::conv2d (ops.h), the fused node. Throws ValueError for groups < 1 or an
+/// invalid window, and ShapeError for shapes that do not fit, naming conv2d.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {}, Size2d stride = 1,
               Size2d padding = 0, Size2d dilation = 1, std::int64_t groups = 1);
 

@@ -20,8 +20,9 @@ struct PoolingStride {
 };
 
 /// x [N, C, H, W] -> [N, C, H_out, W_out], H_out = (H + 2 padding - kernel) /
-/// stride + 1, each the maximum of its window; padding counts as -inf. The
-/// gradient goes to every element equal to its window's maximum.
+/// stride + 1, each the maximum of its window (max_pool2d, ops.h); padding
+/// counts as -inf. As in PyTorch, the gradient goes to the first element
+/// holding its window's maximum (a NaN counting as the largest).
 class MaxPool2d : public UnaryModule {
  public:
   /// stride defaults to kernel. Throws ValueError for a non-positive kernel or
