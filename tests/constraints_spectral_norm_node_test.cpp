@@ -13,16 +13,22 @@ namespace {
 
 using Inputs = std::vector<Tensor>;
 
+/// The matrix torch's spectral norm takes: the weight permuted to (dim, the
+/// other dims in order), reshaped to rows.
+Tensor torch_matrix(const Tensor& weight, std::int64_t dim) {
+  Dims order{dim};
+  for (std::int64_t d = 0; d < weight.dim(); ++d)
+    if (d != dim) order.push_back(d);
+  return reshape(permute(weight, order), {weight.size(dim), -1});
+}
+
 /// The composed ops the node replaces, with the vectors `u` and `v` it used.
 Tensor composed(const Tensor& weight, const Tensor& u, const Tensor& v, std::int64_t dim,
                 double eps = 1e-12) {
-  const Tensor moved = transpose(weight, 0, dim);
-  const Tensor matrix = reshape(moved, {moved.size(0), -1});
-  return weight / clamp(dot(u, mv(matrix, v)), eps, std::nullopt);
+  return weight / clamp(dot(u, mv(torch_matrix(weight, dim), v)), eps, std::nullopt);
 }
 
-/// Weights and the dim each is normalised along: dims 0 and 1 are read in
-/// place by the kernels, a later dim through a transposed copy.
+/// Weights and the dim each is normalised along.
 const std::vector<std::pair<Shape, std::int64_t>> weights = {
     {{4, 3}, 0}, {{3, 5}, 1}, {{2, 3, 2, 2}, 0}, {{2, 3, 2, 2}, 1}, {{2, 3, 4, 2}, 2},
 };
@@ -56,6 +62,21 @@ TEST_CASE("the spectral_norm node matches the composed ops in value and gradient
 TEST_CASE("the spectral_norm node matches the composed ops in value and gradient in f32",
           "[spectral_norm]") {
   check_against_composed(DType::f32, 1e-5);
+}
+
+TEST_CASE(
+    "spectral_norm along a later dim orders v as torch does: the weight permuted to "
+    "(dim, the others in order)",
+    "[spectral_norm]") {
+  manual_seed(5);
+  const Tensor weight = randn({2, 3, 4}, DType::f64);
+  const auto parameter = spectrally_normalize(make_parameter(weight), 2, 50);
+  const Tensor value = parameter->value();
+  const double sigma = norm(weight).item<double>() / norm(value).item<double>();
+  const NamedTensors uv = parameter->buffers();
+  // u^T W v reaches sigma only with W's columns in the order v was made for.
+  const Tensor matrix = torch_matrix(weight, 2);
+  CHECK(dot(uv[0].second, mv(matrix, uv[1].second)).item<double>() == Approx(sigma).epsilon(1e-9));
 }
 
 TEST_CASE("second derivatives through the spectral_norm node match finite differences",

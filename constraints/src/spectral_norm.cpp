@@ -20,49 +20,39 @@ namespace constraints {
 namespace {
 
 /// How the kernels of Backend::spectral_norm see a weight normalised along
-/// `dim`: as the rank-3 view [P, m, Q] of a contiguous tensor in "storage"
-/// order, the matrix [m, P * Q] that transpose(0, dim) and a reshape to rows
-/// would make. For dim 0 and 1 the storage order is the weight's own (the dims
-/// before and after `dim` merged into P and Q), so a contiguous weight is
-/// read in place; for a later dim, transpose's column order is not, and the
-/// storage is the transposed weight, copied.
+/// `dim`: as the rank-3 view [P, m, Q] of the contiguous weight, the dims
+/// before and after `dim` merged into P and Q. That is the matrix [m, P * Q]
+/// that torch's spectral norm takes (the weight permuted to (dim, the others
+/// in order) and reshaped to rows), read in place whatever the dim.
 class BlockLayout {
  public:
-  BlockLayout(const Shape& shape, int dim) : storage_(shape), dim_(dim) {
-    if (dim_ >= 2) std::swap(storage_[0], storage_[dim_]);
-    const int middle = dim_ >= 2 ? 0 : dim_;
-    for (int d = 0; d < storage_.size(); ++d)
-      (d < middle ? before_ : d > middle ? after_ : rows_) *= storage_[d];
+  BlockLayout(const Shape& shape, int dim) : shape_(shape) {
+    for (int d = 0; d < shape_.size(); ++d)
+      (d < dim ? before_ : d > dim ? after_ : rows_) *= shape_[d];
   }
 
   /// `t` (of the weight's shape) as the kernels' raw [P, m, Q] view.
   Tensor view(const Tensor& t) const {
-    if (dim_ < 2 && t.is_contiguous()) return blocks(t);
+    if (t.is_contiguous()) return blocks(t);
     NoGradGuard no_grad;
-    return blocks(dim_ >= 2 ? transpose(t, 0, dim_).contiguous() : t.contiguous());
+    return blocks(t.contiguous());
   }
-  /// A new tensor in storage order for a kernel to write, viewed as blocks by `blocks`.
+  /// A new contiguous tensor of the weight's shape for a kernel to write.
   Tensor empty(const Tensor& like) const {
-    return Tensor::empty(storage_, like.dtype(), like.device(), "spectral_norm");
+    return Tensor::empty(shape_, like.dtype(), like.device(), "spectral_norm");
   }
-  /// A contiguous tensor in storage order as the kernels' raw [P, m, Q] view.
-  Tensor blocks(const Tensor& storage) const {
-    return Tensor::view_of(storage, {before_, rows_, after_}, {rows_ * after_, after_, 1},
-                           storage.storage_offset());
-  }
-  /// A tensor in storage order back in the weight's shape, contiguous.
-  Tensor weight_shaped(const Tensor& storage) const {
-    return dim_ >= 2 ? transpose(storage, 0, dim_).contiguous() : storage;
+  /// A contiguous tensor of the weight's shape as the kernels' raw [P, m, Q] view.
+  Tensor blocks(const Tensor& weight) const {
+    return Tensor::view_of(weight, {before_, rows_, after_}, {rows_ * after_, after_, 1},
+                           weight.storage_offset());
   }
   /// u v^T in the weight's shape: sigma = sum(W * u v^T).
   Tensor outer(const Tensor& u, const Tensor& v) const {
-    const Tensor product = reshape(u, {1, rows_, 1}) * reshape(v, {before_, 1, after_});
-    return weight_shaped(reshape(product, storage_));
+    return reshape(reshape(u, {1, rows_, 1}) * reshape(v, {before_, 1, after_}), shape_);
   }
 
  private:
-  Shape storage_;
-  int dim_;
+  Shape shape_;
   std::int64_t before_ = 1, rows_ = 1, after_ = 1;
 };
 
@@ -120,10 +110,13 @@ class SpectralNorm final : public Constraint {
   }
   NamedTensors buffers() override { return {{"u", u_}, {"v", v_}}; }
 
-  /// The weight as a matrix with dim_ first.
+  /// The weight as torch's matrix: permuted to (dim_, the other dims in
+  /// order), then reshaped to rows.
   Tensor as_matrix(const Tensor& weight) const {
-    Tensor moved = dim_ == 0 ? weight : transpose(weight, 0, dim_);
-    return reshape(moved, {moved.size(0), -1});
+    Dims order{dim_};
+    for (std::int64_t d = 0; d < weight.dim(); ++d)
+      if (d != dim_) order.push_back(d);
+    return reshape(permute(weight, order), {weight.size(dim_), -1});
   }
 
   double estimate(const Tensor& weight) const {
@@ -156,7 +149,7 @@ class SpectralNorm final : public Constraint {
       v_.storage()->bump_version();
     }
     return autograd::record(
-        "spectral_norm", {weight}, layout.weight_shaped(out), {weight, u, v, sigma},
+        "spectral_norm", {weight}, out, {weight, u, v, sigma},
         [layout, eps = eps_](autograd::Node& node, const Tensor& grad) -> autograd::GradList {
           const Tensor w = node.saved(0), u = node.saved(1), v = node.saved(2);
           if (is_grad_enabled()) return {composed_gradient(grad, w, u, v, layout, eps)};
@@ -164,7 +157,7 @@ class SpectralNorm final : public Constraint {
           backend::backend_for(w.device())
               .spectral_norm_backward(layout.view(grad), layout.view(w), u, v, node.saved(3), eps,
                                       layout.blocks(grad_w));
-          return {layout.weight_shaped(grad_w)};
+          return {grad_w};
         });
   }
 
