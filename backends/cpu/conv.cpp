@@ -270,8 +270,13 @@ struct ConvPlan {
     const std::int64_t image_work = std::max<std::int64_t>(
         1, out_channels * group_rows * positions);  // multiply-adds per image
     const std::int64_t grain = std::max<std::int64_t>(1, kChunkGrainWork / image_work);
-    chunks = std::max(parallel_chunks(0, g.batch, grain),
-                      g.batch == 0 ? 0 : (g.batch + cache_images - 1) / cache_images);
+    const std::int64_t split = parallel_chunks(0, g.batch, grain);
+    chunks = std::max(split, g.batch == 0 ? 0 : (g.batch + cache_images - 1) / cache_images);
+    // Cache-sized chunks that do not divide among the threads leave one idle
+    // at the end (11 chunks on 2 threads: 6 after 5), so a split rounds up to
+    // a multiple of the thread count.
+    const std::int64_t threads = cpu_threads();
+    if (split > 1) chunks = std::min(g.batch, (chunks + threads - 1) / threads * threads);
   }
 
   /// g restricted to the images [first, first + count).
