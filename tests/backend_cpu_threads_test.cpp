@@ -308,6 +308,24 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "batch_norm and max_pool2d on a CNN's small late planes (the digits CNN's third layer) are "
+    "split over the threads and give bitwise the same values and gradients on 1, 2 and 3 threads",
+    "[threads]") {
+  const Tensor x = randn({32, 64, 4, 4}, DType::f32);
+  const Tensor weight = randn({64}, DType::f32), bias = randn({64}, DType::f32);
+  check_bitwise_on_threads([&] {
+    const Tensor input = x.detach().requires_grad_();
+    const Tensor w = weight.detach().requires_grad_(), b = bias.detach().requires_grad_();
+    const std::vector<Tensor> normalised = batch_norm(input, w, b);
+    const Tensor pooled = max_pool2d(normalised[0], {.kernel = {2, 2}, .stride = {2, 2}});
+    (pooled * pooled).sum().backward();
+    return cat({normalised[0].reshape({-1}), normalised[1], normalised[2], pooled.reshape({-1}),
+                input.grad().reshape({-1}), w.grad(), b.grad()},
+               0);
+  });
+}
+
 TEST_CASE("the fused Adam step gives bitwise the same parameters on 1, 2 and 3 threads",
           "[threads]") {
   const std::int64_t n = 3 * kParallelGrain + 5;

@@ -10,6 +10,11 @@
 namespace tether::backend::cpu {
 namespace {
 
+/// A channel's elements are read in about this many passes (two sums and a
+/// map, forward and backward alike): the work per element that the grain of
+/// the split over channels counts.
+constexpr std::int64_t kPassesPerElement = 4;
+
 /// The extents of an input [N, C, M], and the channels' split over the pool.
 struct Planes {
   std::int64_t batch, channels, size;
@@ -20,7 +25,8 @@ struct Planes {
   /// Calls fn(c) for every channel c, the channels split over the pool.
   template <class F>
   void for_each_channel(F fn) const {
-    const std::int64_t grain = std::max<std::int64_t>(1, kParallelGrain / (batch * size));
+    const std::int64_t grain =
+        std::max<std::int64_t>(1, kParallelGrain / (kPassesPerElement * batch * size));
     parallel_for(0, channels, grain, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t c = begin; c < end; ++c) fn(c);
     });

@@ -270,8 +270,13 @@ struct ConvPlan {
     const std::int64_t image_work = std::max<std::int64_t>(
         1, out_channels * group_rows * positions);  // multiply-adds per image
     const std::int64_t grain = std::max<std::int64_t>(1, kChunkGrainWork / image_work);
-    chunks = std::max(parallel_chunks(0, g.batch, grain),
-                      g.batch == 0 ? 0 : (g.batch + cache_images - 1) / cache_images);
+    const std::int64_t split = parallel_chunks(0, g.batch, grain);
+    chunks = std::max(split, g.batch == 0 ? 0 : (g.batch + cache_images - 1) / cache_images);
+    // Cache-sized chunks that do not divide among the threads leave one idle
+    // at the end (11 chunks on 2 threads: 6 after 5), so a split rounds up to
+    // a multiple of the thread count.
+    const std::int64_t threads = cpu_threads();
+    if (split > 1) chunks = std::min(g.batch, (chunks + threads - 1) / threads * threads);
   }
 
   /// g restricted to the images [first, first + count).
@@ -365,12 +370,18 @@ void conv2d_backward_typed(const T* grad_out, const T* x, const T* weight, const
       col2im_consuming(cols, images, grad_in + first * p.image_pixels());
     }
   });
+  // Each element's partials are summed in chunk order whichever thread sums
+  // them, so the split over elements changes no bits.
   const auto sum_chunks = [&](T* out, std::int64_t offset, std::int64_t size) {
-    std::fill_n(out, size, T(0));
-    for (std::int64_t chunk = 0; chunk < p.chunks; ++chunk) {
-      const T* from = partial.data() + chunk * (weight_size + p.out_channels) + offset;
-      for (std::int64_t i = 0; i < size; ++i) out[i] += from[i];
-    }
+    parallel_for(0, size, kParallelGrain / std::max<std::int64_t>(p.chunks, 1) + 1,
+                 [&](std::int64_t begin, std::int64_t end) {
+                   std::fill(out + begin, out + end, T(0));
+                   for (std::int64_t chunk = 0; chunk < p.chunks; ++chunk) {
+                     const T* from =
+                         partial.data() + chunk * (weight_size + p.out_channels) + offset;
+                     for (std::int64_t i = begin; i < end; ++i) out[i] += from[i];
+                   }
+                 });
   };
   if (grad_weight) sum_chunks(grad_weight, 0, weight_size);
   if (grad_bias) sum_chunks(grad_bias, weight_size, p.out_channels);
@@ -381,6 +392,11 @@ template <class T>
 T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
 }
+
+/// A max-pooling tap (a load, a compare, a select, and the index scan) costs
+/// about this many cheap element-wise operations: a CNN's later, small planes
+/// (2x2 windows on 4x4 planes) are split over the pool from a few thousand planes.
+constexpr std::int64_t kPoolTapCost = 8;
 
 /// Max pooling, window by window. A window whose every column lies inside the
 /// image takes its maximum with max instructions, then the index of the first
@@ -396,8 +412,8 @@ void max_pool2d_typed(const T* x, const ConvGeometry& g, T* out, std::int64_t* i
       inner_first,
       inside_columns((g.kernel_w - 1) * g.dilation_w - g.pad_w, g.stride_w, g.width, g.out_width)
           .second);
-  const std::int64_t grain =
-      std::max<std::int64_t>(1, kParallelGrain / (positions * g.kernel_h * g.kernel_w));
+  const std::int64_t grain = std::max<std::int64_t>(
+      1, kParallelGrain / (kPoolTapCost * positions * g.kernel_h * g.kernel_w));
   parallel_for(0, g.batch * g.channels, grain, [&](std::int64_t begin, std::int64_t end) {
     std::vector<std::int64_t>
         taps;  // an output row's taps inside the image, from its window's left

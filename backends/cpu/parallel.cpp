@@ -213,12 +213,14 @@ class Pool {
   /// Polls `waiting()` for a short while before the caller sleeps on a
   /// condition variable: a training step posts its kernels back to back,
   /// and waking a sleeping thread costs tens of microseconds on a VM, as
-  /// long as a whole 1M-element op.
+  /// long as a whole 1M-element op. The condition is checked after every
+  /// pause, so a posted job is seen within one pause (some 60 cycles), not
+  /// after a whole round of them.
   template <class Waiting>
   static void spin_while(Waiting waiting) {
     const auto until = std::chrono::steady_clock::now() + kSpin;
     while (waiting()) {
-      for (int i = 0; i < 64; ++i) relax();
+      for (int i = 0; i < 64 && waiting(); ++i) relax();
       if (std::chrono::steady_clock::now() > until) return;
     }
   }
