@@ -243,3 +243,15 @@ TEST_CASE("batch_norm refuses bad arguments with errors naming batch_norm", "[ba
       },
       "batch_norm");
 }
+
+TEST_CASE("the convolution and pooling ops refuse windows whose sizes overflow, naming the op",
+          "[conv]") {
+  const Tensor x = ones({1, 1, 4, 4}), w = ones({1, 1, 3, 3});
+  const std::int64_t huge = std::int64_t{1} << 62;
+  using Catch::Matchers::Contains;
+  CHECK_THROWS_WITH(conv2d(x, w, {}, {1, 1}, {huge, huge}), Contains("conv2d"));
+  CHECK_THROWS_WITH(conv2d(x, w, {}, {1, 1}, {0, 0}, {huge, huge}), Contains("conv2d"));
+  CHECK_THROWS_WITH(max_pool2d(x, {.kernel = {huge, 2}}), Contains("max_pool2d"));
+  CHECK_THROWS_WITH(im2col(x, {.kernel = {2, 2}, .padding = {huge, 0}}), Contains("im2col"));
+  CHECK_THROWS_WITH(col2im(ones({4, 1}), {1, 1, huge, 2}, {.kernel = {2, 2}}), Contains("col2im"));
+}

@@ -30,22 +30,33 @@ backend::ConvGeometry geometry(const char* op, const Shape& size, const ConvWind
   // As torch's unfold: an empty batch is fine, an empty image is refused.
   if (size.size() != 4 || size[1] == 0 || size[2] == 0 || size[3] == 0)
     fail<ShapeError>(op, ": expected an input [N, C, H, W] with C, H and W non-zero, got ", size);
-  std::int64_t out[2];
+  // The padded input and the dilated kernel's extent, per side, in checked
+  // arithmetic: a hostile padding or dilation must be refused, not overflow.
+  std::int64_t padded[2], extent[2], out[2];
+  for (int d = 0; d < 2; ++d)
+    if (__builtin_mul_overflow(padding[d], 2, &padded[d]) ||
+        __builtin_add_overflow(padded[d], size[2 + d], &padded[d]) ||
+        __builtin_mul_overflow(dilation[d], kernel[d] - 1, &extent[d]) ||
+        __builtin_add_overflow(extent[d], 1, &extent[d]))
+      fail<ShapeError>(op, ": padding (", padding[0], ", ", padding[1], ") or the kernel (",
+                       kernel[0], ", ", kernel[1], ") dilated by (", dilation[0], ", ", dilation[1],
+                       ") exceeds a 64-bit size for an input ", size);
   for (int d = 0; d < 2; ++d) {
-    const std::int64_t span = size[2 + d] + 2 * padding[d] - dilation[d] * (kernel[d] - 1) - 1;
-    if (span < 0)
-      fail<ShapeError>(op, ": expected an input of at least the dilated kernel (",
-                       dilation[0] * (kernel[0] - 1) + 1, ", ", dilation[1] * (kernel[1] - 1) + 1,
-                       ") after padding (", padding[0], ", ", padding[1], "), got ", size);
-    out[d] = span / stride[d] + 1;
+    if (padded[d] < extent[d])
+      fail<ShapeError>(op, ": expected an input of at least the dilated kernel (", extent[0], ", ",
+                       extent[1], ") after padding (", padding[0], ", ", padding[1], "), got ",
+                       size);
+    out[d] = (padded[d] - extent[d]) / stride[d] + 1;
   }
   return {size[0],   size[1],   size[2],   size[3],    out[0],     out[1],      kernel[0],
           kernel[1], stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
 }
 
-/// [C * kh * kw, N * H_out * W_out]: the columns' shape for `g`.
-Shape columns_shape(const backend::ConvGeometry& g) {
-  return {g.channels * g.kernel_h * g.kernel_w, g.batch * g.out_height * g.out_width};
+/// [C * kh * kw, N * H_out * W_out]: the columns' shape for `g`, checked for
+/// overflow (errors naming `op`).
+Shape columns_shape(const char* op, const backend::ConvGeometry& g) {
+  return {checked_numel(op, {g.channels, g.kernel_h, g.kernel_w}),
+          checked_numel(op, {g.batch, g.out_height, g.out_width})};
 }
 
 /// conv2d's gradients of x, weight and bias (as `n` needs them) for `grad`,
@@ -148,7 +159,7 @@ Tensor max_pool2d(const Tensor& x, const ConvWindow& window) {
 Tensor im2col(const Tensor& x, const ConvWindow& window) {
   check_floating("im2col", x);
   const backend::ConvGeometry g = geometry("im2col", x.shape(), window);
-  Tensor columns = Tensor::empty(columns_shape(g), x.dtype(), x.device(), "im2col");
+  Tensor columns = Tensor::empty(columns_shape("im2col", g), x.dtype(), x.device(), "im2col");
   backend_of(x).im2col(contiguous_data(x), g, columns);
   return record("im2col", {x}, columns, {},
                 [size = x.shape(), window](Node&, const Tensor& grad) -> GradList {
@@ -159,9 +170,9 @@ Tensor im2col(const Tensor& x, const ConvWindow& window) {
 Tensor col2im(const Tensor& columns, const Shape& size, const ConvWindow& window) {
   check_floating("col2im", columns);
   const backend::ConvGeometry g = geometry("col2im", size, window);
-  if (columns.shape() != columns_shape(g))
-    fail<ShapeError>("col2im: expected columns ", columns_shape(g), " for an input ", size,
-                     ", got ", columns.shape());
+  if (columns.shape() != columns_shape("col2im", g))
+    fail<ShapeError>("col2im: expected columns ", columns_shape("col2im", g), " for an input ",
+                     size, ", got ", columns.shape());
   Tensor image = Tensor::empty(size, columns.dtype(), columns.device(), "col2im");
   backend_of(columns).col2im(contiguous_data(columns), g, image);
   return record("col2im", {columns}, image, {},
