@@ -255,3 +255,20 @@ TEST_CASE("the convolution and pooling ops refuse windows whose sizes overflow, 
   CHECK_THROWS_WITH(im2col(x, {.kernel = {2, 2}, .padding = {huge, 0}}), Contains("im2col"));
   CHECK_THROWS_WITH(col2im(ones({4, 1}), {1, 1, huge, 2}, {.kernel = {2, 2}}), Contains("col2im"));
 }
+
+TEST_CASE("layers refuse windows and output sizes beyond a 64-bit size, naming the layer",
+          "[conv]") {
+  const Tensor x = ones({1, 1, 4, 4});
+  const std::int64_t huge = std::int64_t{1} << 62;
+  using Catch::Matchers::Contains;
+  CHECK_THROWS_WITH(nn::Conv2d(1, 1, 3, 1, huge), Contains("Conv2d") && Contains("padding"));
+  CHECK_THROWS_WITH(nn::Conv2d(1, 1, 3, 1, 0, huge), Contains("Conv2d") && Contains("dilated"));
+  CHECK_THROWS_WITH(nn::ConvTranspose2d(1, 1, 3, huge).forward(x),
+                    Contains("ConvTranspose2d") && Contains("64-bit"));
+  CHECK_THROWS_WITH(nn::MaxPool2d(huge).forward(x), Contains("MaxPool2d"));
+  CHECK_THROWS_WITH(nn::interpolate(x, {.size = nn::Size2d(huge, huge)}), Contains("interpolate"));
+  CHECK_THROWS_WITH(nn::interpolate(x, {.scale_factor = 1e30}),
+                    Contains("interpolate") && Contains("64-bit"));
+  CHECK_THROWS_WITH(nn::adaptive_avg_pool2d(ones({0, 1, 4, 4}), huge),
+                    Contains("adaptive_avg_pool2d"));
+}

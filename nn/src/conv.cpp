@@ -1,5 +1,6 @@
 #include "tether/nn/conv.h"
 
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -31,13 +32,30 @@ Unfold2d::Unfold2d(std::string layer, Window2d window) : layer_(std::move(layer)
   if (window.padding.height < 0 || window.padding.width < 0)
     fail<ValueError>(layer_, ": expected a non-negative padding, got (", window.padding.height,
                      ", ", window.padding.width, ")");
+  // The dilated kernel and twice the padding must be sizes themselves, so
+  // that the output size's arithmetic (and dilated()) cannot overflow.
+  for (const auto& [kernel, dilation, padding] :
+       {std::array{window.kernel.height, window.dilation.height, window.padding.height},
+        std::array{window.kernel.width, window.dilation.width, window.padding.width}}) {
+    std::int64_t unused = 0;
+    if (__builtin_mul_overflow(dilation, kernel - 1, &unused) ||
+        __builtin_add_overflow(unused, 1, &unused) || __builtin_mul_overflow(padding, 2, &unused))
+      fail<ValueError>(layer_, ": kernel_size (", window.kernel.height, ", ", window.kernel.width,
+                       ") dilated by (", window.dilation.height, ", ", window.dilation.width,
+                       ") or twice the padding (", window.padding.height, ", ",
+                       window.padding.width, ") exceeds a 64-bit size");
+  }
 }
 
 Size2d Unfold2d::output_size(std::int64_t height, std::int64_t width) const {
   const Window2d& w = window_;
-  const auto extent = [](std::int64_t size, std::int64_t kernel, std::int64_t stride,
-                         std::int64_t padding, std::int64_t dilation) {
-    const std::int64_t span = size + 2 * padding - dilated(kernel, dilation);
+  const auto extent = [&](std::int64_t size, std::int64_t kernel, std::int64_t stride,
+                          std::int64_t padding, std::int64_t dilation) {
+    std::int64_t padded = 0;  // the constructor made 2 padding and dilated() safe
+    if (__builtin_add_overflow(size, 2 * padding, &padded))
+      fail<ShapeError>(layer_, ": an input extent of ", size, " padded by ", padding,
+                       " on each side exceeds a 64-bit size");
+    const std::int64_t span = padded - dilated(kernel, dilation);
     return span < 0 ? 0 : span / stride + 1;
   };
   return {extent(height, w.kernel.height, w.stride.height, w.padding.height, w.dilation.height),

@@ -37,11 +37,23 @@ Tensor pad_or_cut(const Tensor& x, int dim, std::int64_t before, std::int64_t af
   return cat({zeros_of(before), y, zeros_of(after)}, dim);
 }
 
-/// The output extent of one axis.
-std::int64_t output_extent(std::int64_t input, std::int64_t kernel, std::int64_t stride,
-                           std::int64_t padding, std::int64_t output_padding,
+/// The output extent of one axis, (input - 1) stride - 2 padding + dilation
+/// (kernel - 1) + output_padding + 1, in checked arithmetic: a ShapeError
+/// naming `op` where it leaves a 64-bit size.
+std::int64_t output_extent(const std::string& op, std::int64_t input, std::int64_t kernel,
+                           std::int64_t stride, std::int64_t padding, std::int64_t output_padding,
                            std::int64_t dilation) {
-  return (input - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1;
+  std::int64_t spread = 0, reach = 0, extent = 0;
+  if (__builtin_mul_overflow(input - 1, stride, &spread) ||
+      __builtin_mul_overflow(dilation, kernel - 1, &reach) ||
+      __builtin_add_overflow(spread, reach, &extent) ||
+      __builtin_add_overflow(extent, output_padding + 1, &extent) ||
+      __builtin_sub_overflow(extent, padding, &extent) ||
+      __builtin_sub_overflow(extent, padding, &extent))
+    fail<ShapeError>(op, ": the output extent for an input extent of ", input, " with stride ",
+                     stride, ", padding ", padding, ", kernel ", kernel, " and dilation ", dilation,
+                     " exceeds a 64-bit size");
+  return extent;
 }
 
 void check_arguments(const std::string& op, const Window2d& w, Size2d output_padding,
@@ -75,9 +87,9 @@ Tensor transposed(const std::string& op, Unfold2d& unfold, const Tensor& x, cons
   if (bias.defined() && bias.shape() != Shape{out_channels})
     fail<ShapeError>(op, ": expected bias [", out_channels, "], got ", bias.shape());
   const std::int64_t height =
-      output_extent(x.size(2), w.kernel.height, w.stride.height, w.padding.height,
+      output_extent(op, x.size(2), w.kernel.height, w.stride.height, w.padding.height,
                     output_padding.height, w.dilation.height);
-  const std::int64_t width = output_extent(x.size(3), w.kernel.width, w.stride.width,
+  const std::int64_t width = output_extent(op, x.size(3), w.kernel.width, w.stride.width,
                                            w.padding.width, output_padding.width, w.dilation.width);
   if (height <= 0 || width <= 0)
     fail<ShapeError>(op, ": expected a non-empty output, got [", height, ", ", width,
@@ -164,7 +176,7 @@ Tensor ConvTransposeNd::convolve_transposed(const Tensor& x, const Shape& output
   Size2d padding = 0;
   for (int axis = first; axis < 4; ++axis) {
     const auto [kernel, stride, pad, dilation] = axis_window(axis);
-    smallest.push_back(output_extent(x.size(axis), kernel, stride, pad, 0, dilation));
+    smallest.push_back(output_extent(layer_, x.size(axis), kernel, stride, pad, 0, dilation));
     largest.push_back(smallest.back() + stride - 1);
     inputs.push_back(x.size(axis));
     (axis == 2 ? padding.height : padding.width) = requested[axis - first] - smallest.back();

@@ -80,16 +80,34 @@ struct Axis {
   std::optional<double> scale_factor;
 };
 
+/// Refuses an output extent whose taps (at least one i64 index per output
+/// along the axis) could not be allocated, as a tensor of that many elements
+/// is refused: a ShapeError or OutOfMemoryError naming `op`, before the taps
+/// are built on the host (an empty batch would not allocate the output).
+void check_allocatable(const std::string& op, std::int64_t outputs) {
+  Tensor::empty({outputs}, DType::i64, Device::cpu(), op.c_str());
+}
+
+/// Axis `dim` of interpolate's output for x, checked, errors naming `op`.
 Axis interpolate_axis(const std::string& op, const Tensor& x, int dim,
                       const InterpolateOptions& options) {
   const bool height = dim == 2;
-  if (options.size) return {x.size(dim), height ? options.size->height : options.size->width, {}};
+  if (options.size) {
+    const std::int64_t outputs = height ? options.size->height : options.size->width;
+    check_allocatable(op, outputs);
+    return {x.size(dim), outputs, {}};
+  }
   const double scale = height ? options.scale_factor->height : options.scale_factor->width;
   // torch floors the product in double.
-  const auto outputs = static_cast<std::int64_t>(static_cast<double>(x.size(dim)) * scale);
+  const double product = static_cast<double>(x.size(dim)) * scale;
+  if (!(product < 0x1p63))
+    fail<ShapeError>(op, ": scale_factor ", scale, " makes an output extent of ", product,
+                     " along dim ", dim, " of input ", x.shape(), ", beyond a 64-bit size");
+  const auto outputs = static_cast<std::int64_t>(product);
   if (outputs == 0)
     fail<ValueError>(op, ": expected a non-empty output, got size 0 along dim ", dim, " of input ",
                      x.shape(), " with scale_factor ", scale);
+  check_allocatable(op, outputs);
   return {x.size(dim), outputs, scale};
 }
 
@@ -174,6 +192,8 @@ Tensor adaptive_average(const std::string& op, const Tensor& x, AdaptiveSize2d o
   check_image(op, x, 3);
   const int h = x.dim() - 2;
   const int w = x.dim() - 1;
+  check_allocatable(op, output_size.height.value_or(0));
+  check_allocatable(op, output_size.width.value_or(0));
   // Along W, then along H: the mean of a rectangle is the mean of its rows' means.
   const Tensor rows =
       resample(x, w, adaptive_average_taps(x.size(w), output_size.width.value_or(x.size(w))));
