@@ -17,6 +17,19 @@ void check_castable(const char* name, DType result, const Tensor& self) {
                      self.dtype(), " (use the out-of-place op, or convert with .to(dtype))");
 }
 
+/// `other`, or a copy of it where it shares self's memory in another layout:
+/// an element-wise kernel writing self would otherwise read elements it had
+/// already written (x[1:] += x[:2]). self itself (x += x) reads each element
+/// just before writing it, so it needs no copy.
+Tensor read_before_write(const Tensor& self, const Tensor& other) {
+  if (other.storage() != self.storage() ||
+      (other.storage_offset() == self.storage_offset() && other.shape() == self.shape() &&
+       other.strides() == self.strides()))
+    return other;
+  NoGradGuard no_grad;
+  return other.clone();
+}
+
 /// self = op(self, other), broadcasting `other` to self's shape, computed in
 /// their result type.
 Tensor& binary_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor& other) {
@@ -29,8 +42,9 @@ Tensor& binary_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor
   if (!(broadcast_shapes(name, self.shape(), other.shape()) == self.shape()))
     fail<ShapeError>(name, ": cannot broadcast an operand of shape ", other.shape(),
                      " into a tensor of shape ", self.shape());
+  const Tensor source = read_before_write(self, other);
   Tensor copy, view;
-  const Tensor& operand = broadcast_view(converted_data(other, dtype, copy), self.shape(), view);
+  const Tensor& operand = broadcast_view(converted_data(source, dtype, copy), self.shape(), view);
   if (self.is_contiguous() && self.dtype() == dtype) {
     backend_of(self).binary(op, self, operand, self);  // element-wise, so aliasing is safe
   } else {
@@ -72,7 +86,8 @@ Tensor& scaled_inplace(const char* name, BinaryOp op, Tensor& self, const Tensor
     // The optimizers' update (p -= lr * grad): one pass, no temporary.
     const double scale = op == BinaryOp::sub ? -alpha.to_double() : alpha.to_double();
     Tensor view;
-    backend_of(self).add_scaled(self, broadcast_view(other, self.shape(), view), scale);
+    backend_of(self).add_scaled(
+        self, broadcast_view(read_before_write(self, other), self.shape(), view), scale);
     self.storage()->bump_version();
     return self;
   }
