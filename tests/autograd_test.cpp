@@ -331,8 +331,9 @@ TEST_CASE("add_ and sub_ with a scale equal self + alpha * other, broadcast and 
                     Contains("add_") && Contains("[3]") && Contains("[2]"));
 }
 
-TEST_CASE("in-place add_ and sub_ read an operand that overlaps self as it was before the write",
-          "[autograd]") {
+TEST_CASE(
+    "in-place add_, sub_ and copy_ read an operand that overlaps self as it was before the write",
+    "[autograd]") {
   // x[1:] += 2 x[:2] reads x[1] after writing it, unless the operand is read first.
   Tensor x = tether::tensor({1, 2, 3}, {3}, DType::f64);
   Tensor tail = x.narrow(0, 1, 2);
@@ -342,6 +343,9 @@ TEST_CASE("in-place add_ and sub_ read an operand that overlaps self as it was b
   Tensor y_tail = y.narrow(0, 1, 2);
   y_tail.add_(y.narrow(0, 0, 2));
   CHECK(y.to_vector<double>() == std::vector<double>{1, 3, 5});
+  Tensor w = tether::tensor({1, 2, 3, 4}, {2, 2}, DType::f64);
+  w.copy_(w.t());  // a transpose in place
+  CHECK(w.to_vector<double>() == std::vector<double>{1, 3, 2, 4});
   Tensor z = tether::tensor({1, 2, 3}, {3}, DType::f32);
   z.sub_(z, 0.5);  // self itself: element-wise, no copy needed
   CHECK(z.to_vector<float>() == std::vector<float>{0.5, 1, 1.5});

@@ -130,7 +130,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   if (!(broadcast_shapes("copy_", shape(), src.shape()) == shape()))
     fail<ShapeError>("copy_: cannot copy a tensor of shape ", src.shape(),
                      " into a tensor of shape ", shape());
-  backend_of(*this).copy(broadcast_view(src, shape()), *this);
+  backend_of(*this).copy(broadcast_view(read_before_write(*this, src), shape()), *this);
   storage()->bump_version();
   return *this;
 }
